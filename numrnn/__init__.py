@@ -1,0 +1,14 @@
+"""numrnn: recurrent networks with hand-written backpropagation through time, in NumPy.
+
+``import numrnn`` needs NumPy only.  torch (the parity tests and the optional
+torch backend), matplotlib and tqdm (the examples) are imported where used.
+"""
+
+from . import functional, nn
+from .nn import (GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, Parameter,
+                 RNNCell, no_grad)
+
+__version__ = "0.1.0"
+
+__all__ = ["functional", "nn", "Module", "Parameter", "no_grad", "Linear", "Embedding",
+           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]

@@ -1,0 +1,302 @@
+"""The array namespace the kernels compute with.
+
+Every forward and backward in :mod:`numrnn.functional` is written once, against
+a small set of array operations reached through ``ops(x)``: the namespace that
+matches the array ``x``.  NumPy's is the default; a torch namespace (CPU or
+CUDA) exposes the same names over ``torch.Tensor``.  This module is the one place
+in numrnn that knows torch exists, and it imports torch only when a torch tensor
+or ``backend="torch"`` is actually used.
+
+Operator syntax (``a * b``, ``a + b``, ``a[t]``, ``a.T``, ``a.reshape``) means
+the same on both kinds of array, so the kernels use it freely; everything whose
+spelling differs between NumPy and torch (allocation, reductions, ``out=``
+arguments, scatter-add, dtype handling) goes through the namespace.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+__all__ = ["ops", "get_backend", "NumpyOps", "TorchOps", "is_torch_tensor", "to_numpy"]
+
+
+def is_torch_tensor(x) -> bool:
+    """True when ``x`` is a torch tensor (without importing torch if it is absent)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def to_numpy(x):
+    """Return ``x`` as a NumPy array (torch tensors are detached and moved to CPU)."""
+    if is_torch_tensor(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+class NumpyOps:
+    """Array operations on NumPy arrays (the default backend)."""
+
+    name = "numpy"
+    device = "cpu"
+
+    def __eq__(self, other):
+        return isinstance(other, NumpyOps)
+
+    def __hash__(self):
+        return hash("numpy")
+
+    # -- allocation and conversion ------------------------------------------------
+    def asarray(self, x, dtype=None):
+        if is_torch_tensor(x):
+            x = x.detach().cpu().numpy()
+        return np.asarray(x, dtype=dtype)
+
+    def empty(self, shape, like):
+        return np.empty(shape, dtype=like.dtype)
+
+    def zeros(self, shape, like):
+        return np.zeros(shape, dtype=like.dtype)
+
+    def zeros_like(self, x):
+        return np.zeros_like(x)
+
+    def empty_like(self, x):
+        return np.empty_like(x)
+
+    def copy(self, x):
+        return x.copy()
+
+    def is_array(self, x):
+        return isinstance(x, np.ndarray)
+
+    def numpy_dtype(self, x):
+        return x.dtype
+
+    # -- elementwise --------------------------------------------------------------
+    def tanh(self, x, out=None):
+        return np.tanh(x, out=out)
+
+    def sigmoid(self, x, out=None):
+        """Stable logistic: ``0.5 * tanh(0.5 x) + 0.5`` never overflows."""
+        out = np.multiply(x, 0.5, out=out)
+        np.tanh(out, out=out)
+        out *= 0.5
+        out += 0.5
+        return out
+
+    def exp(self, x, out=None):
+        return np.exp(x, out=out)
+
+    def log(self, x, out=None):
+        return np.log(x, out=out)
+
+    def log1p(self, x):
+        return np.log1p(x)
+
+    def sqrt(self, x):
+        return np.sqrt(x)
+
+    def abs(self, x):
+        return np.abs(x)
+
+    def maximum(self, x, value, out=None):
+        return np.maximum(x, value, out=out)
+
+    def minimum(self, x, value, out=None):
+        return np.minimum(x, value, out=out)
+
+    def where(self, cond, a, b):
+        return np.where(cond, a, b)
+
+    def multiply(self, a, b, out=None):
+        return np.multiply(a, b, out=out)
+
+    def add(self, a, b, out=None):
+        return np.add(a, b, out=out)
+
+    # -- linear algebra and reductions -------------------------------------------
+    def matmul(self, a, b, out=None):
+        return np.matmul(a, b, out=out)
+
+    def sum(self, x, axis=None, keepdims=False):
+        return np.sum(x, axis=axis, keepdims=keepdims)
+
+    def max(self, x, axis=None, keepdims=False):
+        return np.max(x, axis=axis, keepdims=keepdims)
+
+    def concatenate(self, arrays, axis=0):
+        return np.concatenate(arrays, axis=axis)
+
+    def stack(self, arrays, axis=0):
+        return np.stack(arrays, axis=axis)
+
+    def flip(self, x, axis):
+        return np.flip(x, axis=axis)
+
+    def index_add(self, target, index, source):
+        """``target[index[k]] += source[k]`` for every k, repeated indices summed."""
+        np.add.at(target, index, source)
+        return target
+
+    def take(self, table, index):
+        return table[index]
+
+
+class TorchOps:
+    """The same operations on torch tensors, on one device, never building a graph."""
+
+    name = "torch"
+
+    def __init__(self, device="cpu"):
+        import torch  # the one import of torch in numrnn's kernels' path
+
+        self.torch = torch
+        self.device = torch.device(device)
+
+    def __eq__(self, other):
+        return isinstance(other, TorchOps) and other.device == self.device
+
+    def __hash__(self):
+        return hash(("torch", str(self.device)))
+
+    def _dtype(self, dtype):
+        if dtype is None:
+            return None
+        if isinstance(dtype, self.torch.dtype):
+            return dtype
+        return getattr(self.torch, np.dtype(dtype).name)
+
+    def asarray(self, x, dtype=None):
+        torch = self.torch
+        if isinstance(x, torch.Tensor):
+            return x.detach().to(device=self.device, dtype=self._dtype(dtype) or x.dtype)
+        x = np.asarray(x, dtype=dtype)
+        return torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+
+    def empty(self, shape, like):
+        return self.torch.empty(shape, dtype=like.dtype, device=like.device)
+
+    def zeros(self, shape, like):
+        return self.torch.zeros(shape, dtype=like.dtype, device=like.device)
+
+    def zeros_like(self, x):
+        return self.torch.zeros_like(x)
+
+    def empty_like(self, x):
+        return self.torch.empty_like(x)
+
+    def copy(self, x):
+        return x.clone()
+
+    def is_array(self, x):
+        return isinstance(x, self.torch.Tensor)
+
+    def numpy_dtype(self, x):
+        return np.dtype(str(x.dtype).replace("torch.", ""))
+
+    def tanh(self, x, out=None):
+        return self.torch.tanh(x, out=out)
+
+    def sigmoid(self, x, out=None):
+        out = self.torch.mul(x, 0.5, out=out)
+        self.torch.tanh(out, out=out)
+        out.mul_(0.5).add_(0.5)
+        return out
+
+    def exp(self, x, out=None):
+        return self.torch.exp(x, out=out)
+
+    def log(self, x, out=None):
+        return self.torch.log(x, out=out)
+
+    def log1p(self, x):
+        return self.torch.log1p(x)
+
+    def sqrt(self, x):
+        return self.torch.sqrt(x)
+
+    def abs(self, x):
+        return self.torch.abs(x)
+
+    def maximum(self, x, value, out=None):
+        if not isinstance(value, self.torch.Tensor):
+            return self.torch.clamp(x, min=value, out=out)
+        return self.torch.maximum(x, value, out=out)
+
+    def minimum(self, x, value, out=None):
+        if not isinstance(value, self.torch.Tensor):
+            return self.torch.clamp(x, max=value, out=out)
+        return self.torch.minimum(x, value, out=out)
+
+    def where(self, cond, a, b):
+        return self.torch.where(cond, a, b)
+
+    def multiply(self, a, b, out=None):
+        return self.torch.mul(a, b, out=out)
+
+    def add(self, a, b, out=None):
+        return self.torch.add(a, b, out=out)
+
+    def matmul(self, a, b, out=None):
+        return self.torch.matmul(a, b, out=out)
+
+    def sum(self, x, axis=None, keepdims=False):
+        if axis is None:
+            return x.sum()
+        return x.sum(dim=axis, keepdim=keepdims)
+
+    def max(self, x, axis=None, keepdims=False):
+        if axis is None:
+            return x.max()
+        return x.amax(dim=axis, keepdim=keepdims)
+
+    def concatenate(self, arrays, axis=0):
+        return self.torch.cat(list(arrays), dim=axis)
+
+    def stack(self, arrays, axis=0):
+        return self.torch.stack(list(arrays), dim=axis)
+
+    def flip(self, x, axis):
+        return self.torch.flip(x, dims=(axis,))
+
+    def index_add(self, target, index, source):
+        index = self.asarray(index).long().reshape(-1)
+        target.index_add_(0, index, source.reshape(index.shape[0], *target.shape[1:]))
+        return target
+
+    def take(self, table, index):
+        return table[self.asarray(index).long()]
+
+
+_NUMPY = NumpyOps()
+_TORCH = {}
+
+
+def get_backend(backend="numpy", device=None):
+    """The namespace named by ``backend`` ("numpy" or "torch") on ``device``."""
+    if backend == "numpy":
+        if device not in (None, "cpu"):
+            raise ValueError(f"backend='numpy' runs on device 'cpu' only; got device={device!r}")
+        return _NUMPY
+    if backend == "torch":
+        try:
+            import torch
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "backend='torch' needs PyTorch: pip install torch==2.13.0"
+            ) from err
+        dev = torch.device(device or "cpu")
+        key = str(dev)
+        if key not in _TORCH:
+            _TORCH[key] = TorchOps(dev)
+        return _TORCH[key]
+    raise ValueError(f"backend must be 'numpy' or 'torch'; got {backend!r}")
+
+
+def ops(x):
+    """The namespace for array ``x``: torch's for a tensor, NumPy's otherwise."""
+    if is_torch_tensor(x):
+        return get_backend("torch", x.device)
+    return _NUMPY

@@ -1,0 +1,78 @@
+"""Affine map and embedding lookup, as forward/backward pairs with explicit caches."""
+
+from __future__ import annotations
+
+from ..backend import ops
+
+__all__ = ["linear_forward", "linear_backward", "embedding_forward", "embedding_backward"]
+
+
+def linear_forward(x, weight, bias=None):
+    r"""Affine map :math:`y = x W^\top + b`.
+
+    Args:
+        x: ``(..., in_features)``.
+        weight: ``W``, ``(out_features, in_features)``.
+        bias: ``b``, ``(out_features,)`` or None.
+
+    Returns:
+        ``y`` of shape ``(..., out_features)`` and the cache ``(x, weight, has_bias)``.
+    """
+    xp = ops(x)
+    lead = x.shape[:-1]
+    y = xp.matmul(x.reshape(-1, x.shape[-1]), weight.T)  # (N, out)
+    if bias is not None:
+        y += bias
+    return y.reshape(*lead, weight.shape[0]), (x, weight, bias is not None)
+
+
+def linear_backward(dy, cache):
+    r"""Gradients of :math:`y = x W^\top + b`.
+
+    :math:`\partial L/\partial x = g W`, :math:`\partial L/\partial W = g^\top x`,
+    :math:`\partial L/\partial b = \sum_n g_n` with :math:`g = \partial L/\partial y`
+    flattened to ``(N, out_features)``.
+
+    Returns:
+        ``(dx, dweight, dbias)``; ``dbias`` is None when the forward had no bias.
+    """
+    x, weight, has_bias = cache
+    xp = ops(dy)
+    g = dy.reshape(-1, weight.shape[0])  # (N, out)
+    x2 = x.reshape(-1, weight.shape[1])  # (N, in)
+    dx = xp.matmul(g, weight).reshape(x.shape)
+    dweight = xp.matmul(g.T, x2)
+    dbias = xp.sum(g, axis=0) if has_bias else None
+    return dx, dweight, dbias
+
+
+def embedding_forward(index, weight):
+    r"""Row lookup :math:`e = W[\mathrm{index}]`.
+
+    Args:
+        index: integer array of any shape ``S``.
+        weight: ``(num_embeddings, embedding_dim)``.
+
+    Returns:
+        ``e`` of shape ``S + (embedding_dim,)`` and the cache ``(index, weight.shape)``.
+    """
+    return ops(weight).take(weight, index), (index, tuple(weight.shape))
+
+
+def embedding_backward(de, cache, weight_like, padding_idx=None):
+    r"""Gradient of the lookup: :math:`\partial L/\partial W_k = \sum_{n: \mathrm{index}_n = k} \partial L/\partial e_n`.
+
+    Rows are scatter-added, so an index that occurs twice receives both
+    gradients.  The row ``padding_idx`` receives none.
+
+    Returns:
+        ``dweight`` with the shape of the table.
+    """
+    index, shape = cache
+    xp = ops(weight_like)
+    dweight = xp.zeros(shape, like=weight_like)
+    flat = index.reshape(-1)
+    xp.index_add(dweight, flat, de.reshape(-1, shape[1]))
+    if padding_idx is not None:
+        dweight[padding_idx] = 0
+    return dweight

@@ -1,0 +1,1 @@
+RNNCell = LSTMCell = GRUCell = None

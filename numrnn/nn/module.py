@@ -1,0 +1,310 @@
+"""``Module`` and ``Parameter``: the containers every layer is built from.
+
+A :class:`Parameter` holds ``.data`` and ``.grad`` (same shape and dtype); the
+hand-written backward passes *accumulate* into ``.grad`` until ``zero_grad()``.
+A :class:`Module` registers parameters and submodules assigned as attributes,
+names them the way PyTorch does (``rnn.weight_ih_l0``), moves state in and out
+with ``state_dict()`` / ``load_state_dict()``, and keeps the forward caches that
+its ``backward`` consumes, last in, first out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..backend import get_backend, is_torch_tensor, to_numpy
+
+__all__ = ["Parameter", "Module", "make_rng", "check_dtype", "no_grad", "is_grad_enabled"]
+
+_GRAD_ENABLED = [True]
+
+
+class no_grad:
+    """Context manager: forwards inside it keep no cache (inference, sampling).
+
+    ``with numrnn.no_grad(): logits = model(x)`` runs the forward without storing
+    what a backward would need, so nothing accumulates in long generation loops.
+    """
+
+    def __enter__(self):
+        self._prev = _GRAD_ENABLED[0]
+        _GRAD_ENABLED[0] = False
+        return self
+
+    def __exit__(self, *exc):
+        _GRAD_ENABLED[0] = self._prev
+        return False
+
+
+def is_grad_enabled():
+    """False inside ``numrnn.no_grad()``."""
+    return _GRAD_ENABLED[0]
+
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_dtype(dtype):
+    """Return ``dtype`` as a NumPy float dtype, or raise ``TypeError``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64; got {dtype!r}") from err
+    if dt not in _FLOAT_DTYPES:
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64; got {dt}")
+    return dt
+
+
+def make_rng(seed=None, rng=None):
+    """A ``numpy.random.Generator`` from ``seed`` or an existing ``rng`` (not both)."""
+    if seed is not None and rng is not None:
+        raise ValueError("give seed= or rng=, not both")
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        return rng
+    return np.random.default_rng(seed)
+
+
+class Parameter:
+    """A trainable array and the gradient accumulated for it.
+
+    Attributes:
+        data: the values, a NumPy array (or a torch tensor on the torch backend).
+        grad: same shape and dtype as ``data``; backward passes add into it.
+    """
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data, grad=None):
+        self.data = data
+        self.grad = grad if grad is not None else _zeros_like(data)
+
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def zero_grad(self):
+        self.grad[...] = 0
+
+    def __repr__(self):
+        return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+def _zeros_like(x):
+    if is_torch_tensor(x):
+        import torch
+
+        return torch.zeros_like(x)
+    return np.zeros_like(x)
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses create their parameters in ``__init__`` by attribute assignment
+    (``self.weight = Parameter(...)``), likewise submodules, and implement
+    ``forward`` and ``backward``.  Calling the module calls ``forward``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_caches", [])
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_ops", get_backend("numpy"))
+
+    # -- registration -----------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before assigning {name!r}"
+            )
+        params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
+        params.pop(name, None)
+        modules.pop(name, None)
+        if isinstance(value, Parameter):
+            params[name] = value
+        elif isinstance(value, Module):
+            modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        if "_parameters" in d and name in d["_parameters"]:
+            return d["_parameters"][name]
+        if "_modules" in d and name in d["_modules"]:
+            return d["_modules"][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        if name in self._parameters:
+            del self._parameters[name]
+        elif name in self._modules:
+            del self._modules[name]
+        else:
+            object.__delattr__(self, name)
+
+    # -- traversal ----------------------------------------------------------------
+    def named_modules(self, prefix=""):
+        """Yield ``(name, module)`` for this module and every submodule, depth first."""
+        yield prefix, self
+        for name, mod in self._modules.items():
+            yield from mod.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix=""):
+        """Yield ``(name, Parameter)`` in PyTorch's order: own first, then submodules'."""
+        for mod_name, mod in self.named_modules(prefix):
+            for name, p in mod._parameters.items():
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    # -- state ------------------------------------------------------------------
+    def state_dict(self):
+        """``OrderedDict`` of parameter name -> a NumPy copy of its values."""
+        return OrderedDict((n, to_numpy(p.data).copy()) for n, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from ``state_dict`` (NumPy arrays or torch tensors) into the parameters.
+
+        Every entry is checked before any parameter changes.
+
+        Raises:
+            ValueError: a key is missing or unexpected (with ``strict``), or a
+                shape differs; the message names the key, the expected and the
+                given shape.
+            TypeError: a value is not numeric.
+        """
+        own = OrderedDict(self.named_parameters())
+        if strict:
+            missing = [k for k in own if k not in state_dict]
+            unexpected = [k for k in state_dict if k not in own]
+            if missing or unexpected:
+                raise ValueError(
+                    f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
+                )
+        staged = []
+        for name, p in own.items():
+            if name not in state_dict:
+                continue
+            value = to_numpy(state_dict[name])
+            if value.dtype.kind not in "fiub":
+                raise TypeError(
+                    f"load_state_dict: {name!r} must hold numbers; got dtype {value.dtype}"
+                )
+            if tuple(value.shape) != p.shape:
+                raise ValueError(
+                    f"load_state_dict: {name!r} expected shape {p.shape}, got {tuple(value.shape)}"
+                )
+            staged.append((p, value))
+        for p, value in staged:
+            p.data[...] = self._ops.asarray(value, dtype=self.param_dtype)
+
+    @property
+    def param_dtype(self):
+        """The NumPy dtype of this module's parameters (float32 when it has none)."""
+        for _, p in self.named_parameters():
+            return self._ops.numpy_dtype(p.data)
+        return np.dtype(np.float32)
+
+    # -- training utilities ---------------------------------------------------
+    def zero_grad(self):
+        for p in self.parameters():
+            p.zero_grad()
+
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    # -- backends ---------------------------------------------------------------
+    @property
+    def backend(self):
+        return self._ops.name
+
+    @property
+    def device(self):
+        return str(self._ops.device)
+
+    def to(self, backend=None, device=None):
+        """Move parameters and gradients to ``backend`` ("numpy" or "torch") on ``device``.
+
+        Pending forward caches are dropped: they belong to the old arrays.
+        """
+        if backend is None:
+            backend = "torch" if device not in (None, "cpu") else self.backend
+        new = get_backend(backend, device)
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.data = new.asarray(p.data)
+                p.grad = new.asarray(p.grad)
+            object.__setattr__(m, "_ops", new)
+            m._caches.clear()
+        return self
+
+    def _init_backend(self, backend, device):
+        """Called by constructors after creating parameters as NumPy arrays."""
+        if backend != "numpy" or device not in (None, "cpu"):
+            self.to(backend=backend, device=device)
+        else:
+            get_backend(backend, device)  # validates the names
+
+    # -- forward caches -----------------------------------------------------------
+    def _push_cache(self, cache):
+        if _GRAD_ENABLED[0]:
+            self._caches.append(cache)
+
+    def _pop_cache(self):
+        if not self._caches:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called with no pending forward: "
+                "call the module (forward) first; each forward allows one backward"
+            )
+        return self._caches.pop()
+
+    def clear_caches(self):
+        """Forget every pending forward of this module and its submodules."""
+        for m in self.modules():
+            m._caches.clear()
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, mod in self._modules.items():
+            sub = repr(mod).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        if len(lines) == 1:
+            return lines[0] + ")"
+        return "\n".join(lines) + "\n)"

@@ -1,0 +1,113 @@
+"""What every recurrent layer shares when it runs over time.
+
+A layer-direction over ``T`` steps keeps its states in one buffer ``hs`` of shape
+``(T + 1, B, H)`` laid out in *time order*:
+
+* forward direction: ``hs[0] = h0`` and ``hs[t + 1] = h_t``;
+* reverse direction: ``hs[T] = h0`` and ``hs[t] = h_t`` (step ``t`` reads ``hs[t + 1]``).
+
+So the output sequence is the contiguous view ``hs[1:]`` (forward) or ``hs[:T]``
+(reverse), the states each step read are ``hs[:T]`` or ``hs[1:]``, and the final
+state is ``hs[T]`` or ``hs[0]``.  No copy is made to return the output, and the
+recurrent-weight gradient is one matrix product over all steps after the loop.
+
+Variable lengths follow PyTorch's ``PackedSequence``: the batch is sorted by
+length, longest first, and ``batch_sizes[t]`` rows are active at step ``t``.  The
+active rows are always a prefix ``[:n]``, so a step computes on ``[:n]`` only;
+the inactive rows carry their state through unchanged (forward: frozen after
+their last step; reverse: still ``h0`` before their first), which makes the final
+state each row's state at its own last valid step.
+"""
+
+from __future__ import annotations
+
+from ..backend import ops
+
+__all__ = [
+    "time_steps", "state_slots", "active_rows", "sequence_views", "project_inputs",
+    "zero_padding", "input_weight_grads", "recurrent_weight_grad", "check_batch_sizes",
+]
+
+
+def time_steps(T, reverse):
+    """The order in which a direction visits the time steps."""
+    return range(T - 1, -1, -1) if reverse else range(T)
+
+
+def state_slots(t, reverse):
+    """Indices into ``hs`` of the state step ``t`` reads and the one it writes."""
+    return (t + 1, t) if reverse else (t, t + 1)
+
+
+def active_rows(batch_sizes, t, B):
+    """Number of rows (a prefix of the sorted batch) that step ``t`` updates."""
+    return B if batch_sizes is None else batch_sizes[t]
+
+
+def sequence_views(hs, reverse):
+    """Split the state buffer ``hs`` ``(T+1, B, H)`` into (outputs, previous states, final state)."""
+    if reverse:
+        return hs[:-1], hs[1:], hs[0]
+    return hs[1:], hs[:-1], hs[-1]
+
+
+def check_batch_sizes(batch_sizes, T, B):
+    """Validate ``batch_sizes``: ``T`` non-increasing integers in ``[1, B]`` with ``batch_sizes[0] == B``."""
+    if batch_sizes is None:
+        return None
+    bs = [int(n) for n in batch_sizes]
+    if len(bs) != T:
+        raise ValueError(f"batch_sizes must have one entry per time step ({T}); got {len(bs)}")
+    if bs[0] != B or any(n < 1 for n in bs) or any(a < b for a, b in zip(bs, bs[1:])):
+        raise ValueError(
+            f"batch_sizes must be non-increasing, start at the batch size {B} and stay >= 1; got {bs}"
+        )
+    return bs
+
+
+def project_inputs(x, weight_ih, bias=None):
+    r"""Input projections of every time step in one matrix product.
+
+    :math:`A^{x}_t = x_t W_{ih}^\top + b` for all ``t`` at once: ``x`` ``(T, B, D)``,
+    ``weight_ih`` ``(G, D)``, ``bias`` ``(G,)`` or None; returns ``(T, B, G)``.
+    """
+    xp = ops(x)
+    T, B, D = x.shape
+    a = xp.matmul(x.reshape(T * B, D), weight_ih.T)  # (T*B, G)
+    if bias is not None:
+        a += bias
+    return a.reshape(T, B, weight_ih.shape[0])
+
+
+def zero_padding(seq, batch_sizes):
+    """Set the padded positions ``seq[t, batch_sizes[t]:]`` to zero, in place."""
+    if batch_sizes is not None:
+        for t, n in enumerate(batch_sizes):
+            seq[t, n:] = 0
+    return seq
+
+
+def input_weight_grads(da, x, weight_ih):
+    r"""The gradients that need no loop: one matrix product each over all ``T * B`` rows.
+
+    With :math:`\delta_t = \partial L / \partial A^{x}_t` stacked as ``da`` ``(T, B, G)``:
+    :math:`\partial L/\partial W_{ih} = \sum_t \delta_t^\top x_t`,
+    :math:`\partial L/\partial b = \sum_{t,b} \delta_t`,
+    :math:`\partial L/\partial x_t = \delta_t W_{ih}`.
+
+    Returns ``(dx (T, B, D), dweight_ih (G, D), dbias (G,))``.
+    """
+    xp = ops(da)
+    T, B, G = da.shape
+    d2 = da.reshape(T * B, G)
+    dweight = xp.matmul(d2.T, x.reshape(T * B, x.shape[-1]))  # (G, D)
+    dbias = xp.sum(d2, axis=0)  # (G,)
+    dx = xp.matmul(d2, weight_ih).reshape(T, B, x.shape[-1])  # (T, B, D)
+    return dx, dweight, dbias
+
+
+def recurrent_weight_grad(da, h_prev):
+    r""":math:`\partial L/\partial W_{hh} = \sum_t \delta_t^\top h_{t-1}` as one product: ``(G, H)``."""
+    xp = ops(da)
+    T, B, G = da.shape
+    return xp.matmul(da.reshape(T * B, G).T, h_prev.reshape(T * B, h_prev.shape[-1]))

@@ -52,15 +52,19 @@ def sequence_views(hs, reverse):
 
 
 def check_batch_sizes(batch_sizes, T, B):
-    """Validate ``batch_sizes``: ``T`` non-increasing integers in ``[1, B]`` with ``batch_sizes[0] == B``."""
+    """Validate ``batch_sizes``: ``T`` non-increasing integers in ``[0, B]`` starting at ``B``.
+
+    A step with no active row (every sequence shorter than ``T``) is allowed: it
+    carries all states through and its outputs are zero.
+    """
     if batch_sizes is None:
         return None
     bs = [int(n) for n in batch_sizes]
     if len(bs) != T:
         raise ValueError(f"batch_sizes must have one entry per time step ({T}); got {len(bs)}")
-    if bs[0] != B or any(n < 1 for n in bs) or any(a < b for a, b in zip(bs, bs[1:])):
+    if bs[0] != B or any(n < 0 for n in bs) or any(a < b for a, b in zip(bs, bs[1:])):
         raise ValueError(
-            f"batch_sizes must be non-increasing, start at the batch size {B} and stay >= 1; got {bs}"
+            f"batch_sizes must be non-increasing, start at the batch size {B} and stay >= 0; got {bs}"
         )
     return bs
 

@@ -1,1 +1,165 @@
-RNNCell = LSTMCell = GRUCell = None
+"""Single-step cells ``RNNCell``, ``LSTMCell``, ``GRUCell`` (PyTorch's ``nn.*Cell``).
+
+A cell runs one time step with the step functions of :mod:`numrnn.functional`;
+calling it once per step and then ``backward`` once per step, in reverse order,
+is BPTT written out by hand (the LIFO caches make that order the natural one).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as F
+from .module import Module, Parameter, check_dtype, make_rng
+from .validate import check_array
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell"]
+
+
+class _CellBase(Module):
+    gates = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32, seed=None, rng=None,
+                 backend="numpy", device=None):
+        super().__init__()
+        name = type(self).__name__
+        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: {arg} must be an integer >= 1; got {value!r}")
+        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
+        dtype = check_dtype(dtype)
+        rng = make_rng(seed, rng)
+        k = 1.0 / math.sqrt(self.hidden_size)
+        G = self.gates * self.hidden_size
+        shapes = [("weight_ih", (G, self.input_size)), ("weight_hh", (G, self.hidden_size))]
+        if self.bias:
+            shapes += [("bias_ih", (G,)), ("bias_hh", (G,))]
+        for pname, shape in shapes:
+            setattr(self, pname, Parameter(rng.uniform(-k, k, shape).astype(dtype)))
+        self._init_backend(backend, device)
+
+    def _weights(self):
+        return (self.weight_ih.data, self.weight_hh.data,
+                self.bias_ih.data if self.bias else None, self.bias_hh.data if self.bias else None)
+
+    def _accumulate(self, grads):
+        for pname, g in grads.items():
+            if g is not None:
+                self._parameters[pname].grad += g
+
+    def _check_input(self, x, states):
+        """Validate ``x`` ``(B, D)`` or ``(D,)`` and the states; return batched arrays and the flag."""
+        check_array(self, "x", x, ndim=(1, 2), last_dim=self.input_size)
+        batched = x.ndim == 2
+        B = x.shape[0] if batched else 1
+        want = (B, self.hidden_size) if batched else (self.hidden_size,)
+        names = ["hx"] if len(states) == 1 else ["hx[0]", "hx[1]"]
+        out = []
+        for name, s in zip(names, states):
+            if s is None:
+                s = self._ops.zeros((B, self.hidden_size), like=self.weight_hh.data)
+            else:
+                check_array(self, name, s, shape=want)
+                s = s if batched else s[None]
+            out.append(s)
+        return (x if batched else x[None]), out, batched
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(_CellBase):
+    r"""One Elman step :math:`h' = \phi(x W_{ih}^\top + b_{ih} + h W_{hh}^\top + b_{hh})`.
+
+    ``h = cell(x, h=None)``; ``dx, dh_prev = cell.backward(dh)``.
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias, **kwargs)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x, hx=None):
+        x, (h,), batched = self._check_input(x, [hx])
+        h, cache = F.rnn_step_forward(x, h, *self._weights(), nonlinearity=self.nonlinearity)
+        self._push_cache((cache, batched, tuple(h.shape)))
+        return h if batched else h[0]
+
+    def backward(self, dh):
+        cache, batched, shape = self._pop_cache()
+        try:
+            check_array(self, "dh", dh, shape=shape if batched else shape[1:])
+        except (TypeError, ValueError):
+            self._push_cache((cache, batched, shape))
+            raise
+        dx, dh_prev, grads = F.rnn_step_backward(dh if batched else dh[None], cache)
+        self._accumulate(grads)
+        return (dx, dh_prev) if batched else (dx[0], dh_prev[0])
+
+
+class LSTMCell(_CellBase):
+    r"""One LSTM step (gates ``i, f, g, o``): ``h, c = cell(x, (h, c))``.
+
+    ``dx, (dh_prev, dc_prev) = cell.backward((dh, dc))`` (``dc`` may be None).
+    """
+
+    gates = 4
+
+    def forward(self, x, hx=None):
+        states = [None, None] if hx is None else list(hx)
+        if len(states) != 2:
+            raise ValueError(f"LSTMCell: hx must be a tuple (h, c); got {len(states)} item(s)")
+        x, (h, c), batched = self._check_input(x, states)
+        h, c, cache = F.lstm_step_forward(x, h, c, *self._weights())
+        self._push_cache((cache, batched, tuple(h.shape)))
+        return (h, c) if batched else (h[0], c[0])
+
+    def backward(self, dhx):
+        cache, batched, shape = self._pop_cache()
+        try:
+            if not isinstance(dhx, (tuple, list)) or len(dhx) != 2:
+                raise ValueError("LSTMCell.backward: expects a tuple (dh, dc); dc may be None")
+            dh, dc = dhx
+            want = shape if batched else shape[1:]
+            check_array(self, "dh", dh, shape=want)
+            if dc is not None:
+                check_array(self, "dc", dc, shape=want)
+        except (TypeError, ValueError):
+            self._push_cache((cache, batched, shape))
+            raise
+        if not batched:
+            dh, dc = dh[None], (None if dc is None else dc[None])
+        dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc, cache)
+        self._accumulate(grads)
+        if not batched:
+            return dx[0], (dh_prev[0], dc_prev[0])
+        return dx, (dh_prev, dc_prev)
+
+
+class GRUCell(_CellBase):
+    r"""One GRU step (gates ``r, z, n``, ``b_hn`` inside the reset product): ``h = cell(x, h)``.
+
+    ``dx, dh_prev = cell.backward(dh)``.
+    """
+
+    gates = 3
+
+    def forward(self, x, hx=None):
+        x, (h,), batched = self._check_input(x, [hx])
+        h, cache = F.gru_step_forward(x, h, *self._weights())
+        self._push_cache((cache, batched, tuple(h.shape)))
+        return h if batched else h[0]
+
+    def backward(self, dh):
+        cache, batched, shape = self._pop_cache()
+        try:
+            check_array(self, "dh", dh, shape=shape if batched else shape[1:])
+        except (TypeError, ValueError):
+            self._push_cache((cache, batched, shape))
+            raise
+        dx, dh_prev, grads = F.gru_step_backward(dh if batched else dh[None], cache)
+        self._accumulate(grads)
+        return (dx, dh_prev) if batched else (dx[0], dh_prev[0])

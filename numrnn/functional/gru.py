@@ -26,7 +26,7 @@ hidden state (``H``).
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (active_rows, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, zero_padding)
 
 __all__ = ["gru_cell_forward", "gru_cell_backward", "gru_step_forward", "gru_step_backward",
@@ -150,11 +150,16 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse
     return out, xp.copy(hn), cache
 
 
-def gru_backward(dout, dhn, cache):
+def gru_backward(dout, dhn, cache, record=None):
     r"""BPTT through one GRU layer-direction.
 
     Args:
         dout: ``(T, B, H)`` or None; dhn: ``(B, H)`` or None.
+
+        record: None, or a dict that receives ``"h"``: the norm of
+            :math:`\partial L/\partial h_t` (over the active rows) for every ``t``
+            as a NumPy array ``(T,)``.
+            Off (None), it costs one test per step.
 
     Returns:
         ``(dx (T, B, D), dh0 (B, H), grads)`` with ``grads`` holding ``weight_ih``,
@@ -172,6 +177,8 @@ def gru_backward(dout, dhn, cache):
         dh = dh_next[:n]  # (n, H); rows past n pass their gradient through unchanged
         if dout is not None:
             dh += dout[t, :n]
+        if record is not None:
+            _record(record, "h", t, T, dh)
         direct = gru_cell_backward(dh, gates[t, :n], us[t, :n], hs[p, :n], dax[t, :n], dah[t, :n])
         dh_next[:n] = direct + xp.matmul(dah[t, :n], weight_hh)  # dL/dh_{t-1}
     _, h_prev, _ = sequence_views(hs, reverse)

@@ -29,7 +29,7 @@ equations above read.  :math:`\tanh c_t` and :math:`m_t` are recomputed.
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (active_rows, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, zero_padding)
 
 __all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_step_forward", "lstm_step_backward",
@@ -66,7 +66,7 @@ def lstm_cell_backward(dm, dc_next, gates, c_prev, c, da):
         da: ``(B, 4H)`` output buffer for :math:`\delta`, the pre-activation gradient.
 
     Returns:
-        :math:`\partial L/\partial c_{t-1}` ``(B, H)``.
+        :math:`\partial L/\partial c_{t-1}` and the whole :math:`\partial L/\partial c_t`, both ``(B, H)``.
     """
     xp = ops(dm)
     H = c.shape[-1]
@@ -79,7 +79,7 @@ def lstm_cell_backward(dm, dc_next, gates, c_prev, c, da):
     da[:, H : 2 * H] = df * f * (1 - f)
     da[:, 2 * H : 3 * H] = dg * (1 - g * g)
     da[:, 3 * H :] = do * o * (1 - o)
-    return dc * f
+    return dc * f, dc
 
 
 def _bias(bias_ih, bias_hh):
@@ -112,7 +112,7 @@ def lstm_step_backward(dh, dc, cache):
     x, h_prev, c_prev, gates, c, weight_ih, weight_hh, has_bias = cache
     xp = ops(dh)
     da = xp.empty_like(gates)  # (B, 4H)
-    dc_prev = lstm_cell_backward(dh, 0 if dc is None else dc, gates, c_prev, c, da)
+    dc_prev, _ = lstm_cell_backward(dh, 0 if dc is None else dc, gates, c_prev, c, da)
     db = xp.sum(da, axis=0) if has_bias else None
     grads = {"weight_ih": xp.matmul(da.T, x), "weight_hh": xp.matmul(da.T, h_prev),
              "bias_ih": db, "bias_hh": None if db is None else xp.copy(db)}
@@ -163,7 +163,7 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     return out, (xp.copy(hn), xp.copy(cn)), cache
 
 
-def lstm_backward(dout, dhn, dcn, cache):
+def lstm_backward(dout, dhn, dcn, cache, record=None):
     r"""BPTT through one LSTM layer-direction.
 
     Args:
@@ -189,13 +189,17 @@ def lstm_backward(dout, dhn, dcn, cache):
         dh = dh_next[:n]  # (n, P); rows past n pass their gradients through unchanged
         if dout is not None:
             dh += dout[t, :n]
+        if record is not None:
+            _record(record, "h", t, T, dh)
         if weight_hr is None:
             dm = dh
         else:
             dhs[t, :n] = dh
             ms[t, :n] = gates[t, :n, 3 * H :] * xp.tanh(cs[c, :n])
             dm = xp.matmul(dh, weight_hr)  # (n, H)
-        dc_next[:n] = lstm_cell_backward(dm, dc_next[:n], gates[t, :n], cs[p, :n], cs[c, :n], da[t, :n])
+        dc_next[:n], dc_t = lstm_cell_backward(dm, dc_next[:n], gates[t, :n], cs[p, :n], cs[c, :n], da[t, :n])
+        if record is not None:
+            _record(record, "c", t, T, dc_t)
         dh_next[:n] = xp.matmul(da[t, :n], weight_hh)  # dL/dh_{t-1}
     _, h_prev, _ = sequence_views(hs, reverse)
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)

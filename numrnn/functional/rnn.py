@@ -23,7 +23,7 @@ derivative of :math:`\phi` is recomputed from :math:`h_t`.
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (active_rows, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, zero_padding)
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]
@@ -132,12 +132,17 @@ def rnn_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonline
     return out, xp.copy(hn), cache
 
 
-def rnn_backward(dout, dhn, cache):
+def rnn_backward(dout, dhn, cache, record=None):
     r"""BPTT through one layer-direction (the docstring of this module has the equations).
 
     Args:
         dout: ``(T, B, H)`` gradient of the outputs (padded positions ignored) or None.
         dhn: ``(B, H)`` gradient of the final state or None.
+
+        record: None, or a dict that receives ``"h"``: the norm of
+            :math:`\partial L/\partial h_t` (over the active rows) for every ``t``
+            as a NumPy array ``(T,)``.
+            Off (None), it costs one test per step.
 
     Returns:
         ``(dx (T, B, D), dh0 (B, H), grads)``; ``grads`` holds ``weight_ih``,
@@ -154,6 +159,8 @@ def rnn_backward(dout, dhn, cache):
         dh = dh_next[:n]  # (n, H) view: rows past n carry their gradient through unchanged
         if dout is not None:
             dh += dout[t, :n]
+        if record is not None:
+            _record(record, "h", t, T, dh)
         da[t, :n] = _activation_grad(dh, hs[c, :n], nonlinearity)
         dh_next[:n] = xp.matmul(da[t, :n], weight_hh)  # dL/dh_{t-1}
     _, h_prev, _ = sequence_views(hs, reverse)

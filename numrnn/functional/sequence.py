@@ -21,6 +21,8 @@ state each row's state at its own last valid step.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import ops
 
 __all__ = [
@@ -115,3 +117,11 @@ def recurrent_weight_grad(da, h_prev):
     xp = ops(da)
     T, B, G = da.shape
     return xp.matmul(da.reshape(T * B, G).T, h_prev.reshape(T * B, h_prev.shape[-1]))
+
+
+def _record(record, key, t, T, grad):
+    """Store the norm of ``grad`` at step ``t`` in ``record[key]`` (a NumPy ``(T,)`` array)."""
+    if key not in record:
+        record[key] = np.zeros(T)
+    xp = ops(grad)
+    record[key][t] = float(xp.sqrt(xp.sum(grad * grad)))

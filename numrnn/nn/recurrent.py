@@ -72,6 +72,7 @@ class RNNBase(Module):
                 for pname, shape in shapes:
                     setattr(self, pname + sfx, Parameter(rng.uniform(-k, k, shape).astype(dtype)))
         self._dropout_rng = np.random.default_rng(rng.integers(2**63))
+        self.grad_flow = None  # filled by backward(..., record=True)
         self._init_backend(backend, device)
 
     @staticmethod
@@ -99,7 +100,7 @@ class RNNBase(Module):
     def _run_forward(self, x, state, params, reverse, batch_sizes):
         raise NotImplementedError
 
-    def _run_backward(self, dout, dstate, cache):
+    def _run_backward(self, dout, dstate, cache, record):
         raise NotImplementedError
 
     def _state_shapes(self, B):
@@ -207,11 +208,17 @@ class RNNBase(Module):
         return self._ops.asarray((keep * scale).astype(self.param_dtype))
 
     # -- backward -----------------------------------------------------------------
-    def backward(self, dout, dhx=None):
+    def backward(self, dout, dhx=None, record=False):
         """BPTT through every layer; returns ``(dx, dh0)`` (LSTM: ``(dx, (dh0, dc0))``).
 
         ``dout`` has the shape of the forward's output; ``dhx`` that of its final
         state(s) or None.  Parameter gradients are added to ``.grad``.
+
+        With ``record=True`` the norm of the gradient reaching every hidden state
+        :math:`h_t` (and cell state :math:`c_t` for the LSTM) is kept in
+        ``self.grad_flow``: a dict ``{"h": (num_layers, num_directions, T), "c": ...}``
+        of NumPy arrays, time in the input's order.  :func:`numrnn.study.plot_grad_flow`
+        draws it.  Off, recording costs nothing.
         """
         cache = self._pop_cache()
         layer_caches, order, batch_sizes, batched, tm_shape = cache
@@ -236,6 +243,7 @@ class RNNBase(Module):
             dout = dout[:, idx]
             dstates = None if dstates is None else [s[:, idx] for s in dstates]
         P = self.output_size
+        records = [[{} for _ in range(self.num_directions)] for _ in range(self.num_layers)]
         dinit = [[None] * (self.num_layers * self.num_directions) for _ in self._state_shapes(1)]
         for layer in reversed(range(self.num_layers)):
             caches, mask = layer_caches[layer]
@@ -246,13 +254,17 @@ class RNNBase(Module):
                 j = layer * self.num_directions + d
                 dout_d = dout if self.num_directions == 1 else dout[..., d * P:(d + 1) * P]
                 dfinal = None if dstates is None else [s[j] for s in dstates]
-                dx_d, dstate0, grads = self._run_backward(dout_d, dfinal, caches[d])
+                rec = records[layer][d] if record else None
+                dx_d, dstate0, grads = self._run_backward(dout_d, dfinal, caches[d], rec)
                 self._accumulate(layer, d, grads)
                 for k, ds in enumerate(dstate0):
                     dinit[k][j] = ds
                 dinp = dx_d if dinp is None else dinp + dx_d
             dout = dinp
         dx = dout
+        if record:
+            self.grad_flow = {key: np.array([[r[key] for r in layer] for layer in records])
+                              for key in records[0][0]}
         dinit = [xp.stack(ds, axis=0) for ds in dinit]  # (L*D, B, H)
         if order is not None:
             inv = self._index(np.argsort(order))
@@ -304,8 +316,8 @@ class RNN(RNNBase):
                                        batch_sizes=batch_sizes, **params)
         return out, [hn], cache
 
-    def _run_backward(self, dout, dstate, cache):
-        dx, dh0, grads = F.rnn_backward(dout, None if dstate is None else dstate[0], cache)
+    def _run_backward(self, dout, dstate, cache, record):
+        dx, dh0, grads = F.rnn_backward(dout, None if dstate is None else dstate[0], cache, record)
         return dx, [dh0], grads
 
 
@@ -336,9 +348,9 @@ class LSTM(RNNBase):
                                               batch_sizes=batch_sizes, **params)
         return out, [hn, cn], cache
 
-    def _run_backward(self, dout, dstate, cache):
+    def _run_backward(self, dout, dstate, cache, record):
         dh, dc = (None, None) if dstate is None else dstate
-        dx, (dh0, dc0), grads = F.lstm_backward(dout, dh, dc, cache)
+        dx, (dh0, dc0), grads = F.lstm_backward(dout, dh, dc, cache, record)
         return dx, [dh0, dc0], grads
 
 
@@ -362,6 +374,6 @@ class GRU(RNNBase):
         out, hn, cache = F.gru_forward(x, state[0], reverse=reverse, batch_sizes=batch_sizes, **params)
         return out, [hn], cache
 
-    def _run_backward(self, dout, dstate, cache):
-        dx, dh0, grads = F.gru_backward(dout, None if dstate is None else dstate[0], cache)
+    def _run_backward(self, dout, dstate, cache, record):
+        dx, dh0, grads = F.gru_backward(dout, None if dstate is None else dstate[0], cache, record)
         return dx, [dh0], grads

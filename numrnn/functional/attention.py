@@ -1,1 +1,617 @@
-__all__ = []
+r"""Attention, by hand: additive (Bahdanau) and dot-product (Luong, scaled) scores.
+
+Every variant computes a score for each (query, key) pair, turns the scores
+over the source positions into weights with a softmax, and returns the
+weighted sum of the values:
+
+.. math::
+
+    e_{b,t,s} = \mathrm{score}(q_{b,t}, k_{b,s}), \qquad
+    \alpha_{b,t,s} = \frac{\exp e_{b,t,s}}{\sum_{s'} \exp e_{b,t,s'}}, \qquad
+    c_{b,t} = \sum_s \alpha_{b,t,s} \, v_{b,s}
+
+with these scores:
+
+=================  ==========================================================
+additive           :math:`w^\top \tanh(W_q q + W_k k + b)`  (Bahdanau et al.)
+dot                :math:`q^\top k`                          (Luong et al.)
+general            :math:`q^\top W k`                        (Luong et al.)
+scaled dot         :math:`q^\top k / \sqrt{d}`               (Vaswani et al.)
+=================  ==========================================================
+
+Shapes.  ``query`` is ``(B, d_q)`` for one decoder step or ``(B, Tq, d_q)`` for
+``Tq`` queries at once; ``keys`` is ``(B, S, d_k)``; ``values`` is ``(B, S, d_v)``.
+The context has the query's leading shape with ``d_v`` features
+(``(B, d_v)`` or ``(B, Tq, d_v)``) and the weights have ``S`` in place of the
+features (``(B, S)`` or ``(B, Tq, S)``).  Internally a single query is a batch of
+``Tq = 1`` queries, so every score is one batched matrix product
+``(B, Tq, d) @ (B, d, S)`` and every context another, ``(B, Tq, S) @ (B, S, d_v)``.
+
+Masks.  ``mask`` is boolean ``(B, S)`` (or ``(B, Tq, S)`` for a 3-D query, e.g.
+a causal mask) with **True marking a valid position** -- the opposite of the
+``key_padding_mask`` of ``torch.nn.MultiheadAttention`` and the same as the
+boolean ``attn_mask`` of ``torch.nn.functional.scaled_dot_product_attention``.
+Masked scores are replaced by :math:`-\infty`, so their weights are exactly zero
+and so are the gradients that flow to the masked keys and values.  A query
+whose keys are all masked has no defined softmax: it raises ``ValueError``.
+
+Stability.  The softmax is the max-shifted one from
+:mod:`numrnn.functional.activations`: nothing overflows, exponentials too small
+to matter become exact zeros instead of underflowing, and :math:`-\infty`
+(a masked score) gives exactly zero, so no floating-point warning is raised at
+any score magnitude.
+
+Backward.  Every ``*_backward(dcontext, dweights, cache)`` accepts the upstream
+gradient of the context *and* of the weights (either may be None: a model that
+uses the weights, e.g. for a coverage penalty or an alignment loss, passes
+both).  The weights' total gradient is
+
+.. math::
+
+    \bar\alpha_{b,t,s} = \frac{\partial L}{\partial \alpha_{b,t,s}}
+        + \frac{\partial L}{\partial c_{b,t}} \cdot v_{b,s}, \qquad
+    \frac{\partial L}{\partial v_{b,s}} = \sum_t \alpha_{b,t,s}
+        \frac{\partial L}{\partial c_{b,t}},
+
+then the softmax's backward (the pair from :mod:`numrnn.functional.activations`)
+gives :math:`\bar e`, and each variant carries :math:`\bar e` back through its score.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ..backend import ops
+from .activations import softmax_backward, softmax_forward, tanh_backward, tanh_forward
+from .linear import linear_backward, linear_forward
+
+__all__ = [
+    "masked_softmax_forward", "masked_softmax_backward",
+    "project_keys_forward", "project_keys_backward",
+    "additive_attention_step_forward", "additive_attention_step_backward",
+    "additive_attention_forward", "additive_attention_backward", "AdditiveAttentionGrads",
+    "dot_attention_forward", "dot_attention_backward",
+    "general_attention_forward", "general_attention_backward",
+    "scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
+]
+
+
+def _shape(x):
+    return "(" + ", ".join(str(s) for s in x.shape) + ("," if x.ndim == 1 else "") + ")"
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_inputs(who, query, keys, values, mask, query_dim=None, key_dim=None, keys_name="keys"):
+    """Check the shapes of query/keys/values/mask; return the mask as a boolean array.
+
+    The mask comes back broadcastable to the scores ``(B, Tq, S)``: ``(B, 1, S)``
+    for a ``(B, S)`` mask, unchanged for ``(B, Tq, S)``; None stays None.
+
+    Raises:
+        ValueError: a rank or a size disagrees; the message names the argument,
+            the expected shape and the given one.
+        TypeError: the mask is not boolean.
+    """
+    if query.ndim not in (2, 3):
+        raise ValueError(f"{who}: query must be (B, d_q) or (B, Tq, d_q); got shape {_shape(query)}")
+    if keys.ndim != 3:
+        raise ValueError(f"{who}: {keys_name} must be (B, S, features); got shape {_shape(keys)}")
+    if values.ndim != 3:
+        raise ValueError(f"{who}: values must be (B, S, d_v); got shape {_shape(values)}")
+    B, S = keys.shape[0], keys.shape[1]
+    if query.shape[0] != B:
+        raise ValueError(
+            f"{who}: query and {keys_name} must have the same batch size; "
+            f"got query {_shape(query)}, {keys_name} {_shape(keys)}"
+        )
+    if tuple(values.shape[:2]) != (B, S):
+        raise ValueError(
+            f"{who}: values must be (B, S, d_v) = ({B}, {S}, d_v) to match {keys_name} {_shape(keys)}; "
+            f"got {_shape(values)}"
+        )
+    if S < 1:
+        raise ValueError(f"{who}: {keys_name} must hold at least one source position; got shape {_shape(keys)}")
+    if query_dim is not None and query.shape[-1] != query_dim:
+        raise ValueError(
+            f"{who}: query must have {query_dim} features in its last dimension; got shape {_shape(query)}"
+        )
+    if key_dim is not None and keys.shape[-1] != key_dim:
+        raise ValueError(
+            f"{who}: {keys_name} must have {key_dim} features in its last dimension; got shape {_shape(keys)}"
+        )
+    if mask is None:
+        return None
+    xp = ops(query)
+    mask = xp.asarray(mask)
+    if xp.numpy_dtype(mask) != np.bool_:
+        raise TypeError(
+            f"{who}: mask must be a boolean array (True = valid position); got dtype {xp.numpy_dtype(mask)}"
+        )
+    if mask.ndim == 2 and tuple(mask.shape) == (B, S):
+        mask = mask.reshape(B, 1, S)
+    elif not (mask.ndim == 3 and query.ndim == 3 and tuple(mask.shape) == (B, query.shape[1], S)):
+        want = f"({B}, {S})" + (f" or ({B}, {query.shape[1]}, {S})" if query.ndim == 3 else "")
+        raise ValueError(f"{who}: mask must have shape {want}, (B, S) as the {keys_name}; got {_shape(mask)}")
+    if bool((xp.sum(mask, axis=-1) == 0).any()):
+        raise ValueError(
+            f"{who}: mask leaves some query with every key masked; each row needs at least one True "
+            "(the softmax over no positions is undefined)"
+        )
+    return mask
+
+
+def _check_upstream(who, dcontext, dweights, context_shape, weights_shape):
+    """Raise ValueError when an upstream gradient's shape is not that of its output."""
+    if dcontext is not None and tuple(dcontext.shape) != tuple(context_shape):
+        raise ValueError(f"{who}: dcontext must have shape {tuple(context_shape)}; got {tuple(dcontext.shape)}")
+    if dweights is not None and tuple(dweights.shape) != tuple(weights_shape):
+        raise ValueError(f"{who}: dweights must have shape {tuple(weights_shape)}; got {tuple(dweights.shape)}")
+
+
+def _batched(query):
+    """``(B, d)`` -> ``(B, 1, d)``; ``(B, Tq, d)`` unchanged.  Also says whether it was 2-D."""
+    if query.ndim == 2:
+        return query.reshape(query.shape[0], 1, query.shape[1]), True
+    return query, False
+
+
+# --------------------------------------------------------------------- masked softmax
+def masked_softmax_forward(scores, mask=None):
+    r"""Softmax over the last axis that gives masked positions exactly zero weight.
+
+    .. math::
+
+        \tilde e_s = \begin{cases} e_s & \text{mask}_s \\ -\infty & \text{otherwise}\end{cases},
+        \qquad \alpha = \mathrm{softmax}(\tilde e)
+
+    The softmax subtracts the maximum over the valid positions, so the masked
+    ones exponentiate :math:`-\infty` to exactly 0.  Filling with :math:`-\infty`
+    rather than a large finite negative number keeps that zero exact at any
+    score magnitude (a finite fill can be beaten by a score below it).
+
+    Args:
+        scores: ``(..., S)``.
+        mask: boolean, broadcastable to ``scores``, True = valid; None = all valid.
+            Every row must keep at least one position (the attention forwards
+            check it; a row of only :math:`-\infty` would give NaN).
+
+    Returns:
+        ``weights`` (shape of ``scores``) and the cache for :func:`masked_softmax_backward`.
+    """
+    if mask is not None:
+        scores = ops(scores).where(mask, scores, float("-inf"))
+    return softmax_forward(scores, axis=-1)
+
+
+def masked_softmax_backward(dweights, cache):
+    r""":math:`\bar e = \alpha \odot (\bar\alpha - \sum_s \bar\alpha_s \alpha_s)`: the softmax's backward.
+
+    Masked positions have :math:`\alpha = 0`, so their score gradient is exactly zero.
+
+    Returns:
+        ``dscores``, the shape of ``dweights``.
+    """
+    return softmax_backward(dweights, cache)
+
+
+# ----------------------------------------------------- shared: weights -> context
+def _attend_forward(scores, values, mask):
+    """Weights from the scores ``(B, Tq, S)``, context from the weights and values ``(B, S, d_v)``."""
+    xp = ops(scores)
+    weights, sm_cache = masked_softmax_forward(scores, mask)  # (B, Tq, S)
+    context = xp.matmul(weights, values)  # (B, Tq, d_v)
+    return context, weights, (weights, values, sm_cache)
+
+
+def _attend_backward(dcontext, dweights, cache):
+    r"""From the upstream gradients ``(B, Tq, d_v)`` / ``(B, Tq, S)`` (None = zero) to ``dscores``, ``dvalues``."""
+    weights, values, sm_cache = cache
+    xp = ops(weights)
+    # total gradient of the weights: the direct one plus the path through the context
+    dalpha = xp.zeros_like(weights) if dweights is None else dweights  # (B, Tq, S)
+    if dcontext is None:
+        dvalues = xp.zeros_like(values)
+    else:
+        dalpha = dalpha + xp.matmul(dcontext, values.swapaxes(1, 2))  # (B, Tq, S)
+        dvalues = xp.matmul(weights.swapaxes(1, 2), dcontext)  # (B, S, d_v)
+    dscores = masked_softmax_backward(dalpha, sm_cache)  # (B, Tq, S)
+    return dscores, dvalues
+
+
+def _upstream_batched(dcontext, dweights, squeezed):
+    """Give 2-D upstream gradients (one query) the ``Tq = 1`` axis the kernels use."""
+    if squeezed:
+        if dcontext is not None:
+            dcontext = dcontext.reshape(dcontext.shape[0], 1, dcontext.shape[1])
+        if dweights is not None:
+            dweights = dweights.reshape(dweights.shape[0], 1, dweights.shape[1])
+    return dcontext, dweights
+
+
+def _unbatch(x, squeezed):
+    """``(B, 1, n)`` -> ``(B, n)`` when the query was 2-D."""
+    return x.reshape(x.shape[0], x.shape[2]) if squeezed else x
+
+
+# --------------------------------------------------------------------------- additive
+def project_keys_forward(keys, weight_k, bias=None):
+    r"""The key half of the additive score, :math:`K W_k^\top + b`, once per source sequence.
+
+    In an attention decoder the keys (the encoder's outputs) stay the same for
+    every target step while the query changes.  Projecting them is the
+    expensive part of the additive score (``B S d_k H`` multiply-adds against
+    ``B d_q H`` for the query), so it is done once here and the result
+    ``keys_proj`` is passed to :func:`additive_attention_step_forward` at every
+    step.  In the backward the steps' ``dkeys_proj`` are summed and sent through
+    :func:`project_keys_backward` once: one large product instead of one per step.
+
+    Args:
+        keys: ``(B, S, d_k)``.
+        weight_k: :math:`W_k`, ``(H, d_k)``.
+        bias: :math:`b`, ``(H,)`` or None.
+
+    Returns:
+        ``keys_proj`` ``(B, S, H)`` and its cache.
+
+    Raises:
+        ValueError: ``keys`` is not 3-D or its features do not match ``weight_k``.
+    """
+    if keys.ndim != 3 or weight_k.ndim != 2 or keys.shape[-1] != weight_k.shape[1]:
+        raise ValueError(
+            f"project_keys_forward: keys must be (B, S, d_k) with d_k = weight_k.shape[1]; "
+            f"got keys {_shape(keys)}, weight_k {_shape(weight_k)}"
+        )
+    if bias is not None and tuple(bias.shape) != (weight_k.shape[0],):
+        raise ValueError(f"project_keys_forward: bias must be ({weight_k.shape[0]},); got {_shape(bias)}")
+    return linear_forward(keys, weight_k, bias)
+
+
+def project_keys_backward(dkeys_proj, cache):
+    r"""Gradients of the key projection :math:`P = K W_k^\top + b`.
+
+    .. math::
+
+        \bar K = \bar P W_k, \qquad
+        \bar W_k = \textstyle\sum_{b,s} \bar P_{b,s}^\top k_{b,s}, \qquad
+        \bar b = \textstyle\sum_{b,s} \bar P_{b,s}
+
+    Args:
+        dkeys_proj: ``(B, S, H)``, summed over every step that used ``keys_proj``.
+
+    Returns:
+        ``(dkeys, dweight_k, dbias)``; ``dbias`` is None when the forward had no bias.
+    """
+    return linear_backward(dkeys_proj, cache)
+
+
+def additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask=None):
+    r"""Additive attention from precomputed key projections (one decoder step, or ``Tq``).
+
+    .. math::
+
+        u_{b,t} = W_q q_{b,t}, \quad
+        h_{b,t,s} = \tanh(u_{b,t} + p_{b,s}), \quad
+        e_{b,t,s} = w^\top h_{b,t,s}, \quad
+        \alpha = \mathrm{softmax}_s(e), \quad
+        c_{b,t} = \textstyle\sum_s \alpha_{b,t,s} v_{b,s}
+
+    where :math:`p = K W_k^\top + b` comes from :func:`project_keys_forward`.
+
+    Args:
+        query: ``(B, d_q)`` or ``(B, Tq, d_q)``.
+        keys_proj: :math:`p`, ``(B, S, H)``.
+        values: ``(B, S, d_v)``.
+        weight_q: :math:`W_q`, ``(H, d_q)``.
+        v: :math:`w`, ``(H,)``.
+        mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
+
+    Returns:
+        ``context`` ``(B, d_v)`` / ``(B, Tq, d_v)``, ``weights`` ``(B, S)`` /
+        ``(B, Tq, S)`` and the cache.  The ``tanh`` input is ``(B, Tq, S, H)``;
+        its output is kept for the backward.
+
+    Raises:
+        ValueError: shapes disagree, or a mask row is all False.
+        TypeError: the mask is not boolean.
+    """
+    H = keys_proj.shape[-1]
+    if weight_q.ndim != 2 or weight_q.shape[0] != H or tuple(v.shape) != (H,):
+        raise ValueError(
+            f"additive_attention: weight_q must be (H, d_q) and v (H,) with H = {H} (keys_proj's features); "
+            f"got weight_q {_shape(weight_q)}, v {_shape(v)}"
+        )
+    mask = _check_inputs("additive_attention", query, keys_proj, values, mask,
+                         query_dim=weight_q.shape[1], keys_name="keys_proj")
+    xp = ops(query)
+    q, squeezed = _batched(query)  # (B, Tq, d_q)
+    u, q_cache = linear_forward(q, weight_q)  # (B, Tq, H)
+    pre = u[:, :, None, :] + keys_proj[:, None, :, :]  # (B, Tq, S, H)
+    h, tanh_cache = tanh_forward(pre)  # (B, Tq, S, H)
+    scores = xp.matmul(h, v)  # (B, Tq, S)
+    context, weights, att_cache = _attend_forward(scores, values, mask)
+    cache = (q_cache, tanh_cache, v, att_cache, squeezed)
+    return _unbatch(context, squeezed), _unbatch(weights, squeezed), cache
+
+
+def additive_attention_step_backward(dcontext, dweights, cache):
+    r"""Backward of :func:`additive_attention_step_forward`, one chain-rule line per forward line.
+
+    .. math::
+
+        \bar e &= \text{softmax backward of } \bar\alpha
+            = \partial L/\partial\alpha + \bar c\, v^\top  \\
+        \bar w &= \textstyle\sum_{b,t,s} \bar e_{b,t,s}\, h_{b,t,s}, \qquad
+        \bar h_{b,t,s} = \bar e_{b,t,s}\, w \\
+        \bar a &= \bar h \odot (1 - h^2) \qquad (a = u + p, \text{ the tanh input}) \\
+        \bar u_{b,t} &= \textstyle\sum_s \bar a_{b,t,s}, \qquad
+        \bar p_{b,s} = \textstyle\sum_t \bar a_{b,t,s} \\
+        \bar q &= \bar u W_q, \qquad \bar W_q = \textstyle\sum_{b,t} \bar u_{b,t}^\top q_{b,t}
+
+    Args:
+        dcontext: ``(B, d_v)`` / ``(B, Tq, d_v)`` or None.
+        dweights: ``(B, S)`` / ``(B, Tq, S)`` or None.
+        cache: from the forward.
+
+    Returns:
+        ``(dquery, dkeys_proj, dvalues, dweight_q, dv)``.
+
+    Raises:
+        ValueError: an upstream gradient has the wrong shape.
+    """
+    q_cache, tanh_cache, v, att_cache, squeezed = cache
+    h = tanh_cache
+    xp = ops(h)
+    B, Tq, S, H = h.shape
+    d_v = att_cache[1].shape[-1]
+    _check_upstream("additive_attention_backward", dcontext, dweights,
+                    (B, d_v) if squeezed else (B, Tq, d_v), (B, S) if squeezed else (B, Tq, S))
+    dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
+    dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S), (B, S, d_v)
+    # e = h w
+    dv = xp.matmul(h.reshape(-1, H).T, dscores.reshape(-1))  # (H,)
+    dh = dscores[..., None] * v  # (B, Tq, S, H)
+    # h = tanh(a)
+    da = tanh_backward(dh, tanh_cache)  # (B, Tq, S, H)
+    # a = u[:, :, None] + p[:, None]: each broadcast input collects the sum over the other axis
+    du = xp.sum(da, axis=2)  # (B, Tq, H)
+    dkeys_proj = xp.sum(da, axis=1)  # (B, S, H)
+    # u = q W_q^T
+    dq, dweight_q, _ = linear_backward(du, q_cache)  # (B, Tq, d_q), (H, d_q)
+    return _unbatch(dq, squeezed), dkeys_proj, dvalues, dweight_q, dv
+
+
+def additive_attention_forward(query, keys, values, weight_q, weight_k, v, bias=None, mask=None):
+    r"""Additive (Bahdanau) attention: :math:`e_{b,t,s} = w^\top \tanh(W_q q_{b,t} + W_k k_{b,s} + b)`.
+
+    The composition of :func:`project_keys_forward` and
+    :func:`additive_attention_step_forward`.  A decoder that attends to the
+    same keys at many steps should call those two itself, projecting the keys
+    once (see :func:`project_keys_forward` for why); this function re-projects
+    them on every call and suits a single call or a ``(B, Tq, d_q)`` query.
+
+    Args:
+        query: ``(B, d_q)`` or ``(B, Tq, d_q)``.
+        keys: ``(B, S, d_k)``.
+        values: ``(B, S, d_v)``.
+        weight_q: :math:`W_q`, ``(H, d_q)``.
+        weight_k: :math:`W_k`, ``(H, d_k)``.
+        v: :math:`w`, ``(H,)``.
+        bias: :math:`b`, ``(H,)`` or None.
+        mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
+
+    Returns:
+        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+
+    Raises:
+        ValueError: shapes disagree, or a mask row is all False.
+        TypeError: the mask is not boolean.
+    """
+    # check everything (the query/values side too) before projecting anything
+    _check_inputs("additive_attention", query, keys, values, mask,
+                  query_dim=weight_q.shape[-1], key_dim=weight_k.shape[-1])
+    keys_proj, k_cache = project_keys_forward(keys, weight_k, bias)  # (B, S, H)
+    context, weights, step_cache = additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask)
+    return context, weights, (k_cache, step_cache)
+
+
+class AdditiveAttentionGrads(NamedTuple):
+    """Gradients returned by :func:`additive_attention_backward` (a tuple; fields by name too)."""
+
+    dquery: object
+    dkeys: object
+    dvalues: object
+    dweight_q: object
+    dweight_k: object
+    dbias: object
+    dv: object
+
+
+def additive_attention_backward(dcontext, dweights, cache):
+    r"""Backward of :func:`additive_attention_forward`.
+
+    The step's backward (see :func:`additive_attention_step_backward`) gives
+    :math:`\bar p`, the gradient of the key projection, and
+    :func:`project_keys_backward` carries it to :math:`\bar K = \bar p W_k`,
+    :math:`\bar W_k` and :math:`\bar b`.
+
+    Args:
+        dcontext: ``(B, [Tq,] d_v)`` or None.
+        dweights: ``(B, [Tq,] S)`` or None.
+        cache: from the forward.
+
+    Returns:
+        :class:`AdditiveAttentionGrads` ``(dquery, dkeys, dvalues, dweight_q,
+        dweight_k, dbias, dv)``; ``dbias`` is None when the forward had no bias.
+    """
+    k_cache, step_cache = cache
+    dquery, dkeys_proj, dvalues, dweight_q, dv = additive_attention_step_backward(dcontext, dweights, step_cache)
+    dkeys, dweight_k, dbias = project_keys_backward(dkeys_proj, k_cache)
+    return AdditiveAttentionGrads(dquery, dkeys, dvalues, dweight_q, dweight_k, dbias, dv)
+
+
+# ------------------------------------------------------------------- dot products
+def _dot_forward(who, query, keys, values, mask, scale):
+    mask = _check_inputs(who, query, keys, values, mask, key_dim=query.shape[-1])
+    xp = ops(query)
+    q, squeezed = _batched(query)  # (B, Tq, d)
+    scores = xp.matmul(q, keys.swapaxes(1, 2))  # (B, Tq, S)
+    if scale != 1.0:
+        scores = scores * scale
+    context, weights, att_cache = _attend_forward(scores, values, mask)
+    cache = (q, keys, scale, att_cache, squeezed)
+    return _unbatch(context, squeezed), _unbatch(weights, squeezed), cache
+
+
+def _dot_backward(who, dcontext, dweights, cache):
+    q, keys, scale, att_cache, squeezed = cache
+    xp = ops(q)
+    B, Tq = q.shape[0], q.shape[1]
+    S, dv_ = keys.shape[1], att_cache[1].shape[-1]
+    _check_upstream(who, dcontext, dweights,
+                    (B, dv_) if squeezed else (B, Tq, dv_), (B, S) if squeezed else (B, Tq, S))
+    dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
+    dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S)
+    if scale != 1.0:
+        dscores = dscores * scale
+    # e = q K^T
+    dq = xp.matmul(dscores, keys)  # (B, Tq, d)
+    dkeys = xp.matmul(dscores.swapaxes(1, 2), q)  # (B, S, d)
+    return _unbatch(dq, squeezed), dkeys, dvalues
+
+
+def dot_attention_forward(query, keys, values, mask=None):
+    r"""Dot-product (Luong "dot") attention: :math:`e_{b,t,s} = q_{b,t}^\top k_{b,s}`.
+
+    Args:
+        query: ``(B, d)`` or ``(B, Tq, d)``.
+        keys: ``(B, S, d)`` (same ``d`` as the query).
+        values: ``(B, S, d_v)``.
+        mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
+
+    Returns:
+        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+
+    Raises:
+        ValueError: shapes disagree (including ``d`` of query and keys), or a mask row is all False.
+        TypeError: the mask is not boolean.
+    """
+    return _dot_forward("dot_attention", query, keys, values, mask, 1.0)
+
+
+def dot_attention_backward(dcontext, dweights, cache):
+    r"""Backward of :func:`dot_attention_forward`.
+
+    .. math::
+
+        \bar q_{b,t} = \textstyle\sum_s \bar e_{b,t,s} k_{b,s}, \qquad
+        \bar k_{b,s} = \textstyle\sum_t \bar e_{b,t,s} q_{b,t}
+
+    Returns:
+        ``(dquery, dkeys, dvalues)``.
+    """
+    return _dot_backward("dot_attention_backward", dcontext, dweights, cache)
+
+
+def scaled_dot_product_attention_forward(query, keys, values, mask=None, scale=None):
+    r"""Scaled dot-product attention: :math:`e = Q K^\top / \sqrt d` as one batched product.
+
+    With ``Tq`` queries this is the batched-matrix-product form
+    :math:`C = \mathrm{softmax}(Q K^\top / \sqrt d)\, V` with ``Q`` ``(B, Tq, d)``,
+    ``K`` ``(B, S, d)``, ``V`` ``(B, S, d_v)``: two ``matmul`` calls over the batch
+    instead of a loop over queries.
+
+    Args:
+        query: ``(B, d)`` or ``(B, Tq, d)``.
+        keys: ``(B, S, d)``.
+        values: ``(B, S, d_v)``.
+        mask: boolean ``(B, S)`` or ``(B, Tq, S)`` (e.g. causal), True = valid, or None.
+        scale: the factor on the scores; default :math:`1/\sqrt d`.
+
+    Returns:
+        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+
+    Raises:
+        ValueError: shapes disagree, or a mask row is all False.
+        TypeError: the mask is not boolean.
+    """
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    return _dot_forward("scaled_dot_product_attention", query, keys, values, mask, float(scale))
+
+
+def scaled_dot_product_attention_backward(dcontext, dweights, cache):
+    r"""Backward of :func:`scaled_dot_product_attention_forward`.
+
+    With :math:`\bar e` the scores' gradient and :math:`\sigma` the scale:
+    :math:`\bar Q = \sigma \bar e K`, :math:`\bar K = \sigma \bar e^\top Q`, :math:`\bar V = \alpha^\top \bar C`.
+
+    Returns:
+        ``(dquery, dkeys, dvalues)``.
+    """
+    return _dot_backward("scaled_dot_product_attention_backward", dcontext, dweights, cache)
+
+
+def general_attention_forward(query, keys, values, weight, mask=None):
+    r"""Luong "general" (bilinear) attention: :math:`e_{b,t,s} = q_{b,t}^\top W k_{b,s}`.
+
+    Computed as :math:`(q W) \cdot k`: the query is projected (``B Tq d_q d_k``
+    multiply-adds) rather than the keys (``B S d_q d_k``), which is cheaper
+    whenever there are fewer queries than source positions, as in a decoder step.
+
+    Args:
+        query: ``(B, d_q)`` or ``(B, Tq, d_q)``.
+        keys: ``(B, S, d_k)``.
+        values: ``(B, S, d_v)``.
+        weight: :math:`W`, ``(d_q, d_k)``.
+        mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
+
+    Returns:
+        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+
+    Raises:
+        ValueError: shapes disagree, or a mask row is all False.
+        TypeError: the mask is not boolean.
+    """
+    if weight.ndim != 2:
+        raise ValueError(f"general_attention: weight must be (d_q, d_k); got {_shape(weight)}")
+    mask = _check_inputs("general_attention", query, keys, values, mask,
+                         query_dim=weight.shape[0], key_dim=weight.shape[1])
+    xp = ops(query)
+    q, squeezed = _batched(query)  # (B, Tq, d_q)
+    qw = xp.matmul(q, weight)  # (B, Tq, d_k)
+    scores = xp.matmul(qw, keys.swapaxes(1, 2))  # (B, Tq, S)
+    context, weights, att_cache = _attend_forward(scores, values, mask)
+    cache = (q, qw, keys, weight, att_cache, squeezed)
+    return _unbatch(context, squeezed), _unbatch(weights, squeezed), cache
+
+
+def general_attention_backward(dcontext, dweights, cache):
+    r"""Backward of :func:`general_attention_forward`.
+
+    .. math::
+
+        \overline{qW} = \bar e K, \quad \bar K = \bar e^\top (qW), \quad
+        \bar q = \overline{qW}\, W^\top, \quad
+        \bar W = \textstyle\sum_{b,t} q_{b,t}^\top \overline{qW}_{b,t}
+
+    Returns:
+        ``(dquery, dkeys, dvalues, dweight)``.
+    """
+    q, qw, keys, weight, att_cache, squeezed = cache
+    xp = ops(q)
+    B, Tq, d_q = q.shape
+    S, d_k, d_v = keys.shape[1], keys.shape[2], att_cache[1].shape[-1]
+    _check_upstream("general_attention_backward", dcontext, dweights,
+                    (B, d_v) if squeezed else (B, Tq, d_v), (B, S) if squeezed else (B, Tq, S))
+    dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
+    dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S)
+    # e = (qW) K^T
+    dqw = xp.matmul(dscores, keys)  # (B, Tq, d_k)
+    dkeys = xp.matmul(dscores.swapaxes(1, 2), qw)  # (B, S, d_k)
+    # qW = q W
+    dq = xp.matmul(dqw, weight.T)  # (B, Tq, d_q)
+    dweight = xp.matmul(q.reshape(-1, d_q).T, dqw.reshape(-1, d_k))  # (d_q, d_k)
+    return _unbatch(dq, squeezed), dkeys, dvalues, dweight

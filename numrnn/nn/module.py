@@ -10,6 +10,7 @@ its ``backward`` consumes, last in, first out.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 
 import numpy as np
@@ -112,6 +113,29 @@ class Module:
     (``self.weight = Parameter(...)``), likewise submodules, and implement
     ``forward`` and ``backward``.  Calling the module calls ``forward``.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Run every subclass's ``forward`` and ``backward`` outside torch's autograd.
+
+        On the NumPy backend this is a plain call.  On the torch backend the
+        hand-written passes run under ``torch.no_grad()``, so no graph is built
+        even when a caller hands in a tensor that requires grad.
+        """
+        super().__init_subclass__(**kwargs)
+        for name in ("forward", "backward"):
+            fn = cls.__dict__.get(name)
+            if fn is None or getattr(fn, "_no_autograd", False):
+                continue
+
+            @functools.wraps(fn)
+            def wrapper(self, *args, _fn=fn, **kw):
+                if self._ops.name == "numpy":
+                    return _fn(self, *args, **kw)
+                with self._ops.torch.no_grad():
+                    return _fn(self, *args, **kw)
+
+            wrapper._no_autograd = True
+            setattr(cls, name, wrapper)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

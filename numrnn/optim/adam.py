@@ -1,0 +1,126 @@
+"""Adam and AdamW (Adam with decoupled weight decay): one update rule, two defaults."""
+
+from __future__ import annotations
+
+from ..backend import ops
+from .optimizer import Optimizer, check_real, effective_grad, lerp_
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    r"""``torch.optim.Adam``, step for step (Kingma & Ba, 2015).
+
+    At step :math:`t` for each parameter :math:`\theta` with gradient :math:`\nabla`:
+
+    .. math::
+        g &= \pm\nabla + \lambda\theta \quad\text{(coupled decay)}, \qquad
+            \theta \leftarrow \theta (1 - \eta\lambda),\ g = \pm\nabla
+            \quad\text{(decoupled decay, AdamW)}\\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g^2\\
+        \hat v_t &= \max(\hat v_{t-1}, v_t) \text{ with amsgrad, else } v_t\\
+        \theta &\leftarrow \theta - \frac{\eta}{1 - \beta_1^t}\,
+            \frac{m_t}{\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
+
+    evaluated in PyTorch's order (the moment update as ``lerp``, the bias
+    corrections folded into the step size and the denominator), so results agree
+    with ``torch.optim.Adam`` to rounding.
+
+    State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` and, with
+    amsgrad, ``max_exp_avg_sq``.
+
+    Raises:
+        ValueError: ``lr``, ``eps`` or ``weight_decay`` negative, or a beta
+            outside ``[0, 1)``.
+    """
+
+    _state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=_as_betas(type(self).__name__, betas), eps=eps,
+                        weight_decay=weight_decay, amsgrad=bool(amsgrad), maximize=bool(maximize),
+                        decoupled_weight_decay=bool(decoupled_weight_decay))
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        name = type(self).__name__
+        check_real(name, "lr", group["lr"], low=0)
+        check_real(name, "eps", group["eps"], low=0)
+        group["betas"] = _as_betas(name, group["betas"])
+        check_real(name, "betas[0]", group["betas"][0], low=0, high=1)
+        check_real(name, "betas[1]", group["betas"][1], low=0, high=1)
+        check_real(name, "weight_decay", group["weight_decay"], low=0)
+
+    def _required_state(self, group):
+        return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
+
+    def _update(self, group, params):
+        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
+        for p in params:
+            xp = ops(p.data)
+            st = self._state(p)
+            if not st:
+                st["step"] = 0
+                st["exp_avg"] = xp.zeros_like(p.data)
+                st["exp_avg_sq"] = xp.zeros_like(p.data)
+                if amsgrad:
+                    st["max_exp_avg_sq"] = xp.zeros_like(p.data)
+            step = st["step"] = st["step"] + 1
+            exp_avg, exp_avg_sq = st["exp_avg"], st["exp_avg_sq"]
+
+            if decoupled:
+                if wd != 0:
+                    p.data *= 1 - lr * wd
+                g = effective_grad(p, 0, maximize)
+            else:
+                g = effective_grad(p, wd, maximize)
+
+            tmp = xp.empty_like(p.data)                      # the one scratch array of the step
+            lerp_(exp_avg, g, 1 - beta1, tmp)                # m <- m + (1 - b1)(g - m)
+            xp.multiply(g, 1 - beta2, out=tmp)
+            tmp *= g                                         # ((1 - b2) g) g, as addcmul
+            exp_avg_sq *= beta2
+            exp_avg_sq += tmp                                # v <- b2 v + (1 - b2) g^2
+
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2 = 1 - beta2 ** step
+            step_size = lr / bias_correction1
+            bias_correction2_sqrt = bias_correction2 ** 0.5  # pow, not sqrt, as torch
+
+            if amsgrad:
+                max_sq = st["max_exp_avg_sq"]
+                xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+                denom = xp.sqrt(max_sq)
+            else:
+                denom = xp.sqrt(exp_avg_sq)
+            denom /= bias_correction2_sqrt
+            denom += eps
+            xp.multiply(exp_avg, -step_size, out=tmp)
+            tmp /= denom                                     # (-step_size m) / denom, as addcdiv
+            p.data += tmp
+
+
+class AdamW(Adam):
+    r"""``torch.optim.AdamW``: :class:`Adam` with decoupled weight decay (Loshchilov & Hutter).
+
+    The decay multiplies the parameter, :math:`\theta \leftarrow \theta(1 - \eta\lambda)`,
+    before the Adam step instead of entering the gradient; default
+    ``weight_decay=1e-2``.  Everything else is :class:`Adam`'s.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+
+
+def _as_betas(name, betas):
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2); got {betas!r}") from None
+    return (b1, b2)

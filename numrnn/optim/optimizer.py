@@ -1,0 +1,377 @@
+"""``Optimizer``: parameter groups, per-parameter state, ``state_dict`` in PyTorch's shape.
+
+Every optimiser in :mod:`numrnn.optim` derives from :class:`Optimizer` and
+implements two things: ``_check_group(group)`` (the hyperparameter checks, run on
+the defaults, on every group added and on every group loaded) and
+``_update(group, params)`` (the update rule for the parameters of one group).
+The base class keeps everything else: building the groups, the state of each
+parameter, ``zero_grad``, ``step`` and moving the state in and out.
+
+Updates are written against ``numrnn.backend.ops(p.data)`` and operator syntax
+and write into ``p.data`` in place, so they run unchanged when ``.data`` and
+``.grad`` are torch tensors.  The order of floating-point operations follows
+``torch.optim``'s single-tensor code path, so parameters agree with PyTorch to
+a few units in the last place after any number of steps.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..backend import is_torch_tensor, ops, to_numpy
+from ..nn.module import Parameter
+
+__all__ = ["Optimizer", "check_real", "effective_grad", "lerp_"]
+
+
+def _is_array(x):
+    return isinstance(x, np.ndarray) or is_torch_tensor(x)
+
+
+def _is_number(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def check_real(owner, name, value, *, low=None, low_inclusive=True, high=None,
+               high_inclusive=False):
+    """Raise ``ValueError`` unless ``value`` is a finite real number in the given range.
+
+    Used by the optimisers and schedulers to check hyperparameters the way
+    PyTorch does (``lr >= 0``, ``0 <= beta < 1``, ...), with a message naming
+    the owner, the argument, the allowed range and the value given.
+    """
+    if not _is_number(value) or not math.isfinite(float(value)):
+        raise ValueError(f"{owner}: {name} must be a finite real number; got {value!r}")
+    ok = True
+    if low is not None:
+        ok = value >= low if low_inclusive else value > low
+    if ok and high is not None:
+        ok = value <= high if high_inclusive else value < high
+    if not ok:
+        lo = "" if low is None else (f"{low} <= " if low_inclusive else f"{low} < ")
+        hi = "" if high is None else (f" <= {high}" if high_inclusive else f" < {high}")
+        raise ValueError(f"{owner}: {name} must satisfy {lo}{name}{hi}; got {value!r}")
+
+
+def effective_grad(p, weight_decay, maximize):
+    r"""The gradient the update rules use: :math:`g = \pm\nabla + \lambda\,\theta`.
+
+    Returns ``p.grad`` itself when there is neither weight decay nor
+    ``maximize`` (callers must then not write into it), otherwise a new array
+    ``(-grad if maximize else grad) + weight_decay * p.data``, computed with
+    one allocation.
+    """
+    g = p.grad
+    if weight_decay != 0:
+        out = p.data * weight_decay  # the sum is commutative: same bits as grad + wd * param
+        if maximize:
+            out -= g
+        else:
+            out += g
+        return out
+    if maximize:
+        return -g
+    return g
+
+
+def lerp_(a, b, weight, work=None):
+    r"""In place ``a <- a + weight (b - a)``, rounded as ``torch.lerp`` rounds it.
+
+    PyTorch evaluates :math:`a + w(b - a)` when :math:`|w| < 0.5` and
+    :math:`b - (b - a)(1 - w)` otherwise; both branches are reproduced here so
+    that moving averages agree bit for bit (up to fused multiply-adds).
+    ``work``, an array like ``a``, is used as scratch space instead of
+    allocating one; it is overwritten.
+    """
+    xp = ops(a)
+    if work is None:
+        d = b - a
+    else:
+        d = xp.multiply(a, -1, out=work)
+        d += b                        # -a + b  ==  b - a exactly
+    if abs(weight) < 0.5:
+        d *= weight
+        a += d
+    else:
+        d *= 1 - weight
+        d -= b                        # (b - a)(1 - w) - b  ==  -(b - (b - a)(1 - w)) exactly
+        xp.multiply(d, -1, out=a)
+    return a
+
+
+class Optimizer:
+    """Base class of the optimisers.
+
+    Args:
+        params: an iterable of :class:`numrnn.nn.module.Parameter`, or an
+            iterable of dicts (parameter groups), each with a ``"params"`` entry
+            and optionally its own hyperparameters overriding ``defaults``.
+        defaults: the hyperparameters of groups that do not set their own.
+
+    Attributes:
+        param_groups: list of dicts, each with ``"params"`` (a list of
+            Parameters) and every hyperparameter (``"lr"``, ...); schedulers
+            change ``"lr"`` here and record ``"initial_lr"``.
+        state: dict mapping each Parameter that has been stepped to a dict of
+            its state (arrays of the parameter's backend and dtype, and numbers).
+
+    Raises:
+        TypeError: ``params`` is a single Parameter, or holds something that is
+            not a Parameter.
+        ValueError: ``params`` is empty, a parameter is in two groups, or a
+            hyperparameter is out of range.
+    """
+
+    #: names of the state entries that are arrays shaped like the parameter
+    _state_arrays: tuple = ()
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self._check_group(self.defaults)
+        self.state = {}
+        self.param_groups = []
+        if isinstance(params, (Parameter, dict)) or _is_array(params):
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Parameters or of dicts "
+                f"(parameter groups); got a single {type(params).__name__}"
+            )
+        try:
+            groups = list(params)
+        except TypeError as err:
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of Parameters or of dicts; "
+                f"got {type(params).__name__}"
+            ) from err
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # -- groups -------------------------------------------------------------------
+    def add_param_group(self, param_group):
+        """Add a group (a dict with ``"params"`` and optional hyperparameters).
+
+        Missing hyperparameters are taken from the optimiser's defaults.
+
+        Raises:
+            TypeError: ``param_group`` is not a dict, or its params are not Parameters.
+            ValueError: no ``"params"`` key, an empty group, a parameter already
+                in another group, or a hyperparameter out of range.
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict; got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry; got keys {sorted(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Parameter):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: a group's params must be an ordered sequence, not a set")
+        params = list(params)
+        if not params:
+            raise ValueError(f"{name}: parameter group {len(self.param_groups)} has no parameters")
+        for i, p in enumerate(params):
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"{name}: params must be numrnn Parameters; item {i} of group "
+                    f"{len(self.param_groups)} is a {type(p).__name__}"
+                )
+        seen = set()
+        for g in self.param_groups:
+            seen.update(id(p) for p in g["params"])
+        ids = [id(p) for p in params]
+        if len(set(ids)) != len(ids) or seen.intersection(ids):
+            raise ValueError(f"{name}: some parameters appear more than once (in one group or across groups)")
+        group = dict(self.defaults)
+        group.update({k: v for k, v in param_group.items() if k != "params"})
+        self._check_group(group)
+        group["params"] = params
+        self.param_groups.append(group)
+
+    def _check_group(self, group):  # pragma: no cover - every optimiser overrides it
+        """Raise ``ValueError`` if a hyperparameter in ``group`` is invalid."""
+
+    # -- the training loop ---------------------------------------------------------
+    def zero_grad(self):
+        """Set every parameter's gradient to zero, in place (the arrays are kept)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.zero_grad()
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient, once.
+
+        Args:
+            closure: optional callable that recomputes the loss (and the
+                gradients) and returns the loss; it is called first.
+
+        Returns:
+            the closure's loss, or ``None`` without a closure.
+
+        Raises:
+            ValueError: a gradient's shape differs from its parameter's
+                (checked for every parameter before any is changed).
+        """
+        loss = closure() if closure is not None else None
+        name = type(self).__name__
+        for gi, group in enumerate(self.param_groups):
+            for pi, p in enumerate(group["params"]):
+                if p.grad is not None and tuple(p.grad.shape) != tuple(p.data.shape):
+                    raise ValueError(
+                        f"{name}.step: parameter {pi} of group {gi} has shape {tuple(p.data.shape)} "
+                        f"but its grad has shape {tuple(p.grad.shape)}"
+                    )
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._update(group, params)
+        return loss
+
+    def _update(self, group, params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _state(self, p):
+        """The state dict of ``p`` (created empty on first use)."""
+        st = self.state.get(p)
+        if st is None:
+            st = self.state[p] = {}
+        return st
+
+    # -- state in and out ------------------------------------------------------------
+    def state_dict(self):
+        """A copy of the optimiser's state, in ``torch.optim``'s layout.
+
+        Returns:
+            ``{"state": {index: {name: array or number}}, "param_groups":
+            [{hyperparameters..., "params": [index, ...]}]}`` where parameters
+            are numbered in order through the groups.  Arrays are copies in the
+            parameter's backend; mutating the result never changes the optimiser.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                ids.append(index[id(p)])
+            packed["params"] = ids
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                st = self.state.get(p)
+                if st:
+                    state[index[id(p)]] = {
+                        k: (ops(v).copy(v) if _is_array(v) else v) for k, v in st.items()
+                    }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Replace hyperparameters and state with those of ``state_dict``.
+
+        Accepts what :meth:`state_dict` returns (also the layout of a
+        ``torch.optim`` state dict, with tensors).  Arrays are copied into the
+        backend and dtype of the parameter they belong to; a saved ``step``
+        becomes an int.  Everything is checked before anything changes.
+
+        Raises:
+            ValueError: the layout is wrong, the number of groups or of
+                parameters in a group differs, a state index is unknown, a
+                state array's shape differs from its parameter's, a required
+                state entry is missing, or a hyperparameter is invalid.
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError(f"{name}: expected a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        saved_state = state_dict["state"]
+        if not isinstance(saved_state, dict):
+            raise ValueError(f"{name}: 'state' must be a dict; got {type(saved_state).__name__}")
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{name}: the saved state has {len(saved_groups)} parameter group(s); "
+                f"this optimiser has {len(self.param_groups)}"
+            )
+        by_index = {}
+        new_groups = []
+        for gi, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if not isinstance(saved, dict) or "params" not in saved:
+                raise ValueError(f"{name}: saved group {gi} must be a dict with 'params'")
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(
+                    f"{name}: saved group {gi} has {len(saved['params'])} parameter(s); "
+                    f"this optimiser's group {gi} has {len(group['params'])}"
+                )
+            for idx, p in zip(saved["params"], group["params"]):
+                by_index[idx] = p
+            merged = dict(group)
+            merged.update({k: v for k, v in saved.items() if k != "params"})
+            merged["params"] = group["params"]
+            try:
+                self._check_group(merged)
+            except ValueError as err:
+                raise ValueError(f"{name}: saved group {gi}: {err}") from None
+            new_groups.append(merged)
+        group_of = {id(p): g for g in new_groups for p in g["params"]}
+        new_state = {}
+        for idx, entries in saved_state.items():
+            if idx not in by_index:
+                raise ValueError(f"{name}: state for parameter index {idx!r}, which no group lists")
+            if not isinstance(entries, dict):
+                raise ValueError(f"{name}: state of parameter {idx} must be a dict")
+            p = by_index[idx]
+            xp = ops(p.data)
+            dtype = xp.numpy_dtype(p.data)
+            st = {}
+            for key, value in entries.items():
+                if value is None:
+                    continue  # torch's SGD stores an unset momentum buffer as None
+                if _is_array(value) and key in self._state_arrays:
+                    if tuple(value.shape) != tuple(p.data.shape):
+                        raise ValueError(
+                            f"{name}: state {key!r} of parameter {idx} has shape {tuple(value.shape)}; "
+                            f"the parameter has shape {tuple(p.data.shape)}"
+                        )
+                    # always copy: asarray may share memory with the caller's array or tensor
+                    st[key] = xp.copy(xp.asarray(value, dtype=dtype))
+                elif key == "step":
+                    step = float(to_numpy(value)) if _is_array(value) else value
+                    if not _is_number(step) or step < 0 or step != int(step):
+                        raise ValueError(f"{name}: state 'step' of parameter {idx} must be a count; got {value!r}")
+                    st[key] = int(step)
+                elif _is_number(value):
+                    st[key] = value
+                else:
+                    raise ValueError(
+                        f"{name}: state {key!r} of parameter {idx} must be one of "
+                        f"{list(self._state_arrays) + ['step']}; got a {type(value).__name__}"
+                    )
+            missing = [k for k in self._required_state(group_of[id(p)]) if k not in st]
+            if st and missing:
+                raise ValueError(f"{name}: state of parameter {idx} lacks {missing}")
+            new_state[p] = st
+        self.param_groups = new_groups
+        self.state = new_state
+
+    def _required_state(self, group):
+        """State entries a stepped parameter must have under ``group``'s settings."""
+        return ()
+
+    # -- display -------------------------------------------------------------------
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Character-level language model: embedding -> recurrent layers -> linear read-out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..functional import softmax
+from ..nn import Embedding, Linear, Module, no_grad
+from ..nn.module import check_dtype, make_rng
+from .recurrent import make_recurrent
+
+__all__ = ["CharLM"]
+
+
+class CharLM(Module):
+    r"""Predicts the next token of every position: :math:`p(x_{t+1} \mid x_{\le t})`.
+
+    .. math::  e_t = E[x_t], \quad h_t = \mathrm{RNN}(e_t, h_{t-1}), \quad z_t = h_t W^\top + b
+
+    ``logits, state = model(idx, state=None)`` with ``idx`` ``(T, B)`` integers
+    (time-major) returns ``logits`` ``(T, B, V)`` and the final recurrent state,
+    which the next chunk of a truncated-BPTT stream takes as its initial state.
+    ``model.backward(dlogits)`` back-propagates through the chunk only: the
+    gradient is not sent into the previous chunk (that is the truncation).
+    """
+
+    def __init__(self, vocab_size, embed_size=64, hidden_size=256, num_layers=1, cell="lstm",
+                 dropout=0.0, *, dtype=np.float32, seed=None, rng=None, backend="numpy", device=None):
+        super().__init__()
+        dtype = check_dtype(dtype)
+        rng = make_rng(seed, rng)
+        self.vocab_size, self.cell = int(vocab_size), str(cell)
+        self.embedding = Embedding(vocab_size, embed_size, dtype=dtype, rng=rng)
+        self.rnn = make_recurrent(cell, embed_size, hidden_size, num_layers, dropout=dropout,
+                                  dtype=dtype, rng=rng)
+        self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
+        self._init_backend(backend, device)
+
+    def forward(self, idx, state=None):
+        e = self.embedding(idx)  # (T, B, E)
+        out, state = self.rnn(e, state)  # (T, B, H)
+        return self.head(out), state  # (T, B, V)
+
+    def backward(self, dlogits):
+        dout = self.head.backward(dlogits)  # (T, B, H)
+        de, _ = self.rnn.backward(dout)  # gradient of the initial state is dropped: truncated BPTT
+        self.embedding.backward(de)
+
+    def sample(self, n, prime, temperature=1.0, rng=None):
+        """Generate ``n`` token ids after the ids in ``prime`` (a non-empty sequence).
+
+        Each next id is drawn from :math:`\\mathrm{softmax}(z / \\text{temperature})`;
+        ``temperature -> 0`` approaches greedy decoding.
+        """
+        if len(prime) == 0:
+            raise ValueError("sample: prime must hold at least one token id")
+        if not temperature > 0:
+            raise ValueError(f"sample: temperature must be > 0; got {temperature}")
+        rng = make_rng(None, rng) if rng is not None else np.random.default_rng()
+        was_training = self.training
+        self.eval()
+        out = []
+        with no_grad():
+            logits, state = self(np.asarray(prime, dtype=np.int64)[:, None])
+            for _ in range(int(n)):
+                z = to_numpy(logits[-1, 0]).astype(np.float64)
+                p = softmax(z / temperature)
+                nxt = int(rng.choice(self.vocab_size, p=p / p.sum()))
+                out.append(nxt)
+                logits, state = self(np.array([[nxt]], dtype=np.int64), state)
+        self.train(was_training)
+        return out

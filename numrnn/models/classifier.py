@@ -1,0 +1,73 @@
+"""Sequence classifier: embedding -> (bidirectional) recurrent layers -> final states -> linear."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn import Embedding, Linear, Module
+from ..nn.module import check_dtype, make_rng
+from .recurrent import make_recurrent
+
+__all__ = ["SequenceClassifier"]
+
+
+class SequenceClassifier(Module):
+    r"""Classifies a padded batch of token sequences from the recurrent layers' final states.
+
+    .. math::  e = E[x], \quad (h_n^{\rightarrow}, h_n^{\leftarrow}) = \mathrm{RNN}(e, \text{lengths}),
+               \quad z = [h_n^{\rightarrow}; h_n^{\leftarrow}] W^\top + b
+
+    ``logits = model(idx, lengths)`` with ``idx`` ``(B, T)`` (batch first, padded
+    with ``padding_idx``) and ``lengths`` ``(B,)``; the final states are each row's
+    state at its own last token (forward) and at its first token (reverse), so the
+    padding never reaches the classifier.  ``model.backward(dlogits)`` sends the
+    gradient into the last layer's final states and back through time.
+    """
+
+    def __init__(self, vocab_size, num_classes, embed_size=64, hidden_size=128, num_layers=1,
+                 cell="lstm", bidirectional=False, dropout=0.0, padding_idx=0, *, dtype=np.float32,
+                 seed=None, rng=None, backend="numpy", device=None):
+        super().__init__()
+        dtype = check_dtype(dtype)
+        rng = make_rng(seed, rng)
+        self.num_classes = int(num_classes)
+        self.embedding = Embedding(vocab_size, embed_size, padding_idx=padding_idx, dtype=dtype, rng=rng)
+        self.rnn = make_recurrent(cell, embed_size, hidden_size, num_layers, batch_first=True,
+                                  bidirectional=bidirectional, dropout=dropout, dtype=dtype, rng=rng)
+        dirs = 2 if bidirectional else 1
+        self.head = Linear(hidden_size * dirs, num_classes, dtype=dtype, rng=rng)
+        self._init_backend(backend, device)
+
+    def _final_hidden(self, state):
+        return state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
+
+    def forward(self, idx, lengths=None):
+        e = self.embedding(idx)  # (B, T, E)
+        out, state = self.rnn(e, lengths=lengths)
+        hn = self._final_hidden(state)
+        dirs = self.rnn.num_directions
+        last = hn[-dirs:]  # the last layer's directions, (D, B, H)
+        feats = last[0] if dirs == 1 else self._ops.concatenate([last[0], last[1]], axis=-1)  # (B, D*H)
+        self._push_cache((tuple(out.shape), state))
+        return self.head(feats)  # (B, C)
+
+    def backward(self, dlogits):
+        out_shape, state = self._pop_cache()
+        xp = self._ops
+        dfeats = self.head.backward(dlogits)  # (B, D*H)
+        dirs, H = self.rnn.num_directions, self.rnn.hidden_size
+        dstate = tuple(xp.zeros_like(s) for s in state) if isinstance(state, tuple) else xp.zeros_like(state)
+        dhn = dstate[0] if isinstance(dstate, tuple) else dstate
+        for d in range(dirs):
+            dhn[dhn.shape[0] - dirs + d] = dfeats[:, d * H:(d + 1) * H]
+        dout = xp.zeros(out_shape, like=dfeats)  # the outputs themselves are not used
+        de, _ = self.rnn.backward(dout, dstate)
+        self.embedding.backward(de)
+
+    def predict_proba(self, idx, lengths=None):
+        """Class probabilities ``(B, C)`` without keeping a cache."""
+        from ..functional import softmax
+        from ..nn import no_grad
+
+        with no_grad():
+            return softmax(self(idx, lengths))

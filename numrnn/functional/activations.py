@@ -8,6 +8,8 @@ warning at ``|x| = 1e4`` (checked under ``numpy.errstate(all="raise")``).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import ops
 
 __all__ = [
@@ -69,21 +71,60 @@ def relu_backward(dy, cache):
     return dy * (y > 0)
 
 
+_EXP_FLOOR = {}
+
+
+def _exp_floor(dtype):
+    r"""The most negative argument :func:`_exp_nonpositive` exponentiates for ``dtype``.
+
+    :math:`\log(\text{tiny}/\epsilon)`: about -672 in float64 and -71 in float32,
+    so every nonzero result is a normal number at least :math:`\text{tiny}/\epsilon`
+    and stays normal after multiplication by anything down to :math:`\epsilon`.
+    Types with a narrow exponent range (float16), where that margin would be a
+    large fraction of the range, use :math:`\log(\text{tiny}) + 1` instead.
+    """
+    dtype = np.dtype(dtype)
+    floor = _EXP_FLOOR.get(dtype)
+    if floor is None:
+        info = np.finfo(dtype)
+        log_tiny, log_eps = np.log(float(info.tiny)), np.log(float(info.eps))
+        margin = -log_eps if -log_eps < -log_tiny / 4 else 1.0
+        floor = _EXP_FLOOR[dtype] = float(log_tiny + margin)
+    return floor
+
+
+def _exp_nonpositive(z):
+    r""":math:`e^{z}` for :math:`z \le 0`, returning exact zeros instead of tiny or subnormal results.
+
+    ``exp`` of a large negative number underflows, which NumPy signals (and
+    ``numpy.errstate(all="raise")`` turns into an error) although zero is the
+    right answer.  Arguments below :func:`_exp_floor` give exactly 0: in
+    float64 that drops values under 1e-292, in float32 under 1e-31, far below
+    the rounding of any sum that also holds a term of size 1 (the max-shifted
+    softmax always does).  ``-inf`` gives 0.
+    """
+    xp = ops(z)
+    floor = _exp_floor(xp.numpy_dtype(z))
+    return xp.exp(xp.maximum(z, floor)) * (z >= floor)
+
+
 def log_softmax(x, axis=-1):
     r""":math:`\log \mathrm{softmax}(x)_i = x_i - m - \log \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`.
 
     Subtracting the maximum keeps every exponent at or below zero: no overflow,
-    and the largest term is exactly 1 so the log never sees zero.
+    and the largest term is exactly 1 so the log never sees zero.  Terms too
+    small to matter are taken as exact zeros rather than underflowing
+    (see :func:`_exp_nonpositive`), so no underflow is signalled either.
     """
     xp = ops(x)
     shifted = x - xp.max(x, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    return shifted - xp.log(xp.sum(_exp_nonpositive(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x, axis=-1):
     r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}` (max-shifted, stable)."""
     xp = ops(x)
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    e = _exp_nonpositive(x - xp.max(x, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
@@ -108,4 +149,4 @@ def log_softmax_backward(dy, cache):
     r""":math:`\partial L/\partial x = g - \mathrm{softmax}(x) \sum_j g_j`; cache is the log-softmax."""
     y, axis = cache
     xp = ops(y)
-    return dy - xp.exp(y) * xp.sum(dy, axis=axis, keepdims=True)
+    return dy - _exp_nonpositive(y) * xp.sum(dy, axis=axis, keepdims=True)

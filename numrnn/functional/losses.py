@@ -1,1 +1,417 @@
-__all__ = []
+r"""Loss functions, each returning the loss and its gradient in one call.
+
+Every function here returns ``(loss, grad)``: ``loss`` has the dtype of the
+first input (a 0-d array for ``reduction="mean"`` or ``"sum"``, the
+per-element losses for ``"none"``) and ``grad`` is
+:math:`\partial\,\text{loss} / \partial\,\text{input}` (of ``loss.sum()`` for
+``"none"``), with the shape and dtype of the first input.  The results equal
+``torch.nn.functional``'s on the same inputs, including its conventions for
+class weights, ignored targets, label smoothing and empty or fully ignored
+batches (a ``"mean"`` over nothing is NaN).
+
+All of them are stable at any magnitude: no overflow or underflow is signalled
+at logits of :math:`\pm 10^4` under ``numpy.errstate(all="raise")``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..backend import ops, to_numpy
+from .activations import _exp_nonpositive, log_softmax, log_softmax_backward
+
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ---------------------------------------------------------------------------------
+# argument checks
+# ---------------------------------------------------------------------------------
+def _check_reduction(fn, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn}: reduction must be one of {_REDUCTIONS}; got {reduction!r}")
+
+
+def _float_input(fn, name, x):
+    """``x`` as an array of its own backend; it must hold floating-point numbers."""
+    xp = ops(x)
+    if not xp.is_array(x):
+        x = xp.asarray(x)
+    dt = xp.numpy_dtype(x)
+    if dt.kind != "f":
+        raise TypeError(f"{fn}: {name} must be a floating-point array; got dtype {dt}")
+    return xp, x, dt
+
+
+def _like(fn, name, xp, v, dt, shape=None):
+    """``v`` converted to ``x``'s backend and dtype (never changes the dtype of the result)."""
+    v = xp.asarray(v)
+    kind = xp.numpy_dtype(v).kind
+    if kind not in "fiub":
+        raise TypeError(f"{fn}: {name} must be a real-valued array; got dtype {xp.numpy_dtype(v)}")
+    v = xp.asarray(v, dtype=dt)
+    if shape is not None and tuple(v.shape) != tuple(shape):
+        raise ValueError(f"{fn}: {name} must have shape {tuple(shape)}; got {tuple(v.shape)}")
+    return v
+
+
+def _broadcastable(fn, name, v, shape):
+    try:
+        ok = np.broadcast_shapes(tuple(v.shape), tuple(shape)) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{fn}: {name} of shape {tuple(v.shape)} does not broadcast to the input's shape {tuple(shape)}"
+        )
+
+
+def _class_layout(fn, x_shape, t_shape):
+    """How logits of ``x_shape`` and class-index targets of ``t_shape`` line up.
+
+    Returns ``(N, C, D)`` such that the logits are viewed as ``(N, C, D)`` with
+    classes in the middle, the targets as ``(N, D)``, and ``D`` may be 1.
+
+    * ``(C,)`` with a 0-d target: one sample, ``(1, C, 1)``.
+    * ``(N, C)`` with ``(N,)``: ``(N, C, 1)``.
+    * ``(N, C, d1, ...)`` with ``(N, d1, ...)``: PyTorch's layout, ``(N, C, d1*...)``.
+    * ``(..., C)`` with ``(...)``: classes last, ``(prod(...), C, 1)``.
+
+    When both of the last two readings fit (e.g. logits ``(2, 2, 2)`` and
+    target ``(2, 2)``) PyTorch's layout is taken, as PyTorch would.
+    """
+    x_shape, t_shape = tuple(x_shape), tuple(t_shape)
+    if len(x_shape) == 0:
+        raise ValueError(f"{fn}: logits must have at least 1 dimension (the classes); got a 0-d array")
+    if len(x_shape) == 1:
+        if t_shape != ():
+            raise ValueError(
+                f"{fn}: for unbatched logits of shape {x_shape} the target must be 0-d; got shape {t_shape}"
+            )
+        return (1, x_shape[0], 1)
+    torch_t = x_shape[:1] + x_shape[2:]
+    last_t = x_shape[:-1]
+    if t_shape == torch_t:
+        return (x_shape[0], x_shape[1], math.prod(x_shape[2:]))
+    if t_shape == last_t:
+        return (math.prod(last_t), x_shape[-1], 1)
+    if len(x_shape) == 2:
+        raise ValueError(f"{fn}: logits of shape {x_shape} need a target of shape {torch_t}; got {t_shape}")
+    raise ValueError(
+        f"{fn}: target of shape {t_shape} does not fit logits of shape {x_shape}: expected "
+        f"{torch_t} (classes in dim 1, as in PyTorch) or {last_t} (classes last)"
+    )
+
+
+def _class_targets(fn, xp, target, C, ignore_index):
+    """Check class indices; return ``valid`` (bool) and the indices with ignored ones set to 0."""
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= C))
+    if bool(bad.any()):
+        bad_np, t_np = to_numpy(bad), to_numpy(target)
+        where = tuple(int(i) for i in np.argwhere(bad_np)[0])
+        raise ValueError(
+            f"{fn}: target holds class indices, which must lie in [0, {C}) (or equal "
+            f"ignore_index={ignore_index}); got {int(t_np[where])} at position {where}"
+        )
+    return valid, xp.where(valid, target, 0)
+
+
+def _class_weight(fn, xp, weight, C, dt):
+    if weight is None:
+        return None
+    return _like(fn, "weight", xp, weight, dt, shape=(C,))
+
+
+def _target_kind(fn, xp, target):
+    dt = xp.numpy_dtype(target)
+    if dt.kind in "iu":
+        return "index"
+    if dt.kind == "f":
+        return "prob"
+    raise TypeError(
+        f"{fn}: target must hold integer class indices (or, for cross_entropy, floating-point "
+        f"class probabilities); got dtype {dt}"
+    )
+
+
+def _nan(xp, dt):
+    return xp.asarray(np.array(np.nan, dtype=dt))
+
+
+def _reduce(xp, elem, denom, reduction, out_shape, dt):
+    """Reduce per-element losses; return ``(loss, scale)`` with ``scale = d loss / d elem``.
+
+    For ``"mean"`` with ``denom == 0`` (an empty or fully ignored batch, or class
+    weights summing to zero) the loss is NaN, as in PyTorch, and ``scale`` is NaN:
+    callers keep the gradient of ignored elements at exactly zero.
+    """
+    if reduction == "none":
+        return elem.reshape(out_shape), 1.0
+    total = xp.sum(elem)
+    if reduction == "sum":
+        return xp.asarray(total), 1.0
+    if float(denom) == 0:
+        return _nan(xp, dt), float("nan")
+    return xp.asarray(total / denom), 1 / denom
+
+
+# ---------------------------------------------------------------------------------
+# cross entropy and negative log-likelihood
+# ---------------------------------------------------------------------------------
+def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    r"""Softmax cross entropy, ``torch.nn.functional.cross_entropy``, and its gradient.
+
+    With :math:`\ell = \log\mathrm{softmax}(x)` over the classes, class weights
+    :math:`w` (all ones by default), :math:`C` classes and smoothing
+    :math:`\varepsilon`, a sample with target class :math:`t` has loss
+
+    .. math::
+        L_n = -(1 - \varepsilon)\, w_t\, \ell_t - \frac{\varepsilon}{C} \sum_c w_c\, \ell_c,
+
+    and an ignored sample (``t == ignore_index``) has loss 0.  ``"mean"`` divides
+    the sum over samples by :math:`\sum_n w_{t_n}` over the samples not ignored
+    (both terms, as PyTorch does); ``"sum"`` does not divide.  Writing
+    :math:`L_n = -\sum_c a_c \ell_c`, the gradient is
+
+    .. math::
+        \frac{\partial L_n}{\partial x_c} = \mathrm{softmax}(x)_c \sum_k a_k - a_c.
+
+    With floating-point ``target`` of the logits' shape (class probabilities
+    :math:`q`, classes in dim 1), :math:`a_c = w_c((1-\varepsilon) q_c + \varepsilon / C)`,
+    ``ignore_index`` does not apply and ``"mean"`` divides by the number of samples.
+
+    Args:
+        logits: unnormalised scores, ``(N, C)``, ``(N, C, d1, ...)`` as in PyTorch,
+            ``(C,)`` for one sample, or ``(..., C)`` with classes last when ``target``
+            has shape ``logits.shape[:-1]``.  When both ``(N, C, d1, ...)`` and
+            ``(..., C)`` readings fit the target's shape, PyTorch's is used.
+        target: integer class indices of shape ``(N,)``, ``(N, d1, ...)``, ``()`` or
+            ``logits.shape[:-1]``, each in ``[0, C)`` or equal to ``ignore_index``;
+            or class probabilities of the logits' shape.
+        weight: per-class weights ``(C,)``, or None.
+        ignore_index: target value whose samples contribute neither loss nor gradient.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+        label_smoothing: :math:`\varepsilon \in [0, 1]`.
+
+    Returns:
+        ``(loss, dlogits)``: ``loss`` 0-d (or of the target's shape for ``"none"``,
+        of the per-sample shape for probability targets), ``dlogits`` like ``logits``.
+
+    Raises:
+        TypeError: logits not floating point, or target neither integer nor floating point.
+        ValueError: shapes that do not fit (the message gives both), a class index
+            outside ``[0, C)`` that is not ``ignore_index`` (the message names it),
+            a weight not of shape ``(C,)``, an unknown reduction, or smoothing outside ``[0, 1]``.
+    """
+    fn = "cross_entropy"
+    xp, x, dt = _float_input(fn, "logits", logits)
+    _check_reduction(fn, reduction)
+    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}")
+    eps = float(label_smoothing)
+    target = xp.asarray(target)
+    x_shape = tuple(x.shape)
+
+    if _target_kind(fn, xp, target) == "prob":
+        return _cross_entropy_probs(fn, xp, x, dt, target, weight, reduction, eps)
+
+    N, C, D = _class_layout(fn, x_shape, target.shape)
+    w = _class_weight(fn, xp, weight, C, dt)
+    valid, t_safe = _class_targets(fn, xp, target.reshape(N, D), C, ignore_index)  # (N, D)
+    x3 = x.reshape(N, C, D)
+    ls = log_softmax(x3, axis=1)  # (N, C, D)
+
+    validf = xp.asarray(valid, dtype=dt)  # (N, D)
+    w_t = validf if w is None else xp.take(w, t_safe) * validf  # weight of each target, 0 if ignored
+    classes = xp.asarray(np.arange(C)).reshape(1, C, 1)
+    onehot = (classes == t_safe.reshape(N, 1, D)) & valid.reshape(N, 1, D)  # (N, C, D)
+
+    # The target's log-probability is picked with `where`, not a multiplication, so
+    # a -inf logit in another class (a masked class) cannot turn into 0 * -inf.
+    nll = -xp.sum(xp.where(onehot, ls, 0), axis=1) * w_t  # (N, D)
+    dls = xp.where(onehot, (-(1.0 - eps)) * w_t.reshape(N, 1, D), 0)  # dL/dls, (N, C, D)
+    elem = nll
+    if eps > 0:
+        w3 = 1.0 if w is None else w.reshape(1, C, 1)
+        smooth = -xp.sum(ls * w3, axis=1)  # (N, D)
+        smooth = xp.where(valid, smooth, 0)
+        elem = (1.0 - eps) * nll + (eps / C) * smooth
+        dls = dls - (eps / C) * (w3 * validf.reshape(N, 1, D))
+
+    out_shape = tuple(target.shape)
+    loss, scale = _reduce(xp, elem, xp.sum(w_t), reduction, out_shape, dt)
+    if isinstance(scale, float) and math.isnan(scale):
+        dls = xp.where(valid.reshape(N, 1, D), dls * scale, 0)
+    elif not (isinstance(scale, float) and scale == 1.0):
+        dls = dls * scale
+    grad = log_softmax_backward(dls, (ls, 1))
+    return loss, grad.reshape(x_shape)
+
+
+def _cross_entropy_probs(fn, xp, x, dt, target, weight, reduction, eps):
+    """Cross entropy against class probabilities (``target`` shaped like ``logits``)."""
+    x_shape = tuple(x.shape)
+    if tuple(target.shape) != x_shape:
+        raise ValueError(
+            f"{fn}: a floating-point target holds class probabilities and must have the logits' "
+            f"shape {x_shape}; got {tuple(target.shape)} (class indices must be an integer array)"
+        )
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: logits must have at least 1 dimension (the classes); got a 0-d array")
+    if x.ndim == 1:
+        N, C, D = 1, x_shape[0], 1
+        out_shape = ()
+    else:
+        N, C, D = x_shape[0], x_shape[1], math.prod(x_shape[2:])
+        out_shape = x_shape[:1] + x_shape[2:]
+    w = _class_weight(fn, xp, weight, C, dt)
+    q = xp.asarray(target, dtype=dt).reshape(N, C, D)
+    if eps > 0:
+        q = q * (1.0 - eps) + eps / C
+    a = q if w is None else q * w.reshape(1, C, 1)  # (N, C, D)
+    ls = log_softmax(x.reshape(N, C, D), axis=1)
+    elem = -xp.sum(a * ls, axis=1)  # (N, D)
+    loss, scale = _reduce(xp, elem, N * D, reduction, out_shape, dt)
+    grad = log_softmax_backward(-a * scale, (ls, 1))
+    return loss, grad.reshape(x_shape)
+
+
+def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"):
+    r"""Negative log-likelihood, ``torch.nn.functional.nll_loss``, and its gradient.
+
+    .. math::
+        L_n = -w_{t_n}\, \ell_{n, t_n}, \qquad
+        \frac{\partial L_n}{\partial \ell_{n, c}} = -w_{t_n} [c = t_n],
+
+    with :math:`L_n = 0` for ignored samples; ``"mean"`` divides by
+    :math:`\sum_n w_{t_n}` over the samples not ignored.
+
+    Args:
+        log_probs: log-probabilities laid out as the logits of :func:`cross_entropy`.
+        target: integer class indices, as for :func:`cross_entropy`.
+        weight: per-class weights ``(C,)``, or None.
+        ignore_index: target value whose samples contribute neither loss nor gradient.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        ``(loss, dlog_probs)``.
+
+    Raises:
+        TypeError: log_probs not floating point, or target not integer.
+        ValueError: as :func:`cross_entropy`.
+    """
+    fn = "nll_loss"
+    xp, x, dt = _float_input(fn, "log_probs", log_probs)
+    _check_reduction(fn, reduction)
+    target = xp.asarray(target)
+    if xp.numpy_dtype(target).kind not in "iu":
+        raise TypeError(f"{fn}: target must hold integer class indices; got dtype {xp.numpy_dtype(target)}")
+    x_shape = tuple(x.shape)
+    N, C, D = _class_layout(fn, x_shape, target.shape)
+    w = _class_weight(fn, xp, weight, C, dt)
+    valid, t_safe = _class_targets(fn, xp, target.reshape(N, D), C, ignore_index)  # (N, D)
+    validf = xp.asarray(valid, dtype=dt)
+    w_t = validf if w is None else xp.take(w, t_safe) * validf  # (N, D)
+    classes = xp.asarray(np.arange(C)).reshape(1, C, 1)
+    onehot = (classes == t_safe.reshape(N, 1, D)) & valid.reshape(N, 1, D)  # (N, C, D)
+    elem = -xp.sum(xp.where(onehot, x.reshape(N, C, D), 0), axis=1) * w_t  # (N, D)
+    loss, scale = _reduce(xp, elem, xp.sum(w_t), reduction, tuple(target.shape), dt)
+    grad = xp.where(onehot, (-w_t * scale).reshape(N, 1, D), 0)  # (N, C, D)
+    return loss, grad.reshape(x_shape)
+
+
+# ---------------------------------------------------------------------------------
+# regression and binary losses
+# ---------------------------------------------------------------------------------
+def mse_loss(input, target, reduction="mean"):
+    r"""Mean squared error, ``torch.nn.functional.mse_loss``, and its gradient.
+
+    .. math::
+        L_i = (x_i - y_i)^2, \qquad \frac{\partial L_i}{\partial x_i} = 2 (x_i - y_i),
+
+    ``"mean"`` divides by the number of elements (NaN for an empty input).
+
+    Args:
+        input: floating-point array of any shape.
+        target: array of the same shape (converted to ``input``'s dtype).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        ``(loss, dinput)``.
+
+    Raises:
+        TypeError: input not floating point.
+        ValueError: target of another shape (no broadcasting), unknown reduction.
+    """
+    fn = "mse_loss"
+    xp, x, dt = _float_input(fn, "input", input)
+    _check_reduction(fn, reduction)
+    y = _like(fn, "target", xp, target, dt, shape=x.shape)
+    diff = x - y
+    elem = diff * diff
+    loss, scale = _reduce(xp, elem, math.prod(x.shape), reduction, tuple(x.shape), dt)
+    return loss, diff * (2 * scale)
+
+
+def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=None, reduction="mean"):
+    r"""Sigmoid binary cross entropy on logits, ``torch.nn.functional.binary_cross_entropy_with_logits``.
+
+    With :math:`\sigma` the logistic function, element weights :math:`w`, positive-class
+    weights :math:`p` (both 1 by default) and :math:`\lambda = 1 + (p - 1) y`,
+
+    .. math::
+        L = w \left[(1 - y)\,x + \lambda \operatorname{softplus}(-x)\right], \qquad
+        \frac{\partial L}{\partial x} = w\left[\lambda\,\sigma(x) - p\,y\right],
+
+    which is :math:`-w[p\,y \log\sigma(x) + (1 - y)\log(1 - \sigma(x))]`.  Both
+    :math:`\operatorname{softplus}(-x) = \log(1 + e^{-|x|}) + \max(-x, 0)` and
+    :math:`\sigma(x)` (from :math:`e^{-|x|}`) exponentiate only non-positive numbers,
+    so any magnitude of logit is safe.
+
+    Args:
+        logits: floating-point array of any shape.
+        target: values in ``[0, 1]`` of the same shape.
+        weight: per-element weights broadcastable to the logits' shape, or None.
+        pos_weight: positive-class weights broadcastable to the logits' shape
+            (typically ``(C,)`` for classes last), or None.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Returns:
+        ``(loss, dlogits)``.
+
+    Raises:
+        TypeError: logits not floating point.
+        ValueError: target not of the logits' shape, weights that do not broadcast,
+            unknown reduction.
+    """
+    fn = "binary_cross_entropy_with_logits"
+    xp, x, dt = _float_input(fn, "logits", logits)
+    _check_reduction(fn, reduction)
+    y = _like(fn, "target", xp, target, dt, shape=x.shape)
+    w = None if weight is None else _like(fn, "weight", xp, weight, dt)
+    p = None if pos_weight is None else _like(fn, "pos_weight", xp, pos_weight, dt)
+    if w is not None:
+        _broadcastable(fn, "weight", w, x.shape)
+    if p is not None:
+        _broadcastable(fn, "pos_weight", p, x.shape)
+
+    e = _exp_nonpositive(-xp.abs(x))  # e^{-|x|}
+    softplus_neg = xp.log1p(e) + xp.maximum(-x, 0)  # log(1 + e^{-x})
+    sig = xp.where(x >= 0, 1, e) / (1 + e)  # sigma(x), accurate in both tails
+    if p is None:
+        elem = (1 - y) * x + softplus_neg
+        d = sig - y
+    else:
+        lam = 1 + (p - 1) * y
+        elem = (1 - y) * x + lam * softplus_neg
+        d = lam * sig - p * y
+    if w is not None:
+        elem = elem * w
+        d = d * w
+    loss, scale = _reduce(xp, elem, math.prod(x.shape), reduction, tuple(x.shape), dt)
+    return loss, d * scale

@@ -4,11 +4,14 @@
 torch backend), matplotlib and tqdm (the examples) are imported where used.
 """
 
-from . import functional, nn
+from . import functional, nn, optim
+from . import gradcheck  # callable: numrnn.gradcheck(module_or_pair, inputs, ...)
 from .nn import (GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, Parameter,
                  RNNCell, no_grad)
+from .optim import clip_grad_norm_, clip_grad_value_
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "nn", "Module", "Parameter", "no_grad", "Linear", "Embedding",
-           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["functional", "nn", "optim", "gradcheck", "Module", "Parameter", "no_grad", "Linear",
+           "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "clip_grad_norm_",
+           "clip_grad_value_"]

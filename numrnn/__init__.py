@@ -5,7 +5,6 @@ torch backend), matplotlib and tqdm (the examples) are imported where used.
 """
 
 from . import functional, nn, optim
-from . import gradcheck  # callable: numrnn.gradcheck(module_or_pair, inputs, ...)
 from .nn import (GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, Parameter,
                  RNNCell, no_grad)
 from .optim import clip_grad_norm_, clip_grad_value_
@@ -15,3 +14,13 @@ __version__ = "0.1.0"
 __all__ = ["functional", "nn", "optim", "gradcheck", "Module", "Parameter", "no_grad", "Linear",
            "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "clip_grad_norm_",
            "clip_grad_value_"]
+
+
+def __getattr__(name):
+    # numrnn.gradcheck is imported on first use, so that ``python -m numrnn.gradcheck``
+    # runs it fresh; the module object is callable: numrnn.gradcheck(module, inputs).
+    if name == "gradcheck":
+        import importlib
+
+        return importlib.import_module(".gradcheck", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

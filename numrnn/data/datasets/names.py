@@ -28,7 +28,7 @@ English comes from faker's ``en_GB`` and ``en_NZ`` surname lists.
 
 National surname lists borrow their neighbours' most common names (faker's and
 mimesis's French lists hold Rossi, Garcia, Nguyen and Smith; the German ones hold
-Nowak), so about 2,500 names occur under two or more labels.
+Nowak), so about 1,100 names (2,500 name-label pairs) occur under two or more labels.
 ``duplicates="drop"`` (the default) removes every such name: each remaining name
 has one unambiguous label, at the price of some of the most typical names (Smith,
 Garcia, Rossi, Wang).  ``duplicates="majority"`` keeps such a name once, under the

@@ -1,0 +1,135 @@
+r"""Training loops the examples share: truncated BPTT over token streams, evaluation, progress.
+
+Truncated backpropagation through time
+--------------------------------------
+A long text is cut into ``B`` parallel streams and read ``num_steps`` tokens at a
+time (:func:`numrnn.data.sequential_partition`).  The final hidden state of one
+chunk is the initial state of the next, so the model *sees* the whole history;
+but the backward pass of a chunk stops at the chunk's start: the gradient with
+respect to the carried-in state is dropped.  In PyTorch one writes
+``h = h.detach()``; in numrnn nothing needs detaching, because ``backward`` only
+ever runs through the forward it belongs to, and the loop below discards the
+returned :math:`\partial L/\partial h_0`.
+
+What the truncated gradient approximates: the exact gradient of the loss of
+chunk :math:`k` is :math:`\sum_{s \le t} \partial L_t/\partial h_t \prod_{j=s+1}^{t}
+\partial h_j/\partial h_{j-1} \, \partial h_s/\partial \theta`, a sum over every
+earlier step :math:`s` of the whole stream.  Truncation keeps only the terms
+with :math:`s` inside the chunk.  The terms it drops are products of many
+Jacobians, which usually shrink geometrically with the distance (the vanishing
+gradient), so the truncated gradient is a biased but cheap estimate of the full
+one.  For the same reason it cannot pass a gradient check against the loss of
+the *whole* stream: a finite difference on a weight changes every earlier state
+too, and that change is exactly what truncation ignores.  (Checked against the
+loss of the chunk as a function of the chunk's weights *with the incoming state
+held fixed*, it passes: that is the function it is the exact gradient of.)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .backend import to_numpy
+from .functional import cross_entropy
+from .nn import no_grad
+from .optim import clip_grad_norm_
+
+__all__ = ["progress", "tbptt_train", "evaluate_lm"]
+
+
+def progress(iterable=None, *, total=None, desc=None, disable=False, **kwargs):
+    """A tqdm progress bar when tqdm is installed, otherwise the iterable itself.
+
+    The returned object always has ``set_postfix`` and ``update`` (no-ops without tqdm).
+    """
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - depends on the environment
+        return _Silent(iterable)
+    kwargs.setdefault("mininterval", 0.5)
+    return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
+
+
+class _Silent:
+    def __init__(self, iterable):
+        self.iterable = iterable
+
+    def __iter__(self):
+        return iter(self.iterable if self.iterable is not None else ())
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def tbptt_train(model, stream, optimizer, *, state=None, clip_norm=None, loss_fn=cross_entropy,
+                max_steps=None, time_budget=None, on_step=None):
+    r"""One pass of truncated BPTT over ``stream``, carrying the state between chunks.
+
+    For each ``(X, Y)`` of the stream: ``logits, state = model(X, state)``;
+    ``loss, dlogits = loss_fn(logits, Y)``; ``model.backward(dlogits)`` (through
+    this chunk only); optional ``clip_grad_norm_``; ``optimizer.step()``;
+    ``optimizer.zero_grad()``.
+
+    Args:
+        model: called as ``model(X, state) -> (logits, state)`` with a
+            ``backward(dlogits)`` (e.g. :class:`numrnn.models.CharLM`).
+        stream: iterable of ``(X, Y)`` integer arrays, consecutive chunks of
+            parallel streams (:func:`numrnn.data.sequential_partition`).
+        optimizer: a :mod:`numrnn.optim` optimiser over ``model.parameters()``.
+        state: the state to start from (None: zeros).
+        clip_norm: clip the global gradient norm to this value before each step.
+        max_steps, time_budget: stop after this many steps / seconds.
+        on_step: called as ``on_step(step, loss)`` after every step; returning
+            True stops the pass.
+
+    Returns:
+        ``(losses, state, stopped)``: the per-step mean losses, the last state
+        (to carry into the next pass) and whether a limit stopped the pass early.
+    """
+    losses = []
+    start = time.perf_counter()
+    for step, (X, Y) in enumerate(stream):
+        logits, state = model(X, state)
+        loss, dlogits = loss_fn(logits, Y)
+        model.backward(dlogits)
+        if clip_norm is not None:
+            clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(to_numpy(loss)))
+        if on_step is not None and on_step(step, losses[-1]):
+            return losses, state, True
+        if (max_steps is not None and len(losses) >= max_steps) or \
+                (time_budget is not None and time.perf_counter() - start >= time_budget):
+            return losses, state, True
+    return losses, state, False
+
+
+def evaluate_lm(model, stream, loss_fn=cross_entropy):
+    """Mean per-token loss of ``model`` over ``stream`` (state carried, no cache kept).
+
+    Returns ``(mean_loss, perplexity)`` with perplexity ``exp(mean_loss)``.
+    """
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    with no_grad():
+        for X, Y in stream:
+            logits, state = model(X, state)
+            loss, _ = loss_fn(logits, Y, reduction="sum")
+            total += float(to_numpy(loss))
+            count += int(np.asarray(Y).size)
+    model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate_lm: the stream yielded no tokens")
+    mean = total / count
+    return mean, math.exp(mean)

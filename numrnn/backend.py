@@ -116,6 +116,9 @@ class NumpyOps:
     def add(self, a, b, out=None):
         return np.add(a, b, out=out)
 
+    def subtract(self, a, b, out=None):
+        return np.subtract(a, b, out=out)
+
     # -- linear algebra and reductions -------------------------------------------
     def matmul(self, a, b, out=None):
         return np.matmul(a, b, out=out)
@@ -239,6 +242,12 @@ class TorchOps:
     def add(self, a, b, out=None):
         return self.torch.add(a, b, out=out)
 
+    def subtract(self, a, b, out=None):
+        if not isinstance(a, self.torch.Tensor):  # scalar minus tensor
+            return self.torch.sub(self.torch.full_like(b, a), b, out=out) if out is None else \
+                self.torch.neg(b, out=out).add_(a)
+        return self.torch.sub(a, b, out=out)
+
     def matmul(self, a, b, out=None):
         return self.torch.matmul(a, b, out=out)
 
@@ -297,6 +306,8 @@ def get_backend(backend="numpy", device=None):
 
 def ops(x):
     """The namespace for array ``x``: torch's for a tensor, NumPy's otherwise."""
+    if type(x) is np.ndarray:  # the common case, decided without looking for torch
+        return _NUMPY
     if is_torch_tensor(x):
         return get_backend("torch", x.device)
     return _NUMPY

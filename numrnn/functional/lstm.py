@@ -28,6 +28,8 @@ equations above read.  :math:`\tanh c_t` and :math:`m_t` are recomputed.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import ops
 from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, zero_padding)
@@ -36,50 +38,94 @@ __all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_step_forward", "lstm
            "lstm_forward", "lstm_backward"]
 
 
-def lstm_cell_forward(a, c_prev, c, m):
+class GateConstants:
+    r"""Per-column constants of the stacked gates ``[i, f, g, o]``, each ``(4H,)``.
+
+    They let one elementwise expression serve all four gates at once:
+
+    * activation: :math:`\sigma(a) = \tfrac12 \tanh(\tfrac12 a) + \tfrac12` and
+      :math:`\tanh(a) = 1 \cdot \tanh(1 \cdot a) + 0`, so
+      ``gates = scale * tanh(scale * a) + shift`` with ``scale`` 1/2 on ``i, f, o`` and
+      1 on ``g``, ``shift = 1 - scale`` (single pass, never overflows);
+    * derivative, written through the activated value ``G``:
+      :math:`\sigma' = s(1 - s)` and :math:`\tanh' = 1 - g^2`, so
+      ``G * (U - G) + V`` with ``U`` 1 on ``i, f, o`` and 0 on ``g``, ``V = 1 - U``.
+    """
+
+    __slots__ = ("scale", "shift", "U", "V")
+
+    def __init__(self, H, like):
+        xp = ops(like)
+        sigmoid_cols = np.ones(4 * H)
+        sigmoid_cols[2 * H : 3 * H] = 0  # the g block is a tanh
+        dtype = xp.numpy_dtype(like)
+        const = lambda v: xp.asarray(np.asarray(v, dtype=dtype))  # noqa: E731
+        self.scale = const(1 - 0.5 * sigmoid_cols)
+        self.shift = const(0.5 * sigmoid_cols)
+        self.U, self.V = const(sigmoid_cols), const(1 - sigmoid_cols)
+
+
+def lstm_cell_forward(a, c_prev, c, m, k):
     r"""The pointwise part of a step: gates, new cell state and :math:`m = o \odot \tanh c`.
 
     Args:
         a: ``(B, 4H)`` pre-activations; overwritten in place by the gates ``[i, f, g, o]``.
         c_prev: ``(B, H)``.
         c, m: ``(B, H)`` output buffers for :math:`c_t` and :math:`m_t`.
+        k: :class:`GateConstants` for this ``H`` and dtype.
     """
     xp = ops(a)
     H = c.shape[-1]
-    xp.sigmoid(a[:, : 2 * H], out=a[:, : 2 * H])  # i, f
-    xp.tanh(a[:, 2 * H : 3 * H], out=a[:, 2 * H : 3 * H])  # g
-    xp.sigmoid(a[:, 3 * H :], out=a[:, 3 * H :])  # o
+    a *= k.scale  # sigma(a) = tanh(a/2)/2 + 1/2 for i, f, o; tanh(a) for g
+    xp.tanh(a, out=a)
+    a *= k.scale
+    a += k.shift
     i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    xp.multiply(i, g, out=m)
     xp.multiply(f, c_prev, out=c)
-    c += i * g  # c_t = f * c_{t-1} + i * g
+    c += m  # c_t = f * c_{t-1} + i * g
     xp.tanh(c, out=m)
     m *= o  # m_t = o * tanh(c_t)
 
 
-def lstm_cell_backward(dm, dc_next, gates, c_prev, c, da):
+def lstm_cell_backward(dm, dc, gates, c_prev, c, da, k, work, dc_total=None):
     r"""Backward of :func:`lstm_cell_forward` (the equations are in this module's docstring).
 
     Args:
         dm: ``(B, H)`` gradient of :math:`m_t`.
-        dc_next: ``(B, H)`` gradient reaching :math:`c_t` from the next step.
+        dc: ``(B, H)``, updated in place: on entry the gradient reaching
+            :math:`c_t` from the next step, on return :math:`\partial L/\partial c_{t-1}`.
         gates: ``(B, 4H)`` activated ``[i, f, g, o]``; c_prev, c: ``(B, H)``.
         da: ``(B, 4H)`` output buffer for :math:`\delta`, the pre-activation gradient.
-
-    Returns:
-        :math:`\partial L/\partial c_{t-1}` and the whole :math:`\partial L/\partial c_t`, both ``(B, H)``.
+        k: :class:`GateConstants`; work: scratch ``(tanh_c (B, H), tmp (B, H), deriv (B, 4H))``.
+        dc_total: optional ``(B, H)`` buffer that receives the whole :math:`\partial L/\partial c_t`.
     """
     xp = ops(dm)
     H = c.shape[-1]
     i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-    tanh_c = xp.tanh(c)
-    do = dm * tanh_c
-    dc = dc_next + dm * o * (1 - tanh_c * tanh_c)
-    di, df, dg = dc * g, dc * c_prev, dc * i
-    da[:, :H] = di * i * (1 - i)
-    da[:, H : 2 * H] = df * f * (1 - f)
-    da[:, 2 * H : 3 * H] = dg * (1 - g * g)
-    da[:, 3 * H :] = do * o * (1 - o)
-    return dc * f, dc
+    tanh_c, tmp, deriv = work
+    xp.tanh(c, out=tanh_c)
+    xp.multiply(tanh_c, tanh_c, out=tmp)
+    xp.subtract(1, tmp, out=tmp)
+    tmp *= o
+    tmp *= dm
+    dc += tmp  # dL/dc_t = (from c_{t+1}) + dm * o * (1 - tanh^2 c_t)
+    if dc_total is not None:
+        dc_total[...] = dc
+    xp.multiply(dc, g, out=da[:, :H])  # dL/di = dc * g
+    xp.multiply(dc, c_prev, out=da[:, H : 2 * H])  # dL/df = dc * c_{t-1}
+    xp.multiply(dc, i, out=da[:, 2 * H : 3 * H])  # dL/dg = dc * i
+    xp.multiply(dm, tanh_c, out=da[:, 3 * H :])  # dL/do = dm * tanh c_t
+    xp.subtract(k.U, gates, out=deriv)  # through the activations, all gates at once:
+    deriv *= gates  # G (U - G) + V = s (1 - s) for i, f, o and 1 - g^2 for g
+    deriv += k.V
+    da *= deriv
+    dc *= f  # dL/dc_{t-1} = dc * f
+
+
+def _work(B, H, like):
+    xp = ops(like)
+    return xp.empty((B, H), like=like), xp.empty((B, H), like=like), xp.empty((B, 4 * H), like=like)
 
 
 def _bias(bias_ih, bias_hh):
@@ -99,7 +145,7 @@ def lstm_step_forward(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih=None, bia
     if bias_ih is not None:
         a += _bias(bias_ih, bias_hh)
     c, h = xp.empty_like(c_prev), xp.empty_like(c_prev)
-    lstm_cell_forward(a, c_prev, c, h)
+    lstm_cell_forward(a, c_prev, c, h, GateConstants(c.shape[-1], a))
     return h, c, (x, h_prev, c_prev, a, c, weight_ih, weight_hh, bias_ih is not None)
 
 
@@ -112,7 +158,9 @@ def lstm_step_backward(dh, dc, cache):
     x, h_prev, c_prev, gates, c, weight_ih, weight_hh, has_bias = cache
     xp = ops(dh)
     da = xp.empty_like(gates)  # (B, 4H)
-    dc_prev, _ = lstm_cell_backward(dh, 0 if dc is None else dc, gates, c_prev, c, da)
+    H = c.shape[-1]
+    dc_prev = xp.zeros_like(c) if dc is None else xp.copy(dc)  # becomes dL/dc_{t-1}
+    lstm_cell_backward(dh, dc_prev, gates, c_prev, c, da, GateConstants(H, c), _work(c.shape[0], H, c))
     db = xp.sum(da, axis=0) if has_bias else None
     grads = {"weight_ih": xp.matmul(da.T, x), "weight_hh": xp.matmul(da.T, h_prev),
              "bias_ih": db, "bias_hh": None if db is None else xp.copy(db)}
@@ -142,16 +190,18 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     start = T if reverse else 0
     hs[start], cs[start] = h0, c0
     m = None if weight_hr is None else xp.empty((B, H), like=gates)  # projection input m_t
+    rec = xp.empty((B, 4 * H), like=gates)  # recurrent term h_{t-1} W_hh^T of one step
+    k = GateConstants(H, gates)
     whhT = weight_hh.T
     for t in time_steps(T, reverse):
         p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)
         a = gates[t, :n]  # (n, 4H)
-        a += xp.matmul(hs[p, :n], whhT)
+        a += xp.matmul(hs[p, :n], whhT, out=rec[:n])
         if weight_hr is None:
-            lstm_cell_forward(a, cs[p, :n], cs[c, :n], hs[c, :n])
+            lstm_cell_forward(a, cs[p, :n], cs[c, :n], hs[c, :n], k)
         else:
-            lstm_cell_forward(a, cs[p, :n], cs[c, :n], m[:n])
+            lstm_cell_forward(a, cs[p, :n], cs[c, :n], m[:n], k)
             xp.matmul(m[:n], weight_hr.T, out=hs[c, :n])  # h_t = m_t W_hr^T
         if n < B:
             hs[c, n:], cs[c, n:] = hs[p, n:], cs[p, n:]
@@ -180,6 +230,8 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
     da = xp.zeros(gates.shape, like=gates)  # (T, B, 4H) pre-activation gradients
     dh_next = xp.zeros((B, P), like=hs) if dhn is None else xp.copy(dhn)
     dc_next = xp.zeros((B, H), like=cs) if dcn is None else xp.copy(dcn)
+    k, work = GateConstants(H, cs), _work(B, H, cs)
+    dc_t = xp.empty((B, H), like=cs) if record is not None else None  # whole dL/dc_t, recorded
     if weight_hr is not None:
         dhs = xp.zeros((T, B, P), like=hs)  # dL/dh_t, for dW_hr after the loop
         ms = xp.zeros((T, B, H), like=hs)  # m_t recomputed, for dW_hr after the loop
@@ -197,10 +249,11 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
             dhs[t, :n] = dh
             ms[t, :n] = gates[t, :n, 3 * H :] * xp.tanh(cs[c, :n])
             dm = xp.matmul(dh, weight_hr)  # (n, H)
-        dc_next[:n], dc_t = lstm_cell_backward(dm, dc_next[:n], gates[t, :n], cs[p, :n], cs[c, :n], da[t, :n])
+        lstm_cell_backward(dm, dc_next[:n], gates[t, :n], cs[p, :n], cs[c, :n], da[t, :n], k,
+                           [w[:n] for w in work], dc_t[:n] if record is not None else None)
         if record is not None:
-            _record(record, "c", t, T, dc_t)
-        dh_next[:n] = xp.matmul(da[t, :n], weight_hh)  # dL/dh_{t-1}
+            _record(record, "c", t, T, dc_t[:n])
+        xp.matmul(da[t, :n], weight_hh, out=dh_next[:n])  # dL/dh_{t-1}
     _, h_prev, _ = sequence_views(hs, reverse)
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(da, h_prev),

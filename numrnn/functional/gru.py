@@ -39,7 +39,8 @@ def gru_cell_forward(ax, ah, h_prev, h):
     Args:
         ax: ``(B, 3H)`` input pre-activations :math:`x W_{ih}^\top + b_{ih}`; overwritten
             in place by the gates ``[r, z, n]``.
-        ah: ``(B, 3H)`` :math:`h_{t-1} W_{hh}^\top + b_{hh}`; its last block is :math:`u`.
+        ah: ``(B, 3H)`` :math:`h_{t-1} W_{hh}^\top + b_{hh}`; its last block is :math:`u`;
+            its first two blocks are used as scratch.
         h_prev: ``(B, H)``; h: ``(B, H)`` output buffer for :math:`h_t`.
     """
     xp = ops(ax)
@@ -48,34 +49,52 @@ def gru_cell_forward(ax, ah, h_prev, h):
     rz += ah[:, : 2 * H]
     xp.sigmoid(rz, out=rz)  # r, z
     r, z, n = ax[:, :H], ax[:, H : 2 * H], ax[:, 2 * H :]
-    n += r * ah[:, 2 * H :]
+    ru = xp.multiply(r, ah[:, 2 * H :], out=ah[:, :H])  # scratch: r * u
+    n += ru
     xp.tanh(n, out=n)  # n = tanh(x W_in^T + b_in + r * u)
-    xp.multiply(z, h_prev - n, out=h)
+    xp.subtract(h_prev, n, out=h)
+    h *= z
     h += n  # h_t = n + z * (h_{t-1} - n)
 
 
-def gru_cell_backward(dh, gates, u, h_prev, dax, dah):
+def gru_cell_backward(dh, gates, u, h_prev, dax, dah, work):
     r"""Backward of :func:`gru_cell_forward` (equations in this module's docstring).
 
     Args:
         dh: ``(B, H)`` gradient of :math:`h_t`; gates: ``(B, 3H)`` ``[r, z, n]``;
         u: ``(B, H)``; h_prev: ``(B, H)``.
         dax, dah: ``(B, 3H)`` output buffers for :math:`\delta^x` and :math:`\delta^h`.
+        work: scratch ``(tmp (B, H), deriv (B, 2H))``.
 
     Returns:
-        The direct part :math:`g \odot z` of :math:`\partial L/\partial h_{t-1}`
+        The direct part :math:`g \odot z` of :math:`\partial L/\partial h_{t-1}`, in ``work[0]``
         (the caller adds :math:`\delta^h W_{hh}`).
     """
+    xp = ops(dh)
     H = dh.shape[-1]
     r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
-    dn = dh * (1 - z)
-    dz = dh * (h_prev - n)
-    dax[:, 2 * H :] = dn * (1 - n * n)  # delta^n
-    dax[:, :H] = dax[:, 2 * H :] * u * r * (1 - r)  # delta^r
-    dax[:, H : 2 * H] = dz * z * (1 - z)  # delta^z
+    tmp, deriv = work
+    dr, dz, dn = dax[:, :H], dax[:, H : 2 * H], dax[:, 2 * H :]
+    xp.subtract(h_prev, n, out=dz)
+    dz *= dh  # dL/dz = g (h_{t-1} - n)
+    xp.subtract(1, z, out=dn)
+    dn *= dh  # dL/dn = g (1 - z)
+    xp.multiply(n, n, out=tmp)
+    xp.subtract(1, tmp, out=tmp)
+    dn *= tmp  # delta^n = dL/dn (1 - n^2)
+    xp.multiply(dn, u, out=dr)  # dL/dr = delta^n u
+    rz = gates[:, : 2 * H]
+    xp.subtract(1, rz, out=deriv)
+    deriv *= rz
+    dax[:, : 2 * H] *= deriv  # delta^r, delta^z: through sigma' = s (1 - s)
     dah[:, : 2 * H] = dax[:, : 2 * H]
-    dah[:, 2 * H :] = dax[:, 2 * H :] * r
-    return dh * z
+    xp.multiply(dn, r, out=dah[:, 2 * H :])  # delta^n r reaches W_hn, b_hn and h_{t-1}
+    return xp.multiply(dh, z, out=tmp)
+
+
+def _work(B, H, like):
+    xp = ops(like)
+    return xp.empty((B, H), like=like), xp.empty((B, 2 * H), like=like)
 
 
 def _hidden_preact(h_prev, weight_hh, bias_hh, out=None):
@@ -109,7 +128,8 @@ def gru_step_backward(dh, cache):
     x, h_prev, gates, u, weight_ih, weight_hh, has_bias = cache
     xp = ops(dh)
     dax, dah = xp.empty_like(gates), xp.empty_like(gates)
-    dh_prev = gru_cell_backward(dh, gates, u, h_prev, dax, dah) + xp.matmul(dah, weight_hh)
+    direct = gru_cell_backward(dh, gates, u, h_prev, dax, dah, _work(dh.shape[0], dh.shape[1], dh))
+    dh_prev = direct + xp.matmul(dah, weight_hh)
     grads = {"weight_ih": xp.matmul(dax.T, x), "weight_hh": xp.matmul(dah.T, h_prev),
              "bias_ih": xp.sum(dax, axis=0) if has_bias else None,
              "bias_hh": xp.sum(dah, axis=0) if has_bias else None}
@@ -171,6 +191,7 @@ def gru_backward(dout, dhn, cache, record=None):
     dax = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) delta^x
     dah = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) delta^h
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)
+    work = _work(B, H, hs)
     for t in reversed(time_steps(T, reverse)):
         p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)
@@ -179,8 +200,10 @@ def gru_backward(dout, dhn, cache, record=None):
             dh += dout[t, :n]
         if record is not None:
             _record(record, "h", t, T, dh)
-        direct = gru_cell_backward(dh, gates[t, :n], us[t, :n], hs[p, :n], dax[t, :n], dah[t, :n])
-        dh_next[:n] = direct + xp.matmul(dah[t, :n], weight_hh)  # dL/dh_{t-1}
+        direct = gru_cell_backward(dh, gates[t, :n], us[t, :n], hs[p, :n], dax[t, :n], dah[t, :n],
+                                   [w[:n] for w in work])
+        xp.matmul(dah[t, :n], weight_hh, out=dh_next[:n])
+        dh_next[:n] += direct  # dL/dh_{t-1} = g z + delta^h W_hh
     _, h_prev, _ = sequence_views(hs, reverse)
     dx, dweight_ih, db_ih = input_weight_grads(dax, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(dah, h_prev),

@@ -135,3 +135,52 @@ def test_unknown_backend_and_device():
         numrnn.GRU(3, 4, backend="jax")
     with pytest.raises(ValueError, match="device 'cpu' only"):
         numrnn.GRU(3, 4, device="cuda")
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("opt_name,kwargs", [("Adam", {"lr": 1e-2, "amsgrad": True}),
+                                             ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+                                             ("RMSprop", {"lr": 1e-2, "centered": True, "momentum": 0.5}),
+                                             ("AdamW", {"lr": 1e-2}), ("Adagrad", {"lr": 0.1})])
+def test_thirty_optimiser_steps_agree(device, opt_name, kwargs):
+    """30 steps of training (forward, BPTT, clipping, update) on both backends, float64."""
+    _device_param(device)
+    rng = np.random.default_rng(4)
+    a = numrnn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64, seed=1)
+    b = numrnn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64, seed=1,
+                    backend="torch", device=device)
+    oa = getattr(numrnn.optim, opt_name)(a.parameters(), **kwargs)
+    ob = getattr(numrnn.optim, opt_name)(b.parameters(), **kwargs)
+    for _ in range(30):
+        x = rng.standard_normal((6, 4, 3))
+        lengths = rng.integers(1, 7, size=4)
+        g = rng.standard_normal((6, 4, 4))
+        for m, o, conv in ((a, oa, lambda v: v), (b, ob, lambda v: torch.tensor(v, device=device))):
+            out, _ = m(conv(x), lengths=lengths)
+            m.backward(conv(g))
+            numrnn.clip_grad_norm_(m.parameters(), 1.0)
+            o.step()
+            o.zero_grad()
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert rel_err(p.data, _to_np(q.data)) <= TOL, name
+
+
+def test_optimiser_state_follows_a_moved_module():
+    rng = np.random.default_rng(5)
+    ref = numrnn.GRU(3, 4, dtype=np.float64, seed=0)
+    m = numrnn.GRU(3, 4, dtype=np.float64, seed=0)
+    oref, om = numrnn.optim.Adam(ref.parameters(), lr=0.05), numrnn.optim.Adam(m.parameters(), lr=0.05)
+    for step in range(10):
+        x, g = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 4))
+        if step == 5:
+            m.to(backend="torch")  # mid-training: parameters, gradients and (next step) Adam state move
+        for mod, opt in ((ref, oref), (m, om)):
+            conv = torch.tensor if mod.backend == "torch" else (lambda v: v)
+            mod(conv(x))
+            mod.backward(conv(g))
+            opt.step()
+            opt.zero_grad()
+    assert all(isinstance(v, torch.Tensor) for st in om.state.values() for v in st.values()
+               if not isinstance(v, (int, float)))
+    for (name, p), (_, q) in zip(ref.named_parameters(), m.named_parameters()):
+        assert rel_err(p.data, _to_np(q.data)) <= TOL, name

@@ -230,9 +230,36 @@ class Optimizer:
                     )
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                self._follow_parameter(p)
             if params:
                 self._update(group, params)
         return loss
+
+    def _follow_parameter(self, p):
+        """Move ``p``'s state arrays to ``p``'s backend and device if the module was moved.
+
+        After ``module.to(backend=..., device=...)`` the Parameters hold arrays of
+        the new kind; their optimiser state follows on the next step (or at once
+        with :meth:`to`), so training continues exactly where it was.
+        """
+        st = self.state.get(p)
+        if not st:
+            return
+        xp = ops(p.data)
+        for key, value in st.items():
+            if _is_array(value) and (ops(value) != xp or type(value) is not type(p.data)):
+                st[key] = xp.asarray(value)
+
+    def to(self):
+        """Move every state array to where its parameter now lives (see :meth:`_follow_parameter`).
+
+        An optimiser has no backend of its own: it follows its parameters.
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._follow_parameter(p)
+        return self
 
     def _update(self, group, params):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -21,6 +21,7 @@ Smoothing (for the :math:`p_n` with no match) follows sacrebleu's names:
 ``"none"`` (the score is 0), ``"exp"`` (the :math:`k`-th order without a match
 gets :math:`1 / (2^k\,\text{total}_n)`), ``"floor"`` (:math:`\epsilon / \text{total}_n`),
 ``"add-k"`` (:math:`k` added to the matches and the totals of orders :math:`n \ge 2`).
+A corpus without a single matching unigram scores 0 whatever the smoothing.
 The result equals ``sacrebleu.corpus_bleu`` with ``tokenize="none"`` on the
 tokens joined by spaces.
 """
@@ -142,8 +143,8 @@ def corpus_bleu(hypotheses, references, max_order=4, smooth="none", smooth_value
         for n in range(1, max_order + 1):
             totals[n - 1] += max(c - n + 1, 0)
     precisions = [0.0] * max_order
-    log_sum, valid, exp_k = 0.0, True, 1.0
-    for n in range(1, max_order + 1):
+    log_sum, valid, exp_k = 0.0, any(counts), 1.0  # no match at all: 0 whatever the smoothing
+    for n in range(1, max_order + 1 if valid else 1):
         match, total = float(counts[n - 1]), float(totals[n - 1])
         if smooth == "add-k" and n > 1:
             match, total = match + value, total + value

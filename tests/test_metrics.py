@@ -139,3 +139,8 @@ def test_matches_sacrebleu_property(pairs):
     ours = corpus_bleu(hyps, refs, smooth="exp")
     ref = _sacre(hyps, refs, "exp")
     assert ours.score == pytest.approx(ref.score, rel=1e-12, abs=1e-12)
+
+
+def test_no_match_is_zero_even_smoothed():
+    for smooth in ("none", "exp", "floor", "add-k"):
+        assert corpus_bleu([["x", "x", "x", "x"]], [["y"]], smooth=smooth).score == 0.0

@@ -36,7 +36,9 @@ steps in reverse, each submodule's backward consuming its newest cache, and
 sends the gradient through the attention into the encoder outputs and through
 the decoder's initial state (and the bridge) into the encoder's final state.
 ``model.train_step_loss(...)`` does forward, the cross entropy over the target
-positions that are not padding, and backward in one call.
+positions that are not padding, and backward in one call.  ``dropout`` (training
+mode only) masks both embeddings' outputs, the output layer's input and the
+activations between stacked recurrent layers; each mask is kept for the backward.
 
 Inference.  :meth:`Seq2Seq.greedy` and :meth:`Seq2Seq.beam_search` run under
 :class:`numrnn.no_grad` (see :mod:`numrnn.models.decoding`) and return token ids
@@ -99,7 +101,8 @@ class Seq2Seq(Module):
             ``"dot"`` needs the query and keys to have the same size, so not with
             a bidirectional encoder.
         attention_size: the hidden size of additive attention (default ``H``).
-        dropout: dropout between stacked recurrent layers (encoder and decoder), in training mode.
+        dropout: inverted dropout, in training mode, on both embeddings' outputs, on the
+            output layer's input :math:`[s_t; c_t]` and between stacked recurrent layers.
         src_pad_id, tgt_pad_id: padding ids (embedding rows without gradient;
             the target's is ignored by the loss).  Default: the vocabularies',
             else 0.
@@ -159,7 +162,9 @@ class Seq2Seq(Module):
         elif attention == "general":
             self.attention = GeneralAttention(H, C, dtype=dtype, rng=rng)
         self.out = Linear(H + C, tgt_size, dtype=dtype, rng=rng)
+        self.dropout = float(dropout)
         self._tf_rng = np.random.default_rng(rng.integers(2**63))
+        self._dropout_rng = np.random.default_rng(rng.integers(2**63))
         self.decoder_inputs = None  # (B, T) ids the last forward fed the decoder
         self._init_backend(backend, device)
 
@@ -194,6 +199,15 @@ class Seq2Seq(Module):
                              f"max {src.max()}")
         return src, lengths.astype(np.int64), tgt_in
 
+    def _dropout_mask(self, x):
+        """Inverted-dropout mask like ``x`` (0 with probability p, else 1/(1-p)), or None when off."""
+        p = self.dropout
+        if not (self.training and p > 0):
+            return None
+        keep = self._dropout_rng.random(tuple(x.shape)) >= p
+        scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
+        return self._ops.asarray((keep * scale).astype(self.out.param_dtype))
+
     @staticmethod
     def _top(state):
         """The top layer's hidden state ``(B, H)``."""
@@ -204,6 +218,9 @@ class Seq2Seq(Module):
         """Run the encoder and the bridge; returns ``(_Encoded, cache)``."""
         xp = self._ops
         e = self.src_embedding(src)  # (B, S, E)
+        emask = self._dropout_mask(e)
+        if emask is not None:
+            e = e * emask
         outputs, final = self.encoder(e, lengths=lengths)  # (B, S, D*H); (L*D, B, H) [x2 for LSTM]
         bridge_cache = None
         if self.bidirectional_encoder:
@@ -224,7 +241,7 @@ class Seq2Seq(Module):
         else:
             outputs = None
         enc_shape = (src.shape[0], src.shape[1], self.encoder.output_size * self.encoder.num_directions)
-        cache = (enc_shape, bridge_cache, kcache)
+        cache = (enc_shape, bridge_cache, kcache, emask)
         return _Encoded(outputs, mask, keys_proj, state), cache
 
     def _encode_backward(self, dstate0, doutputs, dkeys_proj, cache):
@@ -235,7 +252,7 @@ class Seq2Seq(Module):
         additive attention's key projection, summed over the decoder steps.
         """
         xp = self._ops
-        enc_shape, bridge_cache, kcache = cache
+        enc_shape, bridge_cache, kcache, emask = cache
         if kcache is not None:  # one product for all the steps' key-projection gradients
             dkeys, dweight_k, dbias = project_keys_backward(dkeys_proj, kcache)
             self.attention.weight_k.grad += dweight_k
@@ -258,26 +275,28 @@ class Seq2Seq(Module):
                 dfinal.append(d)
             dstate0 = tuple(dfinal) if self._lstm else dfinal[0]
         de, _ = self.encoder.backward(doutputs, dstate0)  # (B, S, E)
-        self.src_embedding.backward(de)
+        self.src_embedding.backward(de if emask is None else de * emask)
 
     # -- one decoder step ---------------------------------------------------------------
     def _step(self, tokens, state, enc, caches=None):
         """One decoder step for ids ``tokens`` ``(B,)``: returns ``(logits (B, V), state, weights)``.
 
-        Submodules keep their caches (when gradients are on); the additive
-        attention's functional cache is appended to ``caches`` when given.
+        Submodules keep their caches (when gradients are on); what the model
+        itself needs for the step's backward (the additive attention's functional
+        cache, the dropout masks) is appended to ``caches`` when given.
         """
         xp = self._ops
         e = self.tgt_embedding(tokens)  # (B, E)
-        weights = ctx = None
+        emask = self._dropout_mask(e)
+        if emask is not None:
+            e = e * emask
+        weights = ctx = acache = None
         if self.attention_kind:
             query = self._top(state)  # (B, H): the previous top-layer state
             if self.attention_kind == "additive":
                 a = self.attention
                 ctx, weights, acache = additive_attention_step_forward(
                     query, enc.keys_proj, enc.outputs, a.weight_q.data, a.v.data, mask=enc.mask)
-                if caches is not None:
-                    caches.append(acache)
             else:
                 ctx, weights = self.attention(query, enc.outputs, enc.outputs, mask=enc.mask)
             x = xp.concatenate([e, ctx], axis=-1)  # (B, E + C)
@@ -285,6 +304,11 @@ class Seq2Seq(Module):
             x = e
         out, state = self.decoder(x[None], state)  # (1, B, H)
         feat = out[0] if ctx is None else xp.concatenate([out[0], ctx], axis=-1)  # (B, H [+ C])
+        fmask = self._dropout_mask(feat)
+        if fmask is not None:
+            feat = feat * fmask
+        if caches is not None:
+            caches.append((acache, emask, fmask))
         return self.out(feat), state, weights
 
     # -- training -------------------------------------------------------------------
@@ -315,18 +339,18 @@ class Seq2Seq(Module):
             force = gen.random((B, T)) < teacher_forcing_ratio  # (B, T)
         xp = self._ops
         enc, enc_cache = self._encode(src, lengths)
-        state, attn_caches, steps, fed = enc.state, [], [], np.empty_like(tgt_in)
+        state, step_caches, steps, fed = enc.state, [], [], np.empty_like(tgt_in)
         for t in range(T):
             tokens = tgt_in[:, t]
             if force is not None and t > 0 and not force[:, t].all():
                 guess = np.argmax(to_numpy(steps[-1]), axis=-1)
                 tokens = np.where(force[:, t], tokens, guess)
             fed[:, t] = tokens
-            logits, state, _ = self._step(tokens, state, enc, attn_caches)
+            logits, state, _ = self._step(tokens, state, enc, step_caches)
             steps.append(logits)
         self.decoder_inputs = fed
         logits = xp.stack(steps, axis=1)  # (B, T, V)
-        self._push_cache((enc_cache, attn_caches, tuple(logits.shape), isinstance(state, tuple)))
+        self._push_cache((enc_cache, step_caches, tuple(logits.shape), isinstance(state, tuple)))
         return logits
 
     def backward(self, dlogits):
@@ -339,22 +363,26 @@ class Seq2Seq(Module):
             ValueError: ``dlogits`` has the wrong shape (the forward stays pending).
         """
         cache = self._pop_cache()
-        enc_cache, attn_caches, shape, is_tuple = cache
+        enc_cache, step_caches, shape, is_tuple = cache
         if tuple(dlogits.shape) != shape:
             self._push_cache(cache)
             raise ValueError(f"Seq2Seq.backward: dlogits must have shape {shape}; got {tuple(dlogits.shape)}")
         xp = self._ops
-        B, T, _ = shape
+        T = shape[1]
         H, E, C = self.hidden_size, self.embed_size, self.context_size
+        dlogits = xp.copy(dlogits.swapaxes(0, 1))  # (T, B, V), each step's slice contiguous
         dstate = None  # gradient of the decoder state after step t (from step t + 1)
         doutputs = dkeys_proj = None
         for t in reversed(range(T)):
-            dfeat = self.out.backward(dlogits[:, t])  # (B, H + C)
+            acache, emask, fmask = step_caches.pop()
+            dfeat = self.out.backward(dlogits[t])  # (B, H + C)
+            if fmask is not None:
+                dfeat = dfeat * fmask
             dx, dstate = self.decoder.backward(dfeat[None, :, :H], dstate)  # (1, B, E + C)
             if C:
                 dctx = dfeat[:, H:] + dx[0, :, E:]  # (B, C): through the output layer and the input
                 if self.attention_kind == "additive":
-                    dq, dkp, dv, dwq, dvv = additive_attention_step_backward(dctx, None, attn_caches.pop())
+                    dq, dkp, dv, dwq, dvv = additive_attention_step_backward(dctx, None, acache)
                     self.attention.weight_q.grad += dwq
                     self.attention.v.grad += dvv
                     dkeys_proj = dkp if dkeys_proj is None else dkeys_proj + dkp
@@ -364,7 +392,8 @@ class Seq2Seq(Module):
                     doutputs = dk + dv if doutputs is None else doutputs + dk + dv
                 dh = dstate[0] if is_tuple else dstate
                 dh[-1] = dh[-1] + dq  # the query was the previous top-layer state
-            self.tgt_embedding.backward(dx[0, :, :E])
+            de = dx[0, :, :E]
+            self.tgt_embedding.backward(de if emask is None else de * emask)
         self._encode_backward(dstate, doutputs, dkeys_proj, enc_cache)
 
     def train_step_loss(self, src, src_lengths, tgt_in, tgt_out, teacher_forcing_ratio=1.0, rng=None,
@@ -470,3 +499,73 @@ class Seq2Seq(Module):
     def extra_repr(self):
         return (f"cell={self.cell!r}, num_layers={self.num_layers}, bidirectional_encoder="
                 f"{self.bidirectional_encoder}, attention={self.attention_kind!r}")
+
+
+# ----------------------------------------------------------------------------- helpers
+def translation_batch(src_seqs, tgt_seqs, src_pad_id, tgt_pad_id, bos_id, eos_id):
+    """Pad id sequences into the arrays :class:`Seq2Seq` trains on.
+
+    Args:
+        src_seqs: ``B`` source id sequences (each non-empty).
+        tgt_seqs: ``B`` target id sequences (without ``<bos>`` / ``<eos>``).
+        src_pad_id, tgt_pad_id, bos_id, eos_id: the special ids.
+
+    Returns:
+        ``(src, src_lengths, tgt_in, tgt_out)``: ``src`` ``(B, S)`` padded with
+        ``src_pad_id``; ``src_lengths`` ``(B,)``; ``tgt_in`` ``(B, T)`` =
+        ``<bos> y_1 .. y_n`` and ``tgt_out`` ``(B, T)`` = ``y_1 .. y_n <eos>``, both
+        padded with ``tgt_pad_id``, ``T = max(n) + 1``.
+
+    Raises:
+        ValueError: the two lists differ in length, are empty, or a source is empty.
+    """
+    if len(src_seqs) != len(tgt_seqs) or not len(src_seqs):
+        raise ValueError(f"translation_batch: need as many targets as sources (>= 1); got {len(src_seqs)} "
+                         f"sources, {len(tgt_seqs)} targets")
+    src_lengths = np.array([len(s) for s in src_seqs], dtype=np.int64)
+    if src_lengths.min() < 1:
+        raise ValueError("translation_batch: every source needs at least one token")
+    B, S = len(src_seqs), int(src_lengths.max())
+    T = max(len(t) for t in tgt_seqs) + 1
+    src = np.full((B, S), src_pad_id, dtype=np.int64)
+    tgt_in = np.full((B, T), tgt_pad_id, dtype=np.int64)
+    tgt_out = np.full((B, T), tgt_pad_id, dtype=np.int64)
+    for b, (s, t) in enumerate(zip(src_seqs, tgt_seqs)):
+        n = len(t)
+        src[b, : len(s)] = s
+        tgt_in[b, 0] = bos_id
+        tgt_in[b, 1: n + 1] = t
+        tgt_out[b, :n] = t
+        tgt_out[b, n] = eos_id
+    return src, src_lengths, tgt_in, tgt_out
+
+
+def translate_ids(model, src_seqs, method="greedy", batch_size=64, beam_width=4, alpha=0.0, max_len=None):
+    """Decode many source id sequences with ``model``; returns ``(tokens, attention)`` lists.
+
+    Sources are decoded in length-sorted batches (less padding) and returned in
+    the given order.  ``max_len`` defaults to ``2 * len(source) + 10`` of the
+    longest source in each batch.
+
+    Raises:
+        ValueError: ``method`` is not ``"greedy"`` or ``"beam"``.
+    """
+    if method not in ("greedy", "beam"):
+        raise ValueError(f"translate_ids: method must be 'greedy' or 'beam'; got {method!r}")
+    order = np.argsort([len(s) for s in src_seqs], kind="stable")
+    tokens, attn = [None] * len(src_seqs), [None] * len(src_seqs)
+    pad = model.src_pad_id
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        lengths = np.array([len(src_seqs[i]) for i in idx], dtype=np.int64)
+        src = np.full((len(idx), int(lengths.max())), pad, dtype=np.int64)
+        for r, i in enumerate(idx):
+            src[r, : lengths[r]] = src_seqs[i]
+        limit = max_len or 2 * int(lengths.max()) + 10
+        if method == "greedy":
+            tok, att = model.greedy(src, lengths, max_len=limit)
+        else:
+            tok, att = model.beam_search(src, lengths, beam_width=beam_width, max_len=limit, alpha=alpha)
+        for r, i in enumerate(idx):
+            tokens[i], attn[i] = tok[r], att[r]
+    return tokens, attn

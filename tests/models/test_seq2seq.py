@@ -305,9 +305,8 @@ def test_length_normalisation_prefers_longer_outputs():
 
 
 def test_beam_search_max_len_returns_unfinished():
-    V = 4
-    table = {}  # uniform-ish: never certain of eos
-    step, select = _table_step(table, V)
+    V = 4  # eos (id 1) is never likely: the beam runs to max_len
+    _, select = _table_step({}, V)
 
     def run(tokens, state):
         state = [p + (int(t),) for p, t in zip(state, tokens)]
@@ -320,3 +319,102 @@ def test_beam_search_max_len_returns_unfinished():
         beam_search(run, [()], select, 0, 1, beam_width=0)
     with pytest.raises(ValueError, match="alpha"):
         beam_search(run, [()], select, 0, 1, alpha=-1)
+
+
+def test_torch_backend_agrees_with_numpy():
+    pytest.importorskip("torch")
+    from numrnn.backend import to_numpy
+
+    src, lengths, tgt_in, tgt_out = _batch()
+    cfg = dict(cell="lstm", num_layers=2, bidirectional_encoder=True, attention="additive")
+    a, b = _model(**cfg), _model(backend="torch", **cfg)
+    la, lb = a.train_step_loss(src, lengths, tgt_in, tgt_out), b.train_step_loss(src, lengths, tgt_in, tgt_out)
+    assert la == pytest.approx(lb, rel=1e-12)  # the same float64 kernels on another array library
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert rel_err(to_numpy(q.grad), p.grad) <= 1e-12, name
+    assert a.greedy(src, lengths, max_len=5)[0] == b.greedy(src, lengths, max_len=5)[0]
+    assert a.beam_search(src, lengths, max_len=5)[0] == b.beam_search(src, lengths, max_len=5)[0]
+
+
+def test_translation_batch_and_translate_ids():
+    from numrnn.models.seq2seq import translate_ids, translation_batch
+
+    src, lengths, tgt_in, tgt_out = translation_batch([[5, 6, 7], [8]], [[3, 4], [9, 10, 11]], PAD, PAD, BOS, EOS)
+    np.testing.assert_array_equal(src, [[5, 6, 7], [8, 0, 0]])
+    np.testing.assert_array_equal(lengths, [3, 1])
+    np.testing.assert_array_equal(tgt_in, [[BOS, 3, 4, 0], [BOS, 9, 10, 11]])
+    np.testing.assert_array_equal(tgt_out, [[3, 4, EOS, 0], [9, 10, 11, EOS]])
+    with pytest.raises(ValueError, match="targets"):
+        translation_batch([[1]], [], PAD, PAD, BOS, EOS)
+    model = _model(cell="gru", attention="additive")
+    seqs = [[5, 6, 7], [8], [3, 4, 5, 6]]
+    tokens, attn = translate_ids(model, seqs, method="greedy", batch_size=2, max_len=6)
+    for s, tok, w in zip(seqs, tokens, attn):  # back in the given order, one row per source
+        ref, _ = model.greedy(np.array([s]), np.array([len(s)]), max_len=6)
+        assert tok == ref[0] and w.shape == (len(tok), len(s))
+
+
+def test_learns_to_reverse():
+    # 1-layer GRU with attention learns to reverse short sequences in a few hundred steps
+    rng = np.random.default_rng(0)
+    V = 10
+    model = Seq2Seq(V, V, embed_size=16, hidden_size=32, attention="additive", seed=0,
+                    src_pad_id=PAD, tgt_pad_id=PAD, bos_id=BOS, eos_id=EOS)
+    opt = numrnn.optim.Adam(model.parameters(), lr=1e-2)
+    from numrnn.models.seq2seq import translation_batch
+
+    def sample(n):
+        srcs = [list(rng.integers(3, V, rng.integers(2, 6))) for _ in range(n)]
+        return srcs, [s[::-1] for s in srcs]
+
+    losses = []
+    for _ in range(250):
+        srcs, tgts = sample(32)
+        model.zero_grad()
+        losses.append(model.train_step_loss(*translation_batch(srcs, tgts, PAD, PAD, BOS, EOS)))
+        numrnn.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+    srcs, tgts = sample(50)
+    tokens, _ = model.greedy(*translation_batch(srcs, tgts, PAD, PAD, BOS, EOS)[:2], max_len=8)
+    accuracy = np.mean([t == list(r) for t, r in zip(tokens, tgts)])
+    assert np.mean(losses[-20:]) < 0.3 * np.mean(losses[:5])
+    assert accuracy >= 0.8, accuracy
+
+
+def test_dropout_gradients_by_finite_differences():
+    # the dropout masks are redrawn on every forward: restore every generator first,
+    # so that the perturbed forwards see the masks the backward used
+    src, lengths, tgt_in, tgt_out = _batch(3)
+    model = _model(cell="lstm", num_layers=2, attention="additive", dropout=0.4)
+    gens = [model._dropout_rng, model.encoder._dropout_rng, model.decoder._dropout_rng]
+    saved = [g.bit_generator.state for g in gens]
+
+    def restore():
+        for g, st_ in zip(gens, saved):
+            g.bit_generator.state = st_
+
+    model.zero_grad()
+    model.train_step_loss(src, lengths, tgt_in, tgt_out)
+
+    def loss():
+        restore()
+        with numrnn.no_grad():
+            logits = model(src, lengths, tgt_in)
+        value, _ = numrnn.functional.cross_entropy(logits.reshape(-1, V_TGT), tgt_out.reshape(-1),
+                                                   ignore_index=PAD)
+        return float(value)
+
+    restore()
+    with numrnn.no_grad():
+        model.eval()
+        clean = model(src, lengths, tgt_in)
+        model.train()
+        noisy = model(src, lengths, tgt_in)
+    assert not np.allclose(clean, noisy)  # dropout is on in training mode only
+    rng = np.random.default_rng(1)
+    for name, p in model.named_parameters():
+        flat = p.data.reshape(-1)
+        for i in rng.choice(flat.size, size=min(3, flat.size), replace=False):
+            num = numeric_grad(loss, flat[i:i + 1])[0]
+            ana = p.grad.reshape(-1)[i]
+            assert abs(num - ana) <= FD_TOL * max(np.abs(p.grad).max(), 1e-3), (name, i, num, ana)

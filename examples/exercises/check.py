@@ -1,0 +1,121 @@
+"""Check your backward passes against central differences.
+
+    python examples/exercises/check.py                    # every exercise, your files
+    python examples/exercises/check.py rnn_step           # one exercise
+    python examples/exercises/check.py --solutions        # the reference solutions
+    python examples/exercises/check.py --dir my_attempts  # *.py files in another folder
+
+For each exercise ``NAME`` the checker imports ``NAME.py`` (from this folder, from
+``solutions/`` with ``--solutions``, or from ``--dir``), takes its
+``NAME_forward`` / ``NAME_backward`` pair, draws random float64 inputs, and runs
+``numrnn.gradcheck`` on the pair: every gradient your backward returns is compared
+with a central-difference estimate.  The table lists, per tensor, the largest
+relative error and whether it passed; below it, the first entry that failed.
+The exit status is 0 when every checked exercise passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import traceback
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXERCISES = ("softmax_cross_entropy", "rnn_step", "lstm_step", "gru_step")
+N, D, H, C = 3, 4, 5, 6  # distinct sizes, so that a transposed gradient has the wrong shape
+
+
+def make_inputs(name, rng):
+    """Random float64 inputs for the forward of exercise ``name`` (a tuple)."""
+    def randn(*shape, scale=1.0):
+        return rng.standard_normal(shape) * scale
+
+    w = 1.0 / np.sqrt(H)  # moderate weights: gates neither saturated nor linear
+    if name == "rnn_step":
+        return randn(N, D), randn(N, H), randn(H, D, scale=w), randn(H, H, scale=w), randn(H, scale=w)
+    if name == "lstm_step":
+        return (randn(N, D), randn(N, H), randn(N, H), randn(4 * H, D, scale=w),
+                randn(4 * H, H, scale=w), randn(4 * H, scale=w))
+    if name == "gru_step":
+        return (randn(N, D), randn(N, H), randn(3 * H, D, scale=w), randn(3 * H, H, scale=w),
+                randn(3 * H, scale=w), randn(3 * H, scale=w))
+    if name == "softmax_cross_entropy":
+        return randn(N, C, scale=2.0), rng.integers(0, C, N)
+    raise KeyError(name)
+
+
+def load(name, folder):
+    """Import ``folder/name.py`` as a fresh module (never cached between checks)."""
+    path = os.path.join(folder, f"{name}.py")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"exercise_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path
+
+
+def check(name, folder, seed=0, out=print):
+    """Check one exercise; print what happened; return ``"passed"``, ``"failed"``,
+    ``"not implemented"`` or ``"error"``."""
+    import numrnn
+
+    out(f"== {name} ==")
+    try:
+        module, path = load(name, folder)
+    except Exception as err:  # a syntax error in the student's file, a missing file, ...
+        out(f"could not import {name}: {type(err).__name__}: {err}")
+        return "error"
+    fwd = getattr(module, f"{name}_forward", None)
+    bwd = getattr(module, f"{name}_backward", None)
+    if fwd is None or bwd is None:
+        out(f"{path} must define {name}_forward and {name}_backward")
+        return "error"
+    inputs = make_inputs(name, np.random.default_rng(seed))
+    try:
+        report = numrnn.gradcheck((fwd, bwd), inputs, seed=seed)
+    except NotImplementedError as err:
+        out(f"{name}_backward: not implemented yet ({err})" if str(err) else
+            f"{name}_backward: not implemented yet")
+        return "not implemented"
+    except Exception as err:
+        tb = traceback.extract_tb(err.__traceback__)
+        where = next((f"{os.path.basename(f.filename)}:{f.lineno}" for f in reversed(tb)
+                      if os.path.abspath(f.filename) == os.path.abspath(path)), None)
+        out(f"{name}: {type(err).__name__}: {err}" + (f" (at {where})" if where else ""))
+        return "error"
+    out(str(report))
+    if report.passed:
+        return "passed"
+    bad = [r.name for r in report.rows if not r.passed]
+    out(f"wrong gradient(s): {', '.join(bad)}")
+    return "failed"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("names", nargs="*", metavar="name",
+                   help=f"exercises to check (default: all of {', '.join(EXERCISES)})")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--solutions", action="store_true", help="check the reference solutions")
+    where.add_argument("--dir", help="check the files in this folder instead")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    args = p.parse_args(argv)
+    unknown = [n for n in args.names if n not in EXERCISES]
+    if unknown:
+        p.error(f"unknown exercise(s) {', '.join(unknown)}; choose from {', '.join(EXERCISES)}")
+    folder = args.dir or (os.path.join(HERE, "solutions") if args.solutions else HERE)
+    results = {}
+    for name in args.names or EXERCISES:
+        results[name] = check(name, folder, seed=args.seed)
+        print()
+    print("summary: " + ", ".join(f"{n} {r}" for n, r in results.items()))
+    return 0 if all(r == "passed" for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,7 @@
 torch backend), matplotlib and tqdm (the examples) are imported where used.
 """
 
-from . import functional, io, models, nn, optim
+from . import functional, io, metrics, models, nn, optim
 from .io import load, save
 from .nn import (GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, Parameter,
                  RNNCell, no_grad)
@@ -12,7 +12,7 @@ from .optim import clip_grad_norm_, clip_grad_value_
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "nn", "optim", "io", "models", "save", "load", "gradcheck", "Module", "Parameter", "no_grad", "Linear",
+__all__ = ["functional", "nn", "optim", "io", "models", "metrics", "save", "load", "gradcheck", "Module", "Parameter", "no_grad", "Linear",
            "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "clip_grad_norm_",
            "clip_grad_value_"]
 

@@ -1,6 +1,8 @@
 """Models the examples train, each a Module with a hand-written backward composed of its layers'."""
 
+from . import decoding
 from .char_lm import CharLM
 from .classifier import SequenceClassifier
+from .seq2seq import Seq2Seq, translate_ids, translation_batch
 
-__all__ = ["CharLM", "SequenceClassifier"]
+__all__ = ["CharLM", "SequenceClassifier", "Seq2Seq", "translation_batch", "translate_ids", "decoding"]

@@ -66,6 +66,25 @@ class _CellBase(Module):
             out.append(s)
         return (x if batched else x[None]), out, batched
 
+    def _single_state_forward(self, x, hx, step_forward):
+        """Forward of a cell whose state is one array (RNN, GRU)."""
+        x, (h,), batched = self._check_input(x, [hx])
+        h, cache = step_forward(x, h, *self._weights())
+        self._push_cache((cache, batched, tuple(h.shape)))
+        return h if batched else h[0]
+
+    def _single_state_backward(self, dh, step_backward):
+        """Backward of a cell whose state is one array: returns ``(dx, dh_prev)``."""
+        cache, batched, shape = self._pop_cache()
+        try:
+            check_array(self, "dh", dh, shape=shape if batched else shape[1:])
+        except (TypeError, ValueError):
+            self._push_cache((cache, batched, shape))  # a refused call leaves the cell as it was
+            raise
+        dx, dh_prev, grads = step_backward(dh if batched else dh[None], cache)
+        self._accumulate(grads)
+        return (dx, dh_prev) if batched else (dx[0], dh_prev[0])
+
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
@@ -83,21 +102,11 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None):
-        x, (h,), batched = self._check_input(x, [hx])
-        h, cache = F.rnn_step_forward(x, h, *self._weights(), nonlinearity=self.nonlinearity)
-        self._push_cache((cache, batched, tuple(h.shape)))
-        return h if batched else h[0]
+        return self._single_state_forward(
+            x, hx, lambda x, h, *w: F.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity))
 
     def backward(self, dh):
-        cache, batched, shape = self._pop_cache()
-        try:
-            check_array(self, "dh", dh, shape=shape if batched else shape[1:])
-        except (TypeError, ValueError):
-            self._push_cache((cache, batched, shape))
-            raise
-        dx, dh_prev, grads = F.rnn_step_backward(dh if batched else dh[None], cache)
-        self._accumulate(grads)
-        return (dx, dh_prev) if batched else (dx[0], dh_prev[0])
+        return self._single_state_backward(dh, F.rnn_step_backward)
 
 
 class LSTMCell(_CellBase):
@@ -148,18 +157,7 @@ class GRUCell(_CellBase):
     gates = 3
 
     def forward(self, x, hx=None):
-        x, (h,), batched = self._check_input(x, [hx])
-        h, cache = F.gru_step_forward(x, h, *self._weights())
-        self._push_cache((cache, batched, tuple(h.shape)))
-        return h if batched else h[0]
+        return self._single_state_forward(x, hx, F.gru_step_forward)
 
     def backward(self, dh):
-        cache, batched, shape = self._pop_cache()
-        try:
-            check_array(self, "dh", dh, shape=shape if batched else shape[1:])
-        except (TypeError, ValueError):
-            self._push_cache((cache, batched, shape))
-            raise
-        dx, dh_prev, grads = F.gru_step_backward(dh if batched else dh[None], cache)
-        self._accumulate(grads)
-        return (dx, dh_prev) if batched else (dx[0], dh_prev[0])
+        return self._single_state_backward(dh, F.gru_step_backward)

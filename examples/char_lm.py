@@ -27,6 +27,7 @@ import numpy as np
 import numrnn
 from numrnn.data import CharVocab, load_text, sequential_partition
 from numrnn.models import CharLM
+from numrnn.plotting import moving_average, pyplot
 from numrnn.training import evaluate_lm, progress, tbptt_train
 
 
@@ -136,20 +137,12 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
 
 
 def plot(histories, path):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install matplotlib): no figure written")
+    plt = pyplot()
+    if plt is None:
         return
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for name, h in histories.items():
-        loss = np.asarray(h["loss"])
-        k = max(1, len(loss) // 100)
-        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-        a.plot(np.arange(len(smooth)) + k, smooth, label=name)
+        a.plot(*moving_average(h["loss"]), label=name)
         b.plot(h["val_step"], h["val_ppl"], marker="o", label=name)
     a.set(xlabel="step", ylabel="training loss (nats/char)", title="training loss")
     b.set(xlabel="step", ylabel="perplexity", title="validation perplexity", yscale="log")

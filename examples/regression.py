@@ -30,6 +30,7 @@ import numpy as np
 import numrnn
 from numrnn.data import load_timeseries, sliding_windows
 from numrnn.functional import mse_loss
+from numrnn.plotting import pyplot
 from numrnn.training import progress
 
 # The seed's illustrative table: made-up but plausible numbers for an ice-cream stall.
@@ -89,18 +90,6 @@ def parse_args(argv=None):
     if args.dry_run:
         args.gd_iters, args.logistic_iters, args.epochs, args.hidden_size = 30, 50, 2, 8
     return args
-
-
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install matplotlib): no figure written")
-        return None
-    return plt
 
 
 # -- (a) linear regression ----------------------------------------------------------------
@@ -482,7 +471,7 @@ def part_forecast(args, plt):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    plt = _pyplot()
+    plt = pyplot()
     results = {"linear": part_linear(args, plt), "logistic": part_logistic(args, plt),
                "forecast": part_forecast(args, plt)}
     with open(os.path.join(args.out, "results.json"), "w") as f:

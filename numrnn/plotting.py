@@ -1,0 +1,33 @@
+"""Small helpers the examples share for their figures (matplotlib is optional)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["pyplot", "moving_average"]
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only), or None with a note if absent."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install matplotlib): no figure written")
+        return None
+    return plt
+
+
+def moving_average(values, window=None):
+    """``(x, y)`` of a trailing moving average; the window defaults to 1% of the length.
+
+    ``x`` holds the 1-based index of the last value in each window, so the curve
+    lines up with the raw values it smooths.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    k = max(1, len(values) // 100) if window is None else max(1, int(window))
+    k = min(k, max(1, len(values)))
+    y = np.convolve(values, np.ones(k) / k, mode="valid")
+    return np.arange(len(y)) + k, y

@@ -96,7 +96,7 @@ def quiesce(window_s=0.005, idle_frac=0.1, max_s=1.0):
 
 
 def alternate(fns, repeats=21, warmup=3, min_sample_s=0.005, budget_s=None, min_repeats=3,
-              isolate=True, blocked=False):
+              isolate=True, blocked=False, prime_below_s=0.25):
     """Time several callables in turn, round robin, and summarise each.
 
     After ``warmup`` untimed calls of each (round robin too, so caches, page
@@ -112,6 +112,8 @@ def alternate(fns, repeats=21, warmup=3, min_sample_s=0.005, budget_s=None, min_
     sample sees the state a training loop calling the same step back to back
     is in, not the aftermath of the other library.  Without it, on two cores
     the torch side measured up to twice as slow right after NumPy's BLAS.
+    Calls longer than ``prime_below_s`` are not primed: waking a thread pool
+    costs about a millisecond, under half a percent of such a call.
 
     A sample is ``number`` consecutive calls divided by ``number``, where
     ``number`` is chosen per callable (from the last warm-up call) so that a
@@ -153,7 +155,8 @@ def alternate(fns, repeats=21, warmup=3, min_sample_s=0.005, budget_s=None, min_
     def sample(i):
         if isolate:
             waits.append(quiesce())
-            fns[i]()  # priming call, untimed
+            if last[i] < prime_below_s:
+                fns[i]()  # priming call, untimed
         samples[i].append(_time_calls(fns[i], numbers[i]))
 
     def over_budget(r, t0):

@@ -218,7 +218,7 @@ def measure_recurrent(size, cell, repeats, warmup=3, budget=None, min_sample_s=0
     b = build_recurrent(cell, B, T, D, H)
     gap, gaps = check_recurrent(b)
     row = dict(kind="recurrent", size=size, cell=cell, shape=(B, T, D, H), goal=goal,
-               max_rel_gap=gap)
+               max_rel_gap=gap, rel_gaps=gaps)
     if memory:
         row["memory"] = cache_memory(b, cell, B, T, H)
     extra = ()

@@ -22,7 +22,8 @@ names (or --seconds of training time each).  The classes are very unbalanced
 balanced accuracy (mean per-class recall) and the majority-class baseline.
 By default the loss is unweighted (--class-weights none): that maximises plain
 accuracy; "balanced" weights each class by N / (C n_c), trading some accuracy for
-recall on the rare languages.
+recall on the rare languages (with weights, the best epoch and the best model
+are chosen by validation balanced accuracy instead of accuracy).
 
 Figures go to --out: the training loss and validation accuracy of every model,
 and the confusion matrix of the best one on the held-out names.  The best model
@@ -147,6 +148,7 @@ def train_one(args, cell, vocab, classes, train, val, weight):
     sched = numrnn.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if args.seconds is None else None
     hist = train_classifier(model, opt, train, val, epochs=epochs, batch_size=args.batch_size,
                             rng=args.seed, clip_norm=args.clip, weight=weight, scheduler=sched,
+                            monitor="accuracy" if weight is None else "balanced_accuracy",
                             time_budget=args.seconds, pad_id=vocab.pad_id, desc=cell,
                             show_progress=not args.quiet)
     return model, opt, cfg, hist
@@ -293,14 +295,16 @@ def main(argv=None, return_model=False):
         row = {"model": cell, "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
                "epochs": len(hist["epoch"]), "best_epoch": hist["best_epoch"], "steps": hist["steps"],
                "train_seconds": round(hist["train_seconds"], 1),
-               "val_accuracy": round(max(hist["val_accuracy"]), 4),
+               "val_accuracy": round(hist["val_accuracy"][hist["best_epoch"] - 1], 4),
+               "val_balanced_accuracy": round(hist["val_balanced_accuracy"][hist["best_epoch"] - 1], 4),
                "held_out_accuracy": round(r["accuracy"], 4),
                "held_out_balanced_accuracy": round(r["balanced_accuracy"], 4),
                "held_out_loss": round(r["loss"], 4)}
         rows.append(row)
         histories[cell] = hist
         # The best model is chosen on the validation set, not on the held-out names.
-        if best is None or row["val_accuracy"] > best[0]["val_accuracy"]:
+        key = "val_accuracy" if weight is None else "val_balanced_accuracy"
+        if best is None or row[key] > best[0][key]:
             best = (row, model, opt, cfg, r)
 
     print("\n| model | params | epochs (best) | train s | held-out accuracy | balanced accuracy |")

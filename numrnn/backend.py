@@ -68,6 +68,10 @@ class NumpyOps:
     def copy(self, x):
         return x.copy()
 
+    def contiguous(self, x):
+        """``x`` laid out row-major (a copy only if it is not already)."""
+        return np.ascontiguousarray(x)
+
     def is_array(self, x):
         return isinstance(x, np.ndarray)
 
@@ -192,6 +196,9 @@ class TorchOps:
 
     def copy(self, x):
         return x.clone()
+
+    def contiguous(self, x):
+        return x.contiguous()
 
     def is_array(self, x):
         return isinstance(x, self.torch.Tensor)

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from ..backend import ops
 from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
-                       recurrent_weight_grad, sequence_views, state_slots, time_steps, zero_padding)
+                       recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
+                       zero_padding)
 
 __all__ = ["gru_cell_forward", "gru_cell_backward", "gru_step_forward", "gru_step_backward",
            "gru_forward", "gru_backward"]
@@ -97,10 +98,10 @@ def _work(B, H, like):
     return xp.empty((B, H), like=like), xp.empty((B, 2 * H), like=like)
 
 
-def _hidden_preact(h_prev, weight_hh, bias_hh, out=None):
-    """``h_prev W_hh^T + b_hh`` ``(B, 3H)``."""
+def _hidden_preact(h_prev, whhT, bias_hh, out=None):
+    """``h_prev W_hh^T + b_hh`` ``(B, 3H)``, given ``whhT`` = :math:`W_{hh}^\top`."""
     xp = ops(h_prev)
-    ah = xp.matmul(h_prev, weight_hh.T, out=out)
+    ah = xp.matmul(h_prev, whhT, out=out)
     if bias_hh is not None:
         ah += bias_hh
     return ah
@@ -116,7 +117,7 @@ def gru_step_forward(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None
     ax = xp.matmul(x, weight_ih.T)  # (B, 3H)
     if bias_ih is not None:
         ax += bias_ih
-    ah = _hidden_preact(h_prev, weight_hh, bias_hh)  # (B, 3H)
+    ah = _hidden_preact(h_prev, weight_hh.T, bias_hh)  # (B, 3H)
     h = xp.empty_like(h_prev)
     gru_cell_forward(ax, ah, h_prev, h)
     H = h.shape[-1]
@@ -155,10 +156,11 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse
     hs = xp.empty((T + 1, B, H), like=gates)  # states in time order
     ah = xp.empty((B, 3 * H), like=gates)  # recurrent pre-activations of one step
     hs[T if reverse else 0] = h0
+    whhT = transposed(weight_hh)  # (H, 3H) row-major
     for t in time_steps(T, reverse):
         p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)
-        _hidden_preact(hs[p, :n], weight_hh, bias_hh, out=ah[:n])
+        _hidden_preact(hs[p, :n], whhT, bias_hh, out=ah[:n])
         us[t, :n] = ah[:n, 2 * H :]
         gru_cell_forward(gates[t, :n], ah[:n], hs[p, :n], hs[c, :n])
         if n < B:

@@ -32,7 +32,8 @@ import numpy as np
 
 from ..backend import ops
 from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
-                       recurrent_weight_grad, sequence_views, state_slots, time_steps, zero_padding)
+                       recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
+                       zero_padding)
 
 __all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_step_forward", "lstm_step_backward",
            "lstm_forward", "lstm_backward"]
@@ -192,7 +193,8 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     m = None if weight_hr is None else xp.empty((B, H), like=gates)  # projection input m_t
     rec = xp.empty((B, 4 * H), like=gates)  # recurrent term h_{t-1} W_hh^T of one step
     k = GateConstants(H, gates)
-    whhT = weight_hh.T
+    whhT = transposed(weight_hh)  # (P, 4H) row-major
+    whrT = None if weight_hr is None else transposed(weight_hr)  # (H, P)
     for t in time_steps(T, reverse):
         p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)
@@ -202,7 +204,7 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
             lstm_cell_forward(a, cs[p, :n], cs[c, :n], hs[c, :n], k)
         else:
             lstm_cell_forward(a, cs[p, :n], cs[c, :n], m[:n], k)
-            xp.matmul(m[:n], weight_hr.T, out=hs[c, :n])  # h_t = m_t W_hr^T
+            xp.matmul(m[:n], whrT, out=hs[c, :n])  # h_t = m_t W_hr^T
         if n < B:
             hs[c, n:], cs[c, n:] = hs[p, n:], cs[p, n:]
     out, _, hn = sequence_views(hs, reverse)

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from ..backend import ops
 from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
-                       recurrent_weight_grad, sequence_views, state_slots, time_steps, zero_padding)
+                       recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
+                       zero_padding)
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]
 
@@ -116,7 +117,7 @@ def rnn_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonline
     a = project_inputs(x, weight_ih, _bias(bias_ih, bias_hh))  # (T, B, H), scratch
     hs = xp.empty((T + 1, B, H), like=a)  # states in time order, see sequence.py
     hs[T if reverse else 0] = h0
-    whhT = weight_hh.T
+    whhT = transposed(weight_hh)  # (H, H) row-major
     for t in time_steps(T, reverse):
         p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)

@@ -27,7 +27,7 @@ from ..backend import ops
 
 __all__ = [
     "time_steps", "state_slots", "active_rows", "sequence_views", "project_inputs",
-    "zero_padding", "input_weight_grads", "recurrent_weight_grad", "check_batch_sizes",
+    "zero_padding", "input_weight_grads", "recurrent_weight_grad", "check_batch_sizes", "transposed",
 ]
 
 
@@ -79,7 +79,7 @@ def project_inputs(x, weight_ih, bias=None):
     """
     xp = ops(x)
     T, B, D = x.shape
-    a = xp.matmul(x.reshape(T * B, D), weight_ih.T)  # (T*B, G)
+    a = xp.matmul(x.reshape(T * B, D), xp.contiguous(weight_ih.T))  # (T*B, G)
     if bias is not None:
         a += bias
     return a.reshape(T, B, weight_ih.shape[0])
@@ -110,6 +110,16 @@ def input_weight_grads(da, x, weight_ih):
     dbias = xp.sum(d2, axis=0)  # (G,)
     dx = xp.matmul(d2, weight_ih).reshape(T, B, x.shape[-1])  # (T, B, D)
     return dx, dweight, dbias
+
+
+def transposed(weight):
+    """``weight.T`` copied row-major once per sequence.
+
+    The recurrent product of every step, :math:`h_{t-1} W_{hh}^\top`, runs faster
+    on a row-major right operand (BLAS reads it along its rows); the copy costs
+    one pass over the weights, the steps save far more.
+    """
+    return ops(weight).contiguous(weight.T)
 
 
 def recurrent_weight_grad(da, h_prev):

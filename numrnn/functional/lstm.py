@@ -21,6 +21,23 @@ the gradient reaching :math:`c_t` from step ``t+1``:
     \delta &= [\partial i\, i(1-i),\; \partial f\, f(1-f),\; \partial g\,(1-g^2),\; \partial o\, o(1-o)] \\
     \partial h_{t-1} &= \delta W_{hh}
 
+Everything in these equations except :math:`\partial m` and :math:`\partial c` is
+known once the forward has run, so the backward first forms, for every step at
+once, the *local factors* (:func:`lstm_local_grads`)
+
+.. math::
+
+    \kappa &= [\,g\, i(1-i),\; c_{t-1} f(1-f),\; i (1-g^2),\; \tanh c_t\, o(1-o)\,], \qquad
+    k^c = o (1 - \tanh^2 c_t)
+
+and the loop over time keeps only the recursion (:func:`lstm_chain_step`):
+
+.. math::
+
+    \partial c_t = \partial c_{t+1} \odot f_{t+1} + \partial m_t \odot k^c_t, \qquad
+    \delta_t = [\partial c_t, \partial c_t, \partial c_t, \partial m_t] \odot \kappa_t, \qquad
+    \partial h_{t-1} \mathrel{+}= \delta_t W_{hh}
+
 What BPTT keeps per step: the four activated gates (``4H``), the cell state
 (``H``) and the hidden state (``H``, or ``P`` with projection): exactly what the
 equations above read.  :math:`\tanh c_t` and :math:`m_t` are recomputed.
@@ -31,11 +48,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import ops
-from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
-__all__ = ["lstm_cell_forward", "lstm_cell_backward", "lstm_step_forward", "lstm_step_backward",
+__all__ = ["lstm_cell_forward", "lstm_local_grads", "lstm_chain_step", "lstm_step_forward",
+           "lstm_step_backward",
            "lstm_forward", "lstm_backward"]
 
 
@@ -55,7 +73,20 @@ class GateConstants:
 
     __slots__ = ("scale", "shift", "U", "V")
 
+    _cache = {}
+
+    def __new__(cls, H, like):
+        xp = ops(like)
+        key = (H, xp, str(like.dtype))
+        if key not in cls._cache:
+            cls._cache[key] = super().__new__(cls)
+            cls._cache[key]._fill(H, like)
+        return cls._cache[key]
+
     def __init__(self, H, like):
+        pass  # filled once per (H, backend, dtype) by __new__
+
+    def _fill(self, H, like):
         xp = ops(like)
         sigmoid_cols = np.ones(4 * H)
         sigmoid_cols[2 * H : 3 * H] = 0  # the g block is a tanh
@@ -70,15 +101,18 @@ def lstm_cell_forward(a, c_prev, c, m, k):
     r"""The pointwise part of a step: gates, new cell state and :math:`m = o \odot \tanh c`.
 
     Args:
-        a: ``(B, 4H)`` pre-activations; overwritten in place by the gates ``[i, f, g, o]``.
+        a: ``(B, 4H)`` pre-activations *times* ``k.scale`` (halved for ``i, f, o``:
+            :math:`\sigma(a) = \tfrac12\tanh(\tfrac12 a) + \tfrac12`); overwritten in place
+            by the gates ``[i, f, g, o]``.  The layer gets the halving for free by
+            halving those rows of the weights once per sequence (the pre-activation
+            is linear in them).
         c_prev: ``(B, H)``.
         c, m: ``(B, H)`` output buffers for :math:`c_t` and :math:`m_t`.
         k: :class:`GateConstants` for this ``H`` and dtype.
     """
     xp = ops(a)
     H = c.shape[-1]
-    a *= k.scale  # sigma(a) = tanh(a/2)/2 + 1/2 for i, f, o; tanh(a) for g
-    xp.tanh(a, out=a)
+    xp.tanh(a, out=a)  # tanh(a/2) for i, f, o; tanh(a) for g
     a *= k.scale
     a += k.shift
     i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
@@ -89,44 +123,55 @@ def lstm_cell_forward(a, c_prev, c, m, k):
     m *= o  # m_t = o * tanh(c_t)
 
 
-def lstm_cell_backward(dm, dc, gates, c_prev, c, da, k, work, dc_total=None):
-    r"""Backward of :func:`lstm_cell_forward` (the equations are in this module's docstring).
+def lstm_local_grads(gates, c_prev, c, coef, k_c):
+    r"""The factors of the backward that do not depend on the incoming gradient.
+
+    Works on one step ``(B, .)`` or on every step at once ``(T, B, .)``.
+
+    Args:
+        gates: ``(..., 4H)`` activated ``[i, f, g, o]``; c_prev, c: ``(..., H)``.
+        coef: ``(..., 4H)`` output buffer for
+            :math:`\kappa = [g\, i(1-i),\; c_{t-1} f(1-f),\; i(1-g^2),\; \tanh c_t\, o(1-o)]`.
+        k_c: ``(..., H)`` output buffer for :math:`k^c = o (1 - \tanh^2 c_t)`.
+    """
+    xp = ops(gates)
+    H = c.shape[-1]
+    k = GateConstants(H, gates)
+    i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))
+    tanh_c = xp.tanh(c, out=k_c)
+    xp.subtract(k.U, gates, out=coef)  # the activations' derivatives, all gates at once:
+    coef *= gates  # G (U - G) + V = s (1 - s) for i, f, o and 1 - g^2 for g
+    coef += k.V
+    coef[..., :H] *= g  # d c / d i = g
+    coef[..., H : 2 * H] *= c_prev  # d c / d f = c_{t-1}
+    coef[..., 2 * H : 3 * H] *= i  # d c / d g = i
+    coef[..., 3 * H :] *= tanh_c  # d m / d o = tanh c_t
+    xp.multiply(tanh_c, tanh_c, out=k_c)
+    xp.subtract(1, k_c, out=k_c)
+    k_c *= o  # d m / d c = o (1 - tanh^2 c_t)
+
+
+def lstm_chain_step(dm, dc, coef, k_c, f, work, dc_total=None):
+    r"""One step of the backward recursion, in place.
 
     Args:
         dm: ``(B, H)`` gradient of :math:`m_t`.
-        dc: ``(B, H)``, updated in place: on entry the gradient reaching
-            :math:`c_t` from the next step, on return :math:`\partial L/\partial c_{t-1}`.
-        gates: ``(B, 4H)`` activated ``[i, f, g, o]``; c_prev, c: ``(B, H)``.
-        da: ``(B, 4H)`` output buffer for :math:`\delta`, the pre-activation gradient.
-        k: :class:`GateConstants`; work: scratch ``(tanh_c (B, H), tmp (B, H), deriv (B, 4H))``.
+        dc: ``(B, H)``: on entry :math:`\partial c_{t+1} \odot f_{t+1}` (what reaches
+            :math:`c_t` from the next step), on return :math:`\partial L/\partial c_{t-1}`.
+        coef: ``(B, 4H)`` the local factors :math:`\kappa_t`; on return the
+            pre-activation gradient :math:`\delta_t`.
+        k_c: ``(B, H)`` :math:`k^c_t`; f: ``(B, H)`` the forget gate; work: ``(B, H)`` scratch.
         dc_total: optional ``(B, H)`` buffer that receives the whole :math:`\partial L/\partial c_t`.
     """
     xp = ops(dm)
-    H = c.shape[-1]
-    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-    tanh_c, tmp, deriv = work
-    xp.tanh(c, out=tanh_c)
-    xp.multiply(tanh_c, tanh_c, out=tmp)
-    xp.subtract(1, tmp, out=tmp)
-    tmp *= o
-    tmp *= dm
-    dc += tmp  # dL/dc_t = (from c_{t+1}) + dm * o * (1 - tanh^2 c_t)
+    B, H = dc.shape
+    dc += xp.multiply(dm, k_c, out=work)  # dc_t = dc_{t+1} f_{t+1} + dm k^c
     if dc_total is not None:
         dc_total[...] = dc
-    xp.multiply(dc, g, out=da[:, :H])  # dL/di = dc * g
-    xp.multiply(dc, c_prev, out=da[:, H : 2 * H])  # dL/df = dc * c_{t-1}
-    xp.multiply(dc, i, out=da[:, 2 * H : 3 * H])  # dL/dg = dc * i
-    xp.multiply(dm, tanh_c, out=da[:, 3 * H :])  # dL/do = dm * tanh c_t
-    xp.subtract(k.U, gates, out=deriv)  # through the activations, all gates at once:
-    deriv *= gates  # G (U - G) + V = s (1 - s) for i, f, o and 1 - g^2 for g
-    deriv += k.V
-    da *= deriv
-    dc *= f  # dL/dc_{t-1} = dc * f
-
-
-def _work(B, H, like):
-    xp = ops(like)
-    return xp.empty((B, H), like=like), xp.empty((B, H), like=like), xp.empty((B, 4 * H), like=like)
+    ifg = coef[:, : 3 * H].reshape(B, 3, H)
+    xp.multiply(ifg, dc[:, None, :], out=ifg)  # delta^{i,f,g} = dc * kappa^{i,f,g}
+    xp.multiply(coef[:, 3 * H :], dm, out=coef[:, 3 * H :])  # delta^o = dm * kappa^o
+    dc *= f  # dL/dc_{t-1} = dc_t * f
 
 
 def _bias(bias_ih, bias_hh):
@@ -146,7 +191,9 @@ def lstm_step_forward(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih=None, bia
     if bias_ih is not None:
         a += _bias(bias_ih, bias_hh)
     c, h = xp.empty_like(c_prev), xp.empty_like(c_prev)
-    lstm_cell_forward(a, c_prev, c, h, GateConstants(c.shape[-1], a))
+    k = GateConstants(c.shape[-1], a)
+    a *= k.scale
+    lstm_cell_forward(a, c_prev, c, h, k)
     return h, c, (x, h_prev, c_prev, a, c, weight_ih, weight_hh, bias_ih is not None)
 
 
@@ -158,10 +205,11 @@ def lstm_step_backward(dh, dc, cache):
     """
     x, h_prev, c_prev, gates, c, weight_ih, weight_hh, has_bias = cache
     xp = ops(dh)
-    da = xp.empty_like(gates)  # (B, 4H)
     H = c.shape[-1]
+    da, k_c = xp.empty_like(gates), xp.empty_like(c)  # (B, 4H), (B, H)
+    lstm_local_grads(gates, c_prev, c, da, k_c)
     dc_prev = xp.zeros_like(c) if dc is None else xp.copy(dc)  # becomes dL/dc_{t-1}
-    lstm_cell_backward(dh, dc_prev, gates, c_prev, c, da, GateConstants(H, c), _work(c.shape[0], H, c))
+    lstm_chain_step(dh, dc_prev, da, k_c, gates[:, H : 2 * H], xp.empty_like(c))
     db = xp.sum(da, axis=0) if has_bias else None
     grads = {"weight_ih": xp.matmul(da.T, x), "weight_hh": xp.matmul(da.T, h_prev),
              "bias_ih": db, "bias_hh": None if db is None else xp.copy(db)}
@@ -185,15 +233,17 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     T, B, _ = x.shape
     H, P = c0.shape[-1], h0.shape[-1]
     batch_sizes = check_batch_sizes(batch_sizes, T, B)
-    gates = project_inputs(x, weight_ih, _bias(bias_ih, bias_hh))  # (T, B, 4H), becomes the gates
+    k = GateConstants(H, x)
+    scaled = lambda w: None if w is None else w * (k.scale[:, None] if w.ndim == 2 else k.scale)  # noqa: E731
+    # pre-activations times k.scale for every step, then the gates (see lstm_cell_forward)
+    gates = project_inputs(x, scaled(weight_ih), scaled(_bias(bias_ih, bias_hh)))  # (T, B, 4H)
     hs = xp.empty((T + 1, B, P), like=gates)  # hidden states in time order
     cs = xp.empty((T + 1, B, H), like=gates)  # cell states in time order
     start = T if reverse else 0
     hs[start], cs[start] = h0, c0
     m = None if weight_hr is None else xp.empty((B, H), like=gates)  # projection input m_t
     rec = xp.empty((B, 4 * H), like=gates)  # recurrent term h_{t-1} W_hh^T of one step
-    k = GateConstants(H, gates)
-    whhT = transposed(weight_hh)  # (P, 4H) row-major
+    whhT = transposed(scaled(weight_hh))  # (P, 4H) row-major, rows of i, f, o halved
     whrT = None if weight_hr is None else transposed(weight_hr)  # (H, P)
     for t in time_steps(T, reverse):
         p, c = state_slots(t, reverse)
@@ -229,33 +279,39 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
     xp = ops(hs)
     T, B, P = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     H = cs.shape[-1]
-    da = xp.zeros(gates.shape, like=gates)  # (T, B, 4H) pre-activation gradients
+    c_all, c_prev_all, _ = sequence_views(cs, reverse)  # c_t and c_{t-1} for every t, (T, B, H)
+    da = xp.zeros(gates.shape, like=gates)  # (T, B, 4H): kappa_t, then delta_t; 0 where padded
+    if weight_hr is not None:
+        ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, for dW_hr after the loop
+        dhs = xp.zeros((T, B, P), like=hs)  # dL/dh_t, for dW_hr after the loop
+    # 2. the recursion, t = T-1 .. 0
     dh_next = xp.zeros((B, P), like=hs) if dhn is None else xp.copy(dhn)
     dc_next = xp.zeros((B, H), like=cs) if dcn is None else xp.copy(dcn)
-    k, work = GateConstants(H, cs), _work(B, H, cs)
+    work = xp.empty((B, H), like=cs)
     dc_t = xp.empty((B, H), like=cs) if record is not None else None  # whole dL/dc_t, recorded
-    if weight_hr is not None:
-        dhs = xp.zeros((T, B, P), like=hs)  # dL/dh_t, for dW_hr after the loop
-        ms = xp.zeros((T, B, H), like=hs)  # m_t recomputed, for dW_hr after the loop
-    for t in reversed(time_steps(T, reverse)):
-        p, c = state_slots(t, reverse)
-        n = active_rows(batch_sizes, t, B)
-        dh = dh_next[:n]  # (n, P); rows past n pass their gradients through unchanged
-        if dout is not None:
-            dh += dout[t, :n]
-        if record is not None:
-            _record(record, "h", t, T, dh)
-        if weight_hr is None:
-            dm = dh
-        else:
-            dhs[t, :n] = dh
-            ms[t, :n] = gates[t, :n, 3 * H :] * xp.tanh(cs[c, :n])
-            dm = xp.matmul(dh, weight_hr)  # (n, H)
-        lstm_cell_backward(dm, dc_next[:n], gates[t, :n], cs[p, :n], cs[c, :n], da[t, :n], k,
-                           [w[:n] for w in work], dc_t[:n] if record is not None else None)
-        if record is not None:
-            _record(record, "c", t, T, dc_t[:n])
-        xp.matmul(da[t, :n], weight_hh, out=dh_next[:n])  # dL/dh_{t-1}
+    for lo, hi, steps in backward_blocks(T, reverse, B * 4 * H):
+        # 1. the local factors kappa, k^c of a block of steps at once, kappa written into da
+        k_c = xp.empty((hi - lo, B, H), like=cs)
+        lstm_local_grads(gates[lo:hi], c_prev_all[lo:hi], c_all[lo:hi], da[lo:hi], k_c)
+        zero_padding(da[lo:hi], None if batch_sizes is None else batch_sizes[lo:hi])
+        # 2. the recursion through the block
+        for t in steps:
+            n = active_rows(batch_sizes, t, B)
+            dh = dh_next[:n]  # (n, P); rows past n pass their gradients through unchanged
+            if dout is not None:
+                dh += dout[t, :n]
+            if record is not None:
+                _record(record, "h", t, T, dh)
+            if weight_hr is None:
+                dm = dh
+            else:
+                dhs[t, :n] = dh
+                dm = xp.matmul(dh, weight_hr)  # (n, H)
+            lstm_chain_step(dm, dc_next[:n], da[t, :n], k_c[t - lo, :n], gates[t, :n, H : 2 * H],
+                            work[:n], None if record is None else dc_t[:n])
+            if record is not None:
+                _record(record, "c", t, T, dc_t[:n])
+            xp.matmul(da[t, :n], weight_hh, out=dh_next[:n])  # dL/dh_{t-1}
     _, h_prev, _ = sequence_views(hs, reverse)
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(da, h_prev),

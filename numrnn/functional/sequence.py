@@ -26,7 +26,7 @@ import numpy as np
 from ..backend import ops
 
 __all__ = [
-    "time_steps", "state_slots", "active_rows", "sequence_views", "project_inputs",
+    "time_steps", "state_slots", "active_rows", "backward_blocks", "BLOCK_ELEMENTS", "sequence_views", "project_inputs",
     "zero_padding", "input_weight_grads", "recurrent_weight_grad", "check_batch_sizes", "transposed",
 ]
 
@@ -39,6 +39,32 @@ def time_steps(T, reverse):
 def state_slots(t, reverse):
     """Indices into ``hs`` of the state step ``t`` reads and the one it writes."""
     return (t + 1, t) if reverse else (t, t + 1)
+
+
+#: elements (of the widest per-step array) that the backward's per-block work aims to keep in
+#: cache: about 128 KiB of float32
+BLOCK_ELEMENTS = 32768
+
+
+def backward_blocks(T, reverse, row_elements):
+    r"""Split the steps into blocks for the backward, in the order BPTT visits them.
+
+    Work that does not depend on the incoming gradient (the local derivatives of
+    every step) is done for a whole block of steps with one array operation,
+    then the recursion runs step by step through the block.  A block holds as
+    many steps as keep ``steps * row_elements`` near :data:`BLOCK_ELEMENTS`, so
+    that the block's arrays are still in cache when the recursion reads them:
+    with a small batch many steps share one operation (less per-call overhead),
+    with a large batch each step is its own block (no extra memory traffic).
+
+    Yields ``(lo, hi, steps)``: the block covers time indices ``lo .. hi-1`` and
+    ``steps`` lists them in visiting order.
+    """
+    S = max(1, BLOCK_ELEMENTS // max(1, row_elements))
+    starts = list(range(0, T, S))
+    for lo in (starts if reverse else reversed(starts)):
+        hi = min(lo + S, T)
+        yield lo, hi, (range(lo, hi) if reverse else range(hi - 1, lo - 1, -1))
 
 
 def active_rows(batch_sizes, t, B):

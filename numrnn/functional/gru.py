@@ -26,11 +26,11 @@ hidden state (``H``).
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
-__all__ = ["gru_cell_forward", "gru_cell_backward", "gru_step_forward", "gru_step_backward",
+__all__ = ["gru_cell_forward", "gru_local_grads", "gru_chain_step", "gru_step_forward", "gru_step_backward",
            "gru_forward", "gru_backward"]
 
 
@@ -58,44 +58,51 @@ def gru_cell_forward(ax, ah, h_prev, h):
     h += n  # h_t = n + z * (h_{t-1} - n)
 
 
-def gru_cell_backward(dh, gates, u, h_prev, dax, dah, work):
-    r"""Backward of :func:`gru_cell_forward` (equations in this module's docstring).
+def gru_local_grads(gates, u, h_prev, coef_x, coef_h):
+    r"""The factors of the backward that do not depend on the incoming gradient.
+
+    Works on one step ``(B, .)`` or on a block of steps ``(S, B, .)``.  With
+    :math:`\kappa^n = (1 - z)(1 - n^2)`, :math:`\kappa^z = (h_{t-1} - n)\, z (1 - z)` and
+    :math:`\kappa^r = \kappa^n u\, r (1 - r)`, the step's gradients are
+    :math:`\delta^x = g \odot [\kappa^r, \kappa^z, \kappa^n]` and
+    :math:`\delta^h = g \odot [\kappa^r, \kappa^z, \kappa^n r]`.
 
     Args:
-        dh: ``(B, H)`` gradient of :math:`h_t`; gates: ``(B, 3H)`` ``[r, z, n]``;
-        u: ``(B, H)``; h_prev: ``(B, H)``.
-        dax, dah: ``(B, 3H)`` output buffers for :math:`\delta^x` and :math:`\delta^h`.
-        work: scratch ``(tmp (B, H), deriv (B, 2H))``.
+        gates: ``(..., 3H)`` ``[r, z, n]``; u, h_prev: ``(..., H)``.
+        coef_x, coef_h: ``(..., 3H)`` output buffers for the two factor sets.
+    """
+    xp = ops(gates)
+    H = u.shape[-1]
+    r, z, n = (gates[..., j * H:(j + 1) * H] for j in range(3))
+    k_r, k_z, k_n = (coef_x[..., j * H:(j + 1) * H] for j in range(3))
+    xp.multiply(n, n, out=k_n)
+    xp.subtract(1, k_n, out=k_n)  # dn/da^n = 1 - n^2
+    xp.subtract(1, z, out=k_z)
+    k_n *= k_z  # kappa^n = (1 - z)(1 - n^2)      [dh/dn = 1 - z]
+    k_z *= z  # z (1 - z) = dz/da^z
+    xp.subtract(h_prev, n, out=k_r)
+    k_z *= k_r  # kappa^z = (h_{t-1} - n) z (1 - z)  [dh/dz = h_{t-1} - n]
+    xp.subtract(1, r, out=k_r)
+    k_r *= r  # r (1 - r) = dr/da^r
+    k_r *= u
+    k_r *= k_n  # kappa^r = kappa^n u r (1 - r)     [da^n/dr = u]
+    coef_h[..., : 2 * H] = coef_x[..., : 2 * H]
+    xp.multiply(k_n, r, out=coef_h[..., 2 * H :])  # delta^n r reaches W_hn, b_hn and h_{t-1}
 
-    Returns:
-        The direct part :math:`g \odot z` of :math:`\partial L/\partial h_{t-1}`, in ``work[0]``
-        (the caller adds :math:`\delta^h W_{hh}`).
+
+def gru_chain_step(dh, coef_x, coef_h):
+    r"""One step of the recursion, in place: :math:`\delta^x = g \odot \kappa^x`, :math:`\delta^h = g \odot \kappa^h`.
+
+    ``dh`` ``(B, H)``; ``coef_x``, ``coef_h`` ``(B, 3H)`` hold the local factors on entry
+    and the gradients on return (the caller adds :math:`g z + \delta^h W_{hh}` for
+    :math:`\partial L/\partial h_{t-1}`).
     """
     xp = ops(dh)
-    H = dh.shape[-1]
-    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
-    tmp, deriv = work
-    dr, dz, dn = dax[:, :H], dax[:, H : 2 * H], dax[:, 2 * H :]
-    xp.subtract(h_prev, n, out=dz)
-    dz *= dh  # dL/dz = g (h_{t-1} - n)
-    xp.subtract(1, z, out=dn)
-    dn *= dh  # dL/dn = g (1 - z)
-    xp.multiply(n, n, out=tmp)
-    xp.subtract(1, tmp, out=tmp)
-    dn *= tmp  # delta^n = dL/dn (1 - n^2)
-    xp.multiply(dn, u, out=dr)  # dL/dr = delta^n u
-    rz = gates[:, : 2 * H]
-    xp.subtract(1, rz, out=deriv)
-    deriv *= rz
-    dax[:, : 2 * H] *= deriv  # delta^r, delta^z: through sigma' = s (1 - s)
-    dah[:, : 2 * H] = dax[:, : 2 * H]
-    xp.multiply(dn, r, out=dah[:, 2 * H :])  # delta^n r reaches W_hn, b_hn and h_{t-1}
-    return xp.multiply(dh, z, out=tmp)
-
-
-def _work(B, H, like):
-    xp = ops(like)
-    return xp.empty((B, H), like=like), xp.empty((B, 2 * H), like=like)
+    B, H = dh.shape
+    g = dh[:, None, :]  # broadcast over the three gate blocks
+    for coef in (coef_x, coef_h):
+        c3 = coef.reshape(B, 3, H)
+        xp.multiply(c3, g, out=c3)
 
 
 def _hidden_preact(h_prev, whhT, bias_hh, out=None):
@@ -129,8 +136,10 @@ def gru_step_backward(dh, cache):
     x, h_prev, gates, u, weight_ih, weight_hh, has_bias = cache
     xp = ops(dh)
     dax, dah = xp.empty_like(gates), xp.empty_like(gates)
-    direct = gru_cell_backward(dh, gates, u, h_prev, dax, dah, _work(dh.shape[0], dh.shape[1], dh))
-    dh_prev = direct + xp.matmul(dah, weight_hh)
+    gru_local_grads(gates, u, h_prev, dax, dah)
+    gru_chain_step(dh, dax, dah)
+    H = dh.shape[-1]
+    dh_prev = dh * gates[:, H : 2 * H] + xp.matmul(dah, weight_hh)  # g z + delta^h W_hh
     grads = {"weight_ih": xp.matmul(dax.T, x), "weight_hh": xp.matmul(dah.T, h_prev),
              "bias_ih": xp.sum(dax, axis=0) if has_bias else None,
              "bias_hh": xp.sum(dah, axis=0) if has_bias else None}
@@ -190,23 +199,28 @@ def gru_backward(dout, dhn, cache, record=None):
     x, hs, gates, us, weight_ih, weight_hh, has_bias, reverse, batch_sizes = cache
     xp = ops(hs)
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    dax = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) delta^x
-    dah = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) delta^h
+    _, h_prev, _ = sequence_views(hs, reverse)  # h_{t-1} for every t, (T, B, H)
+    dax = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) kappa^x, then delta^x; 0 where padded
+    dah = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) kappa^h, then delta^h
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)
-    work = _work(B, H, hs)
-    for t in reversed(time_steps(T, reverse)):
-        p, c = state_slots(t, reverse)
-        n = active_rows(batch_sizes, t, B)
-        dh = dh_next[:n]  # (n, H); rows past n pass their gradient through unchanged
-        if dout is not None:
-            dh += dout[t, :n]
-        if record is not None:
-            _record(record, "h", t, T, dh)
-        direct = gru_cell_backward(dh, gates[t, :n], us[t, :n], hs[p, :n], dax[t, :n], dah[t, :n],
-                                   [w[:n] for w in work])
-        xp.matmul(dah[t, :n], weight_hh, out=dh_next[:n])
-        dh_next[:n] += direct  # dL/dh_{t-1} = g z + delta^h W_hh
-    _, h_prev, _ = sequence_views(hs, reverse)
+    direct = xp.empty((B, H), like=hs)
+    for lo, hi, steps in backward_blocks(T, reverse, B * 3 * H):
+        # 1. the local factors of a block of steps at once (see sequence.backward_blocks)
+        gru_local_grads(gates[lo:hi], us[lo:hi], h_prev[lo:hi], dax[lo:hi], dah[lo:hi])
+        for buf in (dax, dah):
+            zero_padding(buf[lo:hi], None if batch_sizes is None else batch_sizes[lo:hi])
+        # 2. the recursion through the block
+        for t in steps:
+            n = active_rows(batch_sizes, t, B)
+            dh = dh_next[:n]  # (n, H); rows past n pass their gradient through unchanged
+            if dout is not None:
+                dh += dout[t, :n]
+            if record is not None:
+                _record(record, "h", t, T, dh)
+            gru_chain_step(dh, dax[t, :n], dah[t, :n])
+            xp.multiply(dh, gates[t, :n, H : 2 * H], out=direct[:n])  # g z
+            xp.matmul(dah[t, :n], weight_hh, out=dh_next[:n])
+            dh_next[:n] += direct[:n]  # dL/dh_{t-1} = g z + delta^h W_hh
     dx, dweight_ih, db_ih = input_weight_grads(dax, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(dah, h_prev),
              "bias_ih": db_ih if has_bias else None,

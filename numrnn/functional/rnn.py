@@ -23,7 +23,7 @@ derivative of :math:`\phi` is recomputed from :math:`h_t`.
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (_record, active_rows, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
@@ -42,9 +42,20 @@ def _activate(a, nonlinearity, out):
 
 def _activation_grad(dh, h, nonlinearity):
     r""":math:`\delta = g \odot \phi'(a)`, with :math:`\phi'` written through :math:`h = \phi(a)`."""
+    return dh * _local_grad(h, nonlinearity)
+
+
+def _local_grad(h, nonlinearity, out=None):
+    r""":math:`\phi'(a)` from :math:`h = \phi(a)`: :math:`1 - h^2` (tanh) or :math:`[h > 0]` (relu)."""
+    xp = ops(h)
     if nonlinearity == "tanh":
-        return dh * (1 - h * h)
-    return dh * (h > 0)
+        out = xp.multiply(h, h, out=out)
+        return xp.subtract(1, out, out=out)
+    mask = h > 0
+    if out is None:
+        return mask.astype(h.dtype) if xp.name == "numpy" else mask.to(h.dtype)
+    out[...] = mask
+    return out
 
 
 def _check_nonlinearity(nonlinearity):
@@ -152,19 +163,22 @@ def rnn_backward(dout, dhn, cache, record=None):
     x, hs, weight_ih, weight_hh, has_bias, nonlinearity, reverse, batch_sizes = cache
     xp = ops(hs)
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
-    da = xp.zeros((T, B, H), like=hs)  # delta_t for every step; zero on padded rows
+    h_all, h_prev, _ = sequence_views(hs, reverse)  # h_t and h_{t-1} for every t, (T, B, H)
+    da = xp.zeros((T, B, H), like=hs)  # phi'(a_t), then delta_t; zero on padded rows
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)  # carried gradient
-    for t in reversed(time_steps(T, reverse)):
-        p, c = state_slots(t, reverse)
-        n = active_rows(batch_sizes, t, B)
-        dh = dh_next[:n]  # (n, H) view: rows past n carry their gradient through unchanged
-        if dout is not None:
-            dh += dout[t, :n]
-        if record is not None:
-            _record(record, "h", t, T, dh)
-        da[t, :n] = _activation_grad(dh, hs[c, :n], nonlinearity)
-        dh_next[:n] = xp.matmul(da[t, :n], weight_hh)  # dL/dh_{t-1}
-    _, h_prev, _ = sequence_views(hs, reverse)
+    for lo, hi, steps in backward_blocks(T, reverse, B * H):
+        # the local factor phi'(a_t) of a block of steps at once (see sequence.backward_blocks)
+        _local_grad(h_all[lo:hi], nonlinearity, out=da[lo:hi])
+        zero_padding(da[lo:hi], None if batch_sizes is None else batch_sizes[lo:hi])
+        for t in steps:
+            n = active_rows(batch_sizes, t, B)
+            dh = dh_next[:n]  # (n, H) view: rows past n carry their gradient through unchanged
+            if dout is not None:
+                dh += dout[t, :n]
+            if record is not None:
+                _record(record, "h", t, T, dh)
+            da[t, :n] *= dh  # delta_t = dL/dh_t * phi'(a_t)
+            xp.matmul(da[t, :n], weight_hh, out=dh_next[:n])  # dL/dh_{t-1}
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(da, h_prev),
              "bias_ih": db if has_bias else None, "bias_hh": xp.copy(db) if has_bias else None}

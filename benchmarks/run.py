@@ -334,6 +334,10 @@ def notes(rows):
     if busy:
         lines.append(f"- WARNING other processes used more than {100 * BUSY_FRAC:.0f}% of the machine's "
                      f"CPU while these rows were timed; their times are unreliable: " + ", ".join(busy))
+    stuck = [f"{r['size']} {r['cell']}" for r in rows if r.get("max_quiesce_s", 0) >= 0.99]
+    if stuck:
+        lines.append("- WARNING the process did not go idle within 1 s before some samples (a thread "
+                     "kept spinning), so the isolation did not hold: " + ", ".join(stuck))
     for r in rows:
         if "skipped" in r:
             lines.append(f"- {r['size']} {r['cell']}: skipped ({r['skipped']})")

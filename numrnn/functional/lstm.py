@@ -77,7 +77,7 @@ class GateConstants:
 
     def __new__(cls, H, like):
         xp = ops(like)
-        key = (H, xp, str(like.dtype))
+        key = (H, xp, like.dtype)
         if key not in cls._cache:
             cls._cache[key] = super().__new__(cls)
             cls._cache[key]._fill(H, like)

@@ -27,6 +27,11 @@ from .validate import check_array, shape_str
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU"]
 
 
+def _stack(xp, arrays):
+    """Stack per-layer-direction states along a new first axis (a view for a single one)."""
+    return arrays[0][None] if len(arrays) == 1 else xp.stack(arrays, axis=0)
+
+
 class RNNBase(Module):
     """Shared machinery of ``RNN``, ``LSTM`` and ``GRU`` (not used directly)."""
 
@@ -188,7 +193,7 @@ class RNNBase(Module):
                 inp = inp * mask
             layer_caches.append((caches, mask))
         out = inp
-        finals = [xp.stack(f, axis=0) for f in finals]  # each (L*D, B, H)
+        finals = [_stack(xp, f) for f in finals]  # each (L*D, B, H)
         if order is not None:
             inv = self._index(np.argsort(order))
             out = out[:, inv]
@@ -265,7 +270,7 @@ class RNNBase(Module):
         if record:
             self.grad_flow = {key: np.array([[r[key] for r in layer] for layer in records])
                               for key in records[0][0]}
-        dinit = [xp.stack(ds, axis=0) for ds in dinit]  # (L*D, B, H)
+        dinit = [_stack(xp, ds) for ds in dinit]  # (L*D, B, H)
         if order is not None:
             inv = self._index(np.argsort(order))
             dx = dx[:, inv]

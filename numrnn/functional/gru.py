@@ -177,6 +177,8 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse
     out, _, hn = sequence_views(hs, reverse)
     if batch_sizes is not None:
         out = zero_padding(xp.copy(out), batch_sizes)
+        zero_padding(gates, batch_sizes)  # padded rows hold unused pre-activations: clear them
+        zero_padding(us, batch_sizes)  # (never written)
     cache = (x, hs, gates, us, weight_ih, weight_hh, bias_ih is not None, reverse, batch_sizes)
     return out, xp.copy(hn), cache
 

@@ -261,6 +261,7 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     _, _, cn = sequence_views(cs, reverse)
     if batch_sizes is not None:
         out = zero_padding(xp.copy(out), batch_sizes)
+        zero_padding(gates, batch_sizes)  # padded rows hold unused pre-activations: clear them
     cache = (x, hs, cs, gates, weight_ih, weight_hh, weight_hr, bias_ih is not None, reverse, batch_sizes)
     return out, (xp.copy(hn), xp.copy(cn)), cache
 

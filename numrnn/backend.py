@@ -15,6 +15,7 @@ arguments, scatter-add, dtype handling) goes through the namespace.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import numpy as np
@@ -149,6 +150,14 @@ class NumpyOps:
 
     def take(self, table, index):
         return table[index]
+
+    def fused(self, fn):
+        """The kernel ``fn`` as it runs here: NumPy runs it as written."""
+        return fn
+
+    def running(self, fused=False):
+        """Context for a module's forward or backward (nothing to set up for NumPy)."""
+        return contextlib.nullcontext()
 
 
 class TorchOps:
@@ -285,9 +294,37 @@ class TorchOps:
     def take(self, table, index):
         return table[self.asarray(index).long()]
 
+    def fused(self, fn):
+        """``fn`` compiled by ``torch.compile`` while a module with ``fused=True`` runs, else ``fn``.
+
+        The pointwise kernels of a time step (gate activations, the local
+        factors of the backward, one step of the recursion) are several small
+        elementwise operations each; compiled, each becomes one fused loop (one
+        kernel launch on a GPU instead of ten).  The math is the same function.
+        """
+        if not _FUSION[0]:
+            return fn
+        compiled = _COMPILED.get(fn)
+        if compiled is None:
+            compiled = _COMPILED[fn] = self.torch.compile(fn, dynamic=True)
+        return compiled
+
+    @contextlib.contextmanager
+    def running(self, fused=False):
+        """Context for a module's forward or backward: no autograd graph, kernels fused on request."""
+        previous = _FUSION[0]
+        _FUSION[0] = bool(fused)
+        try:
+            with self.torch.no_grad():
+                yield
+        finally:
+            _FUSION[0] = previous
+
 
 _NUMPY = NumpyOps()
 _TORCH = {}
+_FUSION = [False]  # True while a module built with fused=True runs (see TorchOps.fused)
+_COMPILED = {}  # kernel function -> its torch.compile'd version
 
 
 def get_backend(backend="numpy", device=None):

@@ -166,12 +166,13 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse
     ah = xp.empty((B, 3 * H), like=gates)  # recurrent pre-activations of one step
     hs[T if reverse else 0] = h0
     whhT = transposed(weight_hh)  # (H, 3H) row-major
+    cell = xp.fused(gru_cell_forward)  # the function itself, or compiled (torch, fused=True)
     for t in time_steps(T, reverse):
         p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)
         _hidden_preact(hs[p, :n], whhT, bias_hh, out=ah[:n])
         us[t, :n] = ah[:n, 2 * H :]
-        gru_cell_forward(gates[t, :n], ah[:n], hs[p, :n], hs[c, :n])
+        cell(gates[t, :n], ah[:n], hs[p, :n], hs[c, :n])
         if n < B:
             hs[c, n:] = hs[p, n:]
     out, _, hn = sequence_views(hs, reverse)
@@ -206,9 +207,10 @@ def gru_backward(dout, dhn, cache, record=None):
     dah = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) kappa^h, then delta^h
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)
     direct = xp.empty((B, H), like=hs)
+    local_grads, chain_step = xp.fused(gru_local_grads), xp.fused(gru_chain_step)
     for lo, hi, steps in backward_blocks(T, reverse, B * 3 * H):
         # 1. the local factors of a block of steps at once (see sequence.backward_blocks)
-        gru_local_grads(gates[lo:hi], us[lo:hi], h_prev[lo:hi], dax[lo:hi], dah[lo:hi])
+        local_grads(gates[lo:hi], us[lo:hi], h_prev[lo:hi], dax[lo:hi], dah[lo:hi])
         for buf in (dax, dah):
             zero_padding(buf[lo:hi], None if batch_sizes is None else batch_sizes[lo:hi])
         # 2. the recursion through the block
@@ -219,7 +221,7 @@ def gru_backward(dout, dhn, cache, record=None):
                 dh += dout[t, :n]
             if record is not None:
                 _record(record, "h", t, T, dh)
-            gru_chain_step(dh, dax[t, :n], dah[t, :n])
+            chain_step(dh, dax[t, :n], dah[t, :n])
             xp.multiply(dh, gates[t, :n, H : 2 * H], out=direct[:n])  # g z
             xp.matmul(dah[t, :n], weight_hh, out=dh_next[:n])
             dh_next[:n] += direct[:n]  # dL/dh_{t-1} = g z + delta^h W_hh

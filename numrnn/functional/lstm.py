@@ -244,6 +244,7 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     m = None if weight_hr is None else xp.empty((B, H), like=gates)  # projection input m_t
     rec = xp.empty((B, 4 * H), like=gates)  # recurrent term h_{t-1} W_hh^T of one step
     whhT = transposed(scaled(weight_hh))  # (P, 4H) row-major, rows of i, f, o halved
+    cell = xp.fused(lstm_cell_forward)  # the function itself, or compiled (torch, fused=True)
     whrT = None if weight_hr is None else transposed(weight_hr)  # (H, P)
     for t in time_steps(T, reverse):
         p, c = state_slots(t, reverse)
@@ -251,9 +252,9 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
         a = gates[t, :n]  # (n, 4H)
         a += xp.matmul(hs[p, :n], whhT, out=rec[:n])
         if weight_hr is None:
-            lstm_cell_forward(a, cs[p, :n], cs[c, :n], hs[c, :n], k)
+            cell(a, cs[p, :n], cs[c, :n], hs[c, :n], k)
         else:
-            lstm_cell_forward(a, cs[p, :n], cs[c, :n], m[:n], k)
+            cell(a, cs[p, :n], cs[c, :n], m[:n], k)
             xp.matmul(m[:n], whrT, out=hs[c, :n])  # h_t = m_t W_hr^T
         if n < B:
             hs[c, n:], cs[c, n:] = hs[p, n:], cs[p, n:]
@@ -290,10 +291,11 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
     dc_next = xp.zeros((B, H), like=cs) if dcn is None else xp.copy(dcn)
     work = xp.empty((B, H), like=cs)
     dc_t = xp.empty((B, H), like=cs) if record is not None else None  # whole dL/dc_t, recorded
+    local_grads, chain_step = xp.fused(lstm_local_grads), xp.fused(lstm_chain_step)
     for lo, hi, steps in backward_blocks(T, reverse, B * 4 * H):
         # 1. the local factors kappa, k^c of a block of steps at once, kappa written into da
         k_c = xp.empty((hi - lo, B, H), like=cs)
-        lstm_local_grads(gates[lo:hi], c_prev_all[lo:hi], c_all[lo:hi], da[lo:hi], k_c)
+        local_grads(gates[lo:hi], c_prev_all[lo:hi], c_all[lo:hi], da[lo:hi], k_c)
         zero_padding(da[lo:hi], None if batch_sizes is None else batch_sizes[lo:hi])
         # 2. the recursion through the block
         for t in steps:
@@ -308,7 +310,7 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
             else:
                 dhs[t, :n] = dh
                 dm = xp.matmul(dh, weight_hr)  # (n, H)
-            lstm_chain_step(dm, dc_next[:n], da[t, :n], k_c[t - lo, :n], gates[t, :n, H : 2 * H],
+            chain_step(dm, dc_next[:n], da[t, :n], k_c[t - lo, :n], gates[t, :n, H : 2 * H],
                             work[:n], None if record is None else dc_t[:n])
             if record is not None:
                 _record(record, "c", t, T, dc_t[:n])

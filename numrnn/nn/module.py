@@ -119,7 +119,9 @@ class Module:
 
         On the NumPy backend this is a plain call.  On the torch backend the
         hand-written passes run under ``torch.no_grad()``, so no graph is built
-        even when a caller hands in a tensor that requires grad.
+        even when a caller hands in a tensor that requires grad; and a module
+        whose ``fused`` attribute is True runs its pointwise kernels compiled by
+        ``torch.compile`` (see :meth:`numrnn.backend.TorchOps.fused`).
         """
         super().__init_subclass__(**kwargs)
         for name in ("forward", "backward"):
@@ -131,7 +133,7 @@ class Module:
             def wrapper(self, *args, _fn=fn, **kw):
                 if self._ops.name == "numpy":
                     return _fn(self, *args, **kw)
-                with self._ops.torch.no_grad():
+                with self._ops.running(fused=self.__dict__.get("fused", False)):
                     return _fn(self, *args, **kw)
 
             wrapper._no_autograd = True

@@ -40,7 +40,7 @@ class RNNBase(Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, nonlinearity="tanh", *,
-                 dtype=np.float32, seed=None, rng=None, backend="numpy", device=None):
+                 dtype=np.float32, seed=None, rng=None, backend="numpy", device=None, fused=False):
         super().__init__()
         name = type(self).__name__
         for arg, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
@@ -78,6 +78,10 @@ class RNNBase(Module):
                     setattr(self, pname + sfx, Parameter(rng.uniform(-k, k, shape).astype(dtype)))
         self._dropout_rng = np.random.default_rng(rng.integers(2**63))
         self.grad_flow = None  # filled by backward(..., record=True)
+        if fused and backend != "torch":
+            raise ValueError(f"{name}: fused=True compiles the kernels with torch.compile and needs "
+                             f"backend='torch'; got backend={backend!r}")
+        self.fused = bool(fused)  # torch backend: pointwise kernels compiled (TorchOps.fused)
         self._init_backend(backend, device)
 
     @staticmethod

@@ -49,9 +49,11 @@ import numpy as np  # noqa: E402  (after the thread settings, which numpy reads 
 
 import numrnn  # noqa: E402
 from numrnn.classification import (  # noqa: E402
-    class_weights, evaluate, normalize_rows, predict_proba, train_classifier)
+    class_weights, evaluate, load_classifier, normalize_rows, predict_proba, save_classifier,
+    train_classifier)
 from numrnn.data import CharVocab, load_names, train_val_split  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
+from numrnn.plotting import moving_average, pyplot  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 CHECKPOINT = "names_best.npz"
@@ -157,29 +159,15 @@ def train_one(args, cell, vocab, classes, train, val, weight):
 # ---------------------------------------------------------------------------------
 # figures
 # ---------------------------------------------------------------------------------
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install matplotlib): no figure written")
-        return None
-    return plt
-
-
 def plot_curves(histories, path):
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         return
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     for name, h in histories.items():
-        loss = np.asarray(h["step_loss"])
-        k = max(1, len(loss) // 100)
-        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-        steps_per_epoch = len(loss) / max(1, len(h["epoch"]))
-        a.plot((np.arange(len(smooth)) + k) / steps_per_epoch, smooth, label=name)
+        steps, smooth = moving_average(h["step_loss"])
+        steps_per_epoch = len(h["step_loss"]) / max(1, len(h["epoch"]))
+        a.plot(steps / steps_per_epoch, smooth, label=name)
         b.plot(h["epoch"], h["val_accuracy"], marker="o", label=f"{name} accuracy")
         b.plot(h["epoch"], h["val_balanced_accuracy"], marker=".", ls="--", label=f"{name} balanced")
     a.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="training loss")
@@ -194,7 +182,7 @@ def plot_curves(histories, path):
 
 
 def plot_confusion(cm, classes, title, path):
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None:
         return
     frac = normalize_rows(cm)
@@ -220,33 +208,15 @@ def plot_confusion(cm, classes, title, path):
 # ---------------------------------------------------------------------------------
 # checkpoint and prediction
 # ---------------------------------------------------------------------------------
-def _io():
-    """numrnn.io (checkpoints), or None in a version of numrnn without it."""
-    try:
-        from numrnn import io
-    except ImportError:
-        return None
-    return io
-
-
 def save_best(path, model, opt, cfg, vocab, classes, summary):
-    io = _io()
-    if io is None:
-        print("numrnn.io is not available in this version: the model is not saved")
-        return
-    io.save(path, model, opt, model_config=cfg, vocab=vocab.to_dict(), classes=list(classes), summary=summary)
+    save_classifier(path, model, opt, cfg, vocab, classes=list(classes), summary=summary)
     print(f"wrote {path}")
 
 
 def load_best(path):
     """The saved best model, its vocabulary and classes; None if there is no checkpoint."""
-    io = _io()
-    if io is None or not os.path.exists(path):
-        return None
-    meta = io.read_header(path)["metadata"]
-    model = SequenceClassifier(**meta["model_config"])
-    io.load(path, model)
-    return model, CharVocab.from_dict(meta["vocab"]), meta["classes"]
+    loaded = load_classifier(path, CharVocab)
+    return None if loaded is None else (loaded[0], loaded[1], loaded[2]["classes"])
 
 
 def predict(argv):

@@ -44,9 +44,11 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
 
 import numrnn  # noqa: E402
-from numrnn.classification import evaluate, predict_proba, train_classifier  # noqa: E402
+from numrnn.classification import (  # noqa: E402
+    evaluate, load_classifier, predict_proba, save_classifier, train_classifier)
 from numrnn.data import WordVocab, load_polarity, train_val_split  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
+from numrnn.plotting import moving_average, pyplot  # noqa: E402
 
 CLASSES = ("negative", "positive")
 CHECKPOINT = "sentiment.npz"
@@ -125,20 +127,13 @@ def encode(vocab, text, max_len):
 
 
 def plot_curves(hist, path):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install matplotlib): no figure written")
+    plt = pyplot()
+    if plt is None:
         return
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    loss = np.asarray(hist["step_loss"])
-    k = max(1, len(loss) // 100)
-    per_epoch = len(loss) / max(1, len(hist["epoch"]))
-    a.plot((np.arange(len(loss) - k + 1) + k) / per_epoch, np.convolve(loss, np.ones(k) / k, "valid"),
-           label="training (per step, smoothed)")
+    steps, smooth = moving_average(hist["step_loss"])
+    per_epoch = len(hist["step_loss"]) / max(1, len(hist["epoch"]))
+    a.plot(steps / per_epoch, smooth, label="training (per step, smoothed)")
     a.plot(hist["epoch"], hist["val_loss"], marker="o", label="validation")
     b.plot(hist["epoch"], hist["val_accuracy"], marker="o", color="C1", label="validation")
     if hist["best_epoch"]:
@@ -154,34 +149,16 @@ def plot_curves(hist, path):
     print(f"wrote {path}")
 
 
-def _io():
-    """numrnn.io (checkpoints), or None in a version of numrnn without it."""
-    try:
-        from numrnn import io
-    except ImportError:
-        return None
-    return io
-
-
 def save_model(path, model, opt, cfg, vocab, summary):
-    io = _io()
-    if io is None:
-        print("numrnn.io is not available in this version: the model is not saved")
-        return
-    io.save(path, model, opt, model_config=cfg, vocab=vocab.to_dict(), classes=list(CLASSES),
-            max_len=summary["max_len"], summary={k: summary[k] for k in ("model", "held_out_accuracy")})
+    save_classifier(path, model, opt, cfg, vocab, classes=list(CLASSES), max_len=summary["max_len"],
+                    summary={k: summary[k] for k in ("model", "held_out_accuracy")})
     print(f"wrote {path}")
 
 
 def load_model(path):
     """The saved model, its vocabulary and max_len; None if there is no checkpoint."""
-    io = _io()
-    if io is None or not os.path.exists(path):
-        return None
-    meta = io.read_header(path)["metadata"]
-    model = SequenceClassifier(**meta["model_config"])
-    io.load(path, model)
-    return model, WordVocab.from_dict(meta["vocab"]), meta["max_len"]
+    loaded = load_classifier(path, WordVocab)
+    return None if loaded is None else (loaded[0], loaded[1], loaded[2]["max_len"])
 
 
 def predict(argv):

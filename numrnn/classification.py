@@ -33,7 +33,7 @@ from .functional import cross_entropy, softmax
 from .nn import no_grad
 from .optim import clip_grad_norm_
 
-__all__ = ["encode_padded", "confusion_matrix", "accuracy", "balanced_accuracy", "per_class_recall",
+__all__ = ["save_classifier", "load_classifier", "encode_padded", "confusion_matrix", "accuracy", "balanced_accuracy", "per_class_recall",
            "normalize_rows", "class_weights", "predict_logits", "predict_proba", "evaluate",
            "train_epoch", "train_classifier"]
 
@@ -425,3 +425,30 @@ def train_classifier(model, optimizer, train, val=None, *, epochs=10, batch_size
     if val is None:
         hist["best_epoch"] = hist["epoch"][-1]
     return hist
+
+
+def save_classifier(path, model, optimizer, model_config, vocab, **metadata):
+    """Checkpoint a :class:`~numrnn.models.SequenceClassifier` with what rebuilds it.
+
+    ``model_config`` holds the constructor's keyword arguments and ``vocab`` the
+    vocabulary (stored as JSON); :func:`load_classifier` reads both back.
+    """
+    from .io import save
+
+    save(path, model, optimizer, model_config=model_config, vocab=vocab.to_dict(), **metadata)
+
+
+def load_classifier(path, vocab_class):
+    """``(model, vocab, metadata)`` from a :func:`save_classifier` checkpoint, or None if absent."""
+    import os
+
+    from .io import load, read_header
+    from .models import SequenceClassifier
+
+    if not os.path.exists(path):
+        return None
+    meta = read_header(path)["metadata"]
+    model = SequenceClassifier(**meta["model_config"])
+    load(path, model)
+    return model, vocab_class.from_dict(meta["vocab"]), meta
+

@@ -3,7 +3,6 @@ the skeletons report "not implemented" without crashing."""
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 

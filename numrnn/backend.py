@@ -151,6 +151,14 @@ class NumpyOps:
     def take(self, table, index):
         return table[index]
 
+    def take_along_axis(self, x, index, axis):
+        return np.take_along_axis(x, index, axis=axis)
+
+    def add_along_axis(self, x, index, values, axis):
+        """``x[..., index, ...] += values`` along ``axis`` (one index per position), in place."""
+        np.put_along_axis(x, index, np.take_along_axis(x, index, axis=axis) + values, axis=axis)
+        return x
+
     def fused(self, fn):
         """The kernel ``fn`` as it runs here: NumPy runs it as written."""
         return fn
@@ -293,6 +301,12 @@ class TorchOps:
 
     def take(self, table, index):
         return table[self.asarray(index).long()]
+
+    def take_along_axis(self, x, index, axis):
+        return self.torch.gather(x, axis, self.asarray(index).long())
+
+    def add_along_axis(self, x, index, values, axis):
+        return x.scatter_add_(axis, self.asarray(index).long(), values)
 
     def fused(self, fn):
         """``fn`` compiled by ``torch.compile`` while a module with ``fused=True`` runs, else ``fn``.

@@ -224,32 +224,39 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     w = _class_weight(fn, xp, weight, C, dt)
     valid, t_safe = _class_targets(fn, xp, target.reshape(N, D), C, ignore_index)  # (N, D)
     x3 = x.reshape(N, C, D)
-    ls = log_softmax(x3, axis=1)  # (N, C, D)
+    # log-softmax over the classes without forming it: ls = shifted - lse
+    shifted = x3 - xp.max(x3, axis=1, keepdims=True)  # (N, C, D), all <= 0
+    e = _exp_nonpositive(shifted)  # (N, C, D)
+    sumexp = xp.sum(e, axis=1, keepdims=True)  # (N, 1, D), >= 1
+    lse = xp.log(sumexp)  # (N, 1, D)
+    t3 = t_safe.reshape(N, 1, D)
+    ls_t = (xp.take_along_axis(shifted, t3, axis=1) - lse).reshape(N, D)  # log p(target)
 
     validf = xp.asarray(valid, dtype=dt)  # (N, D)
     w_t = validf if w is None else xp.take(w, t_safe) * validf  # weight of each target, 0 if ignored
-    classes = xp.asarray(np.arange(C)).reshape(1, C, 1)
-    onehot = (classes == t_safe.reshape(N, 1, D)) & valid.reshape(N, 1, D)  # (N, C, D)
-
-    # The target's log-probability is picked with `where`, not a multiplication, so
-    # a -inf logit in another class (a masked class) cannot turn into 0 * -inf.
-    nll = -xp.sum(xp.where(onehot, ls, 0), axis=1) * w_t  # (N, D)
-    dls = xp.where(onehot, (-(1.0 - eps)) * w_t.reshape(N, 1, D), 0)  # dL/dls, (N, C, D)
+    # `where`, not a product: an ignored row's -inf (a masked class) must not become 0 * -inf
+    nll = xp.where(valid, -ls_t, 0) * w_t  # (N, D)
     elem = nll
+    # a = -dL/dls: (1 - eps) w_t at the target, plus (eps / C) w_k on every class k
+    a_sum = (1.0 - eps) * w_t  # sum over classes of a, (N, D)
     if eps > 0:
         w3 = 1.0 if w is None else w.reshape(1, C, 1)
-        smooth = -xp.sum(ls * w3, axis=1)  # (N, D)
-        smooth = xp.where(valid, smooth, 0)
-        elem = (1.0 - eps) * nll + (eps / C) * smooth
-        dls = dls - (eps / C) * (w3 * validf.reshape(N, 1, D))
+        sum_w = float(C) if w is None else xp.sum(w)
+        wls = xp.sum(shifted * w3, axis=1) - lse.reshape(N, D) * sum_w  # sum_k w_k ls_k
+        elem = (1.0 - eps) * nll + (eps / C) * xp.where(valid, -wls, 0)
+        a_sum = a_sum + (eps / C) * sum_w * validf
 
     out_shape = tuple(target.shape)
     loss, scale = _reduce(xp, elem, xp.sum(w_t), reduction, out_shape, dt)
-    if isinstance(scale, float) and math.isnan(scale):
-        dls = xp.where(valid.reshape(N, 1, D), dls * scale, 0)
-    elif not (isinstance(scale, float) and scale == 1.0):
-        dls = dls * scale
-    grad = log_softmax_backward(dls, (ls, 1))
+    nan_scale = isinstance(scale, float) and math.isnan(scale)
+    s = 1.0 if nan_scale else scale
+    # dL/dx_k = s (p_k sum_j a_j - a_k), with p = e / sumexp
+    grad = e * ((s * a_sum).reshape(N, 1, D) / sumexp)  # (N, C, D)
+    if eps > 0:
+        grad -= (s * eps / C) * (w3 * validf.reshape(N, 1, D))
+    xp.add_along_axis(grad, t3, (-(s * (1.0 - eps)) * w_t).reshape(N, 1, D), axis=1)
+    if nan_scale:  # mean over nothing: NaN, as in PyTorch, but ignored rows keep a zero gradient
+        grad = xp.where(valid.reshape(N, 1, D), grad * scale, 0)
     return loss, grad.reshape(x_shape)
 
 

@@ -26,7 +26,7 @@ hidden state (``H``).
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
@@ -167,14 +167,18 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse
     hs[T if reverse else 0] = h0
     whhT = transposed(weight_hh)  # (H, 3H) row-major
     cell = xp.fused(gru_cell_forward)  # the function itself, or compiled (torch, fused=True)
+    # views of each step's active rows, made once (see sequence.per_step)
+    A, U = per_step(gates, batch_sizes), per_step(us, batch_sizes)
+    h_read, h_write = states_per_step(hs, reverse, batch_sizes)
+    AH = row_prefixes(ah, batch_sizes)
     for t in time_steps(T, reverse):
-        p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)
-        _hidden_preact(hs[p, :n], whhT, bias_hh, out=ah[:n])
-        us[t, :n] = ah[:n, 2 * H :]
-        cell(gates[t, :n], ah[:n], hs[p, :n], hs[c, :n])
+        ah_t = _hidden_preact(h_read[t], whhT, bias_hh, out=AH[n])  # (n, 3H)
+        U[t][...] = ah_t[:, 2 * H :]
+        cell(A[t], ah_t, h_read[t], h_write[t])
         if n < B:
-            hs[c, n:] = hs[p, n:]
+            p, c = state_slots(t, reverse)
+            hs[c, n:] = hs[p, n:]  # inactive rows keep their state
     out, _, hn = sequence_views(hs, reverse)
     if batch_sizes is not None:
         out = zero_padding(xp.copy(out), batch_sizes)
@@ -208,6 +212,10 @@ def gru_backward(dout, dhn, cache, record=None):
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)
     direct = xp.empty((B, H), like=hs)
     local_grads, chain_step = xp.fused(gru_local_grads), xp.fused(gru_chain_step)
+    # views of each step's active rows, made once (see sequence.per_step)
+    DX, DHH, z_gate = (per_step(buf, batch_sizes) for buf in (dax, dah, gates[..., H : 2 * H]))
+    dO = None if dout is None else per_step(dout, batch_sizes)
+    DH, DIRECT = row_prefixes(dh_next, batch_sizes), row_prefixes(direct, batch_sizes)
     for lo, hi, steps in backward_blocks(T, reverse, B * 3 * H):
         # 1. the local factors of a block of steps at once (see sequence.backward_blocks)
         local_grads(gates[lo:hi], us[lo:hi], h_prev[lo:hi], dax[lo:hi], dah[lo:hi])
@@ -216,15 +224,15 @@ def gru_backward(dout, dhn, cache, record=None):
         # 2. the recursion through the block
         for t in steps:
             n = active_rows(batch_sizes, t, B)
-            dh = dh_next[:n]  # (n, H); rows past n pass their gradient through unchanged
-            if dout is not None:
-                dh += dout[t, :n]
+            dh = DH[n]  # (n, H); rows past n pass their gradient through unchanged
+            if dO is not None:
+                dh += dO[t]
             if record is not None:
                 _record(record, "h", t, T, dh)
-            chain_step(dh, dax[t, :n], dah[t, :n])
-            xp.multiply(dh, gates[t, :n, H : 2 * H], out=direct[:n])  # g z
-            xp.matmul(dah[t, :n], weight_hh, out=dh_next[:n])
-            dh_next[:n] += direct[:n]  # dL/dh_{t-1} = g z + delta^h W_hh
+            chain_step(dh, DX[t], DHH[t])
+            g_z = xp.multiply(dh, z_gate[t], out=DIRECT[n])  # g z
+            xp.matmul(DHH[t], weight_hh, out=dh)
+            dh += g_z  # dL/dh_{t-1} = g z + delta^h W_hh
     dx, dweight_ih, db_ih = input_weight_grads(dax, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(dah, h_prev),
              "bias_ih": db_ih if has_bias else None,

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
@@ -246,18 +246,24 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     whhT = transposed(scaled(weight_hh))  # (P, 4H) row-major, rows of i, f, o halved
     cell = xp.fused(lstm_cell_forward)  # the function itself, or compiled (torch, fused=True)
     whrT = None if weight_hr is None else transposed(weight_hr)  # (H, P)
+    # views of each step's active rows, made once (see sequence.per_step)
+    A = per_step(gates, batch_sizes)
+    h_read, h_write = states_per_step(hs, reverse, batch_sizes)
+    c_read, c_write = states_per_step(cs, reverse, batch_sizes)
+    R = row_prefixes(rec, batch_sizes)
+    M = None if weight_hr is None else row_prefixes(m, batch_sizes)
     for t in time_steps(T, reverse):
-        p, c = state_slots(t, reverse)
         n = active_rows(batch_sizes, t, B)
-        a = gates[t, :n]  # (n, 4H)
-        a += xp.matmul(hs[p, :n], whhT, out=rec[:n])
+        a = A[t]  # (n, 4H)
+        a += xp.matmul(h_read[t], whhT, out=R[n])
         if weight_hr is None:
-            cell(a, cs[p, :n], cs[c, :n], hs[c, :n], k)
+            cell(a, c_read[t], c_write[t], h_write[t], k)
         else:
-            cell(a, cs[p, :n], cs[c, :n], m[:n], k)
-            xp.matmul(m[:n], whrT, out=hs[c, :n])  # h_t = m_t W_hr^T
+            cell(a, c_read[t], c_write[t], M[n], k)
+            xp.matmul(M[n], whrT, out=h_write[t])  # h_t = m_t W_hr^T
         if n < B:
-            hs[c, n:], cs[c, n:] = hs[p, n:], cs[p, n:]
+            p, c = state_slots(t, reverse)
+            hs[c, n:], cs[c, n:] = hs[p, n:], cs[p, n:]  # inactive rows keep their states
     out, _, hn = sequence_views(hs, reverse)
     _, _, cn = sequence_views(cs, reverse)
     if batch_sizes is not None:
@@ -292,6 +298,10 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
     work = xp.empty((B, H), like=cs)
     dc_t = xp.empty((B, H), like=cs) if record is not None else None  # whole dL/dc_t, recorded
     local_grads, chain_step = xp.fused(lstm_local_grads), xp.fused(lstm_chain_step)
+    # views of each step's active rows, made once (see sequence.per_step)
+    delta, f_gate = per_step(da, batch_sizes), per_step(gates[..., H : 2 * H], batch_sizes)
+    dO = None if dout is None else per_step(dout, batch_sizes)
+    DH, DC, W = (row_prefixes(buf, batch_sizes) for buf in (dh_next, dc_next, work))
     for lo, hi, steps in backward_blocks(T, reverse, B * 4 * H):
         # 1. the local factors kappa, k^c of a block of steps at once, kappa written into da
         k_c = xp.empty((hi - lo, B, H), like=cs)
@@ -300,9 +310,9 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
         # 2. the recursion through the block
         for t in steps:
             n = active_rows(batch_sizes, t, B)
-            dh = dh_next[:n]  # (n, P); rows past n pass their gradients through unchanged
-            if dout is not None:
-                dh += dout[t, :n]
+            dh = DH[n]  # (n, P); rows past n pass their gradients through unchanged
+            if dO is not None:
+                dh += dO[t]
             if record is not None:
                 _record(record, "h", t, T, dh)
             if weight_hr is None:
@@ -310,11 +320,11 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
             else:
                 dhs[t, :n] = dh
                 dm = xp.matmul(dh, weight_hr)  # (n, H)
-            chain_step(dm, dc_next[:n], da[t, :n], k_c[t - lo, :n], gates[t, :n, H : 2 * H],
-                            work[:n], None if record is None else dc_t[:n])
+            chain_step(dm, DC[n], delta[t], k_c[t - lo, :n], f_gate[t], W[n],
+                       None if record is None else dc_t[:n])
             if record is not None:
                 _record(record, "c", t, T, dc_t[:n])
-            xp.matmul(da[t, :n], weight_hh, out=dh_next[:n])  # dL/dh_{t-1}
+            xp.matmul(delta[t], weight_hh, out=DH[n])  # dL/dh_{t-1}
     _, h_prev, _ = sequence_views(hs, reverse)
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(da, h_prev),

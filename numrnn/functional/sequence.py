@@ -26,7 +26,8 @@ import numpy as np
 from ..backend import ops
 
 __all__ = [
-    "time_steps", "state_slots", "active_rows", "backward_blocks", "BLOCK_ELEMENTS", "sequence_views", "project_inputs",
+    "time_steps", "state_slots", "active_rows", "backward_blocks", "BLOCK_ELEMENTS", "per_step",
+    "states_per_step", "row_prefixes", "sequence_views", "project_inputs",
     "zero_padding", "input_weight_grads", "recurrent_weight_grad", "check_batch_sizes", "transposed",
 ]
 
@@ -70,6 +71,37 @@ def backward_blocks(T, reverse, row_elements):
 def active_rows(batch_sizes, t, B):
     """Number of rows (a prefix of the sorted batch) that step ``t`` updates."""
     return B if batch_sizes is None else batch_sizes[t]
+
+
+def per_step(buf, batch_sizes):
+    """``[buf[t, :n_t] for every t]``: each step's active rows, as views made once before the loop.
+
+    Indexing this list inside the time loop costs less than slicing there, which
+    matters when a step's arrays are small; without ``batch_sizes`` the views are
+    the whole steps (``list(buf)``).
+    """
+    if batch_sizes is None:
+        return list(buf)
+    return [buf[t, :n] for t, n in enumerate(batch_sizes)]
+
+
+def states_per_step(hs, reverse, batch_sizes):
+    """For every step ``t``: the view of the state it reads and of the state it writes (active rows)."""
+    if batch_sizes is None:
+        slots = list(hs)
+        return (slots[1:], slots[:-1]) if reverse else (slots[:-1], slots[1:])
+    read, write = [], []
+    for t, n in enumerate(batch_sizes):
+        p, c = state_slots(t, reverse)
+        read.append(hs[p, :n])
+        write.append(hs[c, :n])
+    return read, write
+
+
+def row_prefixes(buf, batch_sizes):
+    """``{n: buf[:n]}`` for every active-row count: views of a carried ``(B, ...)`` buffer."""
+    sizes = {buf.shape[0]} if batch_sizes is None else set(batch_sizes)
+    return {n: buf[:n] for n in sizes}
 
 
 def sequence_views(hs, reverse):

@@ -26,7 +26,7 @@ hidden state (``H``).
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, workspace, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
@@ -207,8 +207,8 @@ def gru_backward(dout, dhn, cache, record=None):
     xp = ops(hs)
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     _, h_prev, _ = sequence_views(hs, reverse)  # h_{t-1} for every t, (T, B, H)
-    dax = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) kappa^x, then delta^x; 0 where padded
-    dah = xp.zeros(gates.shape, like=gates)  # (T, B, 3H) kappa^h, then delta^h
+    dax = workspace("gru.dax", gates.shape, gates)  # (T, B, 3H) kappa^x, then delta^x; 0 where padded
+    dah = workspace("gru.dah", gates.shape, gates)  # (T, B, 3H) kappa^h, then delta^h
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)
     direct = xp.empty((B, H), like=hs)
     local_grads, chain_step = xp.fused(gru_local_grads), xp.fused(gru_chain_step)

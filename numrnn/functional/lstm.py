@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, workspace, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
@@ -288,7 +288,7 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
     T, B, P = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     H = cs.shape[-1]
     c_all, c_prev_all, _ = sequence_views(cs, reverse)  # c_t and c_{t-1} for every t, (T, B, H)
-    da = xp.zeros(gates.shape, like=gates)  # (T, B, 4H): kappa_t, then delta_t; 0 where padded
+    da = workspace("lstm.da", gates.shape, gates)  # (T, B, 4H): kappa_t, then delta_t; 0 where padded
     if weight_hr is not None:
         ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, for dW_hr after the loop
         dhs = xp.zeros((T, B, P), like=hs)  # dL/dh_t, for dW_hr after the loop

@@ -23,7 +23,7 @@ derivative of :math:`\phi` is recomputed from :math:`h_t`.
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, check_batch_sizes, input_weight_grads, project_inputs,
+from .sequence import (_record, active_rows, backward_blocks, workspace, check_batch_sizes, input_weight_grads, project_inputs,
                        recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
                        zero_padding)
 
@@ -164,7 +164,7 @@ def rnn_backward(dout, dhn, cache, record=None):
     xp = ops(hs)
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     h_all, h_prev, _ = sequence_views(hs, reverse)  # h_t and h_{t-1} for every t, (T, B, H)
-    da = xp.zeros((T, B, H), like=hs)  # phi'(a_t), then delta_t; zero on padded rows
+    da = workspace("rnn.da", (T, B, H), hs)  # phi'(a_t), then delta_t; zero on padded rows
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)  # carried gradient
     for lo, hi, steps in backward_blocks(T, reverse, B * H):
         # the local factor phi'(a_t) of a block of steps at once (see sequence.backward_blocks)

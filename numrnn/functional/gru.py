@@ -34,14 +34,15 @@ __all__ = ["gru_cell_forward", "gru_local_grads", "gru_chain_step", "gru_step_fo
            "gru_forward", "gru_backward"]
 
 
-def gru_cell_forward(ax, ah, h_prev, h):
+def gru_cell_forward(ax, ah, u, h_prev, h):
     r"""The pointwise part of a step.
 
     Args:
-        ax: ``(B, 3H)`` input pre-activations :math:`x W_{ih}^\top + b_{ih}`; overwritten
-            in place by the gates ``[r, z, n]``.
-        ah: ``(B, 3H)`` :math:`h_{t-1} W_{hh}^\top + b_{hh}`; its last block is :math:`u`;
-            its first two blocks are used as scratch.
+        ax: ``(B, 3H)`` input pre-activations :math:`x W_{ih}^\top + b_{ih}` plus the
+            recurrent biases of ``r`` and ``z`` (:math:`b_{hr}, b_{hz}`, which add
+            like any bias); overwritten in place by the gates ``[r, z, n]``.
+        ah: ``(B, 3H)`` :math:`h_{t-1} W_{hh}^\top` (no bias); its last block is used as scratch.
+        u: ``(B, H)`` :math:`h_{t-1} W_{hn}^\top + b_{hn}`, the term the reset gate scales.
         h_prev: ``(B, H)``; h: ``(B, H)`` output buffer for :math:`h_t`.
     """
     xp = ops(ax)
@@ -50,7 +51,7 @@ def gru_cell_forward(ax, ah, h_prev, h):
     rz += ah[:, : 2 * H]
     xp.sigmoid(rz, out=rz)  # r, z
     r, z, n = ax[:, :H], ax[:, H : 2 * H], ax[:, 2 * H :]
-    ru = xp.multiply(r, ah[:, 2 * H :], out=ah[:, :H])  # scratch: r * u
+    ru = xp.multiply(r, u, out=ah[:, 2 * H :])  # scratch: r * u
     n += ru
     xp.tanh(n, out=n)  # n = tanh(x W_in^T + b_in + r * u)
     xp.subtract(h_prev, n, out=h)
@@ -105,13 +106,15 @@ def gru_chain_step(dh, coef_x, coef_h):
         xp.multiply(c3, g, out=c3)
 
 
-def _hidden_preact(h_prev, whhT, bias_hh, out=None):
-    """``h_prev W_hh^T + b_hh`` ``(B, 3H)``, given ``whhT`` = :math:`W_{hh}^\top`."""
-    xp = ops(h_prev)
-    ah = xp.matmul(h_prev, whhT, out=out)
-    if bias_hh is not None:
-        ah += bias_hh
-    return ah
+def _split_bias(bias_ih, bias_hh, like):
+    """The bias added to the input projection (``b_ih`` plus ``b_hr``, ``b_hz``) and ``b_hn``."""
+    xp = ops(like)
+    H = like.shape[-1] // 3
+    if bias_ih is None:
+        return None, xp.zeros((H,), like=like)
+    b_x = xp.copy(bias_ih)
+    b_x[: 2 * H] += bias_hh[: 2 * H]
+    return b_x, bias_hh[2 * H :]
 
 
 def gru_step_forward(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
@@ -121,14 +124,16 @@ def gru_step_forward(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None
         ``h`` ``(B, H)`` and the cache.
     """
     xp = ops(x)
+    H = h_prev.shape[-1]
+    b_x, b_hn = _split_bias(bias_ih, bias_hh, weight_hh.T)
     ax = xp.matmul(x, weight_ih.T)  # (B, 3H)
-    if bias_ih is not None:
-        ax += bias_ih
-    ah = _hidden_preact(h_prev, weight_hh.T, bias_hh)  # (B, 3H)
+    if b_x is not None:
+        ax += b_x
+    ah = xp.matmul(h_prev, weight_hh.T)  # (B, 3H)
+    u = ah[:, 2 * H :] + b_hn  # (B, H)
     h = xp.empty_like(h_prev)
-    gru_cell_forward(ax, ah, h_prev, h)
-    H = h.shape[-1]
-    return h, (x, h_prev, ax, ah[:, 2 * H :], weight_ih, weight_hh, bias_ih is not None)
+    gru_cell_forward(ax, ah, u, h_prev, h)
+    return h, (x, h_prev, ax, u, weight_ih, weight_hh, bias_ih is not None)
 
 
 def gru_step_backward(dh, cache):
@@ -160,7 +165,8 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse
     T, B, _ = x.shape
     H = h0.shape[-1]
     batch_sizes = check_batch_sizes(batch_sizes, T, B)
-    gates = project_inputs(x, weight_ih, bias_ih)  # (T, B, 3H), becomes [r, z, n]
+    b_x, b_hn = _split_bias(bias_ih, bias_hh, weight_hh.T)
+    gates = project_inputs(x, weight_ih, b_x)  # (T, B, 3H), becomes [r, z, n]
     us = xp.empty((T, B, H), like=gates)  # u_t = h_{t-1} W_hn^T + b_hn
     hs = xp.empty((T + 1, B, H), like=gates)  # states in time order
     ah = xp.empty((B, 3 * H), like=gates)  # recurrent pre-activations of one step
@@ -173,9 +179,9 @@ def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse
     AH = row_prefixes(ah, batch_sizes)
     for t in time_steps(T, reverse):
         n = active_rows(batch_sizes, t, B)
-        ah_t = _hidden_preact(h_read[t], whhT, bias_hh, out=AH[n])  # (n, 3H)
-        U[t][...] = ah_t[:, 2 * H :]
-        cell(A[t], ah_t, h_read[t], h_write[t])
+        ah_t = xp.matmul(h_read[t], whhT, out=AH[n])  # (n, 3H) = h_{t-1} W_hh^T
+        u_t = xp.add(ah_t[:, 2 * H :], b_hn, out=U[t])  # u = h_{t-1} W_hn^T + b_hn, kept for BPTT
+        cell(A[t], ah_t, u_t, h_read[t], h_write[t])
         if n < B:
             p, c = state_slots(t, reverse)
             hs[c, n:] = hs[p, n:]  # inactive rows keep their state

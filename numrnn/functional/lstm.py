@@ -69,24 +69,13 @@ class GateConstants:
     * derivative, written through the activated value ``G``:
       :math:`\sigma' = s(1 - s)` and :math:`\tanh' = 1 - g^2`, so
       ``G * (U - G) + V`` with ``U`` 1 on ``i, f, o`` and 0 on ``g``, ``V = 1 - U``.
+
+    Use :func:`gate_constants`, which makes them once per size, backend and dtype.
     """
 
     __slots__ = ("scale", "shift", "U", "V")
 
-    _cache = {}
-
-    def __new__(cls, H, like):
-        xp = ops(like)
-        key = (H, xp, like.dtype)
-        if key not in cls._cache:
-            cls._cache[key] = super().__new__(cls)
-            cls._cache[key]._fill(H, like)
-        return cls._cache[key]
-
     def __init__(self, H, like):
-        pass  # filled once per (H, backend, dtype) by __new__
-
-    def _fill(self, H, like):
         xp = ops(like)
         sigmoid_cols = np.ones(4 * H)
         sigmoid_cols[2 * H : 3 * H] = 0  # the g block is a tanh
@@ -95,6 +84,18 @@ class GateConstants:
         self.scale = const(1 - 0.5 * sigmoid_cols)
         self.shift = const(0.5 * sigmoid_cols)
         self.U, self.V = const(sigmoid_cols), const(1 - sigmoid_cols)
+
+
+_GATE_CONSTANTS = {}
+
+
+def gate_constants(H, like):
+    """The :class:`GateConstants` for hidden size ``H`` and the backend and dtype of ``like`` (cached)."""
+    key = (H, ops(like), like.dtype)
+    k = _GATE_CONSTANTS.get(key)
+    if k is None:
+        k = _GATE_CONSTANTS[key] = GateConstants(H, like)
+    return k
 
 
 def lstm_cell_forward(a, c_prev, c, m, k):
@@ -108,7 +109,7 @@ def lstm_cell_forward(a, c_prev, c, m, k):
             is linear in them).
         c_prev: ``(B, H)``.
         c, m: ``(B, H)`` output buffers for :math:`c_t` and :math:`m_t`.
-        k: :class:`GateConstants` for this ``H`` and dtype.
+        k: :class:`GateConstants` for this ``H`` and dtype (:func:`gate_constants`).
     """
     xp = ops(a)
     H = c.shape[-1]
@@ -136,7 +137,7 @@ def lstm_local_grads(gates, c_prev, c, coef, k_c):
     """
     xp = ops(gates)
     H = c.shape[-1]
-    k = GateConstants(H, gates)
+    k = gate_constants(H, gates)
     i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))
     tanh_c = xp.tanh(c, out=k_c)
     xp.subtract(k.U, gates, out=coef)  # the activations' derivatives, all gates at once:
@@ -191,7 +192,7 @@ def lstm_step_forward(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih=None, bia
     if bias_ih is not None:
         a += _bias(bias_ih, bias_hh)
     c, h = xp.empty_like(c_prev), xp.empty_like(c_prev)
-    k = GateConstants(c.shape[-1], a)
+    k = gate_constants(c.shape[-1], a)
     a *= k.scale
     lstm_cell_forward(a, c_prev, c, h, k)
     return h, c, (x, h_prev, c_prev, a, c, weight_ih, weight_hh, bias_ih is not None)
@@ -233,7 +234,7 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     T, B, _ = x.shape
     H, P = c0.shape[-1], h0.shape[-1]
     batch_sizes = check_batch_sizes(batch_sizes, T, B)
-    k = GateConstants(H, x)
+    k = gate_constants(H, x)
     scaled = lambda w: None if w is None else w * (k.scale[:, None] if w.ndim == 2 else k.scale)  # noqa: E731
     # pre-activations times k.scale for every step, then the gates (see lstm_cell_forward)
     gates = project_inputs(x, scaled(weight_ih), scaled(_bias(bias_ih, bias_hh)))  # (T, B, 4H)

@@ -293,7 +293,7 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
     if weight_hr is not None:
         ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, for dW_hr after the loop
         dhs = xp.zeros((T, B, P), like=hs)  # dL/dh_t, for dW_hr after the loop
-    # 2. the recursion, t = T-1 .. 0
+    # the gradients carried from step to step, t = T-1 .. 0
     dh_next = xp.zeros((B, P), like=hs) if dhn is None else xp.copy(dhn)
     dc_next = xp.zeros((B, H), like=cs) if dcn is None else xp.copy(dcn)
     work = xp.empty((B, H), like=cs)
@@ -308,7 +308,7 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
         k_c = xp.empty((hi - lo, B, H), like=cs)
         local_grads(gates[lo:hi], c_prev_all[lo:hi], c_all[lo:hi], da[lo:hi], k_c)
         zero_padding(da[lo:hi], None if batch_sizes is None else batch_sizes[lo:hi])
-        # 2. the recursion through the block
+        # 2. the recursion through the block, step by step
         for t in steps:
             n = active_rows(batch_sizes, t, B)
             dh = DH[n]  # (n, P); rows past n pass their gradients through unchanged
@@ -326,6 +326,7 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
             if record is not None:
                 _record(record, "c", t, T, dc_t[:n])
             xp.matmul(delta[t], weight_hh, out=DH[n])  # dL/dh_{t-1}
+    # 3. after the loop: every weight gradient and dx as one product over all steps
     _, h_prev, _ = sequence_views(hs, reverse)
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
     grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(da, h_prev),

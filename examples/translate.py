@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 
@@ -86,21 +85,13 @@ def prepare(args):
                 src_vocab=src_vocab, tgt_vocab=tgt_vocab)
 
 
-def progress(iterable, total, desc):
-    """tqdm when installed, else a plain iterator (the caller prints a summary per epoch)."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, file=sys.stdout)
-
-
 def train(model, data, args, name):
     import numpy as np
 
     import numrnn
     from numrnn.data import batches
     from numrnn.models.seq2seq import translation_batch
+    from numrnn.training import progress, update
 
     sv, tv = data["src_vocab"], data["tgt_vocab"]
     src_ids, tgt_ids = data["train_ids"]
@@ -116,19 +107,16 @@ def train(model, data, args, name):
     for epoch in range(1, args.epochs + 1):
         model.train()
         running, total, count = None, 0.0, 0
-        bar = progress(batches(len(src_ids), args.batch_size, rng=rng, lengths=lengths), n_batches,
-                       f"{name} epoch {epoch}/{args.epochs}")
+        bar = progress(batches(len(src_ids), args.batch_size, rng=rng, lengths=lengths), total=n_batches,
+                       desc=f"{name} epoch {epoch}/{args.epochs}", leave=False)
         for idx in bar:
             batch = translation_batch([src_ids[i] for i in idx], [tgt_ids[i] for i in idx], *special)
-            model.zero_grad()
             loss = model.train_step_loss(*batch, teacher_forcing_ratio=args.teacher_forcing, rng=rng)
-            numrnn.clip_grad_norm_(model.parameters(), args.clip)
-            opt.step()
+            update(model, opt, args.clip)  # clip, step, zero the gradients
             running = loss if running is None else 0.95 * running + 0.05 * loss
             total, count = total + loss, count + 1
             history["step_loss"].append(loss)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{running:.3f}")
+            bar.set_postfix(loss=f"{running:.3f}")
         model.eval()
         with numrnn.no_grad():
             logits = model(held_batch[0], held_batch[1], held_batch[2])

@@ -31,7 +31,7 @@ from .backend import to_numpy
 from .data import as_rng, batches, pad_sequences
 from .functional import cross_entropy, softmax
 from .nn import no_grad
-from .optim import clip_grad_norm_
+from .training import update
 
 __all__ = ["save_classifier", "load_classifier", "encode_padded", "confusion_matrix", "accuracy", "balanced_accuracy", "per_class_recall",
            "normalize_rows", "class_weights", "predict_logits", "predict_proba", "evaluate",
@@ -316,10 +316,7 @@ def train_epoch(model, seqs, labels, optimizer, *, batch_size=64, rng=None, clip
         logits = model(idx, lens)  # (B, C)
         loss, dlogits = cross_entropy(logits, y[b], weight=weight)
         model.backward(dlogits)
-        if clip_norm is not None:
-            clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
-        optimizer.zero_grad()
+        update(model, optimizer, clip_norm)
         losses.append(float(to_numpy(loss)))
         if on_step is not None:
             on_step(losses[-1])

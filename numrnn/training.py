@@ -37,7 +37,7 @@ from .functional import cross_entropy
 from .nn import no_grad
 from .optim import clip_grad_norm_
 
-__all__ = ["progress", "tbptt_train", "evaluate_lm"]
+__all__ = ["progress", "update", "tbptt_train", "evaluate_lm"]
 
 
 def progress(iterable=None, *, total=None, desc=None, disable=False, **kwargs):
@@ -68,6 +68,15 @@ class _Silent:
 
     def close(self):
         pass
+
+
+def update(model, optimizer, clip_norm=None):
+    """One optimiser step from the gradients in ``.grad``: clip the global norm (if
+    ``clip_norm`` is given), step, and zero the gradients for the next batch."""
+    if clip_norm is not None:
+        clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    optimizer.zero_grad()
 
 
 def tbptt_train(model, stream, optimizer, *, state=None, clip_norm=None, loss_fn=cross_entropy,
@@ -101,10 +110,7 @@ def tbptt_train(model, stream, optimizer, *, state=None, clip_norm=None, loss_fn
         logits, state = model(X, state)
         loss, dlogits = loss_fn(logits, Y)
         model.backward(dlogits)
-        if clip_norm is not None:
-            clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
-        optimizer.zero_grad()
+        update(model, optimizer, clip_norm)
         losses.append(float(to_numpy(loss)))
         if on_step is not None and on_step(step, losses[-1]):
             return losses, state, True

@@ -140,9 +140,6 @@ class NumpyOps:
     def stack(self, arrays, axis=0):
         return np.stack(arrays, axis=axis)
 
-    def flip(self, x, axis):
-        return np.flip(x, axis=axis)
-
     def index_add(self, target, index, source):
         """``target[index[k]] += source[k]`` for every k, repeated indices summed."""
         np.add.at(target, index, source)
@@ -290,9 +287,6 @@ class TorchOps:
 
     def stack(self, arrays, axis=0):
         return self.torch.stack(list(arrays), dim=axis)
-
-    def flip(self, x, axis):
-        return self.torch.flip(x, dims=(axis,))
 
     def index_add(self, target, index, source):
         index = self.asarray(index).long().reshape(-1)

@@ -20,8 +20,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
-    "Stats", "summarize", "alternate", "quiesce", "CpuMonitor", "array_root", "cache_nbytes", "gemm_plan",
-    "gemm_flops", "make_gemm_runner", "markdown_table", "machine_info", "fmt_ms",
+    "CpuMonitor",
+    "Stats",
+    "alternate",
+    "array_root",
+    "cache_nbytes",
+    "fmt_ms",
+    "gemm_flops",
+    "gemm_plan",
+    "machine_info",
+    "make_gemm_runner",
+    "markdown_table",
+    "quiesce",
+    "summarize",
 ]
 
 
@@ -56,9 +67,16 @@ class Stats:
         return (self.q3 - self.q1) / self.median if self.median > 0 else float("nan")
 
     def as_dict(self):
-        return {"median_s": self.median, "q1_s": self.q1, "q3_s": self.q3, "min_s": self.min,
-                "max_s": self.max, "iqr_frac": self.spread, "n": len(self.samples),
-                "calls_per_sample": self.number}
+        return {
+            "median_s": self.median,
+            "q1_s": self.q1,
+            "q3_s": self.q3,
+            "min_s": self.min,
+            "max_s": self.max,
+            "iqr_frac": self.spread,
+            "n": len(self.samples),
+            "calls_per_sample": self.number,
+        }
 
 
 def summarize(samples, number=1):
@@ -95,8 +113,17 @@ def quiesce(window_s=0.005, idle_frac=0.1, max_s=1.0):
     return time.perf_counter() - start
 
 
-def alternate(fns, repeats=21, warmup=3, min_sample_s=0.005, budget_s=None, min_repeats=3,
-              isolate=True, blocked=False, prime_below_s=0.25):
+def alternate(
+    fns,
+    repeats=21,
+    warmup=3,
+    min_sample_s=0.005,
+    budget_s=None,
+    min_repeats=3,
+    isolate=True,
+    blocked=False,
+    prime_below_s=0.25,
+):
     """Time several callables in turn, round robin, and summarise each.
 
     After ``warmup`` untimed calls of each (round robin too, so caches, page
@@ -152,6 +179,7 @@ def alternate(fns, repeats=21, warmup=3, min_sample_s=0.005, budget_s=None, min_
     was_enabled = gc.isenabled()
     gc.disable()
     start = time.perf_counter()
+
     def sample(i):
         if isolate:
             waits.append(quiesce())
@@ -179,8 +207,11 @@ def alternate(fns, repeats=21, warmup=3, min_sample_s=0.005, budget_s=None, min_
     finally:
         if was_enabled:
             gc.enable()
-    info = {"elapsed_s": time.perf_counter() - start, "rounds": len(samples[0]),
-            "max_quiesce_s": max(waits)}
+    info = {
+        "elapsed_s": time.perf_counter() - start,
+        "rounds": len(samples[0]),
+        "max_quiesce_s": max(waits),
+    }
     return [Stats(s, n) for s, n in zip(samples, numbers)], info
 
 
@@ -224,8 +255,11 @@ class CpuMonitor:
         if capacity <= 0:
             return None
         ours, machine = o1 - o0, b1 - b0
-        return {"background_frac": max(0.0, (machine - ours) / capacity),
-                "ours_frac": ours / capacity, "wall_s": w1 - w0}
+        return {
+            "background_frac": max(0.0, (machine - ours) / capacity),
+            "ours_frac": ours / capacity,
+            "wall_s": w1 - w0,
+        }
 
 
 # -- memory ----------------------------------------------------------------------------
@@ -340,13 +374,23 @@ def markdown_table(headers, rows):
     """A GitHub-flavoured markdown table; numbers right-aligned."""
     cells = [[str(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    numeric = [bool(cells) and all(_looks_numeric(r[i]) for r in cells) for i in range(len(headers))]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
-           "|" + "|".join(("-" * (w + 1) + ":") if num else ("-" * (w + 2))
-                          for w, num in zip(widths, numeric)) + "|"]
+    numeric = [
+        bool(cells) and all(_looks_numeric(r[i]) for r in cells) for i in range(len(headers))
+    ]
+    out = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |",
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if num else ("-" * (w + 2)) for w, num in zip(widths, numeric)
+        )
+        + "|",
+    ]
     for r in cells:
-        out.append("| " + " | ".join(c.rjust(w) if num else c.ljust(w)
-                                     for c, w, num in zip(r, widths, numeric)) + " |")
+        out.append(
+            "| "
+            + " | ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, numeric))
+            + " |"
+        )
     return "\n".join(out)
 
 
@@ -378,9 +422,11 @@ def _blas_info():
     if threadpoolctl is not None:
         pools = threadpoolctl.threadpool_info()
         if pools:
-            return "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('prefix')}, "
-                             f"{p.get('num_threads')} threads, {p.get('threading_layer', '?')})"
-                             for p in pools)
+            return "; ".join(
+                f"{p.get('internal_api')} {p.get('version')} ({p.get('prefix')}, "
+                f"{p.get('num_threads')} threads, {p.get('threading_layer', '?')})"
+                for p in pools
+            )
     try:
         deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         text = f"{deps.get('name')} {deps.get('version')}"
@@ -389,10 +435,15 @@ def _blas_info():
             text += f" [{conf}]"
     except Exception:  # older NumPy: no dict mode
         text = "see numpy.show_config()"
-    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-           if k in os.environ}
-    threads = (", ".join(f"{k}={v}" for k, v in env.items())
-               or "threads: library default (no *_NUM_THREADS set)")
+    env = {
+        k: os.environ[k]
+        for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+        if k in os.environ
+    }
+    threads = (
+        ", ".join(f"{k}={v}" for k, v in env.items())
+        or "threads: library default (no *_NUM_THREADS set)"
+    )
     return f"{text}; {threads}"
 
 
@@ -416,8 +467,13 @@ def machine_info(torch=None):
         ("numpy", f"{np.__version__}; BLAS: {_blas_info()}; CPU features: {_simd()}"),
     ]
     if torch is not None:
-        info.append(("torch", f"{torch.__version__}; {torch.get_num_threads()} intra-op threads; "
-                              f"MKL {'on' if torch.backends.mkl.is_available() else 'off'}"))
+        info.append(
+            (
+                "torch",
+                f"{torch.__version__}; {torch.get_num_threads()} intra-op threads; "
+                f"MKL {'on' if torch.backends.mkl.is_available() else 'off'}",
+            )
+        )
     if hasattr(os, "getloadavg"):
-        info.append(("load average", "%.2f %.2f %.2f (1, 5, 15 min) at start" % os.getloadavg()))
+        info.append(("load average", "{:.2f} {:.2f} {:.2f} (1, 5, 15 min) at start".format(*os.getloadavg())))
     return info

@@ -45,7 +45,8 @@ def measure(torch, device, cell, size, repeats, warmup):
 
     (B, T, D, H), _ = SIZES[size]
     ours = {"rnn": numrnn.RNN, "lstm": numrnn.LSTM, "gru": numrnn.GRU}[cell](
-        D, H, seed=0, backend="torch", device=str(device))
+        D, H, seed=0, backend="torch", device=str(device)
+    )
     ref = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](D, H).to(device)
     ref.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     gen = np.random.default_rng(0)
@@ -66,8 +67,10 @@ def measure(torch, device, cell, size, repeats, warmup):
     dx_a, _ = ours.backward(dout)
     out_b, _ = ref(xr)
     out_b.backward(dout)
-    gap = max(float((out_a - out_b).abs().max() / out_b.abs().max()),
-              float((dx_a - xr.grad).abs().max() / xr.grad.abs().max()))
+    gap = max(
+        float((out_a - out_b).abs().max() / out_b.abs().max()),
+        float((dx_a - xr.grad).abs().max() / xr.grad.abs().max()),
+    )
     times = {"ours": [], "ref": []}
     for fn in (step_ours, step_ref):
         for _ in range(warmup):
@@ -97,21 +100,31 @@ def main(argv=None):
         return 0
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print("no CUDA GPU on this machine: nothing to measure (use --device cpu to check the script)")
+        print(
+            "no CUDA GPU on this machine: nothing to measure (use --device cpu to check the script)"
+        )
         return 0
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"# numrnn torch backend vs torch.nn ({'cuDNN' if device.type == 'cuda' else 'CPU'}), float32")
+    print(
+        f"# numrnn torch backend vs torch.nn ({'cuDNN' if device.type == 'cuda' else 'CPU'}), float32"
+    )
     print(f"device: {name}; torch {torch.__version__}; {datetime.date.today().isoformat()}\n")
-    print("| size | cell | (B, T, D, H) | numrnn ms | torch.nn ms | ratio | goal | met? | max rel. gap |")
+    print(
+        "| size | cell | (B, T, D, H) | numrnn ms | torch.nn ms | ratio | goal | met? | max rel. gap |"
+    )
     print("|---|---|---|---:|---:|---:|---|---|---:|")
     for size in args.sizes.split(","):
         for cell in args.cells.split(","):
             ours, ref, gap = measure(torch, device, cell, size, args.repeats, args.warmup)
             goal = SIZES[size][1]
             ratio = ours / ref
-            met = "—" if goal is None or device.type != "cuda" else ("yes" if ratio <= goal else "no")
-            print(f"| {size} | {cell} | {SIZES[size][0]} | {ours * 1e3:.2f} | {ref * 1e3:.2f} | "
-                  f"{ratio:.2f} | {'—' if goal is None else f'<= {goal}'} | {met} | {gap:.1e} |")
+            met = (
+                "—" if goal is None or device.type != "cuda" else ("yes" if ratio <= goal else "no")
+            )
+            print(
+                f"| {size} | {cell} | {SIZES[size][0]} | {ours * 1e3:.2f} | {ref * 1e3:.2f} | "
+                f"{ratio:.2f} | {'—' if goal is None else f'<= {goal}'} | {met} | {gap:.1e} |"
+            )
     return 0
 
 

@@ -52,8 +52,14 @@ MIN_INITIAL = {"rnn": 1, "lstm": 2, "gru": 1}
 MEMORY_GOAL = {"long": 1.2}
 GEMM_GOAL = 0.85
 AGREE_TOL = 1e-3  # float32 steps; a larger gap means the two sides do different work
-QUICK = dict(sizes=["tiny", "karpathy", "small"], repeats=5, warmup=2, budget=3.0,
-             min_sample_ms=2.0, xent_classes=[65])
+QUICK = dict(
+    sizes=["tiny", "karpathy", "small"],
+    repeats=5,
+    warmup=2,
+    budget=3.0,
+    min_sample_ms=2.0,
+    xent_classes=[65],
+)
 
 
 def _log(msg):
@@ -79,7 +85,9 @@ def build_recurrent(cell, B, T, D, H, seed=0):
 
     m = {"rnn": numrnn.RNN, "lstm": numrnn.LSTM, "gru": numrnn.GRU}[cell](D, H, seed=seed)
     tm = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](D, H)
-    tm.load_state_dict({k: torch.from_numpy(np.array(v, np.float32)) for k, v in m.state_dict().items()})
+    tm.load_state_dict(
+        {k: torch.from_numpy(np.array(v, np.float32)) for k, v in m.state_dict().items()}
+    )
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((T, B, D)).astype(np.float32)
     dout = rng.standard_normal((T, B, H)).astype(np.float32)
@@ -138,8 +146,13 @@ def cache_memory(b, cell, B, T, H):
     del out
     skip = {t.untyped_storage().data_ptr() for t in [b["xt"], *b["tm"].parameters()]}
     theirs = sum(n for ptr, n in storages.items() if ptr not in skip)
-    return dict(numrnn_bytes=ours, numrnn_buffers=count, minimum_bytes=minimum,
-                ratio=ours / minimum, torch_saved_bytes=theirs)
+    return dict(
+        numrnn_bytes=ours,
+        numrnn_buffers=count,
+        minimum_bytes=minimum,
+        ratio=ours / minimum,
+        torch_saved_bytes=theirs,
+    )
 
 
 def build_adam(B, T, D, H, seed=0):
@@ -198,27 +211,65 @@ def build_xent(N, C, seed=0):
 
 
 # -- rows ------------------------------------------------------------------------------
-def measure_pair(ours, theirs, repeats, warmup=3, budget=None, min_sample_s=0.005, extra=(),
-                 isolate=True, blocked=False):
+def measure_pair(
+    ours,
+    theirs,
+    repeats,
+    warmup=3,
+    budget=None,
+    min_sample_s=0.005,
+    extra=(),
+    isolate=True,
+    blocked=False,
+):
     """Alternate ``ours`` and ``theirs`` (and any ``extra`` callables); ratio of medians."""
-    stats, info = common.alternate([ours, theirs, *extra], repeats=repeats, warmup=warmup,
-                                   min_sample_s=min_sample_s, budget_s=budget, isolate=isolate,
-                                   blocked=blocked)
+    stats, info = common.alternate(
+        [ours, theirs, *extra],
+        repeats=repeats,
+        warmup=warmup,
+        min_sample_s=min_sample_s,
+        budget_s=budget,
+        isolate=isolate,
+        blocked=blocked,
+    )
     a, b = stats[0], stats[1]
     paired = np.asarray(a.samples) / np.asarray(b.samples)  # per-round ratios
-    return dict(numrnn=a, torch=b, extra=stats[2:], ratio=a.median / b.median,
-                paired_ratio_q1=float(np.percentile(paired, 25)),
-                paired_ratio_q3=float(np.percentile(paired, 75)), **info)
+    return dict(
+        numrnn=a,
+        torch=b,
+        extra=stats[2:],
+        ratio=a.median / b.median,
+        paired_ratio_q1=float(np.percentile(paired, 25)),
+        paired_ratio_q3=float(np.percentile(paired, 75)),
+        **info,
+    )
 
 
-def measure_recurrent(size, cell, repeats, warmup=3, budget=None, min_sample_s=0.005,
-                      gemm=False, memory=True, isolate=True, blocked=False):
+def measure_recurrent(
+    size,
+    cell,
+    repeats,
+    warmup=3,
+    budget=None,
+    min_sample_s=0.005,
+    gemm=False,
+    memory=True,
+    isolate=True,
+    blocked=False,
+):
     """Time one (size, cell) row; with ``gemm`` also its matrix products alone."""
     (B, T, D, H), goal = SIZES[size]
     b = build_recurrent(cell, B, T, D, H)
     gap, gaps = check_recurrent(b)
-    row = dict(kind="recurrent", size=size, cell=cell, shape=(B, T, D, H), goal=goal,
-               max_rel_gap=gap, rel_gaps=gaps)
+    row = dict(
+        kind="recurrent",
+        size=size,
+        cell=cell,
+        shape=(B, T, D, H),
+        goal=goal,
+        max_rel_gap=gap,
+        rel_gaps=gaps,
+    )
     if memory:
         row["memory"] = cache_memory(b, cell, B, T, H)
     extra = ()
@@ -226,23 +277,38 @@ def measure_recurrent(size, cell, repeats, warmup=3, budget=None, min_sample_s=0
     if gemm:
         plan = common.gemm_plan(GATES[cell], B, T, D, H)
         extra = (common.make_gemm_runner(plan),)
-    res = measure_pair(b["ours"], b["theirs"], repeats, warmup, budget, min_sample_s, extra, isolate,
-                       blocked)
+    res = measure_pair(
+        b["ours"], b["theirs"], repeats, warmup, budget, min_sample_s, extra, isolate, blocked
+    )
     row.update(res)
     row["cpu"] = mon.stop()
     if gemm:
         flops = common.gemm_flops(plan)
         g = res["extra"][0]
-        row["gemm"] = dict(flops=flops, gemm_median_s=g.median, gemm_spread=g.spread,
-                           numrnn_gflops=flops / res["numrnn"].median / 1e9,
-                           torch_gflops=flops / res["torch"].median / 1e9,
-                           gemm_gflops=flops / g.median / 1e9,
-                           fraction=g.median / res["numrnn"].median)
+        row["gemm"] = dict(
+            flops=flops,
+            gemm_median_s=g.median,
+            gemm_spread=g.spread,
+            numrnn_gflops=flops / res["numrnn"].median / 1e9,
+            torch_gflops=flops / res["torch"].median / 1e9,
+            gemm_gflops=flops / g.median / 1e9,
+            fraction=g.median / res["numrnn"].median,
+        )
     return row
 
 
-def measure_extra(kind, label, shape, build, repeats, warmup=3, budget=None, min_sample_s=0.005,
-                  isolate=True, blocked=False):
+def measure_extra(
+    kind,
+    label,
+    shape,
+    build,
+    repeats,
+    warmup=3,
+    budget=None,
+    min_sample_s=0.005,
+    isolate=True,
+    blocked=False,
+):
     """An Adam or cross-entropy row; a module that is missing or failing becomes a skip note."""
     row = dict(kind=kind, size=label, cell=kind, shape=shape, goal=None)
     try:
@@ -250,12 +316,22 @@ def measure_extra(kind, label, shape, build, repeats, warmup=3, budget=None, min
         row["max_rel_gap"] = b["check"]()
         if "nparams" in b:
             row["shape"] = f"{shape}, {b['nparams']} params"
-    except Exception as err:  # noqa: BLE001 - the module may be absent or unfinished
+    except Exception as err:
         row["skipped"] = f"{type(err).__name__}: {err}"
         return row
     mon = common.CpuMonitor().start()
-    row.update(measure_pair(b["ours"], b["theirs"], repeats, warmup, budget, min_sample_s,
-                            isolate=isolate, blocked=blocked))
+    row.update(
+        measure_pair(
+            b["ours"],
+            b["theirs"],
+            repeats,
+            warmup,
+            budget,
+            min_sample_s,
+            isolate=isolate,
+            blocked=blocked,
+        )
+    )
     row["cpu"] = mon.stop()
     return row
 
@@ -276,51 +352,104 @@ def _fmt_ratio(r):
 
 
 def timing_table(rows):
-    headers = ["size", "cell", "(B, T, D, H)", "numrnn ms", "torch ms",
-               "spread (IQR/median numrnn / torch)", "ratio", "goal", "met?"]
+    headers = [
+        "size",
+        "cell",
+        "(B, T, D, H)",
+        "numrnn ms",
+        "torch ms",
+        "spread (IQR/median numrnn / torch)",
+        "ratio",
+        "goal",
+        "met?",
+    ]
     out = []
     for r in rows:
         if "skipped" in r:
-            out.append([r["size"], r["cell"], _shape_str(r["shape"]), "—", "—", "—", "—",
-                        "—", "skipped"])
+            out.append(
+                [r["size"], r["cell"], _shape_str(r["shape"]), "—", "—", "—", "—", "—", "skipped"]
+            )
             continue
         a, b = r["numrnn"], r["torch"]
         goal = r["goal"]
-        out.append([r["size"], r["cell"], _shape_str(r["shape"]), common.fmt_ms(a.median),
-                    common.fmt_ms(b.median), f"{100 * a.spread:.1f}% / {100 * b.spread:.1f}%",
-                    _fmt_ratio(r["ratio"]), "—" if goal is None else f"<= {goal:g}",
-                    _met(r["ratio"], goal)])
+        out.append(
+            [
+                r["size"],
+                r["cell"],
+                _shape_str(r["shape"]),
+                common.fmt_ms(a.median),
+                common.fmt_ms(b.median),
+                f"{100 * a.spread:.1f}% / {100 * b.spread:.1f}%",
+                _fmt_ratio(r["ratio"]),
+                "—" if goal is None else f"<= {goal:g}",
+                _met(r["ratio"], goal),
+            ]
+        )
     return common.markdown_table(headers, out)
 
 
 def gemm_table(rows):
-    headers = ["size", "cell", "GFLOP / step", "numrnn GFLOP/s", "torch GFLOP/s",
-               "GEMMs alone GFLOP/s", "GEMM time / numrnn time", "goal", "met?"]
+    headers = [
+        "size",
+        "cell",
+        "GFLOP / step",
+        "numrnn GFLOP/s",
+        "torch GFLOP/s",
+        "GEMMs alone GFLOP/s",
+        "GEMM time / numrnn time",
+        "goal",
+        "met?",
+    ]
     out = []
     for r in rows:
         g = r.get("gemm")
         if g is None:
             continue
-        out.append([r["size"], r["cell"], f"{g['flops'] / 1e9:.2f}", f"{g['numrnn_gflops']:.1f}",
-                    f"{g['torch_gflops']:.1f}", f"{g['gemm_gflops']:.1f}",
-                    f"{100 * g['fraction']:.0f}%", f">= {100 * GEMM_GOAL:.0f}%",
-                    _met(g["fraction"], GEMM_GOAL, smaller_is_better=False)])
+        out.append(
+            [
+                r["size"],
+                r["cell"],
+                f"{g['flops'] / 1e9:.2f}",
+                f"{g['numrnn_gflops']:.1f}",
+                f"{g['torch_gflops']:.1f}",
+                f"{g['gemm_gflops']:.1f}",
+                f"{100 * g['fraction']:.0f}%",
+                f">= {100 * GEMM_GOAL:.0f}%",
+                _met(g["fraction"], GEMM_GOAL, smaller_is_better=False),
+            ]
+        )
     return common.markdown_table(headers, out) if out else None
 
 
 def memory_table(rows):
-    headers = ["size", "cell", "numrnn cache MiB", "BPTT minimum MiB", "ratio", "torch saved MiB",
-               "goal", "met?"]
+    headers = [
+        "size",
+        "cell",
+        "numrnn cache MiB",
+        "BPTT minimum MiB",
+        "ratio",
+        "torch saved MiB",
+        "goal",
+        "met?",
+    ]
     out = []
     for r in rows:
         mem = r.get("memory")
         if mem is None:
             continue
         goal = MEMORY_GOAL.get(r["size"])
-        out.append([r["size"], r["cell"], f"{mem['numrnn_bytes'] / 2**20:.3f}",
-                    f"{mem['minimum_bytes'] / 2**20:.3f}", f"{mem['ratio']:.2f}",
-                    f"{mem['torch_saved_bytes'] / 2**20:.3f}",
-                    "—" if goal is None else f"<= {goal:g}", _met(mem["ratio"], goal)])
+        out.append(
+            [
+                r["size"],
+                r["cell"],
+                f"{mem['numrnn_bytes'] / 2**20:.3f}",
+                f"{mem['minimum_bytes'] / 2**20:.3f}",
+                f"{mem['ratio']:.2f}",
+                f"{mem['torch_saved_bytes'] / 2**20:.3f}",
+                "—" if goal is None else f"<= {goal:g}",
+                _met(mem["ratio"], goal),
+            ]
+        )
     return common.markdown_table(headers, out) if out else None
 
 
@@ -329,48 +458,69 @@ BUSY_FRAC = 0.10  # background CPU share above which a row's timings are flagged
 
 def notes(rows):
     lines = []
-    busy = [f"{r['size']} {r['cell']} ({100 * r['cpu']['background_frac']:.0f}%)" for r in rows
-            if (r.get("cpu") or {}).get("background_frac", 0) > BUSY_FRAC]
+    busy = [
+        f"{r['size']} {r['cell']} ({100 * r['cpu']['background_frac']:.0f}%)"
+        for r in rows
+        if (r.get("cpu") or {}).get("background_frac", 0) > BUSY_FRAC
+    ]
     if busy:
-        lines.append(f"- WARNING other processes used more than {100 * BUSY_FRAC:.0f}% of the machine's "
-                     f"CPU while these rows were timed; their times are unreliable: " + ", ".join(busy))
+        lines.append(
+            f"- WARNING other processes used more than {100 * BUSY_FRAC:.0f}% of the machine's "
+            f"CPU while these rows were timed; their times are unreliable: " + ", ".join(busy)
+        )
     stuck = [f"{r['size']} {r['cell']}" for r in rows if r.get("max_quiesce_s", 0) >= 0.99]
     if stuck:
-        lines.append("- WARNING the process did not go idle within 1 s before some samples (a thread "
-                     "kept spinning), so the isolation did not hold: " + ", ".join(stuck))
+        lines.append(
+            "- WARNING the process did not go idle within 1 s before some samples (a thread "
+            "kept spinning), so the isolation did not hold: " + ", ".join(stuck)
+        )
     for r in rows:
         if "skipped" in r:
             lines.append(f"- {r['size']} {r['cell']}: skipped ({r['skipped']})")
         elif r.get("max_rel_gap", 0) > AGREE_TOL:
-            lines.append(f"- {r['size']} {r['cell']}: WARNING numrnn and torch disagree by "
-                         f"{r['max_rel_gap']:.2e} (relative) on one step; the two sides may not "
-                         f"be doing the same work")
+            lines.append(
+                f"- {r['size']} {r['cell']}: WARNING numrnn and torch disagree by "
+                f"{r['max_rel_gap']:.2e} (relative) on one step; the two sides may not "
+                f"be doing the same work"
+            )
     return lines
 
 
 def report(rows, info, args, elapsed, cpu=None):
     parts = ["# numrnn vs torch (CPU, float32): one training step", ""]
     parts += [f"- {k}: {v}" for k, v in info]
-    parts += [f"- method: alternating calls, {args.warmup} warm-up call(s) each, up to {args.repeats} "
-              f"samples each (>= {args.min_sample_ms:g} ms per sample"
-              + ("; NOT isolated" if args.no_isolate else
-                 "; each after the process went idle and one untimed priming call") + ")"
-              + ("; BLOCKED, not alternating (diagnostic)" if args.blocked else "")
-              + (f", at most {args.budget:g} s per row" if args.budget else "")
-              + "; ratio = median(numrnn) / median(torch)",
-              f"- wall time {elapsed:.1f} s"]
+    parts += [
+        f"- method: alternating calls, {args.warmup} warm-up call(s) each, up to {args.repeats} "
+        f"samples each (>= {args.min_sample_ms:g} ms per sample"
+        + (
+            "; NOT isolated"
+            if args.no_isolate
+            else "; each after the process went idle and one untimed priming call"
+        )
+        + ")"
+        + ("; BLOCKED, not alternating (diagnostic)" if args.blocked else "")
+        + (f", at most {args.budget:g} s per row" if args.budget else "")
+        + "; ratio = median(numrnn) / median(torch)",
+        f"- wall time {elapsed:.1f} s",
+    ]
     if hasattr(os, "getloadavg"):
-        parts.append("- load average %.2f %.2f %.2f at end" % os.getloadavg())
+        parts.append("- load average {:.2f} {:.2f} {:.2f} at end".format(*os.getloadavg()))
     if cpu:
-        parts.append(f"- background load: other processes used {100 * cpu['background_frac']:.0f}% "
-                     f"of the machine's CPU during the run (this one {100 * cpu['ours_frac']:.0f}%)")
+        parts.append(
+            f"- background load: other processes used {100 * cpu['background_frac']:.0f}% "
+            f"of the machine's CPU during the run (this one {100 * cpu['ours_frac']:.0f}%)"
+        )
     gaps = [r["max_rel_gap"] for r in rows if "max_rel_gap" in r]
     if gaps:
-        parts.append(f"- agreement check (one step each from the same weights): largest relative "
-                     f"gap {max(gaps):.1e} (warning above {AGREE_TOL:g})")
+        parts.append(
+            f"- agreement check (one step each from the same weights): largest relative "
+            f"gap {max(gaps):.1e} (warning above {AGREE_TOL:g})"
+        )
     parts += ["", "## Time per training step", "", timing_table(rows)]
-    for title, table in (("## GEMM efficiency", gemm_table(rows)),
-                         ("## BPTT cache memory (after one forward)", memory_table(rows))):
+    for title, table in (
+        ("## GEMM efficiency", gemm_table(rows)),
+        ("## BPTT cache memory (after one forward)", memory_table(rows)),
+    ):
         if table:
             parts += ["", title, "", table]
     extra = notes(rows)
@@ -393,30 +543,58 @@ def _jsonable(row):
 
 # -- command line ----------------------------------------------------------------------
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--cells", default=",".join(RECURRENT + EXTRAS),
-                   help="comma-separated among rnn,lstm,gru,adam,xent (default: all)")
-    p.add_argument("--sizes", default=",".join(SIZES), help=f"comma-separated among {','.join(SIZES)}")
-    p.add_argument("--repeats", type=int, default=21, help="timed samples per contender (default 21)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--cells",
+        default=",".join(RECURRENT + EXTRAS),
+        help="comma-separated among rnn,lstm,gru,adam,xent (default: all)",
+    )
+    p.add_argument(
+        "--sizes", default=",".join(SIZES), help=f"comma-separated among {','.join(SIZES)}"
+    )
+    p.add_argument(
+        "--repeats", type=int, default=21, help="timed samples per contender (default 21)"
+    )
     p.add_argument("--warmup", type=int, default=3, help="untimed calls of each first (default 3)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="stop a row after this many seconds of timing (at least 3 samples)")
-    p.add_argument("--min-sample-ms", type=float, default=5.0,
-                   help="a sample repeats a fast call until it lasts this long (default 5)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="stop a row after this many seconds of timing (at least 3 samples)",
+    )
+    p.add_argument(
+        "--min-sample-ms",
+        type=float,
+        default=5.0,
+        help="a sample repeats a fast call until it lasts this long (default 5)",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
-    p.add_argument("--gemm-sizes", default="large",
-                   help="sizes at which to time the GEMMs alone ('all', 'none'; default large)")
+    p.add_argument(
+        "--gemm-sizes",
+        default="large",
+        help="sizes at which to time the GEMMs alone ('all', 'none'; default large)",
+    )
     p.add_argument("--xent-n", type=int, default=64 * 50, help="cross-entropy rows (default 3200)")
     p.add_argument("--xent-classes", default="65,10000", help="cross-entropy class counts")
     p.add_argument("--no-memory", action="store_true", help="skip the cache-memory table")
-    p.add_argument("--no-isolate", action="store_true",
-                   help="diagnostic: no quiescence wait and priming call before each sample "
-                        "(shows how much one library's spinning threads slow the other)")
-    p.add_argument("--blocked", action="store_true",
-                   help="diagnostic: all samples of numrnn, then all of torch, instead of alternating")
-    p.add_argument("--quick", action="store_true",
-                   help="short CI run: tiny, karpathy, small; 5 samples; cross-entropy C=65 only")
+    p.add_argument(
+        "--no-isolate",
+        action="store_true",
+        help="diagnostic: no quiescence wait and priming call before each sample "
+        "(shows how much one library's spinning threads slow the other)",
+    )
+    p.add_argument(
+        "--blocked",
+        action="store_true",
+        help="diagnostic: all samples of numrnn, then all of torch, instead of alternating",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="short CI run: tiny, karpathy, small; 5 samples; cross-entropy C=65 only",
+    )
     p.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
     p.add_argument("--json", metavar="FILE", help="write every measurement (all samples) to FILE")
     args = p.parse_args(argv)
@@ -445,27 +623,48 @@ def parse_args(argv=None):
 def run(args):
     """Measure every selected row; returns the rows (dicts) in table order."""
     sample = args.min_sample_ms / 1e3
-    kw = dict(repeats=args.repeats, warmup=args.warmup, budget=args.budget, min_sample_s=sample,
-              isolate=not args.no_isolate, blocked=args.blocked)
+    kw = dict(
+        repeats=args.repeats,
+        warmup=args.warmup,
+        budget=args.budget,
+        min_sample_s=sample,
+        isolate=not args.no_isolate,
+        blocked=args.blocked,
+    )
     rows = []
     for size in args.size_list:
         for cell in args.cell_list:
             if cell not in RECURRENT:
                 continue
             t0 = time.perf_counter()
-            rows.append(measure_recurrent(size, cell, gemm=size in args.gemm_set,
-                                          memory=not args.no_memory, **kw))
-            _log(f"[bench] {size} {cell}: ratio {rows[-1]['ratio']:.2f} "
-                 f"({time.perf_counter() - t0:.1f} s)")
+            rows.append(
+                measure_recurrent(
+                    size, cell, gemm=size in args.gemm_set, memory=not args.no_memory, **kw
+                )
+            )
+            _log(
+                f"[bench] {size} {cell}: ratio {rows[-1]['ratio']:.2f} "
+                f"({time.perf_counter() - t0:.1f} s)"
+            )
     if "adam" in args.cell_list:
         for size in args.size_list:
             (B, T, D, H), _ = SIZES[size]
-            rows.append(measure_extra("adam", size, f"LSTM({D}, {H})",
-                                      lambda D=D, H=H: build_adam(1, 1, D, H), **kw))
+            rows.append(
+                measure_extra(
+                    "adam", size, f"LSTM({D}, {H})", lambda D=D, H=H: build_adam(1, 1, D, H), **kw
+                )
+            )
     if "xent" in args.cell_list:
         for C in args.xent_list:
-            rows.append(measure_extra("xent", f"N={args.xent_n}, C={C}", f"(N={args.xent_n}, C={C})",
-                                      lambda C=C: build_xent(args.xent_n, C), **kw))
+            rows.append(
+                measure_extra(
+                    "xent",
+                    f"N={args.xent_n}, C={C}",
+                    f"(N={args.xent_n}, C={C})",
+                    lambda C=C: build_xent(args.xent_n, C),
+                    **kw,
+                )
+            )
     return rows
 
 
@@ -484,9 +683,16 @@ def main(argv=None):
             f.write(text)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": dict(info), "args": {k: v for k, v in vars(args).items()
-                                                       if k != "gemm_set"},
-                       "rows": [_jsonable(r) for r in rows]}, f, indent=1, default=str)
+            json.dump(
+                {
+                    "machine": dict(info),
+                    "args": {k: v for k, v in vars(args).items() if k != "gemm_set"},
+                    "rows": [_jsonable(r) for r in rows],
+                },
+                f,
+                indent=1,
+                default=str,
+            )
     return 0
 
 

@@ -32,8 +32,9 @@ from numrnn.training import evaluate_lm, progress, tbptt_train
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--text", help="train on this UTF-8 file instead of Shakespeare")
     p.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
     p.add_argument("--num-layers", type=int, default=1)
@@ -48,7 +49,9 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=100, help="at most this many passes over the text")
     p.add_argument("--eval-every", type=int, default=400, help="steps between validation runs")
     p.add_argument("--val-fraction", type=float, default=0.05)
-    p.add_argument("--val-chars", type=int, default=100_000, help="held-out characters per evaluation")
+    p.add_argument(
+        "--val-chars", type=int, default=100_000, help="held-out characters per evaluation"
+    )
     p.add_argument("--sample", type=int, default=400, help="characters to generate after training")
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--prime", default="ROMEO:\n", help="text the sample starts from")
@@ -82,8 +85,15 @@ def load_corpus(args):
 def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, resume=None):
     """Train one model for ``seconds``; return a result row and the model."""
     rng = np.random.default_rng(args.seed)
-    model = CharLM(len(vocab), args.embed_size, args.hidden_size, num_layers, cell=cell,
-                   dropout=args.dropout if num_layers > 1 else 0.0, seed=args.seed)
+    model = CharLM(
+        len(vocab),
+        args.embed_size,
+        args.hidden_size,
+        num_layers,
+        cell=cell,
+        dropout=args.dropout if num_layers > 1 else 0.0,
+        seed=args.seed,
+    )
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
     step, history = 0, {"step": [], "loss": [], "val_step": [], "val_ppl": []}
     ckpt = os.path.join(args.out, "checkpoint.npz" if name == "main" else f"checkpoint_{name}.npz")
@@ -109,10 +119,19 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
 
     while spent < seconds and epoch < args.epochs:
         chunks = iter(sequential_partition(train_ids, args.batch_size, args.seq_len, rng=rng))
-        while spent < seconds:  # one pass over the text, paused for validation every eval_every steps
+        while (
+            spent < seconds
+        ):  # one pass over the text, paused for validation every eval_every steps
             t0 = time.perf_counter()
-            _, state, stopped = tbptt_train(model, chunks, opt, state=state, clip_norm=args.clip,
-                                            on_step=on_step, time_budget=seconds - spent)
+            _, state, stopped = tbptt_train(
+                model,
+                chunks,
+                opt,
+                state=state,
+                clip_norm=args.clip,
+                on_step=on_step,
+                time_budget=seconds - spent,
+            )
             spent += time.perf_counter() - t0  # training time only: evaluation is not counted
             if not stopped:
                 break  # the pass is over
@@ -128,11 +147,25 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
     history["val_step"].append(step)
     history["val_ppl"].append(ppl)
     os.makedirs(args.out, exist_ok=True)
-    numrnn.save(ckpt, model, opt, rng=rng, step=step, history=history, vocab=list(vocab.itos),
-                args={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
-    row = {"model": name, "cell": cell, "layers": num_layers, "steps": step,
-           "train_seconds": round(spent, 1), "val_ppl": round(ppl, 3),
-           "params": int(sum(np.asarray(p.data).size for p in model.parameters()))}
+    numrnn.save(
+        ckpt,
+        model,
+        opt,
+        rng=rng,
+        step=step,
+        history=history,
+        vocab=list(vocab.itos),
+        args={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))},
+    )
+    row = {
+        "model": name,
+        "cell": cell,
+        "layers": num_layers,
+        "steps": step,
+        "train_seconds": round(spent, 1),
+        "val_ppl": round(ppl, 3),
+        "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
+    }
     return row, model, history
 
 
@@ -160,8 +193,10 @@ def main(argv=None):
     text, train_text, val_text = load_corpus(args)
     vocab = CharVocab.build(text, pad_token=None, unk_token=None)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
-    print(f"corpus: {len(text):,} characters, vocabulary {len(vocab)}, "
-          f"train {len(train_ids):,}, held out {len(val_ids):,}")
+    print(
+        f"corpus: {len(text):,} characters, vocabulary {len(vocab)}, "
+        f"train {len(train_ids):,}, held out {len(val_ids):,}"
+    )
     os.makedirs(args.out, exist_ok=True)
     seconds = args.minutes * 60
     if args.compare:
@@ -170,22 +205,36 @@ def main(argv=None):
         configs = [("main", args.cell, args.num_layers)]
     rows, histories, model = [], {}, None
     for name, cell, layers in configs:
-        row, model, hist = train_one(args, name, cell, layers, vocab, train_ids, val_ids, seconds,
-                                     resume=args.resume if not args.compare else None)
+        row, model, hist = train_one(
+            args,
+            name,
+            cell,
+            layers,
+            vocab,
+            train_ids,
+            val_ids,
+            seconds,
+            resume=args.resume if not args.compare else None,
+        )
         rows.append(row)
         histories[f"{cell} x{layers}"] = hist
     print("\n| model | layers | steps | train s | params | val perplexity |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['cell']} | {r['layers']} | {r['steps']} | {r['train_seconds']} | {r['params']:,} "
-              f"| {r['val_ppl']:.3f} |")
-    plot(histories, os.path.join(args.out, "char_lm_compare.png" if args.compare else "char_lm.png"))
+        print(
+            f"| {r['cell']} | {r['layers']} | {r['steps']} | {r['train_seconds']} | {r['params']:,} "
+            f"| {r['val_ppl']:.3f} |"
+        )
+    plot(
+        histories, os.path.join(args.out, "char_lm_compare.png" if args.compare else "char_lm.png")
+    )
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(rows, f, indent=2)
     if args.sample > 0 and not args.compare:
         prime = [vocab.stoi[c] for c in args.prime if c in vocab.stoi] or [0]
-        ids = model.sample(args.sample, prime, temperature=args.temperature,
-                           rng=np.random.default_rng(args.seed))
+        ids = model.sample(
+            args.sample, prime, temperature=args.temperature, rng=np.random.default_rng(args.seed)
+        )
         print(f"\n--- sample (temperature {args.temperature}) ---")
         print(args.prime + vocab.decode(ids))
     return rows

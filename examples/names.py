@@ -49,8 +49,14 @@ import numpy as np  # noqa: E402  (after the thread settings, which numpy reads 
 
 import numrnn  # noqa: E402
 from numrnn.classification import (  # noqa: E402
-    class_weights, evaluate, load_classifier, normalize_rows, predict_proba, save_classifier,
-    train_classifier)
+    class_weights,
+    evaluate,
+    load_classifier,
+    normalize_rows,
+    predict_proba,
+    save_classifier,
+    train_classifier,
+)
 from numrnn.data import CharVocab, load_names, train_val_split  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
 from numrnn.plotting import moving_average, pyplot  # noqa: E402
@@ -60,30 +66,61 @@ CHECKPOINT = "names_best.npz"
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="names.py", description=__doc__.split("\n\n")[0],
-                                usage="%(prog)s [options]\n       %(prog)s predict NAME [NAME ...] [--top K] [--out DIR]",
-                                epilog=__doc__.split("\n\n", 1)[1],
-                                formatter_class=_Formatter)
-    p.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells to train, of rnn, lstm, gru")
+    p = argparse.ArgumentParser(
+        prog="names.py",
+        description=__doc__.split("\n\n")[0],
+        usage="%(prog)s [options]\n       %(prog)s predict NAME [NAME ...] [--top K] [--out DIR]",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=_Formatter,
+    )
+    p.add_argument(
+        "--cells", default="rnn,lstm,gru", help="comma-separated cells to train, of rnn, lstm, gru"
+    )
     p.add_argument("--embed-size", type=int, default=32, help="character embedding size")
     p.add_argument("--hidden-size", type=int, default=128, help="recurrent state size")
     p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers")
     p.add_argument("--bidirectional", action="store_true", help="read names in both directions")
-    p.add_argument("--epochs", type=int, default=10, help="passes over the training names, per model")
-    p.add_argument("--seconds", type=float, default=None,
-                   help="instead of a fixed number of epochs: this many seconds of training per model")
+    p.add_argument(
+        "--epochs", type=int, default=10, help="passes over the training names, per model"
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="instead of a fixed number of epochs: this many seconds of training per model",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="names per step (bucketed by length)")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate (cosine-annealed to 0)")
+    p.add_argument(
+        "--lr", type=float, default=3e-3, help="Adam's learning rate (cosine-annealed to 0)"
+    )
     p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
-    p.add_argument("--class-weights", default="none", choices=["none", "sqrt", "balanced"],
-                   help="loss weights per class: none, (N/(C n_c))^0.5, or N/(C n_c)")
-    p.add_argument("--duplicates", default="drop", choices=["drop", "majority", "keep"],
-                   help="names listed under several languages (see numrnn.data.load_names)")
-    p.add_argument("--held-out", type=float, default=0.1, help="fraction held out for the final table")
-    p.add_argument("--val-fraction", type=float, default=0.1,
-                   help="fraction of the training part used to pick the best epoch")
-    p.add_argument("--out", default="runs/names", help="folder for figures, results and the checkpoint")
-    p.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the batch order")
+    p.add_argument(
+        "--class-weights",
+        default="none",
+        choices=["none", "sqrt", "balanced"],
+        help="loss weights per class: none, (N/(C n_c))^0.5, or N/(C n_c)",
+    )
+    p.add_argument(
+        "--duplicates",
+        default="drop",
+        choices=["drop", "majority", "keep"],
+        help="names listed under several languages (see numrnn.data.load_names)",
+    )
+    p.add_argument(
+        "--held-out", type=float, default=0.1, help="fraction held out for the final table"
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of the training part used to pick the best epoch",
+    )
+    p.add_argument(
+        "--out", default="runs/names", help="folder for figures, results and the checkpoint"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seeds the split, the weights and the batch order"
+    )
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
@@ -97,10 +134,12 @@ def parse_args(argv=None):
 
 
 def parse_predict_args(argv):
-    p = argparse.ArgumentParser(prog="names.py predict",
-                                description="Top languages of each NAME from the saved best model "
-                                            "(trains first, with the default settings, if there is none).",
-                                formatter_class=_Formatter)
+    p = argparse.ArgumentParser(
+        prog="names.py predict",
+        description="Top languages of each NAME from the saved best model "
+        "(trains first, with the default settings, if there is none).",
+        formatter_class=_Formatter,
+    )
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--top", type=int, default=3, help="how many languages to show")
     p.add_argument("--out", default="runs/names", help="folder holding names_best.npz")
@@ -121,7 +160,9 @@ def load_data(args):
     names = [n for n, _ in pairs]
     labels = np.array([y for _, y in pairs], dtype=np.int64)
     rest, test = train_val_split(len(names), args.held_out, seed=args.seed, stratify=labels)
-    train, val = train_val_split(len(rest), args.val_fraction, seed=args.seed + 1, stratify=labels[rest])
+    train, val = train_val_split(
+        len(rest), args.val_fraction, seed=args.seed + 1, stratify=labels[rest]
+    )
     train, val = rest[train], rest[val]
     # The characters come from the training names only; others map to <unk>.
     vocab = CharVocab.build([names[i] for i in train])
@@ -137,9 +178,16 @@ def load_data(args):
 # training
 # ---------------------------------------------------------------------------------
 def model_config(args, cell, vocab, num_classes):
-    return {"vocab_size": len(vocab), "num_classes": num_classes, "embed_size": args.embed_size,
-            "hidden_size": args.hidden_size, "num_layers": args.num_layers, "cell": cell,
-            "bidirectional": bool(args.bidirectional), "padding_idx": vocab.pad_id}
+    return {
+        "vocab_size": len(vocab),
+        "num_classes": num_classes,
+        "embed_size": args.embed_size,
+        "hidden_size": args.hidden_size,
+        "num_layers": args.num_layers,
+        "cell": cell,
+        "bidirectional": bool(args.bidirectional),
+        "padding_idx": vocab.pad_id,
+    }
 
 
 def train_one(args, cell, vocab, classes, train, val, weight):
@@ -147,12 +195,28 @@ def train_one(args, cell, vocab, classes, train, val, weight):
     model = SequenceClassifier(**cfg, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
     epochs = args.epochs if args.seconds is None else 10_000
-    sched = numrnn.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs) if args.seconds is None else None
-    hist = train_classifier(model, opt, train, val, epochs=epochs, batch_size=args.batch_size,
-                            rng=args.seed, clip_norm=args.clip, weight=weight, scheduler=sched,
-                            monitor="accuracy" if weight is None else "balanced_accuracy",
-                            time_budget=args.seconds, pad_id=vocab.pad_id, desc=cell,
-                            show_progress=not args.quiet)
+    sched = (
+        numrnn.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        if args.seconds is None
+        else None
+    )
+    hist = train_classifier(
+        model,
+        opt,
+        train,
+        val,
+        epochs=epochs,
+        batch_size=args.batch_size,
+        rng=args.seed,
+        clip_norm=args.clip,
+        weight=weight,
+        scheduler=sched,
+        monitor="accuracy" if weight is None else "balanced_accuracy",
+        time_budget=args.seconds,
+        pad_id=vocab.pad_id,
+        desc=cell,
+        show_progress=not args.quiet,
+    )
     return model, opt, cfg, hist
 
 
@@ -169,7 +233,9 @@ def plot_curves(histories, path):
         steps_per_epoch = len(h["step_loss"]) / max(1, len(h["epoch"]))
         a.plot(steps / steps_per_epoch, smooth, label=name)
         b.plot(h["epoch"], h["val_accuracy"], marker="o", label=f"{name} accuracy")
-        b.plot(h["epoch"], h["val_balanced_accuracy"], marker=".", ls="--", label=f"{name} balanced")
+        b.plot(
+            h["epoch"], h["val_balanced_accuracy"], marker=".", ls="--", label=f"{name} balanced"
+        )
     a.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="training loss")
     b.set(xlabel="epoch", ylabel="validation", title="validation accuracy")
     for ax in (a, b):
@@ -192,8 +258,15 @@ def plot_confusion(cm, classes, title, path):
     for i in range(C):
         for j in range(C):
             if frac[i, j] >= 0.005:
-                ax.text(j, i, f"{frac[i, j]:.2f}".lstrip("0"), ha="center", va="center", fontsize=6,
-                        color="white" if frac[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{frac[i, j]:.2f}".lstrip("0"),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if frac[i, j] > 0.5 else "black",
+                )
     counts = cm.sum(axis=1)
     ax.set_xticks(range(C), classes, rotation=90)
     ax.set_yticks(range(C), [f"{c} ({n})" for c, n in zip(classes, counts)])
@@ -243,15 +316,27 @@ def main(argv=None, return_model=False):
     args = parse_args(argv)
     classes, vocab, train, val, test = load_data(args)
     C = len(classes)
-    counts = {"train": np.bincount(train[1], minlength=C), "val": np.bincount(val[1], minlength=C),
-              "held_out": np.bincount(test[1], minlength=C)}
-    print(f"names: {len(train[0]):,} train, {len(val[0]):,} validation, {len(test[0]):,} held out; "
-          f"{C} languages; {len(vocab)} characters (incl. <pad>, <unk>)")
-    print("per class (train/val/held-out): " + ", ".join(
-        f"{c} {counts['train'][i]}/{counts['val'][i]}/{counts['held_out'][i]}" for i, c in enumerate(classes)))
+    counts = {
+        "train": np.bincount(train[1], minlength=C),
+        "val": np.bincount(val[1], minlength=C),
+        "held_out": np.bincount(test[1], minlength=C),
+    }
+    print(
+        f"names: {len(train[0]):,} train, {len(val[0]):,} validation, {len(test[0]):,} held out; "
+        f"{C} languages; {len(vocab)} characters (incl. <pad>, <unk>)"
+    )
+    print(
+        "per class (train/val/held-out): "
+        + ", ".join(
+            f"{c} {counts['train'][i]}/{counts['val'][i]}/{counts['held_out'][i]}"
+            for i, c in enumerate(classes)
+        )
+    )
     power = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}[args.class_weights]
     weight = None if power == 0 else class_weights(train[1], C, power).astype(np.float32)
-    budget = f"{args.seconds:g} s of training" if args.seconds is not None else f"{args.epochs} epochs"
+    budget = (
+        f"{args.seconds:g} s of training" if args.seconds is not None else f"{args.epochs} epochs"
+    )
     print(f"budget per model: {budget}; class weights: {args.class_weights}")
     os.makedirs(args.out, exist_ok=True)
 
@@ -262,14 +347,21 @@ def main(argv=None, return_model=False):
     for cell in args.cells:
         model, opt, cfg, hist = train_one(args, cell, vocab, classes, train, val, weight)
         r = evaluate(model, test[0], test[1], num_classes=C, pad_id=vocab.pad_id)
-        row = {"model": cell, "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
-               "epochs": len(hist["epoch"]), "best_epoch": hist["best_epoch"], "steps": hist["steps"],
-               "train_seconds": round(hist["train_seconds"], 1),
-               "val_accuracy": round(hist["val_accuracy"][hist["best_epoch"] - 1], 4),
-               "val_balanced_accuracy": round(hist["val_balanced_accuracy"][hist["best_epoch"] - 1], 4),
-               "held_out_accuracy": round(r["accuracy"], 4),
-               "held_out_balanced_accuracy": round(r["balanced_accuracy"], 4),
-               "held_out_loss": round(r["loss"], 4)}
+        row = {
+            "model": cell,
+            "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
+            "epochs": len(hist["epoch"]),
+            "best_epoch": hist["best_epoch"],
+            "steps": hist["steps"],
+            "train_seconds": round(hist["train_seconds"], 1),
+            "val_accuracy": round(hist["val_accuracy"][hist["best_epoch"] - 1], 4),
+            "val_balanced_accuracy": round(
+                hist["val_balanced_accuracy"][hist["best_epoch"] - 1], 4
+            ),
+            "held_out_accuracy": round(r["accuracy"], 4),
+            "held_out_balanced_accuracy": round(r["balanced_accuracy"], 4),
+            "held_out_loss": round(r["loss"], 4),
+        }
         rows.append(row)
         histories[cell] = hist
         # The best model is chosen on the validation set, not on the held-out names.
@@ -281,25 +373,51 @@ def main(argv=None, return_model=False):
     print("|---|---|---|---|---|---|")
     print(f"| majority class ({classes[majority]}) | 0 | - | - | {base_acc:.3f} | {1 / C:.3f} |")
     for r in rows:
-        print(f"| {r['model']} | {r['params']:,} | {r['epochs']} ({r['best_epoch']}) | {r['train_seconds']} "
-              f"| {r['held_out_accuracy']:.3f} | {r['held_out_balanced_accuracy']:.3f} |")
+        print(
+            f"| {r['model']} | {r['params']:,} | {r['epochs']} ({r['best_epoch']}) | {r['train_seconds']} "
+            f"| {r['held_out_accuracy']:.3f} | {r['held_out_balanced_accuracy']:.3f} |"
+        )
     row, model, opt, cfg, r = best
     recall = np.diag(normalize_rows(r["confusion"]))
-    print(f"\nbest on validation: {row['model']}; held-out recall per class: " +
-          ", ".join(f"{c} {x:.2f}" for c, x in zip(classes, recall)))
+    print(
+        f"\nbest on validation: {row['model']}; held-out recall per class: "
+        + ", ".join(f"{c} {x:.2f}" for c, x in zip(classes, recall))
+    )
 
     plot_curves(histories, os.path.join(args.out, "names_curves.png"))
-    plot_confusion(r["confusion"], classes, f"{row['model']}: held-out accuracy {r['accuracy']:.3f}, "
-                   f"balanced {r['balanced_accuracy']:.3f}", os.path.join(args.out, "names_confusion.png"))
-    summary = {"best": row["model"], "budget": budget, "class_weights": args.class_weights,
-               "majority_baseline": round(base_acc, 4), "rows": rows,
-               "class_counts": {k: {c: int(v[i]) for i, c in enumerate(classes)} for k, v in counts.items()},
-               "confusion": r["confusion"].tolist(), "classes": list(classes),
-               "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, list))}}
+    plot_confusion(
+        r["confusion"],
+        classes,
+        f"{row['model']}: held-out accuracy {r['accuracy']:.3f}, "
+        f"balanced {r['balanced_accuracy']:.3f}",
+        os.path.join(args.out, "names_confusion.png"),
+    )
+    summary = {
+        "best": row["model"],
+        "budget": budget,
+        "class_weights": args.class_weights,
+        "majority_baseline": round(base_acc, 4),
+        "rows": rows,
+        "class_counts": {
+            k: {c: int(v[i]) for i, c in enumerate(classes)} for k, v in counts.items()
+        },
+        "confusion": r["confusion"].tolist(),
+        "classes": list(classes),
+        "args": {
+            k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, list))
+        },
+    }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    save_best(os.path.join(args.out, CHECKPOINT), model, opt, cfg, vocab, classes,
-              {"model": row["model"], "held_out_accuracy": row["held_out_accuracy"]})
+    save_best(
+        os.path.join(args.out, CHECKPOINT),
+        model,
+        opt,
+        cfg,
+        vocab,
+        classes,
+        {"model": row["model"], "held_out_accuracy": row["held_out_accuracy"]},
+    )
     if return_model:
         return model, vocab, classes
     return rows

@@ -36,23 +36,29 @@ from numrnn.training import progress
 # The seed's illustrative table: made-up but plausible numbers for an ice-cream stall.
 # Sales were written down as roughly 20 + 5 * temperature - 30 * price, plus noise.
 TABLE_COLUMNS = ("temperature_C", "price", "sales")
-TABLE = np.array([
-    [20.0, 1.50, 77.0],
-    [22.0, 1.00, 98.0],
-    [24.0, 2.00, 83.0],
-    [26.0, 1.25, 110.0],
-    [28.0, 1.75, 108.0],
-    [30.0, 1.50, 121.0],
-    [32.0, 2.00, 124.0],
-])
+TABLE = np.array(
+    [
+        [20.0, 1.50, 77.0],
+        [22.0, 1.00, 98.0],
+        [24.0, 2.00, 83.0],
+        [26.0, 1.25, 110.0],
+        [28.0, 1.75, 108.0],
+        [30.0, 1.50, 121.0],
+        [32.0, 2.00, 124.0],
+    ]
+)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     g = p.add_argument_group("(a) linear regression")
-    g.add_argument("--lrs", default="0.01,0.1,1.0,1.5",
-                   help="comma-separated learning rates for gradient descent")
+    g.add_argument(
+        "--lrs",
+        default="0.01,0.1,1.0,1.5",
+        help="comma-separated learning rates for gradient descent",
+    )
     g.add_argument("--gd-iters", type=int, default=100, help="gradient-descent iterations")
     g = p.add_argument_group("(b) logistic regression")
     g.add_argument("--logistic-n", type=int, default=200, help="points in the synthetic set")
@@ -60,8 +66,12 @@ def parse_args(argv=None):
     g.add_argument("--logistic-iters", type=int, default=500)
     g = p.add_argument_group("(c) forecasting")
     g.add_argument("--series", default="goog", help="a numrnn.data.load_timeseries name")
-    g.add_argument("--target", default="return", choices=["return", "price"],
-                   help="predict the next log-return (and so the price) or the next normalised price")
+    g.add_argument(
+        "--target",
+        default="return",
+        choices=["return", "price"],
+        help="predict the next log-return (and so the price) or the next normalised price",
+    )
     g.add_argument("--cell", default="gru", choices=["rnn", "lstm", "gru"])
     g.add_argument("--window", type=int, default=30, help="days of history per prediction")
     g.add_argument("--hidden-size", type=int, default=32)
@@ -69,10 +79,18 @@ def parse_args(argv=None):
     g.add_argument("--batch-size", type=int, default=32)
     g.add_argument("--lr", type=float, default=3e-3)
     g.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
-    g.add_argument("--test-fraction", type=float, default=0.2,
-                   help="the last part of the series, never trained on")
-    g.add_argument("--val-fraction", type=float, default=0.15,
-                   help="the last part of the training windows, held out to pick the epoch")
+    g.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="the last part of the series, never trained on",
+    )
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.15,
+        help="the last part of the training windows, held out to pick the epoch",
+    )
     p.add_argument("--out", default="runs/regression", help="folder for figures and results.json")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
@@ -150,9 +168,11 @@ def part_linear(args, plt):
     w_lstsq, w_solve = normal_equations(X, y)
     fit = X @ w_lstsq
     r2 = 1 - np.sum((y - fit) ** 2) / np.sum((y - y.mean()) ** 2)
-    print(f"    normal equations: sales = {w_lstsq[0]:.3f} + {w_lstsq[1]:.3f} * temperature "
-          f"{w_lstsq[2]:+.3f} * price   (R^2 = {r2:.4f}, training RMSE "
-          f"{np.sqrt(np.mean((y - fit) ** 2)):.3f})")
+    print(
+        f"    normal equations: sales = {w_lstsq[0]:.3f} + {w_lstsq[1]:.3f} * temperature "
+        f"{w_lstsq[2]:+.3f} * price   (R^2 = {r2:.4f}, training RMSE "
+        f"{np.sqrt(np.mean((y - fit) ** 2)):.3f})"
+    )
     print(f"    lstsq and solve(X^T X, X^T y) agree to {np.max(np.abs(w_lstsq - w_solve)):.1e}")
 
     # Standardise: every feature gets mean 0 and standard deviation 1.  Raw temperatures
@@ -163,9 +183,11 @@ def part_linear(args, plt):
     eig_raw = np.linalg.eigvalsh(X.T @ X / n)
     eig_std = np.linalg.eigvalsh(Xs.T @ Xs / n)
     lr_max = 2.0 / eig_std[-1]
-    print(f"    Hessian condition number: raw features {eig_raw[-1] / eig_raw[0]:.3g}, "
-          f"standardised {eig_std[-1] / eig_std[0]:.3g}; gradient descent on standardised "
-          f"features converges iff lr < 2/lambda_max = {lr_max:.4f}")
+    print(
+        f"    Hessian condition number: raw features {eig_raw[-1] / eig_raw[0]:.3g}, "
+        f"standardised {eig_std[-1] / eig_std[0]:.3g}; gradient descent on standardised "
+        f"features converges iff lr < 2/lambda_max = {lr_max:.4f}"
+    )
     optimum = 0.5 * float(np.sum((y - fit) ** 2)) / n
     curves, rows = {}, []
     for lr in args.lrs:
@@ -176,15 +198,23 @@ def part_linear(args, plt):
         intercept = w[0] - float(np.sum(w[1:] * mu / sd))
         final = losses[np.isfinite(losses)][-1] if np.isfinite(losses[-1]) else float("inf")
         diverged = not np.isfinite(losses[-1]) or final > losses[0]
-        gap = float(np.max(np.abs(np.r_[intercept, slope] - w_lstsq))) if not diverged else float("inf")
-        rows.append({"lr": lr, "final_loss": final, "diverged": bool(diverged), "max_weight_gap": gap})
+        gap = (
+            float(np.max(np.abs(np.r_[intercept, slope] - w_lstsq)))
+            if not diverged
+            else float("inf")
+        )
+        rows.append(
+            {"lr": lr, "final_loss": final, "diverged": bool(diverged), "max_weight_gap": gap}
+        )
         status = "DIVERGED" if diverged else f"loss {final:.4f}, max |w - w*| {gap:.2e}"
         print(f"    GD lr={lr:<6g} {args.gd_iters} iterations: {status}")
     # The same descent on raw features, at the largest rate it tolerates (1/lambda_max):
     w_raw, raw_losses = gradient_descent(X, y, 1.0 / eig_raw[-1], args.gd_iters)
-    print(f"    GD on raw features at lr = 1/lambda_max = {1 / eig_raw[-1]:.2e}: loss "
-          f"{raw_losses[-1]:.3f} after {args.gd_iters} iterations (optimum {optimum:.4f}): the "
-          "flat direction has barely moved")
+    print(
+        f"    GD on raw features at lr = 1/lambda_max = {1 / eig_raw[-1]:.2e}: loss "
+        f"{raw_losses[-1]:.3f} after {args.gd_iters} iterations (optimum {optimum:.4f}): the "
+        "flat direction has barely moved"
+    )
 
     if plt is not None:
         fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
@@ -193,26 +223,43 @@ def part_linear(args, plt):
             ok = np.isfinite(losses)
             lab = f"lr={lr:g}" + (" (diverges)" if lr >= lr_max else "")
             a.plot(k[ok], losses[ok] - optimum + 1e-12 if lr < lr_max else losses[ok], label=lab)
-        a.plot(np.arange(len(raw_losses)), raw_losses - optimum, "k:", label="raw features, lr=1/lmax")
-        a.set(yscale="log", xlabel="iteration", ylabel="J(w) - J(w*)  (diverging: J(w))",
-              title=f"gradient descent, standardised features\n(stable iff lr < {lr_max:.3f})")
+        a.plot(
+            np.arange(len(raw_losses)), raw_losses - optimum, "k:", label="raw features, lr=1/lmax"
+        )
+        a.set(
+            yscale="log",
+            xlabel="iteration",
+            ylabel="J(w) - J(w*)  (diverging: J(w))",
+            title=f"gradient descent, standardised features\n(stable iff lr < {lr_max:.3f})",
+        )
         a.grid(alpha=0.3)
         a.legend(fontsize="small")
         b.scatter(fit, y, color="C0")
         lims = [min(y.min(), fit.min()) - 3, max(y.max(), fit.max()) + 3]
         b.plot(lims, lims, "k--", lw=1)
         for (t, pr, s), f in zip(TABLE, fit):
-            b.annotate(f"{t:.0f}C, {pr:.2f}", (f, s), fontsize=7, xytext=(3, -8),
-                       textcoords="offset points")
-        b.set(xlabel="fitted sales", ylabel="sales", title="normal-equations fit (illustrative table)")
+            b.annotate(
+                f"{t:.0f}C, {pr:.2f}",
+                (f, s),
+                fontsize=7,
+                xytext=(3, -8),
+                textcoords="offset points",
+            )
+        b.set(
+            xlabel="fitted sales", ylabel="sales", title="normal-equations fit (illustrative table)"
+        )
         b.grid(alpha=0.3)
         fig.tight_layout()
         path = os.path.join(args.out, "regression_linear.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
         print(f"    wrote {path}")
-    return {"weights_normal_equations": w_lstsq.tolist(), "r2": float(r2), "lr_max": float(lr_max),
-            "gradient_descent": rows}
+    return {
+        "weights_normal_equations": w_lstsq.tolist(),
+        "r2": float(r2),
+        "lr_max": float(lr_max),
+        "gradient_descent": rows,
+    }
 
 
 # -- (b) logistic regression ------------------------------------------------------------
@@ -248,15 +295,22 @@ def make_logistic_data(n, rng):
 def part_logistic(args, plt):
     rng = np.random.default_rng(args.seed)
     feats, y = make_logistic_data(args.logistic_n, rng)
-    print(f"\n(b) logistic regression on {len(y)} synthetic days (sold out: {int(y.sum())}); "
-          "labels drawn from p = sigmoid(0.8 (T - 26) - 5 (price - 1.5))")
+    print(
+        f"\n(b) logistic regression on {len(y)} synthetic days (sold out: {int(y.sum())}); "
+        "labels drawn from p = sigmoid(0.8 (T - 26) - 5 (price - 1.5))"
+    )
     mu, sd = feats.mean(axis=0), feats.std(axis=0)
     X = with_intercept((feats - mu) / sd)
-    report = numrnn.gradcheck((logistic_loss_forward, logistic_loss_backward),
-                              (rng.standard_normal(3), X, y), check_inputs=True)
+    report = numrnn.gradcheck(
+        (logistic_loss_forward, logistic_loss_backward),
+        (rng.standard_normal(3), X, y),
+        check_inputs=True,
+    )
     w_row = next(r for r in report.rows if r.name == "w")
-    print(f"    gradient check of the hand-derived gradient: {'passed' if w_row.passed else 'FAILED'} "
-          f"(max relative error {w_row.max_rel_error:.1e})")
+    print(
+        f"    gradient check of the hand-derived gradient: {'passed' if w_row.passed else 'FAILED'} "
+        f"(max relative error {w_row.max_rel_error:.1e})"
+    )
     w = np.zeros(3)
     losses = []
     for _ in range(args.logistic_iters):
@@ -269,36 +323,52 @@ def part_logistic(args, plt):
     # boundary w0 + w1 (T - mu1)/sd1 + w2 (p - mu2)/sd2 = 0, in original units
     coef = w[1:] / sd
     const = w[0] - float(np.sum(w[1:] * mu / sd))
-    print(f"    after {args.logistic_iters} iterations (lr {args.logistic_lr:g}): loss {loss:.4f}, "
-          f"training accuracy {acc:.3f}")
-    print(f"    fitted logit = {const:.2f} + {coef[0]:.3f} * T {coef[1]:+.3f} * price   "
-          f"(true: -13.50 + 0.800 * T -5.000 * price)")
+    print(
+        f"    after {args.logistic_iters} iterations (lr {args.logistic_lr:g}): loss {loss:.4f}, "
+        f"training accuracy {acc:.3f}"
+    )
+    print(
+        f"    fitted logit = {const:.2f} + {coef[0]:.3f} * T {coef[1]:+.3f} * price   "
+        f"(true: -13.50 + 0.800 * T -5.000 * price)"
+    )
     if plt is not None:
         fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
         a.plot(losses)
-        a.set(xlabel="iteration", ylabel="mean log-loss", title="logistic regression: training loss")
+        a.set(
+            xlabel="iteration", ylabel="mean log-loss", title="logistic regression: training loss"
+        )
         a.grid(alpha=0.3)
         tt, pp = np.meshgrid(np.linspace(17, 35, 200), np.linspace(0.7, 2.3, 200))
         grid = with_intercept((np.column_stack([tt.ravel(), pp.ravel()]) - mu) / sd)
         prob = 1 / (1 + np.exp(-np.clip(grid @ w, -500, 500)))
-        cs = b.contourf(tt, pp, prob.reshape(tt.shape), levels=np.linspace(0, 1, 11), cmap="RdBu_r",
-                        alpha=0.35)
+        cs = b.contourf(
+            tt, pp, prob.reshape(tt.shape), levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.35
+        )
         fig.colorbar(cs, ax=b, label="P(sold out)")
         b.scatter(feats[y == 1, 0], feats[y == 1, 1], c="C3", s=14, label="sold out")
         b.scatter(feats[y == 0, 0], feats[y == 0, 1], c="C0", s=14, marker="x", label="not")
         t_line = np.array([17.0, 35.0])
         b.plot(t_line, -(const + coef[0] * t_line) / coef[1], "k-", label="fitted boundary")
         b.plot(t_line, (0.8 * (t_line - 26.0)) / 5.0 + 1.5, "k--", lw=1, label="true boundary")
-        b.set(xlim=(17, 35), ylim=(0.7, 2.3), xlabel="temperature (C)", ylabel="price",
-              title="decision boundary (synthetic data)")
+        b.set(
+            xlim=(17, 35),
+            ylim=(0.7, 2.3),
+            xlabel="temperature (C)",
+            ylabel="price",
+            title="decision boundary (synthetic data)",
+        )
         b.legend(fontsize="small", loc="upper left")
         fig.tight_layout()
         path = os.path.join(args.out, "regression_logistic.png")
         fig.savefig(path, dpi=110)
         plt.close(fig)
         print(f"    wrote {path}")
-    return {"loss": loss, "accuracy": acc, "weights": [const, *coef.tolist()],
-            "gradcheck_max_rel_error": float(w_row.max_rel_error)}
+    return {
+        "loss": loss,
+        "accuracy": acc,
+        "weights": [const, *coef.tolist()],
+        "gradcheck_max_rel_error": float(w_row.max_rel_error),
+    }
 
 
 # -- (c) forecasting with a recurrent network --------------------------------------------
@@ -358,6 +428,7 @@ def forecast_data(prices, args):
 
         def to_price(pred, last):
             return pred * sd + mu
+
     last = prices[target_idx - 1]
     truth = prices[target_idx]
     test = target_idx >= split
@@ -379,10 +450,14 @@ def part_forecast(args, plt):
     train = np.zeros(len(y), bool)
     train[:n_fit] = True
     val = ~train & ~test
-    print(f"\n(c) one-step-ahead forecast of {args.series!r} ({len(prices)} values, "
-          f"{dates[0]} to {dates[-1]}); window {args.window}, target: next {args.target}")
-    print(f"    windows: {train.sum()} training, {val.sum()} validation, {test.sum()} test "
-          f"(test targets from {dates[target_idx[test][0]]}; chronological split)")
+    print(
+        f"\n(c) one-step-ahead forecast of {args.series!r} ({len(prices)} values, "
+        f"{dates[0]} to {dates[-1]}); window {args.window}, target: next {args.target}"
+    )
+    print(
+        f"    windows: {train.sum()} training, {val.sum()} validation, {test.sum()} test "
+        f"(test targets from {dates[target_idx[test][0]]}; chronological split)"
+    )
     model = Forecaster(args.cell, args.hidden_size, args.seed)
     opt = numrnn.optim.Adam(model.params, lr=args.lr)
     rng = np.random.default_rng(args.seed)
@@ -398,7 +473,7 @@ def part_forecast(args, plt):
     for epoch in range(args.epochs):
         order = rng.permutation(len(ytr))
         for i in range(0, len(order), args.batch_size):
-            idx = order[i:i + args.batch_size]
+            idx = order[i : i + args.batch_size]
             pred = model.forward(Xtr[idx])
             loss, dpred = mse_loss(pred, ytr[idx])
             model.backward(dpred)
@@ -417,8 +492,10 @@ def part_forecast(args, plt):
     if val.any():  # keep the epoch with the lowest validation error (0: the untrained model)
         for p, data in zip(model.params, best[2]):
             p.data[...] = data
-        print(f"    validation MSE by epoch: {val_history[0]:.4f} (untrained) -> min {best[0]:.4f} at "
-              f"epoch {best[1]} -> {val_history[-1]:.4f} at epoch {args.epochs}; keeping epoch {best[1]}")
+        print(
+            f"    validation MSE by epoch: {val_history[0]:.4f} (untrained) -> min {best[0]:.4f} at "
+            f"epoch {best[1]} -> {val_history[-1]:.4f} at epoch {args.epochs}; keeping epoch {best[1]}"
+        )
     pred_price = to_price(model.predict(X), last)
     train_mse = float(np.mean((model.predict(Xtr) - ytr) ** 2))
     rnn_rmse, rnn_mae = errors(pred_price[test], truth[test])
@@ -429,10 +506,12 @@ def part_forecast(args, plt):
     print(f"    | {args.cell.upper()} + Linear | {rnn_rmse:.3f} | {rnn_mae:.3f} |")
     print(f"    | naive: tomorrow = today | {naive_rmse:.3f} | {naive_mae:.3f} |")
     verdict = "beats" if rnn_rmse < naive_rmse else "does not beat"
-    print(f"    The {args.cell.upper()} {verdict} the naive forecast on RMSE "
-          f"({100 * (rnn_rmse / naive_rmse - 1):+.1f}%).  Daily prices are close to a random walk, "
-          "so 'tomorrow = today' is a hard baseline, and a prediction curve that hugs the "
-          "truth says little until it is compared with it.")
+    print(
+        f"    The {args.cell.upper()} {verdict} the naive forecast on RMSE "
+        f"({100 * (rnn_rmse / naive_rmse - 1):+.1f}%).  Daily prices are close to a random walk, "
+        "so 'tomorrow = today' is a hard baseline, and a prediction curve that hugs the "
+        "truth says little until it is compared with it."
+    )
     if plt is not None:
         fig, axes = plt.subplots(1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [2, 1.2, 1]})
         a, b, c = axes
@@ -462,18 +541,30 @@ def part_forecast(args, plt):
         fig.savefig(path, dpi=110)
         plt.close(fig)
         print(f"    wrote {path}")
-    return {"series": args.series, "target": args.target, "cell": args.cell,
-            "test_windows": int(test.sum()), "rnn_rmse": rnn_rmse, "rnn_mae": rnn_mae,
-            "naive_rmse": naive_rmse, "naive_mae": naive_mae, "train_mse": train_mse,
-            "best_epoch": best[1], "val_mse": val_history}
+    return {
+        "series": args.series,
+        "target": args.target,
+        "cell": args.cell,
+        "test_windows": int(test.sum()),
+        "rnn_rmse": rnn_rmse,
+        "rnn_mae": rnn_mae,
+        "naive_rmse": naive_rmse,
+        "naive_mae": naive_mae,
+        "train_mse": train_mse,
+        "best_epoch": best[1],
+        "val_mse": val_history,
+    }
 
 
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     plt = pyplot()
-    results = {"linear": part_linear(args, plt), "logistic": part_logistic(args, plt),
-               "forecast": part_forecast(args, plt)}
+    results = {
+        "linear": part_linear(args, plt),
+        "logistic": part_logistic(args, plt),
+        "forecast": part_forecast(args, plt),
+    }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     return results

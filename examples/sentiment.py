@@ -45,7 +45,12 @@ import numpy as np  # noqa: E402  (after the thread settings, which numpy reads 
 
 import numrnn  # noqa: E402
 from numrnn.classification import (  # noqa: E402
-    evaluate, load_classifier, predict_proba, save_classifier, train_classifier)
+    evaluate,
+    load_classifier,
+    predict_proba,
+    save_classifier,
+    train_classifier,
+)
 from numrnn.data import WordVocab, load_polarity, train_val_split  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
 from numrnn.plotting import moving_average, pyplot  # noqa: E402
@@ -59,32 +64,64 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="sentiment.py", description=__doc__.split("\n\n")[0],
-                                usage="%(prog)s [options]\n       %(prog)s predict SENTENCE [SENTENCE ...] [--out DIR]",
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=_Formatter)
+    p = argparse.ArgumentParser(
+        prog="sentiment.py",
+        description=__doc__.split("\n\n")[0],
+        usage="%(prog)s [options]\n       %(prog)s predict SENTENCE [SENTENCE ...] [--out DIR]",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=_Formatter,
+    )
     p.add_argument("--cell", default="gru", choices=["rnn", "lstm", "gru"], help="recurrent cell")
-    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=True,
-                   help="read sentences in both directions")
+    p.add_argument(
+        "--bidirectional",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read sentences in both directions",
+    )
     p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers")
-    p.add_argument("--dropout", type=float, default=0.0, help="between recurrent layers (num-layers > 1)")
-    p.add_argument("--word-dropout", type=float, default=0.3,
-                   help="probability of replacing each training word by <unk> (a fresh draw every step)")
+    p.add_argument(
+        "--dropout", type=float, default=0.0, help="between recurrent layers (num-layers > 1)"
+    )
+    p.add_argument(
+        "--word-dropout",
+        type=float,
+        default=0.3,
+        help="probability of replacing each training word by <unk> (a fresh draw every step)",
+    )
     p.add_argument("--embed-size", type=int, default=64, help="word embedding size")
     p.add_argument("--hidden-size", type=int, default=64, help="recurrent state size per direction")
     p.add_argument("--min-freq", type=int, default=2, help="rarer training words become <unk>")
     p.add_argument("--max-len", type=int, default=60, help="words kept per sentence")
-    p.add_argument("--epochs", type=int, default=12, help="the most passes over the training sentences")
-    p.add_argument("--patience", type=int, default=3,
-                   help="stop after this many epochs without a better validation accuracy")
-    p.add_argument("--batch-size", type=int, default=32, help="sentences per step (bucketed by length)")
+    p.add_argument(
+        "--epochs", type=int, default=12, help="the most passes over the training sentences"
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=3,
+        help="stop after this many epochs without a better validation accuracy",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="sentences per step (bucketed by length)"
+    )
     p.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate")
     p.add_argument("--weight-decay", type=float, default=3e-4, help="Adam's (L2) weight decay")
     p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
-    p.add_argument("--held-out", type=float, default=0.1, help="fraction held out for the final number")
-    p.add_argument("--val-fraction", type=float, default=0.1,
-                   help="fraction of the training part used for early stopping")
-    p.add_argument("--out", default="runs/sentiment", help="folder for figures, results and the checkpoint")
-    p.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the batch order")
+    p.add_argument(
+        "--held-out", type=float, default=0.1, help="fraction held out for the final number"
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of the training part used for early stopping",
+    )
+    p.add_argument(
+        "--out", default="runs/sentiment", help="folder for figures, results and the checkpoint"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seeds the split, the weights and the batch order"
+    )
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -94,10 +131,12 @@ def parse_args(argv=None):
 
 
 def parse_predict_args(argv):
-    p = argparse.ArgumentParser(prog="sentiment.py predict",
-                                description="Polarity of each SENTENCE from the saved model "
-                                            "(trains first, with the default settings, if there is none).",
-                                formatter_class=_Formatter)
+    p = argparse.ArgumentParser(
+        prog="sentiment.py predict",
+        description="Polarity of each SENTENCE from the saved model "
+        "(trains first, with the default settings, if there is none).",
+        formatter_class=_Formatter,
+    )
     p.add_argument("sentences", nargs="+", metavar="SENTENCE")
     p.add_argument("--out", default="runs/sentiment", help="folder holding sentiment.npz")
     return p.parse_args(argv)
@@ -110,7 +149,9 @@ def load_data(args):
     texts = [t for t, _ in pairs]
     labels = np.array([y for _, y in pairs], dtype=np.int64)
     rest, test = train_val_split(len(texts), args.held_out, seed=args.seed, stratify=labels)
-    train, val = train_val_split(len(rest), args.val_fraction, seed=args.seed + 1, stratify=labels[rest])
+    train, val = train_val_split(
+        len(rest), args.val_fraction, seed=args.seed + 1, stratify=labels[rest]
+    )
     train, val = rest[train], rest[val]
     vocab = WordVocab.build([texts[i] for i in train], min_freq=args.min_freq)
     ids = [encode(vocab, t, args.max_len) for t in texts]
@@ -123,7 +164,9 @@ def load_data(args):
 
 def encode(vocab, text, max_len):
     ids = vocab.encode(text)[:max_len]
-    return ids if ids.size else np.array([vocab.unk_id])  # an empty sentence reads as one unknown word
+    return (
+        ids if ids.size else np.array([vocab.unk_id])
+    )  # an empty sentence reads as one unknown word
 
 
 def plot_curves(hist, path):
@@ -137,7 +180,9 @@ def plot_curves(hist, path):
     a.plot(hist["epoch"], hist["val_loss"], marker="o", label="validation")
     b.plot(hist["epoch"], hist["val_accuracy"], marker="o", color="C1", label="validation")
     if hist["best_epoch"]:
-        b.axvline(hist["best_epoch"], color="gray", ls=":", label=f"kept: epoch {hist['best_epoch']}")
+        b.axvline(
+            hist["best_epoch"], color="gray", ls=":", label=f"kept: epoch {hist['best_epoch']}"
+        )
     a.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss")
     b.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
     for ax in (a, b):
@@ -150,8 +195,16 @@ def plot_curves(hist, path):
 
 
 def save_model(path, model, opt, cfg, vocab, summary):
-    save_classifier(path, model, opt, cfg, vocab, classes=list(CLASSES), max_len=summary["max_len"],
-                    summary={k: summary[k] for k in ("model", "held_out_accuracy")})
+    save_classifier(
+        path,
+        model,
+        opt,
+        cfg,
+        vocab,
+        classes=list(CLASSES),
+        max_len=summary["max_len"],
+        summary={k: summary[k] for k in ("model", "held_out_accuracy")},
+    )
     print(f"wrote {path}")
 
 
@@ -180,44 +233,85 @@ def main(argv=None, return_model=False):
     vocab, train, val, test = load_data(args)
     lengths = np.array([len(s) for s in train[0]])
     unk = float(np.mean(np.concatenate(test[0]) == vocab.unk_id))
-    counts = {k: np.bincount(d[1], minlength=2).tolist() for k, d in
-              (("train", train), ("val", val), ("held_out", test))}
-    print(f"sentences: {len(train[0]):,} train, {len(val[0]):,} validation, {len(test[0]):,} held out "
-          f"(negative/positive: {counts['train']}, {counts['val']}, {counts['held_out']})")
-    print(f"vocabulary: {len(vocab):,} words (min_freq {args.min_freq}, training part only); "
-          f"{unk:.1%} of held-out words are <unk>; words per sentence: mean {lengths.mean():.1f}, "
-          f"max {lengths.max()}")
-    cfg = {"vocab_size": len(vocab), "num_classes": 2, "embed_size": args.embed_size,
-           "hidden_size": args.hidden_size, "num_layers": args.num_layers, "cell": args.cell,
-           "bidirectional": bool(args.bidirectional), "dropout": args.dropout if args.num_layers > 1 else 0.0,
-           "padding_idx": vocab.pad_id}
+    counts = {
+        k: np.bincount(d[1], minlength=2).tolist()
+        for k, d in (("train", train), ("val", val), ("held_out", test))
+    }
+    print(
+        f"sentences: {len(train[0]):,} train, {len(val[0]):,} validation, {len(test[0]):,} held out "
+        f"(negative/positive: {counts['train']}, {counts['val']}, {counts['held_out']})"
+    )
+    print(
+        f"vocabulary: {len(vocab):,} words (min_freq {args.min_freq}, training part only); "
+        f"{unk:.1%} of held-out words are <unk>; words per sentence: mean {lengths.mean():.1f}, "
+        f"max {lengths.max()}"
+    )
+    cfg = {
+        "vocab_size": len(vocab),
+        "num_classes": 2,
+        "embed_size": args.embed_size,
+        "hidden_size": args.hidden_size,
+        "num_layers": args.num_layers,
+        "cell": args.cell,
+        "bidirectional": bool(args.bidirectional),
+        "dropout": args.dropout if args.num_layers > 1 else 0.0,
+        "padding_idx": vocab.pad_id,
+    }
     model = SequenceClassifier(**cfg, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     name = f"{'bi' if args.bidirectional else ''}{args.cell}"
-    hist = train_classifier(model, opt, train, val, epochs=args.epochs, batch_size=args.batch_size,
-                            rng=args.seed, clip_norm=args.clip, patience=args.patience, monitor="accuracy",
-                            word_dropout=args.word_dropout, unk_id=vocab.unk_id,
-                            pad_id=vocab.pad_id, desc=name, show_progress=not args.quiet)
+    hist = train_classifier(
+        model,
+        opt,
+        train,
+        val,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        rng=args.seed,
+        clip_norm=args.clip,
+        patience=args.patience,
+        monitor="accuracy",
+        word_dropout=args.word_dropout,
+        unk_id=vocab.unk_id,
+        pad_id=vocab.pad_id,
+        desc=name,
+        show_progress=not args.quiet,
+    )
     r = evaluate(model, test[0], test[1], num_classes=2, pad_id=vocab.pad_id)
     best = hist["best_epoch"]
-    row = {"model": name, "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
-           "epochs": len(hist["epoch"]), "best_epoch": best, "steps": hist["steps"],
-           "train_seconds": round(hist["train_seconds"], 1),
-           "val_accuracy": round(hist["val_accuracy"][best - 1], 4),
-           "held_out_accuracy": round(r["accuracy"], 4), "held_out_loss": round(r["loss"], 4),
-           "held_out_confusion": r["confusion"].tolist(), "max_len": args.max_len}
+    row = {
+        "model": name,
+        "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
+        "epochs": len(hist["epoch"]),
+        "best_epoch": best,
+        "steps": hist["steps"],
+        "train_seconds": round(hist["train_seconds"], 1),
+        "val_accuracy": round(hist["val_accuracy"][best - 1], 4),
+        "held_out_accuracy": round(r["accuracy"], 4),
+        "held_out_loss": round(r["loss"], 4),
+        "held_out_confusion": r["confusion"].tolist(),
+        "max_len": args.max_len,
+    }
     cm = r["confusion"]
-    print("\n| model | params | epochs (kept) | train s | validation accuracy | held-out accuracy |")
+    print(
+        "\n| model | params | epochs (kept) | train s | validation accuracy | held-out accuracy |"
+    )
     print("|---|---|---|---|---|---|")
     print(f"| majority class | 0 | - | - | - | {max(cm.sum(axis=1)) / cm.sum():.3f} |")
-    print(f"| {name} | {row['params']:,} | {row['epochs']} ({best}) | {row['train_seconds']} "
-          f"| {row['val_accuracy']:.3f} | {row['held_out_accuracy']:.3f} |")
+    print(
+        f"| {name} | {row['params']:,} | {row['epochs']} ({best}) | {row['train_seconds']} "
+        f"| {row['val_accuracy']:.3f} | {row['held_out_accuracy']:.3f} |"
+    )
     print(f"held-out confusion (rows true negative/positive, columns predicted): {cm.tolist()}")
     os.makedirs(args.out, exist_ok=True)
     plot_curves(hist, os.path.join(args.out, "sentiment_curves.png"))
-    summary = {**row, "class_counts": counts, "vocab_size": len(vocab), "history": {
-        k: hist[k] for k in ("epoch", "train_loss", "val_loss", "val_accuracy")},
-        "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}}
+    summary = {
+        **row,
+        "class_counts": counts,
+        "vocab_size": len(vocab),
+        "history": {k: hist[k] for k in ("epoch", "train_loss", "val_loss", "val_accuracy")},
+        "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))},
+    }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
     save_model(os.path.join(args.out, CHECKPOINT), model, opt, cfg, vocab, summary)

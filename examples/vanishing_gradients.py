@@ -75,22 +75,31 @@ COLORS = {"rnn": "C3", "lstm": "C0", "gru": "C2"}
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--task", default="adding", choices=["adding", "first-symbol"])
     p.add_argument("--seq-len", type=int, default=100, help="T: steps per sequence")
     p.add_argument("--num-symbols", type=int, default=8, help="K for --task first-symbol")
     p.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated models to train")
     p.add_argument("--hidden-size", type=int, default=32, help="the same for every model")
-    p.add_argument("--gate-init", default="chrono", choices=["chrono", "default"],
-                   help="LSTM/GRU gate biases: chrono (long memory at init) or PyTorch's")
+    p.add_argument(
+        "--gate-init",
+        default="chrono",
+        choices=["chrono", "default"],
+        help="LSTM/GRU gate biases: chrono (long memory at init) or PyTorch's",
+    )
     p.add_argument("--steps", type=int, default=800, help="training steps per model")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
     p.add_argument("--probe-batch", type=int, default=256, help="sequences in the gradient probe")
-    p.add_argument("--eval-batch", type=int, default=2000, help="fresh sequences for the final test")
-    p.add_argument("--out", default="runs/vanishing_gradients", help="folder for figures and results")
+    p.add_argument(
+        "--eval-batch", type=int, default=2000, help="fresh sequences for the final test"
+    )
+    p.add_argument(
+        "--out", default="runs/vanishing_gradients", help="folder for figures and results"
+    )
     p.add_argument("--copy-figures", metavar="DIR", help="also copy the figure into DIR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
@@ -98,7 +107,9 @@ def parse_args(argv=None):
     args.cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     bad = [c for c in args.cells if c not in CELLS]
     if bad or not args.cells:
-        p.error(f"--cells takes a comma-separated subset of {sorted(CELLS)}; got {bad or 'nothing'}")
+        p.error(
+            f"--cells takes a comma-separated subset of {sorted(CELLS)}; got {bad or 'nothing'}"
+        )
     if args.seq_len < 2:
         p.error(f"--seq-len must be at least 2; got {args.seq_len}")
     if args.dry_run:
@@ -141,8 +152,10 @@ class Task:
         """The test metrics: MSE and the fraction within 0.04 (adding), or accuracy."""
         if self.name == "adding":
             err = z[:, 0] - y
-            return {"test_mse": float(np.mean(err ** 2)),
-                    "within_0.04": float(np.mean(np.abs(err) < 0.04))}
+            return {
+                "test_mse": float(np.mean(err**2)),
+                "within_0.04": float(np.mean(np.abs(err) < 0.04)),
+            }
         loss, _ = cross_entropy(z, y)
         return {"test_loss": float(loss), "accuracy": float(np.mean(z.argmax(-1) == y))}
 
@@ -190,11 +203,11 @@ def chrono_init(layer, T, rng):
         u = np.log(rng.uniform(1.0, max(T - 1.0, 1.0 + 1e-9), H))
         if isinstance(layer, numrnn.LSTM):
             if name.startswith("bias_ih"):
-                p.data[:H], p.data[H:2 * H] = -u, u  # input gate shut, forget gate open
+                p.data[:H], p.data[H : 2 * H] = -u, u  # input gate shut, forget gate open
             else:
-                p.data[:2 * H] = 0.0
+                p.data[: 2 * H] = 0.0
         else:  # GRU
-            p.data[H:2 * H] = u if name.startswith("bias_ih") else 0.0
+            p.data[H : 2 * H] = u if name.startswith("bias_ih") else 0.0
 
 
 def probe(model, task, x, y):
@@ -263,8 +276,14 @@ def train_one(cell, args, task, probe_x, probe_y):
     tx, ty = task.batch(args.eval_batch, np.random.default_rng(args.seed + 20))
     with numrnn.no_grad():
         scores = task.score(model.forward(tx), ty)
-    return {"cell": cell, "flow_init": flow_init, "flow_trained": flow_trained, "losses": losses,
-            "seconds": seconds, **scores}
+    return {
+        "cell": cell,
+        "flow_init": flow_init,
+        "flow_trained": flow_trained,
+        "losses": losses,
+        "seconds": seconds,
+        **scores,
+    }
 
 
 def default_init_flows(args, task, probe_x, probe_y):
@@ -293,8 +312,10 @@ def plot(results, extra, args, task, path):
     except ImportError:  # pragma: no cover - older numrnn without the study helpers
         plot_grad_flow = None
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
-    for ax, key, when in ((axes[0], "flow_init", "at initialisation"),
-                          (axes[1], "flow_trained", f"after {args.steps} training steps")):
+    for ax, key, when in (
+        (axes[0], "flow_init", "at initialisation"),
+        (axes[1], "flow_trained", f"after {args.steps} training steps"),
+    ):
         for r in results:
             cell, gf = r["cell"], r[key]
             n_before = len(ax.get_lines())
@@ -303,18 +324,32 @@ def plot(results, extra, args, task, path):
             else:
                 for state, style in (("h", "-"), ("c", "--")):
                     if state in gf:
-                        ax.plot(by_distance(gf, state), style, label=f"{cell.upper()}: |dL/d{state}_t|")
+                        ax.plot(
+                            by_distance(gf, state), style, label=f"{cell.upper()}: |dL/d{state}_t|"
+                        )
             for line in ax.get_lines()[n_before:]:
                 line.set_color(COLORS[cell])
             rho, fit = decay_fit(by_distance(gf, "h"))
             if fit is not None:
-                ax.plot(np.arange(len(fit)), fit, ":", color=COLORS[cell], lw=1.2,
-                        label=f"{cell.upper()} fit: x{rho:.3f} per step")
+                ax.plot(
+                    np.arange(len(fit)),
+                    fit,
+                    ":",
+                    color=COLORS[cell],
+                    lw=1.2,
+                    label=f"{cell.upper()} fit: x{rho:.3f} per step",
+                )
         if key == "flow_init" and extra:
             for cell, gf in extra.items():
                 rho, _ = decay_fit(by_distance(gf, "h"))
-                ax.plot(by_distance(gf, "h"), "-", color=COLORS[cell], alpha=0.35, lw=1,
-                        label=f"{cell.upper()}, default biases: x{rho:.3f} per step")
+                ax.plot(
+                    by_distance(gf, "h"),
+                    "-",
+                    color=COLORS[cell],
+                    alpha=0.35,
+                    lw=1,
+                    label=f"{cell.upper()}, default biases: x{rho:.3f} per step",
+                )
         ax.set_yscale("log")
         ax.set_xlabel("distance from the loss k (steps before the last)")
         ax.set_ylabel("gradient norm |dL/dh_{T-1-k}|")
@@ -326,13 +361,23 @@ def plot(results, extra, args, task, path):
         loss = np.asarray(r["losses"])
         w = max(1, len(loss) // 40)
         smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
-        ax.plot(np.arange(len(smooth)) + w, smooth, color=COLORS[r["cell"]], label=r["cell"].upper())
+        ax.plot(
+            np.arange(len(smooth)) + w, smooth, color=COLORS[r["cell"]], label=r["cell"].upper()
+        )
     ax.axhline(task.baseline, color="k", ls="--", lw=1, label=task.baseline_text)
-    ax.set(yscale="log", xlabel="training step", ylabel="training loss (moving average)",
-           title=f"learning curves: {task.name}, T = {task.T}, H = {args.hidden_size}")
+    ax.set(
+        yscale="log",
+        xlabel="training step",
+        ylabel="training loss (moving average)",
+        title=f"learning curves: {task.name}, T = {task.T}, H = {args.hidden_size}",
+    )
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
-    gates = "chrono-initialised gates" if args.gate_init == "chrono" else "PyTorch's default initialisation"
+    gates = (
+        "chrono-initialised gates"
+        if args.gate_init == "chrono"
+        else "PyTorch's default initialisation"
+    )
     fig.suptitle(f"Vanishing gradients: tanh RNN vs LSTM vs GRU ({gates})", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -346,14 +391,18 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     task = Task(args)
     probe_x, probe_y = task.batch(args.probe_batch, np.random.default_rng(args.seed + 30))
-    print(f"task: {task.name}, T = {task.T}; baseline: {task.baseline_text} = {task.baseline:.4f}; "
-          f"hidden size {args.hidden_size}, {args.steps} steps of {args.batch_size}, gates: {args.gate_init}")
+    print(
+        f"task: {task.name}, T = {task.T}; baseline: {task.baseline_text} = {task.baseline:.4f}; "
+        f"hidden size {args.hidden_size}, {args.steps} steps of {args.batch_size}, gates: {args.gate_init}"
+    )
     results = [train_one(cell, args, task, probe_x, probe_y) for cell in args.cells]
     extra = default_init_flows(args, task, probe_x, probe_y) if args.gate_init == "chrono" else {}
 
     metric = "test_mse" if task.name == "adding" else "accuracy"
-    print(f"\ngradient norm against distance from the loss: decay factor per step from a line fitted "
-          f"to log|dL/dh| (and log|dL/dc|) over k = 0..{task.T - 1}; ratio = |g_(T-1)| / |g_0|\n")
+    print(
+        f"\ngradient norm against distance from the loss: decay factor per step from a line fitted "
+        f"to log|dL/dh| (and log|dL/dc|) over k = 0..{task.T - 1}; ratio = |g_(T-1)| / |g_0|\n"
+    )
     print(f"| model | when | decay/step (h) | ratio (h) | decay/step (c) | {metric} | train s |")
     print("|---|---|---|---|---|---|---|")
     rows = []
@@ -363,19 +412,26 @@ def main(argv=None):
             c = f"{s['decay_c']:.3f}" if "decay_c" in s else "-"
             m = f"{r[metric]:.4f}" if when == "trained" else "-"
             t = f"{r['seconds']:.1f}" if when == "trained" else "-"
-            print(f"| {r['cell'].upper()} | {when} | {s['decay_h']:.3f} | {s['ratio_h']:.2e} | {c} "
-                  f"| {m} | {t} |")
+            print(
+                f"| {r['cell'].upper()} | {when} | {s['decay_h']:.3f} | {s['ratio_h']:.2e} | {c} "
+                f"| {m} | {t} |"
+            )
             rows.append({"model": r["cell"], "when": when, "gate_init": args.gate_init, **s})
     for cell, gf in extra.items():
         s = summarise(gf)
         c = f"{s['decay_c']:.3f}" if "decay_c" in s else "-"
-        print(f"| {cell.upper()} (default biases) | init | {s['decay_h']:.3f} | {s['ratio_h']:.2e} "
-              f"| {c} | - | - |")
+        print(
+            f"| {cell.upper()} (default biases) | init | {s['decay_h']:.3f} | {s['ratio_h']:.2e} "
+            f"| {c} | - | - |"
+        )
         rows.append({"model": cell, "when": "init", "gate_init": "default", **s})
     print(f"\nbaseline ({task.baseline_text}): {task.baseline:.4f}")
     for r in results:
-        extra_txt = (f", {100 * r['within_0.04']:.1f}% within 0.04" if task.name == "adding"
-                     else f", test loss {r['test_loss']:.4f}")
+        extra_txt = (
+            f", {100 * r['within_0.04']:.1f}% within 0.04"
+            if task.name == "adding"
+            else f", test loss {r['test_loss']:.4f}"
+        )
         print(f"  {r['cell'].upper():>4}: {metric} {r[metric]:.4f}{extra_txt}")
 
     path = plot(results, extra, args, task, os.path.join(args.out, "vanishing_gradients.png"))
@@ -384,10 +440,16 @@ def main(argv=None):
         dest = os.path.join(args.copy_figures, os.path.basename(path))
         shutil.copyfile(path, dest)
         print(f"copied to {dest}")
-    summary = {"args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, list))},
-               "decay": rows,
-               "models": [{k: v for k, v in r.items() if k not in ("flow_init", "flow_trained", "losses")}
-                          for r in results]}
+    summary = {
+        "args": {
+            k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, list))
+        },
+        "decay": rows,
+        "models": [
+            {k: v for k, v in r.items() if k not in ("flow_init", "flow_trained", "losses")}
+            for r in results
+        ],
+    }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary

@@ -6,15 +6,47 @@ torch backend), matplotlib and tqdm (the examples) are imported where used.
 
 from . import functional, io, metrics, models, nn, optim
 from .io import load, save
-from .nn import (GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, Parameter,
-                 RNNCell, no_grad)
+from .nn import (
+    GRU,
+    LSTM,
+    RNN,
+    Embedding,
+    GRUCell,
+    Linear,
+    LSTMCell,
+    Module,
+    Parameter,
+    RNNCell,
+    no_grad,
+)
 from .optim import clip_grad_norm_, clip_grad_value_
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "nn", "optim", "io", "models", "metrics", "save", "load", "gradcheck", "Module", "Parameter", "no_grad", "Linear",
-           "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "clip_grad_norm_",
-           "clip_grad_value_"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Embedding",
+    "GRUCell",
+    "LSTMCell",
+    "Linear",
+    "Module",
+    "Parameter",
+    "RNNCell",
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "functional",
+    "gradcheck",
+    "io",
+    "load",
+    "metrics",
+    "models",
+    "nn",
+    "no_grad",
+    "optim",
+    "save",
+]
 
 
 def __getattr__(name):

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["ops", "get_backend", "NumpyOps", "TorchOps", "is_torch_tensor", "to_numpy"]
+__all__ = ["NumpyOps", "TorchOps", "get_backend", "is_torch_tensor", "ops", "to_numpy"]
 
 
 def is_torch_tensor(x) -> bool:
@@ -265,8 +265,11 @@ class TorchOps:
 
     def subtract(self, a, b, out=None):
         if not isinstance(a, self.torch.Tensor):  # scalar minus tensor
-            return self.torch.sub(self.torch.full_like(b, a), b, out=out) if out is None else \
-                self.torch.neg(b, out=out).add_(a)
+            return (
+                self.torch.sub(self.torch.full_like(b, a), b, out=out)
+                if out is None
+                else self.torch.neg(b, out=out).add_(a)
+            )
         return self.torch.sub(a, b, out=out)
 
     def matmul(self, a, b, out=None):
@@ -345,9 +348,7 @@ def get_backend(backend="numpy", device=None):
         try:
             import torch
         except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "backend='torch' needs PyTorch: pip install torch==2.13.0"
-            ) from err
+            raise ImportError("backend='torch' needs PyTorch: pip install torch==2.13.0") from err
         dev = torch.device(device or "cpu")
         key = str(dev)
         if key not in _TORCH:

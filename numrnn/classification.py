@@ -33,9 +33,22 @@ from .functional import cross_entropy, softmax
 from .nn import no_grad
 from .training import update
 
-__all__ = ["save_classifier", "load_classifier", "encode_padded", "confusion_matrix", "accuracy", "balanced_accuracy", "per_class_recall",
-           "normalize_rows", "class_weights", "predict_logits", "predict_proba", "evaluate",
-           "train_epoch", "train_classifier"]
+__all__ = [
+    "accuracy",
+    "balanced_accuracy",
+    "class_weights",
+    "confusion_matrix",
+    "encode_padded",
+    "evaluate",
+    "load_classifier",
+    "normalize_rows",
+    "per_class_recall",
+    "predict_logits",
+    "predict_proba",
+    "save_classifier",
+    "train_classifier",
+    "train_epoch",
+]
 
 _METRICS = ("accuracy", "balanced_accuracy", "loss")
 
@@ -63,15 +76,21 @@ def encode_padded(seqs, pad_id=0, max_len=None):
     if max_len is not None and (not isinstance(max_len, (int, np.integer)) or max_len < 1):
         raise ValueError(f"encode_padded: max_len must be an int >= 1 or None; got {max_len!r}")
     if isinstance(seqs, (str, bytes)) or not hasattr(seqs, "__len__"):
-        raise TypeError(f"encode_padded: seqs must be a list of id sequences; got {type(seqs).__name__}")
+        raise TypeError(
+            f"encode_padded: seqs must be a list of id sequences; got {type(seqs).__name__}"
+        )
     if len(seqs) == 0:
         raise ValueError("encode_padded: seqs is empty; need at least one sequence")
     for i, s in enumerate(seqs):
         a = np.asarray(s)
         if a.ndim != 1:
-            raise ValueError(f"encode_padded: seqs[{i}] must be a 1-d sequence of ids; got shape {a.shape}")
+            raise ValueError(
+                f"encode_padded: seqs[{i}] must be a 1-d sequence of ids; got shape {a.shape}"
+            )
         if a.size == 0:
-            raise ValueError(f"encode_padded: seqs[{i}] is empty; every sequence needs at least one token")
+            raise ValueError(
+                f"encode_padded: seqs[{i}] is empty; every sequence needs at least one token"
+            )
         if a.dtype.kind not in "iu":
             raise TypeError(f"encode_padded: seqs[{i}] must hold integer ids; got dtype {a.dtype}")
     return pad_sequences(seqs, pad_value=pad_id, dtype=np.int64, batch_first=True, max_len=max_len)
@@ -88,8 +107,9 @@ def _labels(fn, name, y, num_classes=None):
         raise TypeError(f"{fn}: {name} must hold integer class ids; got dtype {a.dtype}")
     a = a.astype(np.int64)
     if num_classes is not None and a.size and (a.min() < 0 or a.max() >= num_classes):
-        raise ValueError(f"{fn}: {name} must lie in [0, {num_classes}); got values in "
-                         f"[{a.min()}, {a.max()}]")
+        raise ValueError(
+            f"{fn}: {name} must lie in [0, {num_classes}); got values in [{a.min()}, {a.max()}]"
+        )
     return a
 
 
@@ -115,8 +135,10 @@ def confusion_matrix(y_true, y_pred, num_classes):
     t = _labels("confusion_matrix", "y_true", y_true, num_classes)
     p = _labels("confusion_matrix", "y_pred", y_pred, num_classes)
     if t.shape != p.shape:
-        raise ValueError(f"confusion_matrix: y_true and y_pred must have the same shape; "
-                         f"got {t.shape} and {p.shape}")
+        raise ValueError(
+            f"confusion_matrix: y_true and y_pred must have the same shape; "
+            f"got {t.shape} and {p.shape}"
+        )
     C = int(num_classes)
     return np.bincount(t * C + p, minlength=C * C).reshape(C, C)  # (C, C)
 
@@ -130,7 +152,9 @@ def accuracy(y_true, y_pred):
     t = _labels("accuracy", "y_true", y_true)
     p = _labels("accuracy", "y_pred", y_pred)
     if t.shape != p.shape:
-        raise ValueError(f"accuracy: y_true and y_pred must have the same shape; got {t.shape} and {p.shape}")
+        raise ValueError(
+            f"accuracy: y_true and y_pred must have the same shape; got {t.shape} and {p.shape}"
+        )
     if t.size == 0:
         raise ValueError("accuracy: no items (y_true is empty)")
     return float(np.mean(t == p))
@@ -225,7 +249,7 @@ def predict_logits(model, seqs, batch_size=256, pad_id=0):
     try:
         with no_grad():
             for start in range(0, len(order), batch_size):
-                b = order[start:start + batch_size]
+                b = order[start : start + batch_size]
                 idx, lens = encode_padded([seqs[i] for i in b], pad_id)
                 z = to_numpy(model(idx, lens))  # (B, C)
                 if out is None:
@@ -262,15 +286,36 @@ def evaluate(model, seqs, labels, num_classes=None, batch_size=256, pad_id=0):
     loss, _ = cross_entropy(logits, y)
     pred = np.argmax(logits, axis=1)
     cm = confusion_matrix(y, pred, C)
-    return {"loss": float(loss), "accuracy": accuracy(y, pred), "balanced_accuracy": balanced_accuracy(cm),
-            "confusion": cm, "pred": pred, "n": int(y.size)}
+    return {
+        "loss": float(loss),
+        "accuracy": accuracy(y, pred),
+        "balanced_accuracy": balanced_accuracy(cm),
+        "confusion": cm,
+        "pred": pred,
+        "n": int(y.size),
+    }
 
 
 # ---------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------
-def train_epoch(model, seqs, labels, optimizer, *, batch_size=64, rng=None, clip_norm=None, weight=None,
-                bucket=True, pad_id=0, word_dropout=0.0, unk_id=1, time_budget=None, on_step=None):
+def train_epoch(
+    model,
+    seqs,
+    labels,
+    optimizer,
+    *,
+    batch_size=64,
+    rng=None,
+    clip_norm=None,
+    weight=None,
+    bucket=True,
+    pad_id=0,
+    word_dropout=0.0,
+    unk_id=1,
+    time_budget=None,
+    on_step=None,
+):
     """One pass over the training data in shuffled (length-bucketed) batches.
 
     Each step: pad the batch, ``logits = model(idx, lengths)``,
@@ -303,7 +348,9 @@ def train_epoch(model, seqs, labels, optimizer, *, batch_size=64, rng=None, clip
     if y.size != len(seqs):
         raise ValueError(f"train_epoch: {len(seqs)} sequences but {y.size} labels")
     if not isinstance(word_dropout, (int, float)) or not 0.0 <= word_dropout < 1.0:
-        raise ValueError(f"train_epoch: word_dropout must be a number in [0, 1); got {word_dropout!r}")
+        raise ValueError(
+            f"train_epoch: word_dropout must be a number in [0, 1); got {word_dropout!r}"
+        )
     rng = as_rng(rng)
     lengths = np.array([len(s) for s in seqs]) if bucket else None
     start, losses = time.perf_counter(), []
@@ -325,9 +372,28 @@ def train_epoch(model, seqs, labels, optimizer, *, batch_size=64, rng=None, clip
     return losses, False
 
 
-def train_classifier(model, optimizer, train, val=None, *, epochs=10, batch_size=64, rng=0, clip_norm=None,
-                     weight=None, word_dropout=0.0, unk_id=1, scheduler=None, patience=None, monitor="accuracy",
-                     restore_best=True, time_budget=None, pad_id=0, desc="train", show_progress=True):
+def train_classifier(
+    model,
+    optimizer,
+    train,
+    val=None,
+    *,
+    epochs=10,
+    batch_size=64,
+    rng=0,
+    clip_norm=None,
+    weight=None,
+    word_dropout=0.0,
+    unk_id=1,
+    scheduler=None,
+    patience=None,
+    monitor="accuracy",
+    restore_best=True,
+    time_budget=None,
+    pad_id=0,
+    desc="train",
+    show_progress=True,
+):
     """Train for up to ``epochs`` passes, validating after each; optional early stopping.
 
     Args:
@@ -363,15 +429,32 @@ def train_classifier(model, optimizer, train, val=None, *, epochs=10, batch_size
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"train_classifier: epochs must be an int >= 1; got {epochs!r}")
     if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-        raise ValueError(f"train_classifier: patience must be an int >= 1 or None; got {patience!r}")
+        raise ValueError(
+            f"train_classifier: patience must be an int >= 1 or None; got {patience!r}"
+        )
     seqs, labels = train
     rng = as_rng(rng)
     steps_per_epoch = math.ceil(len(seqs) / batch_size)
-    hist = {"epoch": [], "train_loss": [], "val_loss": [], "val_accuracy": [], "val_balanced_accuracy": [],
-            "step_loss": [], "best_epoch": None, "stopped_early": False, "steps": 0, "train_seconds": 0.0}
+    hist = {
+        "epoch": [],
+        "train_loss": [],
+        "val_loss": [],
+        "val_accuracy": [],
+        "val_balanced_accuracy": [],
+        "step_loss": [],
+        "best_epoch": None,
+        "stopped_early": False,
+        "steps": 0,
+        "train_seconds": 0.0,
+    }
     sign = 1.0 if monitor == "loss" else -1.0  # minimise sign * metric
     best, best_state, bad = math.inf, None, 0
-    bar = progress(total=None if time_budget is not None else epochs * steps_per_epoch, desc=desc, unit="step", disable=not show_progress)
+    bar = progress(
+        total=None if time_budget is not None else epochs * steps_per_epoch,
+        desc=desc,
+        unit="step",
+        disable=not show_progress,
+    )
     running = [None]
     postfix = {}
 
@@ -385,10 +468,21 @@ def train_classifier(model, optimizer, train, val=None, *, epochs=10, batch_size
         for epoch in range(1, epochs + 1):
             left = None if time_budget is None else time_budget - hist["train_seconds"]
             t0 = time.perf_counter()
-            losses, out_of_time = train_epoch(model, seqs, labels, optimizer, batch_size=batch_size, rng=rng,
-                                              clip_norm=clip_norm, weight=weight, pad_id=pad_id,
-                                              word_dropout=word_dropout, unk_id=unk_id, time_budget=left,
-                                              on_step=on_step)
+            losses, out_of_time = train_epoch(
+                model,
+                seqs,
+                labels,
+                optimizer,
+                batch_size=batch_size,
+                rng=rng,
+                clip_norm=clip_norm,
+                weight=weight,
+                pad_id=pad_id,
+                word_dropout=word_dropout,
+                unk_id=unk_id,
+                time_budget=left,
+                on_step=on_step,
+            )
             hist["train_seconds"] += time.perf_counter() - t0
             hist["step_loss"].extend(losses)
             hist["steps"] += len(losses)
@@ -448,4 +542,3 @@ def load_classifier(path, vocab_class):
     model = SequenceClassifier(**meta["model_config"])
     load(path, model)
     return model, vocab_class.from_dict(meta["vocab"]), meta
-

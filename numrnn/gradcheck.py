@@ -106,7 +106,7 @@ import numpy as np
 
 from .nn.module import Module, no_grad
 
-__all__ = ["gradcheck", "GradcheckReport", "GradcheckRow", "GradcheckFailure", "main"]
+__all__ = ["GradcheckFailure", "GradcheckReport", "GradcheckRow", "gradcheck", "main"]
 
 _F64 = np.dtype(np.float64)
 _UNIT_ROUNDOFF = float(np.finfo(np.float64).eps)  # u = 2**-52
@@ -133,9 +133,11 @@ class GradcheckFailure:
     tolerance: float
 
     def __str__(self):
-        return (f"{self.name}{list(self.index)}: analytic {self.analytic:.9g}, numeric "
-                f"{self.numeric:.9g} (|a-n| {self.abs_error:.3g} > tolerance {self.tolerance:.3g}, "
-                f"relative error {self.rel_error:.3g})")
+        return (
+            f"{self.name}{list(self.index)}: analytic {self.analytic:.9g}, numeric "
+            f"{self.numeric:.9g} (|a-n| {self.abs_error:.3g} > tolerance {self.tolerance:.3g}, "
+            f"relative error {self.rel_error:.3g})"
+        )
 
 
 @dataclass
@@ -211,8 +213,9 @@ class GradcheckReport:
             if not r.passed:
                 if r.first_failure is not None:
                     return r.first_failure
-                return GradcheckFailure(r.name, (), float("nan"), float("nan"), float("nan"),
-                                        float("nan"), float("nan"))
+                return GradcheckFailure(
+                    r.name, (), float("nan"), float("nan"), float("nan"), float("nan"), float("nan")
+                )
         return None
 
     @property
@@ -220,28 +223,50 @@ class GradcheckReport:
         return sum(r.checked for r in self.rows)
 
     def __str__(self):
-        head = ("tensor", "shape", "checked", "max rel err", "at", "analytic", "numeric",
-                "tol ratio", "")
+        head = (
+            "tensor",
+            "shape",
+            "checked",
+            "max rel err",
+            "at",
+            "analytic",
+            "numeric",
+            "tol ratio",
+            "",
+        )
         body = []
         for r in self.rows:
             checked = f"{r.checked}" if r.checked == r.size else f"{r.checked}/{r.size}"
-            body.append((r.name, "x".join(map(str, r.shape)) or "()", checked,
-                         f"{r.max_rel_error:.2e}", _fmt_index(r.index), f"{r.analytic:.6g}",
-                         f"{r.numeric:.6g}", f"{r.tol_ratio:.3g}",
-                         "ok" if r.passed else "FAIL" + (f" ({r.note})" if r.note else "")))
+            body.append(
+                (
+                    r.name,
+                    "x".join(map(str, r.shape)) or "()",
+                    checked,
+                    f"{r.max_rel_error:.2e}",
+                    _fmt_index(r.index),
+                    f"{r.analytic:.6g}",
+                    f"{r.numeric:.6g}",
+                    f"{r.tol_ratio:.3g}",
+                    "ok" if r.passed else "FAIL" + (f" ({r.note})" if r.note else ""),
+                )
+            )
         widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
         right = {2, 3, 5, 6, 7}
 
         def line(cells):
-            out = [c.rjust(w) if i in right else c.ljust(w)
-                   for i, (c, w) in enumerate(zip(cells, widths))]
+            out = [
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths))
+            ]
             return "  ".join(out).rstrip()
 
         lines = []
         if self.target:
             lines.append(f"gradcheck {self.target}")
-        lines.append(f"eps={self.eps:g}  rtol={self.rtol:g}  atol={self.atol:.3g}  "
-                     f"(output scale sum|G*y| = {self.output_scale:.4g})")
+        lines.append(
+            f"eps={self.eps:g}  rtol={self.rtol:g}  atol={self.atol:.3g}  "
+            f"(output scale sum|G*y| = {self.output_scale:.4g})"
+        )
         lines.append(line(head))
         lines.append(line(["-" * w for w in widths]))
         lines.extend(line(b) for b in body)
@@ -251,10 +276,13 @@ class GradcheckReport:
             lines.append(f"warning: {w}")
         n_fail = sum(not r.passed for r in self.rows)
         if self.passed:
-            lines.append(f"PASSED: {len(self.rows)} tensors, {self.entries_checked} entries checked")
+            lines.append(
+                f"PASSED: {len(self.rows)} tensors, {self.entries_checked} entries checked"
+            )
         else:
-            lines.append(f"FAILED: {n_fail} of {len(self.rows)} tensors; first failure "
-                         f"{self.first_failure}")
+            lines.append(
+                f"FAILED: {n_fail} of {len(self.rows)} tensors; first failure {self.first_failure}"
+            )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -297,26 +325,33 @@ def _array_leaves(obj):
 def _structs_equal(a, b):
     la, lb = _array_leaves(a), _array_leaves(b)
     return len(la) == len(lb) and all(
-        x.shape == y.shape and np.array_equal(x, y, equal_nan=True) for x, y in zip(la, lb))
+        x.shape == y.shape and np.array_equal(x, y, equal_nan=True) for x, y in zip(la, lb)
+    )
 
 
 def _check_inputs(inputs, names, where):
     """Refuse float arrays that are not float64 (nothing is cast silently)."""
+
     def visit(obj, name):
         if isinstance(obj, np.ndarray):
             if obj.dtype.kind == "f" and obj.dtype != _F64:
                 raise TypeError(
                     f"gradcheck: {where} {name!r} has dtype {obj.dtype}; central differences need "
-                    "float64 throughout: convert it with .astype(numpy.float64)")
+                    "float64 throughout: convert it with .astype(numpy.float64)"
+                )
             if obj.dtype.kind == "c":
-                raise TypeError(f"gradcheck: {where} {name!r} is complex ({obj.dtype}); "
-                                "only real float64 inputs can be checked")
+                raise TypeError(
+                    f"gradcheck: {where} {name!r} is complex ({obj.dtype}); "
+                    "only real float64 inputs can be checked"
+                )
         elif isinstance(obj, (tuple, list)):
             for j, o in enumerate(obj):
                 visit(o, f"{name}[{j}]")
         elif _is_torch(obj):
-            raise TypeError(f"gradcheck: {where} {name!r} is a torch tensor; gradcheck runs on "
-                            "NumPy float64 arrays")
+            raise TypeError(
+                f"gradcheck: {where} {name!r} is a torch tensor; gradcheck runs on "
+                "NumPy float64 arrays"
+            )
 
     for obj, name in zip(inputs, names):
         visit(obj, name)
@@ -329,6 +364,7 @@ def _is_torch(x):
 
 def _output_weights(out, rng):
     """Random upstream gradients ``G`` with the structure of ``out`` (None for non-float leaves)."""
+
     def draw(y):
         if isinstance(y, np.ndarray):
             if y.dtype.kind != "f":
@@ -336,14 +372,17 @@ def _output_weights(out, rng):
             if y.dtype != _F64:
                 raise TypeError(
                     f"gradcheck: the forward returned an array of dtype {y.dtype}; with float64 "
-                    "parameters and inputs the outputs must be float64 too")
+                    "parameters and inputs the outputs must be float64 too"
+                )
             return rng.standard_normal(y.shape)
         if y is None:
             return None
         if isinstance(y, (tuple, list)):
             return type(y)(draw(o) for o in y)
-        raise TypeError(f"gradcheck: the forward returned a {type(y).__name__}; expected NumPy "
-                        "arrays or (nested) tuples of them")
+        raise TypeError(
+            f"gradcheck: the forward returned a {type(y).__name__}; expected NumPy "
+            "arrays or (nested) tuples of them"
+        )
 
     return draw(out)
 
@@ -355,8 +394,10 @@ def _weighted_sum(G, out, absolute=False):
     if isinstance(G, np.ndarray):
         if not isinstance(out, np.ndarray) or out.shape != G.shape:
             got = out.shape if isinstance(out, np.ndarray) else type(out).__name__
-            raise ValueError(f"gradcheck: the forward's output changed structure between calls "
-                             f"(expected an array of shape {G.shape}, got {got})")
+            raise ValueError(
+                f"gradcheck: the forward's output changed structure between calls "
+                f"(expected an array of shape {G.shape}, got {got})"
+            )
         prod = G * out
         return float(np.sum(np.abs(prod) if absolute else prod))
     if not isinstance(out, (tuple, list)) or len(out) != len(G):
@@ -411,14 +452,18 @@ def _match_grads(inputs, names, grads, where):
                 g = (None,) * len(x)
             if not isinstance(g, (tuple, list)) or len(g) != len(x):
                 desc = f"a tuple of {len(g)}" if isinstance(g, (tuple, list)) else type(g).__name__
-                raise ValueError(f"gradcheck: {where} returned {desc} for input {name!r}, which is "
-                                 f"a tuple of {len(x)}; the gradients must mirror the inputs")
+                raise ValueError(
+                    f"gradcheck: {where} returned {desc} for input {name!r}, which is "
+                    f"a tuple of {len(x)}; the gradients must mirror the inputs"
+                )
             for j, (xj, gj) in enumerate(zip(x, g)):
                 visit(xj, gj, name[j] if isinstance(name, (tuple, list)) else f"{name}[{j}]")
         elif _is_float_array(x):
             if g is not None and not isinstance(g, np.ndarray):
-                raise ValueError(f"gradcheck: {where} returned a {type(g).__name__} as the gradient "
-                                 f"of {name!r}; expected a NumPy array of shape {x.shape} or None")
+                raise ValueError(
+                    f"gradcheck: {where} returned a {type(g).__name__} as the gradient "
+                    f"of {name!r}; expected a NumPy array of shape {x.shape} or None"
+                )
             checked.append((name, x, g))
         else:
             if isinstance(x, np.ndarray):
@@ -439,8 +484,10 @@ def _normalize_returned(ret, n_inputs, where):
     if n_inputs == 1 and not isinstance(ret, (tuple, list)):
         return (ret,)
     if not isinstance(ret, (tuple, list)):
-        raise ValueError(f"gradcheck: {where} returned a single {type(ret).__name__} for "
-                         f"{n_inputs} inputs; it must return one gradient per input")
+        raise ValueError(
+            f"gradcheck: {where} returned a single {type(ret).__name__} for "
+            f"{n_inputs} inputs; it must return one gradient per input"
+        )
     if len(ret) < n_inputs:
         raise ValueError(f"gradcheck: {where} returned {len(ret)} gradients for {n_inputs} inputs")
     # Extra entries belong to arguments left at their defaults (e.g. dh0 when hx=None).
@@ -461,7 +508,9 @@ def _call_backward(module, G, unpack):
         if any(p.kind == p.VAR_POSITIONAL for p in params):
             unpack = True
         else:
-            positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            positional = [
+                p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
             unpack = len(positional) >= len(G)
     return module.backward(*G) if unpack else module.backward(G)
 
@@ -485,9 +534,21 @@ def _compare(name, kind, array, analytic, loss, eps, rtol, atol, max_entries, rn
     shape = tuple(array.shape)
     size = int(array.size)
     if analytic is not None and tuple(analytic.shape) != shape:
-        return GradcheckRow(name, kind, shape, 0, size, float("nan"), (), float("nan"),
-                            float("nan"), float("nan"), float("inf"), False,
-                            note=f"gradient has shape {tuple(analytic.shape)}, expected {shape}")
+        return GradcheckRow(
+            name,
+            kind,
+            shape,
+            0,
+            size,
+            float("nan"),
+            (),
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            float("inf"),
+            False,
+            note=f"gradient has shape {tuple(analytic.shape)}, expected {shape}",
+        )
     if analytic is None:
         analytic = np.zeros(shape)
         note = note or "no gradient returned; taken as zero"
@@ -520,19 +581,32 @@ def _compare(name, kind, array, analytic, loss, eps, rtol, atol, max_entries, rn
     first = None
     if len(bad):
         b = int(bad[0])
-        first = GradcheckFailure(name, tuple(int(i) for i in np.unravel_index(flat_idx[b], shape)),
-                                 float(a[b]), float(numeric[b]), float(err[b]), float(rel[b]),
-                                 float(tol[b]))
+        first = GradcheckFailure(
+            name,
+            tuple(int(i) for i in np.unravel_index(flat_idx[b], shape)),
+            float(a[b]),
+            float(numeric[b]),
+            float(err[b]),
+            float(rel[b]),
+            float(tol[b]),
+        )
     idx_tuples = [tuple(int(i) for i in np.unravel_index(fi, shape)) for fi in flat_idx]
     return GradcheckRow(
-        name, kind, shape, len(flat_idx), size,
+        name,
+        kind,
+        shape,
+        len(flat_idx),
+        size,
         float(rel[worst]) if len(rel) else 0.0,
         idx_tuples[worst] if len(rel) else (),
         float(a[worst]) if len(rel) else 0.0,
         float(numeric[worst]) if len(rel) else 0.0,
         float(np.max(err)) if len(err) else 0.0,
         float(np.max(np.where(np.isnan(ratio), np.inf, ratio))) if len(ratio) else 0.0,
-        bool(np.all(ok)), int(len(bad)), first, note,
+        bool(np.all(ok)),
+        int(len(bad)),
+        first,
+        note,
         (idx_tuples, a.copy(), numeric.copy()),
     )
 
@@ -540,8 +614,21 @@ def _compare(name, kind, array, analytic, loss, eps, rtol, atol, max_entries, rn
 # -- the public entry point -----------------------------------------------------------------
 
 
-def gradcheck(target, inputs, eps=1e-6, *, kwargs=None, rtol=1e-5, atol=None, noise_factor=100.0,
-              max_entries=200, seed=0, input_names=None, check_inputs=True, unpack_grad=None):
+def gradcheck(
+    target,
+    inputs,
+    eps=1e-6,
+    *,
+    kwargs=None,
+    rtol=1e-5,
+    atol=None,
+    noise_factor=100.0,
+    max_entries=200,
+    seed=0,
+    input_names=None,
+    check_inputs=True,
+    unpack_grad=None,
+):
     r"""Check a module's or a forward/backward pair's gradients by central differences.
 
     The scalar differentiated is :math:`L = \sum G \odot y` over the output leaves,
@@ -598,33 +685,51 @@ def gradcheck(target, inputs, eps=1e-6, *, kwargs=None, rtol=1e-5, atol=None, no
     if atol is not None and not (atol >= 0):
         raise ValueError(f"gradcheck: atol must be >= 0 or None; got {atol!r}")
     if max_entries is not None and (int(max_entries) != max_entries or max_entries < 1):
-        raise ValueError(f"gradcheck: max_entries must be a positive integer or None; got {max_entries!r}")
+        raise ValueError(
+            f"gradcheck: max_entries must be a positive integer or None; got {max_entries!r}"
+        )
     eps = float(eps)
     if isinstance(inputs, np.ndarray) or not isinstance(inputs, (tuple, list)):
         inputs = (inputs,)
     inputs = tuple(inputs)
     if kwargs is not None and not isinstance(kwargs, dict):
         raise TypeError(f"gradcheck: kwargs must be a dict; got {type(kwargs).__name__}")
-    opts = dict(eps=eps, rtol=float(rtol), atol=atol, noise_factor=float(noise_factor),
-                max_entries=None if max_entries is None else int(max_entries), seed=seed,
-                input_names=input_names, check_inputs=check_inputs)
+    opts = dict(
+        eps=eps,
+        rtol=float(rtol),
+        atol=atol,
+        noise_factor=float(noise_factor),
+        max_entries=None if max_entries is None else int(max_entries),
+        seed=seed,
+        input_names=input_names,
+        check_inputs=check_inputs,
+    )
     if isinstance(target, Module):
         return _check_module(target, inputs, dict(kwargs or {}), unpack_grad=unpack_grad, **opts)
-    if (isinstance(target, (tuple, list)) and len(target) == 2
-            and callable(target[0]) and callable(target[1])):
+    if (
+        isinstance(target, (tuple, list))
+        and len(target) == 2
+        and callable(target[0])
+        and callable(target[1])
+    ):
         if kwargs:
-            raise TypeError("gradcheck: kwargs= is for modules; bind keyword arguments of a "
-                            "forward function with functools.partial")
+            raise TypeError(
+                "gradcheck: kwargs= is for modules; bind keyword arguments of a "
+                "forward function with functools.partial"
+            )
         return _check_pair(target[0], target[1], inputs, **opts)
-    raise TypeError("gradcheck: target must be a numrnn.Module or a pair (forward_fn, backward_fn); "
-                    f"got {type(target).__name__}")
+    raise TypeError(
+        "gradcheck: target must be a numrnn.Module or a pair (forward_fn, backward_fn); "
+        f"got {type(target).__name__}"
+    )
 
 
 def _names_for(fn, inputs, input_names):
     if input_names is not None:
         if len(input_names) != len(inputs):
-            raise ValueError(f"gradcheck: input_names has {len(input_names)} names for "
-                             f"{len(inputs)} inputs")
+            raise ValueError(
+                f"gradcheck: input_names has {len(input_names)} names for {len(inputs)} inputs"
+            )
         tops = [str(n) for n in input_names]
     else:
         tops = _positional_names(fn, len(inputs))
@@ -637,20 +742,36 @@ def _resolve_atol(atol, noise_factor, scale, eps):
     return noise_factor * _UNIT_ROUNDOFF * scale / eps
 
 
-def _check_module(module, inputs, kwargs, *, eps, rtol, atol, noise_factor, max_entries, seed,
-                  input_names, check_inputs, unpack_grad):
+def _check_module(
+    module,
+    inputs,
+    kwargs,
+    *,
+    eps,
+    rtol,
+    atol,
+    noise_factor,
+    max_entries,
+    seed,
+    input_names,
+    check_inputs,
+    unpack_grad,
+):
     where = f"{type(module).__name__}.backward"
     # Everything is validated before any state changes.
     if module.backend != "numpy":
-        raise TypeError(f"gradcheck: {type(module).__name__} is on backend {module.backend!r}; "
-                        "gradcheck runs on NumPy float64: use module.to(backend='numpy')")
+        raise TypeError(
+            f"gradcheck: {type(module).__name__} is on backend {module.backend!r}; "
+            "gradcheck runs on NumPy float64: use module.to(backend='numpy')"
+        )
     params = list(module.named_parameters())
     for name, p in params:
         if not isinstance(p.data, np.ndarray) or p.data.dtype != _F64:
             dt = getattr(p.data, "dtype", type(p.data).__name__)
             raise TypeError(
                 f"gradcheck: parameter {name!r} of {type(module).__name__} has dtype {dt}; "
-                "central differences need float64: build the module with dtype=numpy.float64")
+                "central differences need float64: build the module with dtype=numpy.float64"
+            )
     tops, names = _names_for(module.forward, inputs, input_names)
     _check_inputs(inputs, tops, "input")
     _check_inputs(tuple(kwargs.values()), tuple(kwargs), "keyword argument")
@@ -696,15 +817,20 @@ def _check_module(module, inputs, kwargs, *, eps, rtol, atol, noise_factor, max_
         atol_v = _resolve_atol(atol, noise_factor, out_scale, eps)
         l_again = loss()
         if abs(l_again - l0) > atol_v * eps:
-            warnings.append(f"the forward is not deterministic (L = {l0!r}, then {l_again!r}); "
-                            "the numeric gradients are unreliable")
+            warnings.append(
+                f"the forward is not deterministic (L = {l0!r}, then {l_again!r}); "
+                "the numeric gradients are unreliable"
+            )
         rows = []
         for (name, p), a in zip(params, analytic_params):
-            rows.append(_compare(name, "parameter", p.data, a, loss, eps, rtol, atol_v,
-                                 max_entries, rng))
+            rows.append(
+                _compare(name, "parameter", p.data, a, loss, eps, rtol, atol_v, max_entries, rng)
+            )
         if check_inputs:
             for name, x, a in checked_inputs:
-                rows.append(_compare(name, "input", x, a, loss, eps, rtol, atol_v, max_entries, rng))
+                rows.append(
+                    _compare(name, "input", x, a, loss, eps, rtol, atol_v, max_entries, rng)
+                )
         if any(len(m._caches) for m in modules):
             warnings.append("forwards under numrnn.no_grad() still pushed caches")
     finally:
@@ -713,12 +839,28 @@ def _check_module(module, inputs, kwargs, *, eps, rtol, atol, noise_factor, max_
             m._caches[:] = caches
         for (_, p), g in zip(params, saved_grads):
             p.grad[...] = g
-    desc = repr(module).splitlines()[0] if len(repr(module).splitlines()) == 1 else type(module).__name__
+    desc = (
+        repr(module).splitlines()[0]
+        if len(repr(module).splitlines()) == 1
+        else type(module).__name__
+    )
     return GradcheckReport(rows, eps, rtol, atol_v, out_scale, desc, skipped, warnings)
 
 
-def _check_pair(forward_fn, backward_fn, inputs, *, eps, rtol, atol, noise_factor, max_entries,
-                seed, input_names, check_inputs):
+def _check_pair(
+    forward_fn,
+    backward_fn,
+    inputs,
+    *,
+    eps,
+    rtol,
+    atol,
+    noise_factor,
+    max_entries,
+    seed,
+    input_names,
+    check_inputs,
+):
     fname = getattr(forward_fn, "__name__", "forward_fn")
     bname = getattr(backward_fn, "__name__", "backward_fn")
     tops, names = _names_for(forward_fn, inputs, input_names)
@@ -731,8 +873,10 @@ def _check_pair(forward_fn, backward_fn, inputs, *, eps, rtol, atol, noise_facto
     def run_forward():
         res = forward_fn(*inputs)
         if not isinstance(res, tuple) or len(res) != 2:
-            raise ValueError(f"gradcheck: {fname} must return (out, cache); got "
-                             f"{type(res).__name__}{'' if not isinstance(res, tuple) else f' of {len(res)}'}")
+            raise ValueError(
+                f"gradcheck: {fname} must return (out, cache); got "
+                f"{type(res).__name__}{'' if not isinstance(res, tuple) else f' of {len(res)}'}"
+            )
         return res
 
     out, cache = run_forward()
@@ -760,7 +904,9 @@ def _check_pair(forward_fn, backward_fn, inputs, *, eps, rtol, atol, noise_facto
     if check_inputs:
         for name, x, a in checked_inputs:
             rows.append(_compare(name, "input", x, a, loss, eps, rtol, atol_v, max_entries, rng))
-    return GradcheckReport(rows, eps, rtol, atol_v, out_scale, f"{fname} / {bname}", skipped, warnings)
+    return GradcheckReport(
+        rows, eps, rtol, atol_v, out_scale, f"{fname} / {bname}", skipped, warnings
+    )
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -774,34 +920,58 @@ def _parser():
     p = argparse.ArgumentParser(
         prog="python -m numrnn.gradcheck",
         description="Check a numrnn layer's hand-written gradients against central differences "
-                    "(float64, random inputs); exit status 0 when every gradient passes, 1 otherwise.")
+        "(float64, random inputs); exit status 0 when every gradient passes, 1 otherwise.",
+    )
     p.add_argument("layer", choices=_LAYERS, help="which layer to build")
     p.add_argument("--input-size", type=int, default=3, help="D: input features (default 3)")
-    p.add_argument("--hidden-size", type=int, default=4,
-                   help="H: hidden size; Linear's out_features, Embedding's dim (default 4)")
+    p.add_argument(
+        "--hidden-size",
+        type=int,
+        default=4,
+        help="H: hidden size; Linear's out_features, Embedding's dim (default 4)",
+    )
     p.add_argument("--num-layers", type=int, default=1)
     p.add_argument("--bidirectional", action="store_true")
     p.add_argument("--batch-first", action="store_true")
     p.add_argument("--no-bias", action="store_true")
-    p.add_argument("--proj-size", type=int, default=0, help="LSTM projection size (default 0: none)")
+    p.add_argument(
+        "--proj-size", type=int, default=0, help="LSTM projection size (default 0: none)"
+    )
     p.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="RNN only")
-    p.add_argument("--dropout", type=float, default=0.0,
-                   help="between layers; the check runs in eval mode, where it is the identity")
+    p.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="between layers; the check runs in eval mode, where it is the identity",
+    )
     p.add_argument("--seq-len", type=int, default=5, help="T (default 5)")
     p.add_argument("--batch", type=int, default=3, help="B (default 3)")
     p.add_argument("--unbatched", action="store_true", help="x of shape (T, D), states (L*dirs, H)")
-    p.add_argument("--lengths", action="store_true",
-                   help="random per-row lengths in [1, T] (one row full length)")
-    p.add_argument("--no-hx", action="store_true", help="leave the initial state at its default (zeros)")
+    p.add_argument(
+        "--lengths",
+        action="store_true",
+        help="random per-row lengths in [1, T] (one row full length)",
+    )
+    p.add_argument(
+        "--no-hx", action="store_true", help="leave the initial state at its default (zeros)"
+    )
     p.add_argument("--num-embeddings", type=int, default=10, help="Embedding only (default 10)")
-    p.add_argument("--padding-idx", type=int, default=None,
-                   help="Embedding only; the random indices avoid this row, whose gradient is zero by design")
+    p.add_argument(
+        "--padding-idx",
+        type=int,
+        default=None,
+        help="Embedding only; the random indices avoid this row, whose gradient is zero by design",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eps", type=float, default=1e-6)
     p.add_argument("--rtol", type=float, default=1e-5)
     p.add_argument("--atol", type=float, default=None, help="default: from the output scale")
-    p.add_argument("--max-entries", type=int, default=200,
-                   help="per tensor, sample this many entries of larger tensors (0: check all)")
+    p.add_argument(
+        "--max-entries",
+        type=int,
+        default=200,
+        help="per tensor, sample this many entries of larger tensors (0: check all)",
+    )
     return p
 
 
@@ -816,7 +986,9 @@ def _build(args):
         mod = numrnn.Linear(args.input_size, args.hidden_size, bias=not args.no_bias, **f64)
         return mod, (rng.standard_normal((args.batch, args.seq_len, args.input_size)),), {}
     if layer == "embedding":
-        mod = numrnn.Embedding(args.num_embeddings, args.hidden_size, padding_idx=args.padding_idx, **f64)
+        mod = numrnn.Embedding(
+            args.num_embeddings, args.hidden_size, padding_idx=args.padding_idx, **f64
+        )
         # The padding row receives no gradient by convention although the lookup reads
         # it, so indices avoid it: its analytic and numeric gradients are then both zero.
         idx = rng.integers(0, args.num_embeddings, (args.seq_len, args.batch))
@@ -825,8 +997,14 @@ def _build(args):
                 raise SystemExit("--padding-idx needs --num-embeddings of at least 2")
             idx[idx == mod.padding_idx] = (mod.padding_idx + 1) % args.num_embeddings
         return mod, (idx,), {}
-    cls_name = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU",
-                "rnncell": "RNNCell", "lstmcell": "LSTMCell", "grucell": "GRUCell"}[layer]
+    cls_name = {
+        "rnn": "RNN",
+        "lstm": "LSTM",
+        "gru": "GRU",
+        "rnncell": "RNNCell",
+        "lstmcell": "LSTMCell",
+        "grucell": "GRUCell",
+    }[layer]
     cls = getattr(numrnn, cls_name, None)
     if cls is None:
         raise SystemExit(f"numrnn.{cls_name} is not available in this version of numrnn")
@@ -844,8 +1022,14 @@ def _build(args):
         if layer == "lstmcell":
             return mod, (x, (h, rng.standard_normal(lead + (H,)) * 0.5)), {}
         return mod, (x, h), {}
-    kw = dict(num_layers=args.num_layers, bias=not args.no_bias, batch_first=args.batch_first,
-              dropout=args.dropout, bidirectional=args.bidirectional, **f64)
+    kw = dict(
+        num_layers=args.num_layers,
+        bias=not args.no_bias,
+        batch_first=args.batch_first,
+        dropout=args.dropout,
+        bidirectional=args.bidirectional,
+        **f64,
+    )
     if layer == "rnn":
         kw["nonlinearity"] = args.nonlinearity
     if layer == "lstm" and args.proj_size:
@@ -883,8 +1067,16 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     module, inputs, kwargs = _build(args)
     max_entries = None if args.max_entries == 0 else args.max_entries
-    report = gradcheck(module, inputs, eps=args.eps, kwargs=kwargs, rtol=args.rtol, atol=args.atol,
-                       max_entries=max_entries, seed=args.seed)
+    report = gradcheck(
+        module,
+        inputs,
+        eps=args.eps,
+        kwargs=kwargs,
+        rtol=args.rtol,
+        atol=args.atol,
+        max_entries=max_entries,
+        seed=args.seed,
+    )
     print(report)
     return 0 if report.passed else 1
 

@@ -47,6 +47,7 @@ these two functions only.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -63,8 +64,16 @@ from .nn.recurrent import GRU, LSTM, RNN, RNNBase
 from .optim.lr_scheduler import LRScheduler
 from .optim.optimizer import Optimizer
 
-__all__ = ["save", "load", "read_header", "CheckpointError", "FORMAT", "VERSION", "to_torch",
-           "from_torch"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "CheckpointError",
+    "from_torch",
+    "load",
+    "read_header",
+    "save",
+    "to_torch",
+]
 
 #: the value of ``header["format"]`` in every numrnn checkpoint
 FORMAT = "numrnn-checkpoint"
@@ -119,7 +128,9 @@ def _check_json(value, where, _active=None):
         hint = " (a NumPy scalar: convert it with .item())"
     elif isinstance(value, np.ndarray):
         hint = " (an array: convert it with .tolist())"
-    raise TypeError(f"{where} is of type {type(value).__name__}, which is not JSON-serialisable{hint}")
+    raise TypeError(
+        f"{where} is of type {type(value).__name__}, which is not JSON-serialisable{hint}"
+    )
 
 
 def _rng_state_to_json(state):
@@ -171,7 +182,9 @@ def _check_types(model, optimizer, scheduler, rng, fn):
             f"got {type(scheduler).__name__}"
         )
     if rng is not None and not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{fn}: rng must be a numpy.random.Generator or None; got {type(rng).__name__}")
+        raise TypeError(
+            f"{fn}: rng must be a numpy.random.Generator or None; got {type(rng).__name__}"
+        )
 
 
 def _describe(arr):
@@ -205,17 +218,23 @@ def _optimizer_entry(model, optimizer, arrays):
                 continue
             arr = np.ascontiguousarray(to_numpy(value))
             if arr.dtype.kind not in "fiub":
-                raise TypeError(f"save: optimizer state {key!r} of parameter {idx} is not numeric "
-                                f"(dtype {arr.dtype})")
+                raise TypeError(
+                    f"save: optimizer state {key!r} of parameter {idx} is not numeric "
+                    f"(dtype {arr.dtype})"
+                )
             if arr.ndim == 0 and key == "step":
                 numbers[key] = arr.item()
                 continue
             arrays[f"{_OPTIM}{idx}/{key}"] = arr
             described[key] = _describe(arr)
         state[str(idx)] = {"numbers": numbers, "arrays": described}
-    return {"class": type(optimizer).__name__, "param_names": [names.get(id(p)) for p in ordered],
-            "param_shapes": [list(p.data.shape) for p in ordered], "param_groups": groups,
-            "state": state}
+    return {
+        "class": type(optimizer).__name__,
+        "param_names": [names.get(id(p)) for p in ordered],
+        "param_shapes": [list(p.data.shape) for p in ordered],
+        "param_groups": groups,
+        "state": state,
+    }
 
 
 def _tmp_name(path):
@@ -249,10 +268,8 @@ def _atomic_write(path, arrays):
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_dir(folder)
 
@@ -338,8 +355,16 @@ def _read(path):
                     raise
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, KeyError,
-            RuntimeError, NotImplementedError) as err:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        ValueError,
+        OSError,
+        KeyError,
+        RuntimeError,
+        NotImplementedError,
+    ) as err:
         raise CheckpointError(
             f"{where}: is truncated or corrupt ({type(err).__name__}: {err})"
         ) from None
@@ -348,10 +373,14 @@ def _read(path):
             raise CheckpointError(f"{where}: entry {key!r} holds Python objects; refused")
     raw = arrays.pop(_HEADER, None)
     if raw is None:
-        raise CheckpointError(f"{where}: has no {_HEADER!r} entry, so it is not a numrnn checkpoint")
+        raise CheckpointError(
+            f"{where}: has no {_HEADER!r} entry, so it is not a numrnn checkpoint"
+        )
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise CheckpointError(f"{where}: the {_HEADER!r} entry must be 1-D uint8 bytes; got dtype "
-                              f"{raw.dtype}, shape {raw.shape}")
+        raise CheckpointError(
+            f"{where}: the {_HEADER!r} entry must be 1-D uint8 bytes; got dtype "
+            f"{raw.dtype}, shape {raw.shape}"
+        )
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
@@ -367,7 +396,9 @@ def _read(path):
     try:
         described = _described_arrays(header)
     except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise CheckpointError(f"{where}: the header is malformed ({type(err).__name__}: {err})") from None
+        raise CheckpointError(
+            f"{where}: the header is malformed ({type(err).__name__}: {err})"
+        ) from None
     missing = [k for k in described if k not in arrays]
     unexpected = [k for k in arrays if k not in described]
     if missing or unexpected:
@@ -395,7 +426,10 @@ def _described_arrays(header):
     if opt is not None:
         for idx, entry in opt["state"].items():
             for key, desc in entry["arrays"].items():
-                out[f"{_OPTIM}{idx}/{key}"] = {"shape": list(desc["shape"]), "dtype": str(desc["dtype"])}
+                out[f"{_OPTIM}{idx}/{key}"] = {
+                    "shape": list(desc["shape"]),
+                    "dtype": str(desc["dtype"]),
+                }
     return out
 
 
@@ -469,7 +503,9 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
         apply, metadata = _prepare(where, header, arrays, model, optimizer, scheduler, rng)
     except (KeyError, TypeError, AttributeError, IndexError) as err:
         # a header that passed the format checks but lacks or mistypes an entry
-        raise CheckpointError(f"{where}: the header is malformed ({type(err).__name__}: {err})") from None
+        raise CheckpointError(
+            f"{where}: the header is malformed ({type(err).__name__}: {err})"
+        ) from None
     apply()
     return metadata
 
@@ -508,7 +544,9 @@ def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
             f"{where}: the random generators do not match the model's: missing {missing}, "
             f"unexpected {unexpected}"
         )
-    gen_states = {n: _check_generator(where, f"generator {n!r}", g, saved_gens[n]) for n, g in gens.items()}
+    gen_states = {
+        n: _check_generator(where, f"generator {n!r}", g, saved_gens[n]) for n, g in gens.items()
+    }
 
     # -- optimiser ------------------------------------------------------------------
     opt_sd = None
@@ -553,7 +591,9 @@ def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
 
     metadata = header.get("metadata")
     if not isinstance(metadata, dict):
-        raise CheckpointError(f"{where}: the metadata must be a JSON object; got {type(metadata).__name__}")
+        raise CheckpointError(
+            f"{where}: the metadata must be a JSON object; got {type(metadata).__name__}"
+        )
 
     def apply():  # everything fits: nothing below can fail
         model.load_state_dict(params)
@@ -584,7 +624,9 @@ def _optimizer_state_dict(where, model, optimizer, entry, arrays):
             f"{where}: the optimiser state covers {len(saved_names)} parameter(s); the optimiser "
             f"given has {len(ordered)}"
         )
-    for i, (p, saved_name, saved_shape) in enumerate(zip(ordered, saved_names, entry["param_shapes"])):
+    for i, (p, saved_name, saved_shape) in enumerate(
+        zip(ordered, saved_names, entry["param_shapes"])
+    ):
         name = names.get(id(p))
         if name != saved_name:
             raise CheckpointError(
@@ -601,7 +643,9 @@ def _optimizer_state_dict(where, model, optimizer, entry, arrays):
         try:
             index = int(idx)
         except ValueError:
-            raise CheckpointError(f"{where}: optimiser state index {idx!r} is not an integer") from None
+            raise CheckpointError(
+                f"{where}: optimiser state index {idx!r} is not an integer"
+            ) from None
         st = dict(item["numbers"])
         for key in item["arrays"]:
             st[key] = arrays[f"{_OPTIM}{idx}/{key}"]
@@ -622,7 +666,9 @@ def _torch():
     try:
         import torch
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("numrnn.io.to_torch / from_torch need PyTorch: pip install torch==2.13.0") from err
+        raise ImportError(
+            "numrnn.io.to_torch / from_torch need PyTorch: pip install torch==2.13.0"
+        ) from err
     return torch
 
 
@@ -651,27 +697,40 @@ def to_torch(module):
     device = torch.device(module.device if module.backend == "torch" else "cpu")
     if isinstance(module, RNNBase):
         cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[module.mode]
-        kw = dict(input_size=module.input_size, hidden_size=module.hidden_size,
-                  num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
-                  dropout=module.dropout, bidirectional=module.bidirectional)
+        kw = dict(
+            input_size=module.input_size,
+            hidden_size=module.hidden_size,
+            num_layers=module.num_layers,
+            bias=module.bias,
+            batch_first=module.batch_first,
+            dropout=module.dropout,
+            bidirectional=module.bidirectional,
+        )
         if module.mode == "rnn":
             kw["nonlinearity"] = module.nonlinearity
         if module.mode == "lstm":
             kw["proj_size"] = module.proj_size
     elif isinstance(module, (RNNCell, LSTMCell, GRUCell)):
         cls = {RNNCell: torch.nn.RNNCell, LSTMCell: torch.nn.LSTMCell, GRUCell: torch.nn.GRUCell}[
-            next(c for c in (RNNCell, LSTMCell, GRUCell) if isinstance(module, c))]
+            next(c for c in (RNNCell, LSTMCell, GRUCell) if isinstance(module, c))
+        ]
         kw = dict(input_size=module.input_size, hidden_size=module.hidden_size, bias=module.bias)
         if isinstance(module, RNNCell):
             kw["nonlinearity"] = module.nonlinearity
     elif isinstance(module, Linear):
         cls = torch.nn.Linear
-        kw = dict(in_features=module.in_features, out_features=module.out_features,
-                  bias=module.bias is not None)
+        kw = dict(
+            in_features=module.in_features,
+            out_features=module.out_features,
+            bias=module.bias is not None,
+        )
     elif isinstance(module, Embedding):
         cls = torch.nn.Embedding
-        kw = dict(num_embeddings=module.num_embeddings, embedding_dim=module.embedding_dim,
-                  padding_idx=module.padding_idx)
+        kw = dict(
+            num_embeddings=module.num_embeddings,
+            embedding_dim=module.embedding_dim,
+            padding_idx=module.padding_idx,
+        )
     else:
         raise TypeError(
             f"to_torch: no torch.nn counterpart for {type(module).__name__}; supported: {_SUPPORTED}. "
@@ -679,7 +738,9 @@ def to_torch(module):
         )
     out = cls(**kw, dtype=dtype, device=device)
     with torch.no_grad():
-        out.load_state_dict({k: torch.from_numpy(v) for k, v in module.state_dict().items()}, strict=True)
+        out.load_state_dict(
+            {k: torch.from_numpy(v) for k, v in module.state_dict().items()}, strict=True
+        )
     out.train(module.training)
     return out
 
@@ -707,7 +768,9 @@ def from_torch(torch_module, dtype=None, **kwargs):
     torch = _torch()
     nn = torch.nn
     if not isinstance(torch_module, nn.Module):
-        raise TypeError(f"from_torch: expected a torch.nn.Module; got {type(torch_module).__name__}")
+        raise TypeError(
+            f"from_torch: expected a torch.nn.Module; got {type(torch_module).__name__}"
+        )
     tparams = list(torch_module.parameters())
     if dtype is None:
         if not tparams:  # pragma: no cover - every supported module has parameters
@@ -725,14 +788,40 @@ def from_torch(torch_module, dtype=None, **kwargs):
     m = torch_module
     kw = dict(dtype=dtype, seed=0, **kwargs)
     if isinstance(m, nn.LSTM):
-        out = LSTM(m.input_size, m.hidden_size, m.num_layers, bias=m.bias, batch_first=m.batch_first,
-                   dropout=float(m.dropout), bidirectional=m.bidirectional, proj_size=m.proj_size, **kw)
+        out = LSTM(
+            m.input_size,
+            m.hidden_size,
+            m.num_layers,
+            bias=m.bias,
+            batch_first=m.batch_first,
+            dropout=float(m.dropout),
+            bidirectional=m.bidirectional,
+            proj_size=m.proj_size,
+            **kw,
+        )
     elif isinstance(m, nn.GRU):
-        out = GRU(m.input_size, m.hidden_size, m.num_layers, bias=m.bias, batch_first=m.batch_first,
-                  dropout=float(m.dropout), bidirectional=m.bidirectional, **kw)
+        out = GRU(
+            m.input_size,
+            m.hidden_size,
+            m.num_layers,
+            bias=m.bias,
+            batch_first=m.batch_first,
+            dropout=float(m.dropout),
+            bidirectional=m.bidirectional,
+            **kw,
+        )
     elif isinstance(m, nn.RNN):
-        out = RNN(m.input_size, m.hidden_size, m.num_layers, nonlinearity=m.nonlinearity, bias=m.bias,
-                  batch_first=m.batch_first, dropout=float(m.dropout), bidirectional=m.bidirectional, **kw)
+        out = RNN(
+            m.input_size,
+            m.hidden_size,
+            m.num_layers,
+            nonlinearity=m.nonlinearity,
+            bias=m.bias,
+            batch_first=m.batch_first,
+            dropout=float(m.dropout),
+            bidirectional=m.bidirectional,
+            **kw,
+        )
     elif isinstance(m, nn.RNNCell):
         out = RNNCell(m.input_size, m.hidden_size, bias=m.bias, nonlinearity=m.nonlinearity, **kw)
     elif isinstance(m, nn.LSTMCell):
@@ -749,7 +838,9 @@ def from_torch(torch_module, dtype=None, **kwargs):
             )
         out = Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx, **kw)
     else:
-        raise TypeError(f"from_torch: no numrnn counterpart for {type(m).__name__}; supported: {_SUPPORTED}")
+        raise TypeError(
+            f"from_torch: no numrnn counterpart for {type(m).__name__}; supported: {_SUPPORTED}"
+        )
     out.load_state_dict({k: v.detach().cpu().numpy() for k, v in m.state_dict().items()})
     out.train(m.training)
     return out

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["BLEU", "corpus_bleu", "sentence_bleu", "ngram_counts"]
+__all__ = ["BLEU", "corpus_bleu", "ngram_counts", "sentence_bleu"]
 
 _SMOOTH = {"none": None, "exp": None, "floor": 0.1, "add-k": 1.0}
 
@@ -61,8 +61,10 @@ class BLEU(NamedTuple):
 
     def __str__(self):
         p = "/".join(f"{x:.1f}" for x in self.precisions)
-        return (f"BLEU = {self.score:.2f} {p} (BP = {self.bp:.3f} ratio = "
-                f"{self.sys_len / max(self.ref_len, 1):.3f} hyp_len = {self.sys_len} ref_len = {self.ref_len})")
+        return (
+            f"BLEU = {self.score:.2f} {p} (BP = {self.bp:.3f} ratio = "
+            f"{self.sys_len / max(self.ref_len, 1):.3f} hyp_len = {self.sys_len} ref_len = {self.ref_len})"
+        )
 
 
 def ngram_counts(tokens, max_order):
@@ -70,26 +72,34 @@ def ngram_counts(tokens, max_order):
     out = Counter()
     for n in range(1, max_order + 1):
         for i in range(len(tokens) - n + 1):
-            out[tuple(tokens[i:i + n])] += 1
+            out[tuple(tokens[i : i + n])] += 1
     return out
 
 
 def _is_tokens(x):
-    return isinstance(x, Sequence) and not isinstance(x, str) and all(not isinstance(t, (list, tuple)) for t in x)
+    return (
+        isinstance(x, Sequence)
+        and not isinstance(x, str)
+        and all(not isinstance(t, (list, tuple)) for t in x)
+    )
 
 
 def _as_refs(refs, i):
     """A hypothesis's references as a list of token lists (one token list is one reference)."""
     if isinstance(refs, str) or not isinstance(refs, Sequence):
-        raise TypeError(f"corpus_bleu: references[{i}] must be a token list or a list of token lists; "
-                        f"got {type(refs).__name__}")
+        raise TypeError(
+            f"corpus_bleu: references[{i}] must be a token list or a list of token lists; "
+            f"got {type(refs).__name__}"
+        )
     if _is_tokens(refs):
         return [list(refs)]
     if not refs:
         raise ValueError(f"corpus_bleu: references[{i}] holds no reference")
     for r in refs:
         if not _is_tokens(r):
-            raise TypeError(f"corpus_bleu: references[{i}] must be a token list or a list of token lists")
+            raise TypeError(
+                f"corpus_bleu: references[{i}] must be a token list or a list of token lists"
+            )
     return [list(r) for r in refs]
 
 
@@ -118,10 +128,14 @@ def corpus_bleu(hypotheses, references, max_order=4, smooth="none", smooth_value
     if isinstance(max_order, bool) or not isinstance(max_order, int) or max_order < 1:
         raise ValueError(f"corpus_bleu: max_order must be an int >= 1; got {max_order!r}")
     if isinstance(hypotheses, str) or isinstance(references, str):
-        raise TypeError("corpus_bleu: hypotheses and references must be lists of token lists, not strings")
+        raise TypeError(
+            "corpus_bleu: hypotheses and references must be lists of token lists, not strings"
+        )
     hypotheses, references = list(hypotheses), list(references)
     if len(hypotheses) != len(references):
-        raise ValueError(f"corpus_bleu: {len(hypotheses)} hypotheses but {len(references)} references")
+        raise ValueError(
+            f"corpus_bleu: {len(hypotheses)} hypotheses but {len(references)} references"
+        )
     if not hypotheses:
         raise ValueError("corpus_bleu: the corpus is empty")
     value = _SMOOTH[smooth] if smooth_value is None else float(smooth_value)
@@ -129,7 +143,9 @@ def corpus_bleu(hypotheses, references, max_order=4, smooth="none", smooth_value
     sys_len = ref_len = 0
     for i, (hyp, refs) in enumerate(zip(hypotheses, references)):
         if not _is_tokens(hyp):
-            raise TypeError(f"corpus_bleu: hypotheses[{i}] must be a token list; got {type(hyp).__name__}")
+            raise TypeError(
+                f"corpus_bleu: hypotheses[{i}] must be a token list; got {type(hyp).__name__}"
+            )
         hyp, refs = list(hyp), _as_refs(refs, i)
         c = len(hyp)
         sys_len += c

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pyplot", "moving_average"]
+__all__ = ["moving_average", "pyplot"]
 
 
 def pyplot():

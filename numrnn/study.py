@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_grad_flow", "grad_flow_table", "grad_flow_series"]
+__all__ = ["grad_flow_series", "grad_flow_table", "plot_grad_flow"]
 
 _STATE_NAMES = {"h": "h_t", "c": "c_t"}
 
@@ -37,11 +37,15 @@ def _grad_flow_of(obj):
     elif hasattr(obj, "grad_flow"):
         gf = obj.grad_flow
         if gf is None:
-            raise ValueError(f"{type(obj).__name__} has no recorded gradient flow: call "
-                             f"module.backward(dout, record=True) after a forward first")
+            raise ValueError(
+                f"{type(obj).__name__} has no recorded gradient flow: call "
+                f"module.backward(dout, record=True) after a forward first"
+            )
     else:
-        raise TypeError("expected a grad_flow dict {'h': array, 'c': array} or a recurrent module "
-                        f"with a .grad_flow attribute; got {type(obj).__name__}")
+        raise TypeError(
+            "expected a grad_flow dict {'h': array, 'c': array} or a recurrent module "
+            f"with a .grad_flow attribute; got {type(obj).__name__}"
+        )
     if not gf:
         raise ValueError("the grad_flow dict is empty; expected keys 'h' (and 'c' for an LSTM)")
     out = {}
@@ -50,10 +54,14 @@ def _grad_flow_of(obj):
         if arr.ndim == 1:
             arr = arr[None, None]  # one forward direction of one layer, as the functional record
         if arr.ndim != 3 or arr.shape[-1] < 1:
-            raise ValueError(f"grad_flow[{key!r}] must have shape (num_layers, num_directions, T) "
-                             f"or (T,); got {arr.shape}")
+            raise ValueError(
+                f"grad_flow[{key!r}] must have shape (num_layers, num_directions, T) "
+                f"or (T,); got {arr.shape}"
+            )
         if not 1 <= arr.shape[1] <= 2:
-            raise ValueError(f"grad_flow[{key!r}] must have 1 or 2 directions in axis 1; got {arr.shape}")
+            raise ValueError(
+                f"grad_flow[{key!r}] must have 1 or 2 directions in axis 1; got {arr.shape}"
+            )
         out[key] = arr
     return out
 
@@ -80,9 +88,15 @@ def grad_flow_series(grad_flow_or_module):
         for layer in range(L):
             for d in range(D):
                 norms = arr[layer, d]
-                series.append({"state": key, "layer": layer, "direction": d,
-                               "distance": np.arange(T),
-                               "norm": norms[::-1].copy() if d == 0 else norms.copy()})
+                series.append(
+                    {
+                        "state": key,
+                        "layer": layer,
+                        "direction": d,
+                        "distance": np.arange(T),
+                        "norm": norms[::-1].copy() if d == 0 else norms.copy(),
+                    }
+                )
     return series
 
 
@@ -124,15 +138,22 @@ def plot_grad_flow(grad_flow_or_module, ax=None, title=None, label=None):
         try:
             import matplotlib.pyplot as plt
         except ImportError as err:
-            raise ImportError("numrnn.study.plot_grad_flow needs matplotlib: pip install matplotlib") from err
+            raise ImportError(
+                "numrnn.study.plot_grad_flow needs matplotlib: pip install matplotlib"
+            ) from err
         _, ax = plt.subplots(figsize=(6.4, 4.0))
     many_layers = len({s["layer"] for s in series}) > 1
     many_dirs = len({s["direction"] for s in series}) > 1
     for s in series:
         y = np.where(s["norm"] > 0, s["norm"], np.nan)  # log axis: zeros are not drawn
-        ax.plot(s["distance"], y, linestyle="-" if s["state"] == "h" else "--",
-                marker="o" if len(y) <= 30 else None, markersize=3,
-                label=_series_label(s, many_layers, many_dirs, label))
+        ax.plot(
+            s["distance"],
+            y,
+            linestyle="-" if s["state"] == "h" else "--",
+            marker="o" if len(y) <= 30 else None,
+            markersize=3,
+            label=_series_label(s, many_layers, many_dirs, label),
+        )
     ax.set_yscale("log")
     ax.set_xlabel("distance from the loss (steps back from where BPTT starts)")
     ax.set_ylabel("gradient norm")
@@ -176,14 +197,29 @@ def grad_flow_table(grad_flow):
     for s in series:
         n = s["norm"]
         rate = _rate(float(n[0]), float(n[-1]), T - 1)
-        rows.append([_STATE_NAMES.get(s["state"], s["state"]), str(s["layer"]),
-                     "reverse" if s["direction"] else "forward",
-                     f"{n[0]:.4e}", f"{n[mid]:.4e}", f"{n[-1]:.4e}",
-                     "-" if rate is None else f"{rate:.4f}"])
+        rows.append(
+            [
+                _STATE_NAMES.get(s["state"], s["state"]),
+                str(s["layer"]),
+                "reverse" if s["direction"] else "forward",
+                f"{n[0]:.4e}",
+                f"{n[mid]:.4e}",
+                f"{n[-1]:.4e}",
+                "-" if rate is None else f"{rate:.4f}",
+            ]
+        )
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    lines = [f"gradient norm by distance from the loss (T = {T})",
-             "  ".join(h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths)))]
+    lines = [
+        f"gradient norm by distance from the loss (T = {T})",
+        "  ".join(
+            h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))
+        ),
+    ]
     lines.append("-" * len(lines[-1]))
     for r in rows:
-        lines.append("  ".join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))
+            )
+        )
     return "\n".join(lines)

@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["adding_problem", "first_symbol_task", "ADDING_BASELINE_MSE"]
+__all__ = ["ADDING_BASELINE_MSE", "adding_problem", "first_symbol_task"]
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 r"""MSE of the constant answer 1 on the adding problem: :math:`\mathrm{Var}(u_1 + u_2) = 2/12`."""
@@ -38,7 +38,9 @@ def _rng(rng):
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):
         return rng
-    raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator; got {type(rng).__name__}")
+    raise TypeError(
+        f"rng must be None, an int seed or a numpy.random.Generator; got {type(rng).__name__}"
+    )
 
 
 def _check_size(fn, name, value, low):
@@ -100,8 +102,16 @@ def adding_problem(batch_size, seq_len, rng=None, *, dtype=np.float64, batch_fir
     return (x.swapaxes(0, 1).copy() if batch_first else x), y
 
 
-def first_symbol_task(batch_size, seq_len, num_symbols=8, rng=None, *, one_hot=True,
-                      dtype=np.float64, batch_first=False):
+def first_symbol_task(
+    batch_size,
+    seq_len,
+    num_symbols=8,
+    rng=None,
+    *,
+    one_hot=True,
+    dtype=np.float64,
+    batch_first=False,
+):
     r"""A batch of the first-symbol memory task: remember :math:`s_0` for ``T - 1`` steps.
 
     The sequence :math:`s_0, \dots, s_{T-1}` has symbols drawn uniformly and

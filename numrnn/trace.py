@@ -50,7 +50,7 @@ import numpy as np
 
 from . import functional as F
 
-__all__ = ["Trace", "trace", "format_trace", "default_weights", "main", "KINDS", "LOSSES"]
+__all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
 
 KINDS = ("rnn", "lstm", "gru")
 LOSSES = ("sum", "last")
@@ -63,6 +63,7 @@ _PATTERN = (0.5, -0.3, 0.1, 0.2, -0.4, 0.3, -0.2, 0.4, -0.1, 0.6, -0.5)
 
 
 # -- the computation ------------------------------------------------------------------------------
+
 
 @dataclass
 class Trace:
@@ -113,6 +114,7 @@ class Trace:
 
     def as_dict(self):
         """The trace as plain Python (lists and floats), e.g. for ``json.dumps``."""
+
         def plain(v):
             if isinstance(v, np.ndarray):
                 return v.tolist()
@@ -121,6 +123,7 @@ class Trace:
             if isinstance(v, list):
                 return [plain(u) for u in v]
             return v
+
         return {name: plain(getattr(self, name)) for name in self.__dataclass_fields__}
 
     def __str__(self):
@@ -150,8 +153,17 @@ def default_weights(kind, hidden_size=1, input_size=1):
     return out
 
 
-def trace(kind, inputs=(1.0, 2.0, 3.0), weights=None, *, hidden_size=None, h0=None, c0=None,
-          loss="sum", nonlinearity=None):
+def trace(
+    kind,
+    inputs=(1.0, 2.0, 3.0),
+    weights=None,
+    *,
+    hidden_size=None,
+    h0=None,
+    c0=None,
+    loss="sum",
+    nonlinearity=None,
+):
     r"""Run one sequence forward and backward and keep every intermediate number.
 
     Args:
@@ -221,22 +233,35 @@ def trace(kind, inputs=(1.0, 2.0, 3.0), weights=None, *, hidden_size=None, h0=No
         elif kind == "lstm":
             rec["c_prev"] = c[0].copy()
             a = (ax + ah)[0]
-            gates = {"i": F.sigmoid(a[:H]), "f": F.sigmoid(a[H:2 * H]),
-                     "g": F.tanh(a[2 * H:3 * H]), "o": F.sigmoid(a[3 * H:])}
+            gates = {
+                "i": F.sigmoid(a[:H]),
+                "f": F.sigmoid(a[H : 2 * H]),
+                "g": F.tanh(a[2 * H : 3 * H]),
+                "o": F.sigmoid(a[3 * H :]),
+            }
             h_new, c_new, cache = F.lstm_step_forward(xt, h, c, w_ih, w_hh, b_ih, b_hh)
             for k, name in enumerate("ifgo"):
-                rec["a_" + name] = a[k * H:(k + 1) * H]
+                rec["a_" + name] = a[k * H : (k + 1) * H]
             rec.update(gates)
             rec.update(c=c_new[0].copy(), tanh_c=F.tanh(c_new[0]), h=h_new[0].copy())
             c = c_new
         else:
-            a_r, a_z = (ax + ah)[0, :H], (ax + ah)[0, H:2 * H]
+            a_r, a_z = (ax + ah)[0, :H], (ax + ah)[0, H : 2 * H]
             r = F.sigmoid(a_r)
-            u, ax_n = ah[0, 2 * H:], ax[0, 2 * H:]
+            u, ax_n = ah[0, 2 * H :], ax[0, 2 * H :]
             a_n = ax_n + r * u
             h_new, cache = F.gru_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh)
-            rec.update(a_r=a_r, a_z=a_z, u=u, ax_n=ax_n, r=r, a_n=a_n, z=F.sigmoid(a_z),
-                       n=F.tanh(a_n), h=h_new[0].copy())
+            rec.update(
+                a_r=a_r,
+                a_z=a_z,
+                u=u,
+                ax_n=ax_n,
+                r=r,
+                a_n=a_n,
+                z=F.sigmoid(a_z),
+                n=F.tanh(a_n),
+                h=h_new[0].copy(),
+            )
         tr.forward.append(rec)
         caches.append(cache)
         h = h_new
@@ -261,21 +286,32 @@ def trace(kind, inputs=(1.0, 2.0, 3.0), weights=None, *, hidden_size=None, h0=No
             dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc_next, caches[t])
             d = dh[0]
             dc = dc_next[0] + d * s["o"] * (1 - s["tanh_c"] ** 2)
-            rec.update(dc_next=dc_next[0].copy(), do=d * s["tanh_c"], dc=dc, di=dc * s["g"],
-                       df=dc * s["c_prev"], dg=dc * s["i"])
+            rec.update(
+                dc_next=dc_next[0].copy(),
+                do=d * s["tanh_c"],
+                dc=dc,
+                di=dc * s["g"],
+                df=dc * s["c_prev"],
+                dg=dc * s["i"],
+            )
             delta = grads["bias_ih"]
             for k, name in enumerate("ifgo"):
-                rec["da_" + name] = delta[k * H:(k + 1) * H].copy()
+                rec["da_" + name] = delta[k * H : (k + 1) * H].copy()
             rec["dc_prev"] = dc_prev[0].copy()
             dc_next = dc_prev
         else:
             dx, dh_prev, grads = F.gru_step_backward(dh, caches[t])
             d = dh[0]
             dx_delta = grads["bias_ih"]  # [delta^r, delta^z, delta^n]
-            rec.update(dn=d * (1 - s["z"]), dz=d * (s["h_prev"] - s["n"]),
-                       da_n=dx_delta[2 * H:].copy())
-            rec.update(dr=rec["da_n"] * s["u"], da_r=dx_delta[:H].copy(),
-                       da_z=dx_delta[H:2 * H].copy(), dh_direct=d * s["z"])
+            rec.update(
+                dn=d * (1 - s["z"]), dz=d * (s["h_prev"] - s["n"]), da_n=dx_delta[2 * H :].copy()
+            )
+            rec.update(
+                dr=rec["da_n"] * s["u"],
+                da_r=dx_delta[:H].copy(),
+                da_z=dx_delta[H : 2 * H].copy(),
+                dh_direct=d * s["z"],
+            )
         rec.update(dh_prev=dh_prev[0].copy(), dx=dx[0].copy())
         tr.backward[t] = rec
         tr.step_grads[t] = {k: grads[k].copy() for k in _PARAMS if k in W}
@@ -287,6 +323,7 @@ def trace(kind, inputs=(1.0, 2.0, 3.0), weights=None, *, hidden_size=None, h0=No
 
 
 # -- argument checks ------------------------------------------------------------------------------
+
 
 def _check_kind(kind):
     if not isinstance(kind, str) or kind.lower() not in KINDS:
@@ -304,7 +341,9 @@ def _as_float_array(name, value):
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be numbers (nested lists or an array); got {value!r}") from err
+        raise TypeError(
+            f"{name} must be numbers (nested lists or an array); got {value!r}"
+        ) from err
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite numbers; got {arr.tolist()}")
     return arr
@@ -315,7 +354,9 @@ def _check_inputs(inputs):
     if x.ndim == 1:
         x = x[:, None]  # T scalar inputs
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(f"inputs must be T >= 1 numbers or a (T, D) nested list; got shape {x.shape}")
+        raise ValueError(
+            f"inputs must be T >= 1 numbers or a (T, D) nested list; got shape {x.shape}"
+        )
     return x
 
 
@@ -331,7 +372,9 @@ def _check_state(name, value, H):
 def _check_weights(kind, weights, D, hidden_size):
     """Validate a weights dict; return (weights as float64 arrays, H, extra keys)."""
     if not isinstance(weights, dict):
-        raise TypeError(f"weights must be a dict of name -> nested lists; got {type(weights).__name__}")
+        raise TypeError(
+            f"weights must be a dict of name -> nested lists; got {type(weights).__name__}"
+        )
     G1 = len(_GATES[kind])
     extra_names = ("h0", "c0", "nonlinearity")
     W, extra = {}, {}
@@ -342,8 +385,10 @@ def _check_weights(kind, weights, D, hidden_size):
         elif name in _PARAMS:
             W[name] = _as_float_array(key, value)
         else:
-            raise ValueError(f"unknown weight name {key!r}; expected {', '.join(_PARAMS)} "
-                             f"(optionally with the suffix _l0) or {', '.join(extra_names)}")
+            raise ValueError(
+                f"unknown weight name {key!r}; expected {', '.join(_PARAMS)} "
+                f"(optionally with the suffix _l0) or {', '.join(extra_names)}"
+            )
     missing = [n for n in ("weight_ih", "weight_hh") if n not in W]
     if missing:
         raise ValueError(f"weights for a {kind.upper()} must include {' and '.join(missing)}")
@@ -357,28 +402,38 @@ def _check_weights(kind, weights, D, hidden_size):
     else:
         H = int(round(math.sqrt(whh.size / G1)))
     G = G1 * H
-    for name, shape in (("weight_ih", (G, D)), ("weight_hh", (G, H)), ("bias_ih", (G,)), ("bias_hh", (G,))):
+    for name, shape in (
+        ("weight_ih", (G, D)),
+        ("weight_hh", (G, H)),
+        ("bias_ih", (G,)),
+        ("bias_hh", (G,)),
+    ):
         if name not in W:
             continue
         arr = W[name]
         if arr.shape != shape:
-            if arr.ndim <= 1 and arr.size == G * (D if name == "weight_ih" else H if name == "weight_hh" else 1):
+            if arr.ndim <= 1 and arr.size == G * (
+                D if name == "weight_ih" else H if name == "weight_hh" else 1
+            ):
                 arr = arr.reshape(shape)
             else:
                 gates = f"{G1} gate(s) x hidden size {H}"
-                raise ValueError(f"{kind.upper()} {name} must have shape {shape} ({gates}, input size {D}); "
-                                 f"got {arr.shape}")
+                raise ValueError(
+                    f"{kind.upper()} {name} must have shape {shape} ({gates}, input size {D}); "
+                    f"got {arr.shape}"
+                )
         W[name] = arr
     return W, H, extra
 
 
 # -- formatting -----------------------------------------------------------------------------------
 
+
 def _fmt(v, precision):
     v = float(v)
     if v == 0:
         return f"{0.0:.{precision}f}"
-    if abs(v) < 10.0 ** -precision or abs(v) >= 1e7:
+    if abs(v) < 10.0**-precision or abs(v) >= 1e7:
         return f"{v:.{precision}e}"
     return f"{v:.{precision}f}"
 
@@ -388,14 +443,25 @@ def _table(columns, rows, precision, note_header="formula"):
     cells = [(lab, [_fmt(v, precision) for v in vals], note) for lab, vals, note in rows if lab]
     lw = max([len("quantity")] + [len(lab) for lab, _, _ in cells])
     nw = max([len(c) for c in columns] + [len(s) for _, vals, _ in cells for s in vals])
-    head = "  " + "quantity".ljust(lw) + "".join("  " + c.rjust(nw) for c in columns) + "   " + note_header
+    head = (
+        "  "
+        + "quantity".ljust(lw)
+        + "".join("  " + c.rjust(nw) for c in columns)
+        + "   "
+        + note_header
+    )
     lines = [head, "  " + "-" * (len(head) - 2)]
     for lab, vals, note in rows:
         if not lab:
             lines.append("")
             continue
         strs = [_fmt(v, precision) for v in vals]
-        lines.append("  " + lab.ljust(lw) + "".join("  " + s.rjust(nw) for s in strs) + ("   " + note if note else ""))
+        lines.append(
+            "  "
+            + lab.ljust(lw)
+            + "".join("  " + s.rjust(nw) for s in strs)
+            + ("   " + note if note else "")
+        )
     return "\n".join(lines)
 
 
@@ -421,11 +487,14 @@ def _forward_spec(kind, nonlinearity):
     common = [("x", "x_t", "input"), ("h_prev", "h_{t-1}", "state read by step t")]
     if kind == "rnn":
         act = "tanh(a)" if nonlinearity == "tanh" else "max(a, 0)"
-        return common + [None,
-                         ("a_x", "a_x", "W_ih x_t + b_ih"),
-                         ("a_h", "a_h", "W_hh h_{t-1} + b_hh"),
-                         ("a", "a", "a_x + a_h"),
-                         None, ("h", "h_t", act)]
+        return common + [
+            None,
+            ("a_x", "a_x", "W_ih x_t + b_ih"),
+            ("a_h", "a_h", "W_hh h_{t-1} + b_hh"),
+            ("a", "a", "a_x + a_h"),
+            None,
+            ("h", "h_t", act),
+        ]
     if kind == "lstm":
         spec = common + [("c_prev", "c_{t-1}", "cell state read by step t"), None]
         for g in "ifgo":
@@ -433,32 +502,47 @@ def _forward_spec(kind, nonlinearity):
         spec.append(None)
         for g in "ifgo":
             spec.append((g, g, f"{'tanh' if g == 'g' else 'sigmoid'}(a_{g})"))
-        return spec + [None,
-                       ("c", "c_t", "f * c_{t-1} + i * g"),
-                       ("tanh_c", "tanh(c_t)", "tanh(c_t)"),
-                       ("h", "h_t", "o * tanh(c_t)")]
-    return common + [None,
-                     ("a_r", "a_r", "W_ir x_t + b_ir + W_hr h_{t-1} + b_hr"),
-                     ("a_z", "a_z", "W_iz x_t + b_iz + W_hz h_{t-1} + b_hz"),
-                     ("r", "r", "sigmoid(a_r)"),
-                     ("z", "z", "sigmoid(a_z)"),
-                     ("ax_n", "ax_n", "W_in x_t + b_in"),
-                     ("u", "u", "W_hn h_{t-1} + b_hn"),
-                     ("a_n", "a_n", "W_in x_t + b_in + r * u"),
-                     ("n", "n", "tanh(a_n)"),
-                     None, ("h", "h_t", "(1 - z) * n + z * h_{t-1}")]
+        return spec + [
+            None,
+            ("c", "c_t", "f * c_{t-1} + i * g"),
+            ("tanh_c", "tanh(c_t)", "tanh(c_t)"),
+            ("h", "h_t", "o * tanh(c_t)"),
+        ]
+    return common + [
+        None,
+        ("a_r", "a_r", "W_ir x_t + b_ir + W_hr h_{t-1} + b_hr"),
+        ("a_z", "a_z", "W_iz x_t + b_iz + W_hz h_{t-1} + b_hz"),
+        ("r", "r", "sigmoid(a_r)"),
+        ("z", "z", "sigmoid(a_z)"),
+        ("ax_n", "ax_n", "W_in x_t + b_in"),
+        ("u", "u", "W_hn h_{t-1} + b_hn"),
+        ("a_n", "a_n", "W_in x_t + b_in + r * u"),
+        ("n", "n", "tanh(a_n)"),
+        None,
+        ("h", "h_t", "(1 - z) * n + z * h_{t-1}"),
+    ]
 
 
 def _backward_spec(kind, nonlinearity, loss_kind):
-    src = "1 at every t (L = sum of h)" if loss_kind == "sum" else "1 at t = T, else 0 (L = sum of h_T)"
-    common = [("dh_loss", "dL/dh_t{j} loss", src),
-              ("dh_next", "dL/dh_t{j} from t+1", "dL/dh_{t-1} sent back by step t+1 (0 at t = T)"),
-              ("dh", "dL/dh_t", "total: loss part + part from t+1"), None]
+    src = (
+        "1 at every t (L = sum of h)"
+        if loss_kind == "sum"
+        else "1 at t = T, else 0 (L = sum of h_T)"
+    )
+    common = [
+        ("dh_loss", "dL/dh_t{j} loss", src),
+        ("dh_next", "dL/dh_t{j} from t+1", "dL/dh_{t-1} sent back by step t+1 (0 at t = T)"),
+        ("dh", "dL/dh_t", "total: loss part + part from t+1"),
+        None,
+    ]
     if kind == "rnn":
         deriv = "(1 - h_t^2)" if nonlinearity == "tanh" else "[h_t > 0]"
-        return common + [("da", "da", f"dL/dh_t * {deriv}"), None,
-                         ("dh_prev", "dL/dh_{t-1}", "W_hh^T da"),
-                         ("dx", "dL/dx_t", "W_ih^T da")]
+        return common + [
+            ("da", "da", f"dL/dh_t * {deriv}"),
+            None,
+            ("dh_prev", "dL/dh_{t-1}", "W_hh^T da"),
+            ("dx", "dL/dx_t", "W_ih^T da"),
+        ]
     if kind == "lstm":
         return common + [
             ("dc_next", "dL/dc_t{j} from t+1", "dL/dc_{t-1} sent back by step t+1 (0 at t = T)"),
@@ -466,35 +550,45 @@ def _backward_spec(kind, nonlinearity, loss_kind):
             ("dc", "dL/dc_t", "from t+1 + dL/dh_t * o * (1 - tanh(c_t)^2)"),
             ("di", "di", "dL/dc_t * g"),
             ("df", "df", "dL/dc_t * c_{t-1}"),
-            ("dg", "dg", "dL/dc_t * i"), None,
+            ("dg", "dg", "dL/dc_t * i"),
+            None,
             ("da_i", "da_i", "di * i * (1 - i)"),
             ("da_f", "da_f", "df * f * (1 - f)"),
             ("da_g", "da_g", "dg * (1 - g^2)"),
-            ("da_o", "da_o", "do * o * (1 - o)"), None,
+            ("da_o", "da_o", "do * o * (1 - o)"),
+            None,
             ("dc_prev", "dL/dc_{t-1}", "dL/dc_t * f"),
             ("dh_prev", "dL/dh_{t-1}", "W_hh^T [da_i, da_f, da_g, da_o]"),
-            ("dx", "dL/dx_t", "W_ih^T [da_i, da_f, da_g, da_o]")]
+            ("dx", "dL/dx_t", "W_ih^T [da_i, da_f, da_g, da_o]"),
+        ]
     return common + [
         ("dn", "dn", "dL/dh_t * (1 - z)"),
         ("dz", "dz", "dL/dh_t * (h_{t-1} - n)"),
         ("da_n", "da_n", "dn * (1 - n^2)"),
-        ("dr", "dr", "da_n * u"), None,
+        ("dr", "dr", "da_n * u"),
+        None,
         ("da_r", "da_r", "dr * r * (1 - r)"),
-        ("da_z", "da_z", "dz * z * (1 - z)"), None,
+        ("da_z", "da_z", "dz * z * (1 - z)"),
+        None,
         ("dh_direct", "dL/dh_t{j} * z", "the path h_{t-1} -> h_t that skips the weights"),
         ("dh_prev", "dL/dh_{t-1}", "dL/dh_t * z + W_hh^T [da_r, da_z, da_n * r]"),
-        ("dx", "dL/dx_t", "W_ih^T [da_r, da_z, da_n]")]
+        ("dx", "dL/dx_t", "W_ih^T [da_r, da_z, da_n]"),
+    ]
 
 
 _EQUATIONS = {
     "rnn": ["h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)"],
-    "lstm": ["[a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh   (rows stacked i, f, g, o)",
-             "i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)",
-             "c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)"],
-    "gru": ["r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)   (rows stacked r, z, n)",
-            "z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)",
-            "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))",
-            "h_t = (1 - z) * n + z * h_{t-1}"],
+    "lstm": [
+        "[a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh   (rows stacked i, f, g, o)",
+        "i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)",
+        "c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)",
+    ],
+    "gru": [
+        "r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)   (rows stacked r, z, n)",
+        "z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)",
+        "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))",
+        "h_t = (1 - z) * n + z * h_{t-1}",
+    ],
 }
 
 
@@ -515,7 +609,7 @@ def _param_rows(W, kind, H, precision):
         blocks = "" if kind == "rnn" else f", rows stacked {', '.join(gates)}"
         lines.append(f"  {name}  shape {tuple(arr.shape)}{blocks}")
         for g, gate in enumerate(gates):
-            block = arr[g * H:(g + 1) * H]
+            block = arr[g * H : (g + 1) * H]
             for j, row in enumerate(block.reshape(H, -1)):
                 tag = f"{gate}:" if (j == 0 and gate) else ""
                 vals = "  ".join(_fmt(v, precision).rjust(precision + 3) for v in row)
@@ -536,15 +630,23 @@ def format_trace(tr, precision=4):
         ValueError: ``precision`` is not an integer in [0, 17].
     """
     if not isinstance(tr, Trace):
-        raise TypeError(f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}")
-    if isinstance(precision, bool) or not isinstance(precision, (int, np.integer)) or not 0 <= precision <= 17:
+        raise TypeError(
+            f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}"
+        )
+    if (
+        isinstance(precision, bool)
+        or not isinstance(precision, (int, np.integer))
+        or not 0 <= precision <= 17
+    ):
         raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
     kind, H, D, T = tr.kind, tr.hidden_size, tr.input_size, tr.seq_len
     p = precision
     out = []
     bias = "" if "bias_ih" in tr.weights else ", no bias"
-    out.append(f"numrnn trace: {kind.upper()}, hidden size {H}, input size {D}, T = {T}{bias}, float64, "
-               f"batch of one")
+    out.append(
+        f"numrnn trace: {kind.upper()}, hidden size {H}, input size {D}, T = {T}{bias}, float64, "
+        f"batch of one"
+    )
     out.append("")
     out.append("Equations (PyTorch's formulation; * is the elementwise product):")
     for line in _EQUATIONS[kind]:
@@ -560,8 +662,11 @@ def format_trace(tr, precision=4):
     if tr.c0 is not None:
         init += f", c_0 = {[float(v) for v in tr.c0]}"
     out.append(f"Initial state: {init}")
-    xs = ", ".join(f"x_{t + 1} = " + (_fmt(r[0], p) if D == 1 else "[" + ", ".join(_fmt(v, p) for v in r) + "]")
-                   for t, r in enumerate(tr.inputs))
+    xs = ", ".join(
+        f"x_{t + 1} = "
+        + (_fmt(r[0], p) if D == 1 else "[" + ", ".join(_fmt(v, p) for v in r) + "]")
+        for t, r in enumerate(tr.inputs)
+    )
     out.append(f"Inputs: {xs}")
     out.append("")
 
@@ -578,7 +683,11 @@ def format_trace(tr, precision=4):
         terms = list(hs[-1])
         out.append("LOSS  L = sum over units of h_T (the last hidden state)")
     if len(terms) <= 12:
-        out.append("  L = " + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ") + f" = {_fmt(tr.loss, p)}")
+        out.append(
+            "  L = "
+            + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ")
+            + f" = {_fmt(tr.loss, p)}"
+        )
     else:
         out.append(f"  L = (sum of {len(terms)} values of the h_t row above) = {_fmt(tr.loss, p)}")
     out.append("")
@@ -586,8 +695,15 @@ def format_trace(tr, precision=4):
     order = list(reversed(range(T)))
     bcols = [f"t={t + 1}" for t in order]
     out.append("BACKWARD (columns in the order BPTT visits the steps: t = T .. 1)")
-    out.append(_table(bcols, _quantity_rows([tr.backward[t] for t in order],
-                                            _backward_spec(kind, tr.nonlinearity, tr.loss_kind)), p))
+    out.append(
+        _table(
+            bcols,
+            _quantity_rows(
+                [tr.backward[t] for t in order], _backward_spec(kind, tr.nonlinearity, tr.loss_kind)
+            ),
+            p,
+        )
+    )
     out.append("")
 
     out.append("PARAMETER GRADIENTS (each step's contribution, then the total over steps)")
@@ -599,11 +715,17 @@ def format_trace(tr, precision=4):
         total = tr.grads[name]
         if rows:
             rows.append(("", [], ""))
-        note = {"weight_ih": "sum_t da_t x_t^T", "weight_hh": "sum_t da_t h_{t-1}^T",
-                "bias_ih": "sum_t da_t", "bias_hh": "sum_t da_t"}[name]
+        note = {
+            "weight_ih": "sum_t da_t x_t^T",
+            "weight_hh": "sum_t da_t h_{t-1}^T",
+            "bias_ih": "sum_t da_t",
+            "bias_hh": "sum_t da_t",
+        }[name]
         if kind == "gru" and name != "bias_ih" and name != "weight_ih":
-            note = {"weight_hh": "sum_t [da_r, da_z, da_n * r]_t h_{t-1}^T",
-                    "bias_hh": "sum_t [da_r, da_z, da_n * r]_t"}[name]
+            note = {
+                "weight_hh": "sum_t [da_r, da_z, da_n * r]_t h_{t-1}^T",
+                "bias_hh": "sum_t [da_r, da_z, da_n * r]_t",
+            }[name]
         for idx in np.ndindex(*total.shape):
             lab = _entry_label(name, gates, H, *idx)
             vals = [tr.step_grads[t][name][idx] for t in order] + [total[idx]]
@@ -611,17 +733,21 @@ def format_trace(tr, precision=4):
             note = ""
     out.append(_table(bcols + ["total"], rows, p))
     out.append("")
-    tail = "Gradient of the initial state: " + ", ".join(f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else
-                                                         f"dL/dh_0[{j}] = {_fmt(v, p)}"
-                                                         for j, v in enumerate(tr.dh0))
+    tail = "Gradient of the initial state: " + ", ".join(
+        f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else f"dL/dh_0[{j}] = {_fmt(v, p)}"
+        for j, v in enumerate(tr.dh0)
+    )
     if tr.dc0 is not None:
-        tail += ", " + ", ".join(f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
-                                 for j, v in enumerate(tr.dc0))
+        tail += ", " + ", ".join(
+            f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
+            for j, v in enumerate(tr.dc0)
+        )
     out.append(tail)
     return "\n".join(out)
 
 
 # -- command line ---------------------------------------------------------------------------------
+
 
 def _parse_inputs(text):
     """``"1,2,3"``: three scalar steps; ``"1,2;3,4"``: two steps of two features."""
@@ -635,8 +761,10 @@ def _parse_inputs(text):
         try:
             rows.append([float(q) for q in parts])
         except ValueError:
-            raise ValueError(f"--inputs must be numbers separated by commas (one per step), or steps of "
-                             f"several features separated by ';'; got {text!r}") from None
+            raise ValueError(
+                f"--inputs must be numbers separated by commas (one per step), or steps of "
+                f"several features separated by ';'; got {text!r}"
+            ) from None
     if not rows:
         raise ValueError("--inputs: no numbers given")
     if len({len(r) for r in rows}) != 1:
@@ -648,20 +776,35 @@ def _parser():
     p = argparse.ArgumentParser(
         prog="python -m numrnn.trace",
         description="Print every number of a small RNN/LSTM/GRU forward and backward pass (float64, "
-                    "batch of one) as tables to check BPTT by hand.")
+        "batch of one) as tables to check BPTT by hand.",
+    )
     p.add_argument("kind", choices=KINDS, help="which recurrent layer")
-    p.add_argument("--inputs", default="1,2,3",
-                   help="the input sequence: '1,2,3' (scalar steps, the default) or '1,0;0,1' (steps "
-                        "separated by ';'); write --inputs=-1,2 when it starts with a minus sign")
-    p.add_argument("--hidden-size", type=int, default=None,
-                   help="H (default 1, or the size of the --weights)")
-    p.add_argument("--weights", metavar="JSON_FILE", default=None,
-                   help="weights with PyTorch's names (weight_ih, weight_hh, optional bias_ih, bias_hh, "
-                        "h0, c0, nonlinearity); default: fixed small values, printed")
+    p.add_argument(
+        "--inputs",
+        default="1,2,3",
+        help="the input sequence: '1,2,3' (scalar steps, the default) or '1,0;0,1' (steps "
+        "separated by ';'); write --inputs=-1,2 when it starts with a minus sign",
+    )
+    p.add_argument(
+        "--hidden-size", type=int, default=None, help="H (default 1, or the size of the --weights)"
+    )
+    p.add_argument(
+        "--weights",
+        metavar="JSON_FILE",
+        default=None,
+        help="weights with PyTorch's names (weight_ih, weight_hh, optional bias_ih, bias_hh, "
+        "h0, c0, nonlinearity); default: fixed small values, printed",
+    )
     p.add_argument("--precision", type=int, default=4, help="decimals printed (default 4)")
-    p.add_argument("--loss", choices=LOSSES, default="sum",
-                   help="'sum': L = sum of h_t over t and units (default); 'last': sum of the last h only")
-    p.add_argument("--nonlinearity", choices=("tanh", "relu"), default=None, help="RNN only (default tanh)")
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="sum",
+        help="'sum': L = sum of h_t over t and units (default); 'last': sum of the last h only",
+    )
+    p.add_argument(
+        "--nonlinearity", choices=("tanh", "relu"), default=None, help="RNN only (default tanh)"
+    )
     return p
 
 
@@ -687,10 +830,18 @@ def main(argv=None):
         except json.JSONDecodeError as err:
             parser.error(f"--weights: {args.weights!r} is not valid JSON: {err}")
         if not isinstance(weights, dict):
-            parser.error(f"--weights: {args.weights!r} must hold a JSON object (name -> nested lists)")
+            parser.error(
+                f"--weights: {args.weights!r} must hold a JSON object (name -> nested lists)"
+            )
     try:
-        tr = trace(args.kind, inputs, weights, hidden_size=args.hidden_size, loss=args.loss,
-                   nonlinearity=args.nonlinearity)
+        tr = trace(
+            args.kind,
+            inputs,
+            weights,
+            hidden_size=args.hidden_size,
+            loss=args.loss,
+            nonlinearity=args.nonlinearity,
+        )
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     print(format_trace(tr, precision=args.precision))

@@ -37,7 +37,7 @@ from .functional import cross_entropy
 from .nn import no_grad
 from .optim import clip_grad_norm_
 
-__all__ = ["progress", "update", "tbptt_train", "evaluate_lm"]
+__all__ = ["evaluate_lm", "progress", "tbptt_train", "update"]
 
 
 def progress(iterable=None, *, total=None, desc=None, disable=False, **kwargs):
@@ -79,8 +79,18 @@ def update(model, optimizer, clip_norm=None):
     optimizer.zero_grad()
 
 
-def tbptt_train(model, stream, optimizer, *, state=None, clip_norm=None, loss_fn=cross_entropy,
-                max_steps=None, time_budget=None, on_step=None):
+def tbptt_train(
+    model,
+    stream,
+    optimizer,
+    *,
+    state=None,
+    clip_norm=None,
+    loss_fn=cross_entropy,
+    max_steps=None,
+    time_budget=None,
+    on_step=None,
+):
     r"""One pass of truncated BPTT over ``stream``, carrying the state between chunks.
 
     For each ``(X, Y)`` of the stream: ``logits, state = model(X, state)``;
@@ -114,8 +124,9 @@ def tbptt_train(model, stream, optimizer, *, state=None, clip_norm=None, loss_fn
         losses.append(float(to_numpy(loss)))
         if on_step is not None and on_step(step, losses[-1]):
             return losses, state, True
-        if (max_steps is not None and len(losses) >= max_steps) or \
-                (time_budget is not None and time.perf_counter() - start >= time_budget):
+        if (max_steps is not None and len(losses) >= max_steps) or (
+            time_budget is not None and time.perf_counter() - start >= time_budget
+        ):
             return losses, state, True
     return losses, state, False
 

@@ -31,8 +31,16 @@ ROUND = 1_000_000  # writer counters: ROUND * round + j, distinct across rounds
 
 def build(seed):
     """A tiny CharLM with dropout, Adam, a StepLR schedule and the data generator."""
-    model = CharLM(V, embed_size=6, hidden_size=10, num_layers=2, cell="lstm", dropout=0.25,
-                   dtype=np.float64, seed=seed)
+    model = CharLM(
+        V,
+        embed_size=6,
+        hidden_size=10,
+        num_layers=2,
+        cell="lstm",
+        dropout=0.25,
+        dtype=np.float64,
+        seed=seed,
+    )
     opt = Adam(model.parameters(), lr=3e-2)
     sched = StepLR(opt, step_size=4, gamma=0.5)
     data_rng = np.random.default_rng(seed + 1000)

@@ -6,13 +6,16 @@ tests/nn/test_recurrent_parity.py for why 1e-7 in float64.
 
 import numpy as np
 import torch
-
-import numrnn
 from helpers import rel_err
 
+import numrnn
+
 TOL = 1e-7
-MODULES = {"rnn": (numrnn.RNN, torch.nn.RNN), "lstm": (numrnn.LSTM, torch.nn.LSTM),
-           "gru": (numrnn.GRU, torch.nn.GRU)}
+MODULES = {
+    "rnn": (numrnn.RNN, torch.nn.RNN),
+    "lstm": (numrnn.LSTM, torch.nn.LSTM),
+    "gru": (numrnn.GRU, torch.nn.GRU),
+}
 
 
 def _states_like(kind, shapes, rng):
@@ -34,7 +37,7 @@ def run_parity(kind, *, T=5, B=3, D=4, H=6, lengths=None, unbatched=False, hx=Tr
     xshape = (T, D) if unbatched else ((B, T, D) if bf else (T, B, D))
     x = rng.standard_normal(xshape)
     sshape = [(L * nd, P), (L * nd, H)] if unbatched else [(L * nd, B, P), (L * nd, B, H)]
-    sshape = sshape[:2 if kind == "lstm" else 1]
+    sshape = sshape[: 2 if kind == "lstm" else 1]
     h = _states_like(kind, sshape, rng) if hx else None
 
     out, hn = ours(x, h, lengths=lengths)
@@ -42,11 +45,15 @@ def run_parity(kind, *, T=5, B=3, D=4, H=6, lengths=None, unbatched=False, hx=Tr
     xt = torch.tensor(x, requires_grad=True)
     ht = None
     if h is not None:
-        ht = tuple(torch.tensor(a, requires_grad=True) for a in h) if kind == "lstm" else \
-            torch.tensor(h, requires_grad=True)
+        ht = (
+            tuple(torch.tensor(a, requires_grad=True) for a in h)
+            if kind == "lstm"
+            else torch.tensor(h, requires_grad=True)
+        )
     if lengths is not None:
-        packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=bf,
-                                                         enforce_sorted=False)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.tensor(lengths), batch_first=bf, enforce_sorted=False
+        )
         pout, rhn = ref(packed, ht)
         rout, _ = torch.nn.utils.rnn.pad_packed_sequence(pout, batch_first=bf, total_length=T)
     else:
@@ -60,7 +67,9 @@ def run_parity(kind, *, T=5, B=3, D=4, H=6, lengths=None, unbatched=False, hx=Tr
 
     dout = rng.standard_normal(out.shape)
     dhn = [rng.standard_normal(a.shape) for a in hn_list]
-    loss = (rout * torch.tensor(dout)).sum() + sum((b * torch.tensor(g)).sum() for b, g in zip(rhn_list, dhn))
+    loss = (rout * torch.tensor(dout)).sum() + sum(
+        (b * torch.tensor(g)).sum() for b, g in zip(rhn_list, dhn)
+    )
     loss.backward()
     dx, dh0 = ours.backward(dout, tuple(dhn) if kind == "lstm" else dhn[0])
     errs["dx"] = rel_err(dx, xt.grad.numpy())
@@ -81,5 +90,3 @@ def run_parity(kind, *, T=5, B=3, D=4, H=6, lengths=None, unbatched=False, hx=Tr
 def assert_parity(errs):
     bad = {k: v for k, v in errs.items() if not v <= TOL}
     assert not bad, f"relative errors above {TOL}: {bad}"
-
-

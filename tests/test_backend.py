@@ -8,20 +8,22 @@ difference would show at 1e-3 or worse.
 
 import numpy as np
 import pytest
+from helpers import rel_err
 
 import numrnn
-from helpers import rel_err
 
 torch = pytest.importorskip("torch")
 
 TOL = 1e-10
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-CASES = [("rnn", {"num_layers": 2, "bidirectional": True}),
-         ("rnn", {"nonlinearity": "relu"}),
-         ("lstm", {"num_layers": 2, "bidirectional": True, "proj_size": 3}),
-         ("lstm", {"num_layers": 3, "batch_first": True}),
-         ("gru", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
-         ("gru", {"bias": False})]
+CASES = [
+    ("rnn", {"num_layers": 2, "bidirectional": True}),
+    ("rnn", {"nonlinearity": "relu"}),
+    ("lstm", {"num_layers": 2, "bidirectional": True, "proj_size": 3}),
+    ("lstm", {"num_layers": 3, "batch_first": True}),
+    ("gru", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+    ("gru", {"bias": False}),
+]
 CLASSES = {"rnn": numrnn.RNN, "lstm": numrnn.LSTM, "gru": numrnn.GRU}
 
 
@@ -55,11 +57,17 @@ def test_numpy_and_torch_backends_agree(device, kind, opts, use_lengths):
     out_a, st_a = ours(x, lengths=lengths)
     out_b, st_b = theirs(torch.tensor(x, device=device), lengths=lengths)
     dout = rng.standard_normal(out_a.shape)
-    dst = tuple(rng.standard_normal(s.shape) for s in st_a) if isinstance(st_a, tuple) else \
-        rng.standard_normal(st_a.shape)
+    dst = (
+        tuple(rng.standard_normal(s.shape) for s in st_a)
+        if isinstance(st_a, tuple)
+        else rng.standard_normal(st_a.shape)
+    )
     dx_a, dh_a = ours.backward(dout, dst)
-    tdst = tuple(torch.tensor(a, device=device) for a in dst) if isinstance(dst, tuple) else \
-        torch.tensor(dst, device=device)
+    tdst = (
+        tuple(torch.tensor(a, device=device) for a in dst)
+        if isinstance(dst, tuple)
+        else torch.tensor(dst, device=device)
+    )
     dx_b, dh_b = theirs.backward(torch.tensor(dout, device=device), tdst)
     for a, b in zip(_leaves((out_a, st_a, dx_a, dh_a)), _leaves((out_b, st_b, dx_b, dh_b))):
         assert isinstance(b, torch.Tensor) and b.device.type == device
@@ -74,9 +82,15 @@ def test_numpy_and_torch_backends_agree(device, kind, opts, use_lengths):
 def test_cells_linear_embedding_agree(device):
     _device_param(device)
     rng = np.random.default_rng(1)
-    for make in (lambda **k: numrnn.LSTMCell(3, 4, **k), lambda **k: numrnn.GRUCell(3, 4, **k),
-                 lambda **k: numrnn.RNNCell(3, 4, **k)):
-        a, b = make(dtype=np.float64, seed=0), make(dtype=np.float64, seed=0, backend="torch", device=device)
+    for make in (
+        lambda **k: numrnn.LSTMCell(3, 4, **k),
+        lambda **k: numrnn.GRUCell(3, 4, **k),
+        lambda **k: numrnn.RNNCell(3, 4, **k),
+    ):
+        a, b = (
+            make(dtype=np.float64, seed=0),
+            make(dtype=np.float64, seed=0, backend="torch", device=device),
+        )
         x = rng.standard_normal((2, 3))
         ya, yb = a(x), b(torch.tensor(x, device=device))
         for u, v in zip(_leaves((ya,)), _leaves((yb,))):
@@ -86,7 +100,9 @@ def test_cells_linear_embedding_agree(device):
     x = rng.standard_normal((4, 3))
     assert rel_err(lin(x), _to_np(lint(torch.tensor(x, device=device)))) <= TOL
     emb = numrnn.Embedding(5, 2, padding_idx=0, dtype=np.float64, seed=0)
-    embt = numrnn.Embedding(5, 2, padding_idx=0, dtype=np.float64, seed=0, backend="torch", device=device)
+    embt = numrnn.Embedding(
+        5, 2, padding_idx=0, dtype=np.float64, seed=0, backend="torch", device=device
+    )
     idx = np.array([[0, 1, 1], [4, 0, 2]])
     assert rel_err(emb(idx), _to_np(embt(torch.tensor(idx, device=device)))) <= TOL
     de = rng.standard_normal((2, 3, 2))
@@ -138,17 +154,32 @@ def test_unknown_backend_and_device():
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda"])
-@pytest.mark.parametrize("opt_name,kwargs", [("Adam", {"lr": 1e-2, "amsgrad": True}),
-                                             ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
-                                             ("RMSprop", {"lr": 1e-2, "centered": True, "momentum": 0.5}),
-                                             ("AdamW", {"lr": 1e-2}), ("Adagrad", {"lr": 0.1})])
+@pytest.mark.parametrize(
+    "opt_name,kwargs",
+    [
+        ("Adam", {"lr": 1e-2, "amsgrad": True}),
+        ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+        ("RMSprop", {"lr": 1e-2, "centered": True, "momentum": 0.5}),
+        ("AdamW", {"lr": 1e-2}),
+        ("Adagrad", {"lr": 0.1}),
+    ],
+)
 def test_thirty_optimiser_steps_agree(device, opt_name, kwargs):
     """30 steps of training (forward, BPTT, clipping, update) on both backends, float64."""
     _device_param(device)
     rng = np.random.default_rng(4)
     a = numrnn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64, seed=1)
-    b = numrnn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64, seed=1,
-                    backend="torch", device=device)
+    b = numrnn.LSTM(
+        3,
+        5,
+        num_layers=2,
+        bidirectional=True,
+        proj_size=2,
+        dtype=np.float64,
+        seed=1,
+        backend="torch",
+        device=device,
+    )
     oa = getattr(numrnn.optim, opt_name)(a.parameters(), **kwargs)
     ob = getattr(numrnn.optim, opt_name)(b.parameters(), **kwargs)
     for _ in range(30):
@@ -169,18 +200,27 @@ def test_optimiser_state_follows_a_moved_module():
     rng = np.random.default_rng(5)
     ref = numrnn.GRU(3, 4, dtype=np.float64, seed=0)
     m = numrnn.GRU(3, 4, dtype=np.float64, seed=0)
-    oref, om = numrnn.optim.Adam(ref.parameters(), lr=0.05), numrnn.optim.Adam(m.parameters(), lr=0.05)
+    oref, om = (
+        numrnn.optim.Adam(ref.parameters(), lr=0.05),
+        numrnn.optim.Adam(m.parameters(), lr=0.05),
+    )
     for step in range(10):
         x, g = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 4))
         if step == 5:
-            m.to(backend="torch")  # mid-training: parameters, gradients and (next step) Adam state move
+            m.to(
+                backend="torch"
+            )  # mid-training: parameters, gradients and (next step) Adam state move
         for mod, opt in ((ref, oref), (m, om)):
             conv = torch.tensor if mod.backend == "torch" else (lambda v: v)
             mod(conv(x))
             mod.backward(conv(g))
             opt.step()
             opt.zero_grad()
-    assert all(isinstance(v, torch.Tensor) for st in om.state.values() for v in st.values()
-               if not isinstance(v, (int, float)))
+    assert all(
+        isinstance(v, torch.Tensor)
+        for st in om.state.values()
+        for v in st.values()
+        if not isinstance(v, (int, float))
+    )
     for (name, p), (_, q) in zip(ref.named_parameters(), m.named_parameters()):
         assert rel_err(p.data, _to_np(q.data)) <= TOL, name

@@ -63,8 +63,15 @@ def test_alternate_repeats_fast_calls_within_a_sample():
 
 
 def test_alternate_stops_at_budget_after_min_repeats():
-    stats, info = common.alternate([lambda: None], repeats=1000, warmup=1, min_sample_s=0,
-                                   budget_s=0.0, min_repeats=3, isolate=False)
+    stats, info = common.alternate(
+        [lambda: None],
+        repeats=1000,
+        warmup=1,
+        min_sample_s=0,
+        budget_s=0.0,
+        min_repeats=3,
+        isolate=False,
+    )
     assert info["rounds"] == 3 and len(stats[0].samples) == 3
 
 
@@ -99,7 +106,9 @@ def test_cache_memory_minimum_follows_the_documented_per_step_state():
 def test_gemm_plan_flops_by_hand():
     G, B, T, D, H = 4, 2, 3, 5, 7
     GH, TB = G * H, T * B
-    want = 2 * (TB * D * GH + T * B * H * GH + T * B * GH * H + GH * TB * D + GH * TB * H + TB * GH * D)
+    want = 2 * (
+        TB * D * GH + T * B * H * GH + T * B * GH * H + GH * TB * D + GH * TB * H + TB * GH * D
+    )
     assert common.gemm_flops(common.gemm_plan(G, B, T, D, H)) == want
 
 
@@ -180,14 +189,28 @@ def test_markdown_table_alignment():
 def test_quick_run_prints_the_table(tmp_path):
     pytest.importorskip("torch")
     md = tmp_path / "bench.md"
-    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--quick",
-                          "--markdown", str(md), "--json", str(tmp_path / "bench.json")],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmarks", "run.py"),
+            "--quick",
+            "--markdown",
+            str(md),
+            "--json",
+            str(tmp_path / "bench.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "| size" in out and "numrnn ms" in out and "torch ms" in out and "met?" in out
     for size in ("tiny", "karpathy", "small"):
         for cell in ("rnn", "lstm", "gru"):
-            assert any(line.startswith(f"| {size}") and f"| {cell} " in line for line in out.splitlines())
+            assert any(
+                line.startswith(f"| {size}") and f"| {cell} " in line for line in out.splitlines()
+            )
     assert "BPTT cache memory" in out and "numpy" in out and "torch" in out
     assert md.read_text() == out.rstrip("\n") + "\n"

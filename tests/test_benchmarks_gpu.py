@@ -11,8 +11,9 @@ SCRIPT = os.path.join(ROOT, "benchmarks", "gpu.py")
 
 
 def run(*args):
-    res = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=300,
-                         cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     return res.stdout
 
@@ -23,7 +24,9 @@ def test_cpu_run_prints_the_table():
     for cell in ("rnn", "lstm", "gru"):
         assert f"| small | {cell} |" in out
     # the agreement column: the torch backend and torch.nn compute the same step
-    gaps = [float(line.rsplit("|", 2)[-2]) for line in out.splitlines() if line.startswith("| small")]
+    gaps = [
+        float(line.rsplit("|", 2)[-2]) for line in out.splitlines() if line.startswith("| small")
+    ]
     assert max(gaps) < 1e-4
 
 

@@ -6,9 +6,20 @@ import numpy as np
 import pytest
 
 import numrnn
-from numrnn.classification import (accuracy, balanced_accuracy, class_weights, confusion_matrix,
-                                   encode_padded, evaluate, normalize_rows, per_class_recall,
-                                   predict_logits, predict_proba, train_classifier, train_epoch)
+from numrnn.classification import (
+    accuracy,
+    balanced_accuracy,
+    class_weights,
+    confusion_matrix,
+    encode_padded,
+    evaluate,
+    normalize_rows,
+    per_class_recall,
+    predict_logits,
+    predict_proba,
+    train_classifier,
+    train_epoch,
+)
 from numrnn.models import SequenceClassifier
 
 # ---------------------------------------------------------------------------------
@@ -29,13 +40,16 @@ def test_encode_padded_pad_id_and_max_len():
     np.testing.assert_array_equal(lengths, [3, 1])
 
 
-@pytest.mark.parametrize("seqs, exc, words", [
-    ([], ValueError, "empty"),
-    ([[1, 2], []], ValueError, "seqs[1] is empty"),
-    ([[[1, 2]]], ValueError, "1-d"),
-    ([[1.5, 2.0]], TypeError, "integer"),
-    ("abc", TypeError, "list of id sequences"),
-])
+@pytest.mark.parametrize(
+    "seqs, exc, words",
+    [
+        ([], ValueError, "empty"),
+        ([[1, 2], []], ValueError, "seqs[1] is empty"),
+        ([[[1, 2]]], ValueError, "1-d"),
+        ([[1.5, 2.0]], TypeError, "integer"),
+        ("abc", TypeError, "list of id sequences"),
+    ],
+)
 def test_encode_padded_rejects_bad_input(seqs, exc, words):
     with pytest.raises(exc, match=None) as info:
         encode_padded(seqs)
@@ -53,10 +67,7 @@ def test_encode_padded_rejects_bad_max_len():
 Y_TRUE = [0, 0, 0, 1, 1, 2, 2, 2, 2, 0]
 Y_PRED = [0, 1, 0, 1, 2, 2, 2, 0, 2, 0]
 # by hand: class 0 -> 0,1,0,0 ; class 1 -> 1,2 ; class 2 -> 2,2,0,2 ; class 3 absent
-HAND = np.array([[3, 1, 0, 0],
-                 [0, 1, 1, 0],
-                 [1, 0, 3, 0],
-                 [0, 0, 0, 0]])
+HAND = np.array([[3, 1, 0, 0], [0, 1, 1, 0], [1, 0, 3, 0], [0, 0, 0, 0]])
 
 
 def test_confusion_matrix_matches_a_hand_count():
@@ -80,14 +91,17 @@ def test_normalize_rows_fractions_per_true_class():
     np.testing.assert_array_equal(f[3], 0)  # an empty row stays zero, no NaN
 
 
-@pytest.mark.parametrize("args, exc, words", [
-    (([0, 1], [0], 2), ValueError, "same shape"),
-    (([0, 2], [0, 1], 2), ValueError, "[0, 2)"),
-    (([0, -1], [0, 1], 2), ValueError, "[0, 2)"),
-    (([0.0, 1.0], [0, 1], 2), TypeError, "integer"),
-    (([[0, 1]], [[0, 1]], 2), ValueError, "1-d"),
-    (([0, 1], [0, 1], 0), ValueError, "num_classes"),
-])
+@pytest.mark.parametrize(
+    "args, exc, words",
+    [
+        (([0, 1], [0], 2), ValueError, "same shape"),
+        (([0, 2], [0, 1], 2), ValueError, "[0, 2)"),
+        (([0, -1], [0, 1], 2), ValueError, "[0, 2)"),
+        (([0.0, 1.0], [0, 1], 2), TypeError, "integer"),
+        (([[0, 1]], [[0, 1]], 2), ValueError, "1-d"),
+        (([0, 1], [0, 1], 0), ValueError, "num_classes"),
+    ],
+)
 def test_confusion_matrix_rejects_bad_input(args, exc, words):
     with pytest.raises(exc) as info:
         confusion_matrix(*args)
@@ -109,8 +123,12 @@ def test_class_weights():
     # N / (C' n_c) with C' = 3 classes present: 10/18, 10/9, 10/3; class 3 absent -> 0
     np.testing.assert_allclose(w, [10 / 18, 10 / 9, 10 / 3, 0])
     counts = np.bincount(y, minlength=4)
-    np.testing.assert_allclose((w * counts)[:3], 10 / 3)  # every class carries the same total weight
-    np.testing.assert_allclose(class_weights(y, 4, power=0.5), np.sqrt([10 / 18, 10 / 9, 10 / 3, 0]))
+    np.testing.assert_allclose(
+        (w * counts)[:3], 10 / 3
+    )  # every class carries the same total weight
+    np.testing.assert_allclose(
+        class_weights(y, 4, power=0.5), np.sqrt([10 / 18, 10 / 9, 10 / 3, 0])
+    )
     np.testing.assert_allclose(class_weights(y, 3, power=0), 1.0)
     with pytest.raises(ValueError, match="power"):
         class_weights(y, 3, power=-1)
@@ -120,8 +138,16 @@ def test_class_weights():
 # prediction and evaluation
 # ---------------------------------------------------------------------------------
 def _model(cell="gru", bidirectional=True, vocab=12, classes=3, seed=0):
-    return SequenceClassifier(vocab, classes, embed_size=6, hidden_size=5, cell=cell,
-                              bidirectional=bidirectional, dtype=np.float64, seed=seed)
+    return SequenceClassifier(
+        vocab,
+        classes,
+        embed_size=6,
+        hidden_size=5,
+        cell=cell,
+        bidirectional=bidirectional,
+        dtype=np.float64,
+        seed=seed,
+    )
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -132,7 +158,9 @@ def test_predict_logits_keeps_order_and_ignores_padding(cell):
     got = predict_logits(model, seqs, batch_size=3)  # batches sorted by length, padded
     # Expected: each sequence alone, unpadded, in the order given.
     want = np.concatenate([model.predict_proba(s[None], np.array([len(s)])) for s in seqs])
-    np.testing.assert_allclose(predict_proba(model, seqs, batch_size=3), want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        predict_proba(model, seqs, batch_size=3), want, rtol=1e-12, atol=1e-14
+    )
     assert got.shape == (7, 3)
     assert model.training  # mode restored
 
@@ -156,7 +184,11 @@ class _Lookup:
 
 
 def test_evaluate_against_hand_values():
-    table = [[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]]  # token 0 -> tie (class 0), 1 -> class 0, 2 -> class 1
+    table = [
+        [0.0, 0.0],
+        [2.0, 0.0],
+        [0.0, 3.0],
+    ]  # token 0 -> tie (class 0), 1 -> class 0, 2 -> class 1
     seqs = [[1, 5], [2], [2, 7, 7], [1], [0]]
     labels = np.array([0, 1, 0, 1, 1])
     r = evaluate(_Lookup(table), seqs, labels, num_classes=2, batch_size=2)
@@ -165,8 +197,13 @@ def test_evaluate_against_hand_values():
     assert r["accuracy"] == pytest.approx(2 / 5)
     assert r["balanced_accuracy"] == pytest.approx((1 / 2 + 1 / 3) / 2)
     # mean of -log softmax(row)[label], written out
-    nll = [math.log(1 + math.exp(-2)), math.log(1 + math.exp(-3)), 3 + math.log(1 + math.exp(-3)),
-           2 + math.log(1 + math.exp(-2)), math.log(2)]
+    nll = [
+        math.log(1 + math.exp(-2)),
+        math.log(1 + math.exp(-3)),
+        3 + math.log(1 + math.exp(-3)),
+        2 + math.log(1 + math.exp(-2)),
+        math.log(2),
+    ]
     assert r["loss"] == pytest.approx(np.mean(nll), rel=1e-12)
     with pytest.raises(ValueError, match="5 sequences but 4 labels"):
         evaluate(_Lookup(table), seqs, labels[:4])
@@ -193,8 +230,9 @@ def test_train_classifier_learns_a_simple_task_and_restores_the_best_epoch():
     train, val = _task(400, 0), _task(100, 1)
     model = SequenceClassifier(10, 2, embed_size=8, hidden_size=16, cell="gru", seed=0)
     opt = numrnn.optim.Adam(model.parameters(), lr=1e-2)
-    hist = train_classifier(model, opt, train, val, epochs=6, batch_size=32, rng=0, clip_norm=5.0,
-                            show_progress=False)
+    hist = train_classifier(
+        model, opt, train, val, epochs=6, batch_size=32, rng=0, clip_norm=5.0, show_progress=False
+    )
     assert hist["epoch"] == list(range(1, 7)) and hist["steps"] == 6 * 13
     assert hist["train_loss"][-1] < 0.5 * hist["train_loss"][0]
     best = hist["best_epoch"]
@@ -208,10 +246,13 @@ def test_train_classifier_early_stopping_and_time_budget():
     train, val = _task(64, 0), _task(32, 1)
     model = SequenceClassifier(10, 2, embed_size=4, hidden_size=4, cell="rnn", seed=0)
     opt = numrnn.optim.Adam(model.parameters(), lr=0.0)  # nothing changes: no epoch beats the first
-    hist = train_classifier(model, opt, train, val, epochs=10, batch_size=16, patience=2, show_progress=False)
+    hist = train_classifier(
+        model, opt, train, val, epochs=10, batch_size=16, patience=2, show_progress=False
+    )
     assert hist["stopped_early"] and hist["epoch"] == [1, 2, 3] and hist["best_epoch"] == 1
-    hist = train_classifier(model, opt, train, None, epochs=10, batch_size=16, time_budget=0.0,
-                            show_progress=False)
+    hist = train_classifier(
+        model, opt, train, None, epochs=10, batch_size=16, time_budget=0.0, show_progress=False
+    )
     assert hist["steps"] == 1 and hist["epoch"] == [1]
 
 
@@ -259,11 +300,13 @@ def test_word_dropout_replaces_tokens_by_unk_but_never_padding():
     model = _Spy(10, 2, embed_size=4, hidden_size=4, cell="rnn", seed=0)
     model.seen = []
     opt = numrnn.optim.SGD(model.parameters(), lr=0.0)
-    train_epoch(model, seqs, labels, opt, batch_size=50, rng=0, bucket=False, word_dropout=0.25, unk_id=1)
+    train_epoch(
+        model, seqs, labels, opt, batch_size=50, rng=0, bucket=False, word_dropout=0.25, unk_id=1
+    )
     order = np.random.default_rng(0).permutation(200)  # what batches(..., rng=0) draws first
     unk = total = 0
     for k, idx in enumerate(model.seen):
-        want, _ = encode_padded([seqs[i] for i in order[50 * k:50 * (k + 1)]])
+        want, _ = encode_padded([seqs[i] for i in order[50 * k : 50 * (k + 1)]])
         real = want != 0
         np.testing.assert_array_equal(idx[~real], 0)  # padding untouched
         kept = idx[real] != 1

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import rel_err
 
 import numrnn
-from helpers import rel_err
 
 torch = pytest.importorskip("torch")
 
@@ -17,8 +17,16 @@ def test_fused_kernels_equal_the_plain_ones(kind):
     cls = {"lstm": numrnn.LSTM, "gru": numrnn.GRU}[kind]
     rng = np.random.default_rng(0)
     plain = cls(3, 5, num_layers=2, bidirectional=True, dtype=np.float64, seed=1, backend="torch")
-    fused = cls(3, 5, num_layers=2, bidirectional=True, dtype=np.float64, seed=1, backend="torch",
-                fused=True)
+    fused = cls(
+        3,
+        5,
+        num_layers=2,
+        bidirectional=True,
+        dtype=np.float64,
+        seed=1,
+        backend="torch",
+        fused=True,
+    )
     for lengths in (None, [6, 3, 5, 1]):
         x = torch.tensor(rng.standard_normal((6, 4, 3)))
         g = torch.tensor(rng.standard_normal((6, 4, 10)))

@@ -96,7 +96,7 @@ def _cell_step(x, h, c, W, U):
 
 def _cell_step_backward(dh, dc, x, h, hn, W, U):
     dh = dh + dc  # c' = c/2 + h'
-    da = dh * (1 - hn ** 2)
+    da = dh * (1 - hn**2)
     return da @ W, da @ U, 0.5 * dc, da.T @ x, da.T @ h
 
 
@@ -129,8 +129,9 @@ class ToyPairState(Module):
         for t in reversed(range(x.shape[0])):
             h_prev = states[t][0]
             hn = states[t + 1][0]
-            dx[t], dh, dc, dW, dU = _cell_step_backward(dout[t] + dh, dc, x[t], h_prev, hn,
-                                                         self.weight_ih.data, self.weight_hh.data)
+            dx[t], dh, dc, dW, dU = _cell_step_backward(
+                dout[t] + dh, dc, x[t], h_prev, hn, self.weight_ih.data, self.weight_hh.data
+            )
             self.weight_ih.grad += dW
             self.weight_hh.grad += dU
         if self.bug == "dc0":
@@ -155,8 +156,9 @@ class ToyCell(Module):
 
     def backward(self, dhx):
         x, h, hn = self._pop_cache()
-        dx, dh, dc, dW, dU = _cell_step_backward(dhx[0], dhx[1], x, h, hn,
-                                                 self.weight_ih.data, self.weight_hh.data)
+        dx, dh, dc, dW, dU = _cell_step_backward(
+            dhx[0], dhx[1], x, h, hn, self.weight_ih.data, self.weight_hh.data
+        )
         self.weight_ih.grad += dW
         self.weight_hh.grad += dU
         return dx, (dh, dc)
@@ -235,13 +237,16 @@ def test_embedding_module_passes_and_skips_the_index():
     assert report.skipped == [("index", "int64 array")]
 
 
-@pytest.mark.parametrize("pair", [
-    (F.tanh_forward, F.tanh_backward),
-    (F.sigmoid_forward, F.sigmoid_backward),
-    (F.relu_forward, F.relu_backward),
-    (F.softmax_forward, F.softmax_backward),
-    (F.log_softmax_forward, F.log_softmax_backward),
-])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (F.tanh_forward, F.tanh_backward),
+        (F.sigmoid_forward, F.sigmoid_backward),
+        (F.relu_forward, F.relu_backward),
+        (F.softmax_forward, F.softmax_backward),
+        (F.log_softmax_forward, F.log_softmax_backward),
+    ],
+)
 def test_functional_activation_pairs_pass(pair):
     x = _rng(3).standard_normal((4, 6)) * 2
     report = gradcheck(pair, (x,))
@@ -308,14 +313,17 @@ def test_large_activations_do_not_cause_false_failures():
 # -- broken gradients fail and are located ----------------------------------------------------
 
 
-@pytest.mark.parametrize("bug, tensor", [
-    ("entry", "weight_ih"),
-    ("scale", "weight_hh"),
-    ("transpose", "weight_hh"),
-    ("no_bias", "bias"),
-    ("dh0", "h0"),
-    ("dx_entry", "x"),
-])
+@pytest.mark.parametrize(
+    "bug, tensor",
+    [
+        ("entry", "weight_ih"),
+        ("scale", "weight_hh"),
+        ("transpose", "weight_hh"),
+        ("no_bias", "bias"),
+        ("dh0", "h0"),
+        ("dx_entry", "x"),
+    ],
+)
 def test_broken_toy_rnn_fails_and_names_the_tensor(bug, tensor):
     x, h0 = _toy_inputs()
     report = gradcheck(ToyRNN(4, 5, bug=bug), (x, h0))
@@ -345,10 +353,12 @@ def test_broken_nested_state_gradient_names_c0():
 
 def _linear_pair_with(corrupt):
     """linear_forward / linear_backward, with ``corrupt(dx, dW, db)`` applied to the gradients."""
+
     def backward(dy, cache):
         dx, dW, db = F.linear_backward(dy, cache)
         dx, dW, db = dx.copy(), dW.copy(), None if db is None else db.copy()
         return corrupt(dx, dW, db)
+
     return F.linear_forward, backward
 
 
@@ -365,9 +375,11 @@ def test_every_entry_with_a_one_percent_error_fails():
     for k, name in enumerate(["x", "weight", "bias"]):
         shape = inputs[k].shape
         for idx in np.ndindex(*shape):
+
             def corrupt(*grads, k=k, idx=idx):
                 grads[k][idx] *= 1.01
                 return grads
+
             row = [r for r in clean.rows if r.name == name][0]
             a = row.entries[1][row.entries[0].index(idx)]
             assert abs(a) > 100.1 * clean.atol  # every entry here is far above the noise
@@ -391,8 +403,9 @@ def test_whole_gradient_scaled_by_1_01_fails(which):
 
 def test_transposed_square_and_non_square_gradients_fail():
     # Square weight: same shape, wrong values.
-    report = gradcheck(_linear_pair_with(lambda dx, dW, db: (dx, dW.T, db)),
-                       _linear_inputs(d=3, o=3))
+    report = gradcheck(
+        _linear_pair_with(lambda dx, dW, db: (dx, dW.T, db)), _linear_inputs(d=3, o=3)
+    )
     assert report.first_failure.name == "weight"
     # Non-square: the shape itself is wrong; the row fails and says so.
     report = gradcheck(_linear_pair_with(lambda dx, dW, db: (dx, dW.T, db)), _linear_inputs())
@@ -477,11 +490,11 @@ def test_report_table_prints_aligned_with_a_verdict():
     header = [i for i, line in enumerate(lines) if line.startswith("tensor")][0]
     for word in ("shape", "checked", "max rel err", "analytic", "numeric", "tol ratio"):
         assert word in lines[header]
-    body = lines[header + 2: header + 2 + len(report.rows)]
+    body = lines[header + 2 : header + 2 + len(report.rows)]
     assert [line.split()[0] for line in body] == [r.name for r in report.rows]
     # Columns line up: every body line puts its shape where the header's "shape" is.
     col = lines[header].index("shape")
-    assert all(line[col - 2: col] == "  " and line[col] != " " for line in body)
+    assert all(line[col - 2 : col] == "  " and line[col] != " " for line in body)
     assert lines[-1].startswith("PASSED: 5 tensors")
     assert f"atol={report.atol:.3g}" in text
     failed = str(gradcheck(ToyRNN(4, 5, bug="scale"), (x, h0)))
@@ -564,10 +577,16 @@ def test_float32_input_is_refused():
         gradcheck((F.linear_forward, F.linear_backward), (x, W, b.astype(np.float32)))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"eps": 0.0}, "eps"), ({"eps": float("nan")}, "eps"), ({"max_entries": 0}, "max_entries"),
-    ({"rtol": -1.0}, "rtol"), ({"atol": -1.0}, "atol"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"eps": 0.0}, "eps"),
+        ({"eps": float("nan")}, "eps"),
+        ({"max_entries": 0}, "max_entries"),
+        ({"rtol": -1.0}, "rtol"),
+        ({"atol": -1.0}, "atol"),
+    ],
+)
 def test_bad_options_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gradcheck((F.tanh_forward, F.tanh_backward), (np.zeros(3),), **kwargs)
@@ -620,8 +639,12 @@ def test_cli_linear_and_embedding(capsys):
 
 
 def test_cli_runs_as_a_module():
-    proc = subprocess.run([sys.executable, "-m", "numrnn.gradcheck", "linear", "--batch", "2"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "numrnn.gradcheck", "linear", "--batch", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "PASSED" in proc.stdout
 
@@ -648,7 +671,9 @@ _RECURRENT_CASES = [
 @pytest.mark.skipif(numrnn.RNN is None, reason="numrnn.RNN/LSTM/GRU not available yet")
 @pytest.mark.parametrize("argv", _RECURRENT_CASES, ids=" ".join)
 def test_cli_recurrent_layers_pass(argv, capsys):
-    status = main(argv + ["--seq-len", "4", "--batch", "3", "--input-size", "3", "--hidden-size", "3"])
+    status = main(
+        argv + ["--seq-len", "4", "--batch", "3", "--input-size", "3", "--hidden-size", "3"]
+    )
     out = capsys.readouterr().out
     assert status == 0, out
     assert "weight_ih_l0" in out and "PASSED" in out

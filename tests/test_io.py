@@ -22,8 +22,17 @@ V = 9
 
 
 def make(seed=0, hidden=6, layers=2, cell="lstm", dtype=np.float64, **kw):
-    model = CharLM(V, embed_size=4, hidden_size=hidden, num_layers=layers, cell=cell, dropout=0.3,
-                   dtype=dtype, seed=seed, **kw)
+    model = CharLM(
+        V,
+        embed_size=4,
+        hidden_size=hidden,
+        num_layers=layers,
+        cell=cell,
+        dropout=0.3,
+        dtype=dtype,
+        seed=seed,
+        **kw,
+    )
     opt = Adam(model.parameters(), lr=1e-2, amsgrad=True)
     sched = StepLR(opt, step_size=2, gamma=0.5)
     return model, opt, sched
@@ -43,14 +52,20 @@ def train_steps(model, opt, sched, rng, n):
 
 def snapshot(model, opt=None, sched=None, rng=None):
     """Everything load may change, as plain values (copies)."""
-    snap = {"params": {k: v.copy() for k, v in model.state_dict().items()},
-            "gens": {n: json.dumps(g.bit_generator.state, default=str)
-                     for n, g in numrnn.io._model_generators(model).items()}}
+    snap = {
+        "params": {k: v.copy() for k, v in model.state_dict().items()},
+        "gens": {
+            n: json.dumps(g.bit_generator.state, default=str)
+            for n, g in numrnn.io._model_generators(model).items()
+        },
+    }
     if opt is not None:
         sd = opt.state_dict()
-        snap["opt_groups"] = repr([{k: v for k, v in g.items()} for g in sd["param_groups"]])
-        snap["opt_state"] = {i: {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in st.items()}
-                             for i, st in sd["state"].items()}
+        snap["opt_groups"] = repr([dict(g.items()) for g in sd["param_groups"]])
+        snap["opt_state"] = {
+            i: {k: (np.array(v) if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+            for i, st in sd["state"].items()
+        }
     if sched is not None:
         snap["sched"] = repr(sched.state_dict())
     if rng is not None:
@@ -127,14 +142,18 @@ def test_model_only_and_partial_loads(trained, tmp_path):
     # a model-only file refuses an optimiser, a scheduler or an rng it does not hold
     only = tmp_path / "only.npz"
     save(only, model)
-    for kwargs, what in (({"optimizer": opt2}, "optimiser"), ({"scheduler": sched2}, "scheduler"),
-                         ({"rng": np.random.default_rng()}, "rng")):
+    for kwargs, what in (
+        ({"optimizer": opt2}, "optimiser"),
+        ({"scheduler": sched2}, "scheduler"),
+        ({"rng": np.random.default_rng()}, "rng"),
+    ):
         with pytest.raises(CheckpointError, match=what):
             load(only, model2, **kwargs)
 
 
-@pytest.mark.parametrize("bitgen", [np.random.PCG64, np.random.MT19937, np.random.Philox,
-                                    np.random.SFC64])
+@pytest.mark.parametrize(
+    "bitgen", [np.random.PCG64, np.random.MT19937, np.random.Philox, np.random.SFC64]
+)
 def test_caller_rng_of_any_bit_generator(tmp_path, bitgen):
     model = numrnn.Linear(2, 3)
     rng = np.random.Generator(bitgen(3))
@@ -199,14 +218,17 @@ def test_other_optimisers_and_schedulers(tmp_path):
 # ------------------------------------------------------------------------------------------
 # metadata
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("bad, where", [
-    ({"vocab": {"a", "b"}}, "metadata['vocab'] is of type set"),
-    ({"n": np.int64(3)}, "NumPy scalar"),
-    ({"arr": np.zeros(2)}, "tolist"),
-    ({"m": {1: "a"}}, "keys must be strings"),
-    ({"f": [1, object()]}, "metadata['f'][1] is of type object"),
-    ({"b": b"bytes"}, "bytes"),
-])
+@pytest.mark.parametrize(
+    "bad, where",
+    [
+        ({"vocab": {"a", "b"}}, "metadata['vocab'] is of type set"),
+        ({"n": np.int64(3)}, "NumPy scalar"),
+        ({"arr": np.zeros(2)}, "tolist"),
+        ({"m": {1: "a"}}, "keys must be strings"),
+        ({"f": [1, object()]}, "metadata['f'][1] is of type object"),
+        ({"b": b"bytes"}, "bytes"),
+    ],
+)
 def test_non_json_metadata_is_refused_and_nothing_written(tmp_path, bad, where):
     model = numrnn.Linear(2, 2)
     path = tmp_path / "m.npz"
@@ -220,8 +242,14 @@ def test_non_json_metadata_is_refused_and_nothing_written(tmp_path, bad, where):
 
 def test_metadata_json_round_trip(tmp_path):
     model = numrnn.Linear(2, 2)
-    meta = {"vocab": ["a", "é", "\n"], "epoch": 3, "best": float("inf"), "lr": 0.1 + 0.2,
-            "nested": {"t": (1, 2), "none": None, "flag": False}, "big": 2**70}
+    meta = {
+        "vocab": ["a", "é", "\n"],
+        "epoch": 3,
+        "best": float("inf"),
+        "lr": 0.1 + 0.2,
+        "nested": {"t": (1, 2), "none": None, "flag": False},
+        "big": 2**70,
+    }
     save(tmp_path / "m.npz", model, **meta)
     got = load(tmp_path / "m.npz", model)
     assert got == {**meta, "nested": {"t": [1, 2], "none": None, "flag": False}}
@@ -354,11 +382,17 @@ def _bad_files(trained, tmp_path):
 
 
 MESSAGES = {
-    "truncated": "truncated or corrupt", "truncated_tail": "truncated or corrupt",
-    "empty": "empty file", "corrupt": "truncated or corrupt", "not_zip": "not a .npz",
-    "npy": "not a .npz", "raw_pickle": "not a .npz", "version": "format version 2",
+    "truncated": "truncated or corrupt",
+    "truncated_tail": "truncated or corrupt",
+    "empty": "empty file",
+    "corrupt": "truncated or corrupt",
+    "not_zip": "not a .npz",
+    "npy": "not a .npz",
+    "raw_pickle": "not a .npz",
+    "version": "format version 2",
     "entry_missing": r"missing \['model/head.bias'\]",
-    "entry_unexpected": r"unexpected \['model/extra'\]", "no_header": "no 'header' entry",
+    "entry_unexpected": r"unexpected \['model/extra'\]",
+    "no_header": "no 'header' entry",
     "object_array": "holds Python objects",
 }
 
@@ -406,8 +440,10 @@ def test_shape_mismatch_names_parameter_and_shapes(trained, tmp_path):
     save(path, CharLM(V, embed_size=4, hidden_size=5, num_layers=2, dtype=np.float64, seed=0))
     model, opt, sched = make(hidden=4)
     before = snapshot(model, opt, sched)
-    msg = (f"checkpoint {path}: parameter 'rnn.weight_ih_l0' has shape (20, 4), "
-           "the model expects (16, 4)")
+    msg = (
+        f"checkpoint {path}: parameter 'rnn.weight_ih_l0' has shape (20, 4), "
+        "the model expects (16, 4)"
+    )
     with pytest.raises(CheckpointError) as info:
         load(path, model)
     assert str(info.value) == msg
@@ -434,12 +470,16 @@ def test_optimizer_mismatches_leave_everything_unchanged(trained):
     opt_rev = Adam(list(reversed(model2.parameters())), lr=1e-2, amsgrad=True)
     sched_rev = StepLR(opt_rev, 2, 0.5)
     before = snapshot(model2, opt_rev, sched_rev, rng2)
-    with pytest.raises(CheckpointError, match="parameter 0 is 'head.bias' here but 'embedding.weight'"):
+    with pytest.raises(
+        CheckpointError, match="parameter 0 is 'head.bias' here but 'embedding.weight'"
+    ):
         load(path, model2, opt_rev, sched_rev, rng=rng2)
     assert_same(snapshot(model2, opt_rev, sched_rev, rng2), before)
     # over a subset of them
     opt_sub = Adam(model2.parameters()[:3], lr=1e-2, amsgrad=True)
-    with pytest.raises(CheckpointError, match=r"covers 11 parameter\(s\); the optimiser given has 3"):
+    with pytest.raises(
+        CheckpointError, match=r"covers 11 parameter\(s\); the optimiser given has 3"
+    ):
         load(path, model2, opt_sub)
     # a scheduler state that fails the scheduler's own checks: refused, after the
     # optimiser's state was found to fit, and the optimiser is still unchanged
@@ -474,10 +514,12 @@ def test_malformed_header_and_rng_state(trained):
     def no_metadata(e, h):
         del h["model"]
 
-    cases = [(drop_generators, r"generators do not match.*missing \['rnn._dropout_rng'\]"),
-             (bad_rng, "saved state of rng is invalid"),
-             (bad_optim_shape, "header says"),
-             (no_metadata, "malformed")]
+    cases = [
+        (drop_generators, r"generators do not match.*missing \['rnn._dropout_rng'\]"),
+        (bad_rng, "saved state of rng is invalid"),
+        (bad_optim_shape, "header says"),
+        (no_metadata, "malformed"),
+    ]
     for change, msg in cases:
         bad = _rewrite(path, path.with_name(change.__name__ + ".npz"), change)
         with pytest.raises(CheckpointError, match=msg):
@@ -489,11 +531,32 @@ def test_malformed_header_and_rng_state(trained):
 # torch interop
 # ------------------------------------------------------------------------------------------
 torch_cases = [
-    ("RNN", dict(input_size=3, hidden_size=5, num_layers=2, nonlinearity="relu", bias=False,
-                 batch_first=True, dropout=0.5, bidirectional=True)),
+    (
+        "RNN",
+        dict(
+            input_size=3,
+            hidden_size=5,
+            num_layers=2,
+            nonlinearity="relu",
+            bias=False,
+            batch_first=True,
+            dropout=0.5,
+            bidirectional=True,
+        ),
+    ),
     ("RNN", dict(input_size=3, hidden_size=5)),
-    ("LSTM", dict(input_size=3, hidden_size=6, num_layers=2, bidirectional=True, proj_size=4,
-                  batch_first=True, dropout=0.25)),
+    (
+        "LSTM",
+        dict(
+            input_size=3,
+            hidden_size=6,
+            num_layers=2,
+            bidirectional=True,
+            proj_size=4,
+            batch_first=True,
+            dropout=0.25,
+        ),
+    ),
     ("LSTM", dict(input_size=3, hidden_size=6, bias=False)),
     ("GRU", dict(input_size=4, hidden_size=5, num_layers=3, bidirectional=True, dropout=0.1)),
     ("RNNCell", dict(input_size=3, hidden_size=4, nonlinearity="relu")),
@@ -505,9 +568,23 @@ torch_cases = [
     ("Embedding", dict(num_embeddings=7, embedding_dim=3)),
 ]
 
-TORCH_OPTIONS = ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
-                 "dropout", "bidirectional", "proj_size", "in_features", "out_features",
-                 "num_embeddings", "embedding_dim", "padding_idx", "training")
+TORCH_OPTIONS = (
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "nonlinearity",
+    "bias",
+    "batch_first",
+    "dropout",
+    "bidirectional",
+    "proj_size",
+    "in_features",
+    "out_features",
+    "num_embeddings",
+    "embedding_dim",
+    "padding_idx",
+    "training",
+)
 
 
 def _options(m):
@@ -561,7 +638,9 @@ def _forward_both(ours, ref, torch, rng):
             return list(zip(y, r))
         return [(y, r)]
     T, B = 5, 2
-    x = rng.standard_normal((B, T, ours.input_size) if ours.batch_first else (T, B, ours.input_size)).astype(dt)
+    x = rng.standard_normal(
+        (B, T, ours.input_size) if ours.batch_first else (T, B, ours.input_size)
+    ).astype(dt)
     (out, hn), (rout, rhn) = ours(x), ref(torch.from_numpy(x))
     pairs = [(out, rout)]
     pairs += list(zip(hn, rhn)) if name == "LSTM" else [(hn, rhn)]
@@ -616,7 +695,9 @@ def test_to_torch_from_torch_backend_module():
     torch = pytest.importorskip("torch")
     ours = numrnn.GRU(3, 4, dtype=np.float64, seed=0, backend="torch")
     ref = to_torch(ours)
-    assert ref.weight_hh_l0.device == torch.device("cpu") and ref.weight_hh_l0.dtype == torch.float64
+    assert (
+        ref.weight_hh_l0.device == torch.device("cpu") and ref.weight_hh_l0.dtype == torch.float64
+    )
     for k, v in ours.state_dict().items():
         assert np.array_equal(ref.state_dict()[k].numpy(), v)
 
@@ -625,6 +706,8 @@ def test_import_numrnn_io_needs_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys; import numrnn.io; import numrnn; "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys; import numrnn.io; import numrnn; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

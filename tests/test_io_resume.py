@@ -11,10 +11,10 @@ import subprocess
 import sys
 import time
 
+import io_worker
 import numpy as np
 import pytest
 
-import io_worker
 from numrnn.io import load, save
 
 WORKER = os.path.join(os.path.dirname(__file__), "io_worker.py")
@@ -22,8 +22,9 @@ N_STEPS, SAVE_AT = 12, 5
 
 
 def _run_worker(*args):
-    proc = subprocess.run([sys.executable, WORKER, *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, WORKER, *map(str, args)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -109,7 +110,9 @@ def _kill_rounds(tmp_path, n_kills, seed):
     on_disk, killed_pids, mid_save = 0, set(), 0
     for rnd in range(1, n_kills + 1):
         log = tmp_path / f"writer{rnd}.log"
-        proc = ctx.Process(target=io_worker.writer_process, args=(str(path), rnd, str(log)), daemon=True)
+        proc = ctx.Process(
+            target=io_worker.writer_process, args=(str(path), rnd, str(log)), daemon=True
+        )
         proc.start()
         try:
             _wait_ready(proc, log)
@@ -138,7 +141,9 @@ def _kill_rounds(tmp_path, n_kills, seed):
         expected = io_worker.writer_model()
         io_worker.fill(expected, c)
         for (name, a), b in zip(loaded.state_dict().items(), expected.state_dict().values()):
-            assert np.array_equal(a, b), f"round {rnd}: {name} is not the state saved with counter {c}"
+            assert np.array_equal(a, b), (
+                f"round {rnd}: {name} is not the state saved with counter {c}"
+            )
         on_disk = c
         # Nothing else in the folder but temporary files of killed writers, at most one each.
         pids = []

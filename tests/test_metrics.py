@@ -12,8 +12,8 @@ from numrnn.metrics import corpus_bleu, ngram_counts, sentence_bleu
 
 def test_hand_computed_value():
     # 1-4 gram precisions 4/5, 3/4, 2/3, 1/2; c = 5 < r = 6: BP = exp(1 - 6/5)
-    hyp = "a b c d e".split()
-    ref = "a b c d f g".split()
+    hyp = ["a", "b", "c", "d", "e"]
+    ref = ["a", "b", "c", "d", "f", "g"]
     b = corpus_bleu([hyp], [ref])
     expected = 100 * math.exp(-0.2) * (4 / 5 * 3 / 4 * 2 / 3 * 1 / 2) ** 0.25
     assert b.score == pytest.approx(expected, rel=1e-14)
@@ -22,13 +22,15 @@ def test_hand_computed_value():
 
 
 def test_identical_is_100_and_clipping():
-    s = "the cat sat on the mat".split()
+    s = ["the", "cat", "sat", "on", "the", "mat"]
     assert corpus_bleu([s, s[:4]], [s, s[:4]]).score == pytest.approx(100.0)
     # Papineni's example: 7 x "the" against a reference with two "the": unigram precision 2/7
-    b = corpus_bleu([["the"] * 7], ["the cat is on the mat".split()], max_order=1)
+    b = corpus_bleu([["the"] * 7], [["the", "cat", "is", "on", "the", "mat"]], max_order=1)
     assert b.precisions[0] == pytest.approx(100 * 2 / 7)
     assert b.score == pytest.approx(100 * 2 / 7)  # c = 7 > r = 6: no brevity penalty
-    assert corpus_bleu([["the"] * 7], ["the cat is on the mat".split()]).score == 0.0  # no bigram match
+    assert (
+        corpus_bleu([["the"] * 7], [["the", "cat", "is", "on", "the", "mat"]]).score == 0.0
+    )  # no bigram match
 
 
 def test_corpus_level_counts_are_pooled():
@@ -41,8 +43,8 @@ def test_corpus_level_counts_are_pooled():
 
 
 def test_multiple_references_closest_length_and_max_counts():
-    hyp = "a a b".split()
-    refs = ["a b".split(), "a a b c".split()]  # |3-2| = |3-4|: tie, the shorter (2) is used
+    hyp = ["a", "a", "b"]
+    refs = [["a", "b"], ["a", "a", "b", "c"]]  # |3-2| = |3-4|: tie, the shorter (2) is used
     b = corpus_bleu([hyp], [refs], max_order=2)
     assert b.ref_len == 2 and b.bp == 1.0
     assert b.counts == (3, 2)  # "a" counted twice thanks to the second reference
@@ -93,7 +95,9 @@ def _random_corpus(rng, n, vocab=6, max_len=12, refs=1):
     return hyps, [[sent() for _ in range(refs)] for _ in range(n)]
 
 
-@pytest.mark.parametrize("smooth,value", [("none", None), ("exp", None), ("floor", 0.1), ("add-k", 1)])
+@pytest.mark.parametrize(
+    "smooth,value", [("none", None), ("exp", None), ("floor", 0.1), ("add-k", 1)]
+)
 @pytest.mark.parametrize("seed", range(4))
 def test_matches_sacrebleu_random_corpora(seed, smooth, value):
     rng = np.random.default_rng(seed)
@@ -118,21 +122,44 @@ def test_matches_sacrebleu_multiple_references(seed):
 
 
 def test_matches_sacrebleu_realistic_sentences():
-    refs = [s.split() for s in ["le chat est sur le tapis .", "ouvrir un nouvel onglet",
-                                 "enregistrer le fichier sous ...", "fermer tous les onglets"]]
-    hyps = [s.split() for s in ["le chat est sur un tapis .", "ouvrir le nouvel onglet",
-                                 "enregistrer le fichier", "fermer les autres onglets"]]
+    refs = [
+        s.split()
+        for s in [
+            "le chat est sur le tapis .",
+            "ouvrir un nouvel onglet",
+            "enregistrer le fichier sous ...",
+            "fermer tous les onglets",
+        ]
+    ]
+    hyps = [
+        s.split()
+        for s in [
+            "le chat est sur un tapis .",
+            "ouvrir le nouvel onglet",
+            "enregistrer le fichier",
+            "fermer les autres onglets",
+        ]
+    ]
     for smooth in ("none", "exp"):
-        assert corpus_bleu(hyps, refs, smooth=smooth).score == pytest.approx(_sacre(hyps, refs, smooth).score,
-                                                                            rel=1e-12)
+        assert corpus_bleu(hyps, refs, smooth=smooth).score == pytest.approx(
+            _sacre(hyps, refs, smooth).score, rel=1e-12
+        )
     assert sentence_bleu(hyps[0], refs[0]).score == pytest.approx(
-        _sacre(hyps[:1], refs[:1], "exp").score, rel=1e-12)
+        _sacre(hyps[:1], refs[:1], "exp").score, rel=1e-12
+    )
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.lists(st.integers(0, 4), max_size=9), st.lists(st.integers(0, 4), min_size=1,
-                                                                           max_size=9)),
-                min_size=1, max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.integers(0, 4), max_size=9),
+            st.lists(st.integers(0, 4), min_size=1, max_size=9),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
 def test_matches_sacrebleu_property(pairs):
     hyps = [[f"t{i}" for i in h] for h, _ in pairs]
     refs = [[f"t{i}" for i in r] for _, r in pairs]

@@ -42,7 +42,7 @@ def torch_states_grads(module, kind, x, dout, dhx):
             h = torch.zeros(B, H, dtype=torch.float64)
             c = torch.zeros(B, H, dtype=torch.float64)
             hseq, cseq = [None] * T, [None] * T
-            for t in (reversed(range(T)) if d else range(T)):
+            for t in reversed(range(T)) if d else range(T):
                 if kind == "lstm":
                     h, c = cell(inp[t], (h, c))
                     c.retain_grad()
@@ -56,7 +56,7 @@ def torch_states_grads(module, kind, x, dout, dhx):
             seqs[layer, d] = (hseq, cseq)
             outs.append(torch.stack(hseq))  # (T, B, H)
         inp = torch.cat(outs, dim=-1) if ND > 1 else outs[0]
-    dh, dc = (dhx if kind == "lstm" else (dhx, None))
+    dh, dc = dhx if kind == "lstm" else (dhx, None)
     loss = (inp * torch.from_numpy(dout)).sum()
     loss = loss + sum((f * torch.from_numpy(dh[j])).sum() for j, f in enumerate(finals_h))
     if kind == "lstm":
@@ -70,7 +70,9 @@ def torch_states_grads(module, kind, x, dout, dhx):
 def test_recorded_norms_equal_torch_state_gradients(kind, num_layers, bidirectional):
     torch = pytest.importorskip("torch")  # noqa: F841
     rng = np.random.default_rng(11)
-    mod = MODULES[kind](D, H, num_layers=num_layers, bidirectional=bidirectional, dtype=np.float64, seed=3)
+    mod = MODULES[kind](
+        D, H, num_layers=num_layers, bidirectional=bidirectional, dtype=np.float64, seed=3
+    )
     x = rng.standard_normal((T, B, D))
     out, _ = mod(x)
     S = num_layers * mod.num_directions
@@ -86,10 +88,14 @@ def test_recorded_norms_equal_torch_state_gradients(kind, num_layers, bidirectio
     assert set(gf) == ({"h", "c"} if kind == "lstm" else {"h"})
     for (layer, d), (hseq, cseq) in seqs.items():
         want_h = [float(np.linalg.norm(h.grad.numpy())) for h in hseq]
-        np.testing.assert_allclose(gf["h"][layer, d], want_h, rtol=REL, err_msg=f"h layer {layer} dir {d}")
+        np.testing.assert_allclose(
+            gf["h"][layer, d], want_h, rtol=REL, err_msg=f"h layer {layer} dir {d}"
+        )
         if kind == "lstm":
             want_c = [float(np.linalg.norm(c.grad.numpy())) for c in cseq]
-            np.testing.assert_allclose(gf["c"][layer, d], want_c, rtol=REL, err_msg=f"c layer {layer} dir {d}")
+            np.testing.assert_allclose(
+                gf["c"][layer, d], want_c, rtol=REL, err_msg=f"c layer {layer} dir {d}"
+            )
 
 
 def test_series_order_by_distance():
@@ -97,7 +103,11 @@ def test_series_order_by_distance():
     gf = {"c": np.stack([norms, norms])[None], "h": np.stack([norms, 2 * norms])[None]}
     series = grad_flow_series(gf)
     assert [(s["state"], s["layer"], s["direction"]) for s in series] == [
-        ("h", 0, 0), ("h", 0, 1), ("c", 0, 0), ("c", 0, 1)]
+        ("h", 0, 0),
+        ("h", 0, 1),
+        ("c", 0, 0),
+        ("c", 0, 1),
+    ]
     # forward: distance k is t = T-1-k; reverse: distance k is t = k
     np.testing.assert_array_equal(series[0]["norm"], norms[::-1])
     np.testing.assert_array_equal(series[1]["norm"], 2 * norms)
@@ -161,7 +171,9 @@ def test_plot_grad_flow_writes_png(agg, tmp_path):
     np.testing.assert_array_equal(lines[0].get_xdata(), np.arange(9))
     np.testing.assert_allclose(lines[0].get_ydata(), mod.grad_flow["h"][0, 0, ::-1])
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert all(lab.startswith("gru: ") for lab in labels) and any("reverse" in lab for lab in labels)
+    assert all(lab.startswith("gru: ") for lab in labels) and any(
+        "reverse" in lab for lab in labels
+    )
 
 
 def test_plot_grad_flow_into_given_axes_and_zero_norms(agg):

@@ -47,9 +47,16 @@ def test_first_symbol_task():
     assert xb.shape == (3, 7, 5)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: adding_problem(0, 5), lambda: adding_problem(3, 1), lambda: adding_problem(2.5, 5),
-    lambda: first_symbol_task(2, 0), lambda: first_symbol_task(2, 3, num_symbols=1)])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: adding_problem(0, 5),
+        lambda: adding_problem(3, 1),
+        lambda: adding_problem(2.5, 5),
+        lambda: first_symbol_task(2, 0),
+        lambda: first_symbol_task(2, 3, num_symbols=1),
+    ],
+)
 def test_bad_sizes_raise_value_error(call):
     with pytest.raises(ValueError):
         call()

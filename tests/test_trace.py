@@ -29,10 +29,18 @@ def sig(v):
 # Hidden size 1, input size 1: every weight is a scalar.  Gate blocks in PyTorch's order.
 WEIGHTS = {
     "rnn": {"weight_ih": [[0.7]], "weight_hh": [[-0.6]], "bias_ih": [0.05], "bias_hh": [-0.15]},
-    "lstm": {"weight_ih": [[0.6], [-0.4], [0.9], [0.3]], "weight_hh": [[-0.5], [0.8], [0.2], [-0.7]],
-             "bias_ih": [0.1, 0.3, -0.2, 0.05], "bias_hh": [-0.05, 0.2, 0.15, -0.1]},
-    "gru": {"weight_ih": [[0.6], [-0.4], [0.9]], "weight_hh": [[-0.5], [0.8], [0.7]],
-            "bias_ih": [0.1, 0.3, -0.2], "bias_hh": [-0.05, 0.2, 0.15]},
+    "lstm": {
+        "weight_ih": [[0.6], [-0.4], [0.9], [0.3]],
+        "weight_hh": [[-0.5], [0.8], [0.2], [-0.7]],
+        "bias_ih": [0.1, 0.3, -0.2, 0.05],
+        "bias_hh": [-0.05, 0.2, 0.15, -0.1],
+    },
+    "gru": {
+        "weight_ih": [[0.6], [-0.4], [0.9]],
+        "weight_hh": [[-0.5], [0.8], [0.7]],
+        "bias_ih": [0.1, 0.3, -0.2],
+        "bias_hh": [-0.05, 0.2, 0.15],
+    },
 }
 INPUTS = [1.0, -0.5, 2.0, 0.25]
 H0, C0 = 0.3, -0.2
@@ -41,10 +49,16 @@ H0, C0 = 0.3, -0.2
 def scalars(kind):
     """The scalar weights by gate: {"ih": [...], "hh": [...], "bih": [...], "bhh": [...]}."""
     w = WEIGHTS[kind]
-    return ([r[0] for r in w["weight_ih"]], [r[0] for r in w["weight_hh"]], w["bias_ih"], w["bias_hh"])
+    return (
+        [r[0] for r in w["weight_ih"]],
+        [r[0] for r in w["weight_hh"]],
+        w["bias_ih"],
+        w["bias_hh"],
+    )
 
 
 # -- plain-Python forward references ----------------------------------------------------------
+
 
 def rnn_forward_ref(xs, h0):
     wi, wh, bi, bh = scalars("rnn")
@@ -65,8 +79,24 @@ def lstm_forward_ref(xs, h0, c0):
         i, f, g, o = sig(a[0]), sig(a[1]), math.tanh(a[2]), sig(a[3])
         c_new = f * c + i * g
         h_new = o * math.tanh(c_new)
-        steps.append(dict(x=x, h_prev=h, c_prev=c, a_i=a[0], a_f=a[1], a_g=a[2], a_o=a[3],
-                          i=i, f=f, g=g, o=o, c=c_new, tanh_c=math.tanh(c_new), h=h_new))
+        steps.append(
+            dict(
+                x=x,
+                h_prev=h,
+                c_prev=c,
+                a_i=a[0],
+                a_f=a[1],
+                a_g=a[2],
+                a_o=a[3],
+                i=i,
+                f=f,
+                g=g,
+                o=o,
+                c=c_new,
+                tanh_c=math.tanh(c_new),
+                h=h_new,
+            )
+        )
         h, c = h_new, c_new
     return steps
 
@@ -83,7 +113,9 @@ def gru_forward_ref(xs, h0):
         a_n = ax_n + r * u
         n = math.tanh(a_n)
         h_new = (1 - z) * n + z * h
-        steps.append(dict(x=x, h_prev=h, a_r=a_r, a_z=a_z, r=r, z=z, u=u, ax_n=ax_n, a_n=a_n, n=n, h=h_new))
+        steps.append(
+            dict(x=x, h_prev=h, a_r=a_r, a_z=a_z, r=r, z=z, u=u, ax_n=ax_n, a_n=a_n, n=n, h=h_new)
+        )
         h = h_new
     return steps
 
@@ -97,6 +129,7 @@ def forward_ref(kind, xs, h0=0.0, c0=0.0):
 
 
 # -- torch autograd references on the same scalar equations ------------------------------------
+
 
 def torch_ref(kind, xs, h0, c0, loss):
     """Gradients of every intermediate (retain_grad), of the parameters and of h0/c0/x."""
@@ -136,10 +169,20 @@ def torch_ref(kind, xs, h0, c0, loss):
     L = sum(s["h"] for s in steps) if loss == "sum" else steps[-1]["h"]
     L.backward()
     per_step = [{k: v.grad.item() for k, v in s.items()} for s in steps]
-    params = {"weight_ih": wi.grad.numpy(), "weight_hh": wh.grad.numpy(),
-              "bias_ih": bi.grad.numpy(), "bias_hh": bh.grad.numpy()}
-    return {"loss": L.item(), "steps": per_step, "params": params, "dh0": h_init.grad.item(),
-            "dc0": None if c_init.grad is None else c_init.grad.item(), "dx": [v.grad.item() for v in x]}
+    params = {
+        "weight_ih": wi.grad.numpy(),
+        "weight_hh": wh.grad.numpy(),
+        "bias_ih": bi.grad.numpy(),
+        "bias_hh": bh.grad.numpy(),
+    }
+    return {
+        "loss": L.item(),
+        "steps": per_step,
+        "params": params,
+        "dh0": h_init.grad.item(),
+        "dc0": None if c_init.grad is None else c_init.grad.item(),
+        "dx": [v.grad.item() for v in x],
+    }
 
 
 def close(a, b, rel=REL):
@@ -147,6 +190,7 @@ def close(a, b, rel=REL):
 
 
 # -- the API -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_forward_matches_plain_python(kind):
@@ -170,14 +214,36 @@ def test_backward_matches_torch_autograd(kind, loss):
     T = len(INPUTS)
     assert close(tr.loss, ref["loss"])
     # which of the trace's backward rows is the gradient of which torch intermediate
-    pairs = {"rnn": {"dh": "h", "da": "a"},
-             "lstm": {"dh": "h", "dc": "c", "do": "o", "di": "i", "df": "f", "dg": "g",
-                      "da_i": "a_i", "da_f": "a_f", "da_g": "a_g", "da_o": "a_o"},
-             "gru": {"dh": "h", "dn": "n", "dz": "z", "dr": "r", "da_n": "a_n", "da_r": "a_r", "da_z": "a_z"}}
+    pairs = {
+        "rnn": {"dh": "h", "da": "a"},
+        "lstm": {
+            "dh": "h",
+            "dc": "c",
+            "do": "o",
+            "di": "i",
+            "df": "f",
+            "dg": "g",
+            "da_i": "a_i",
+            "da_f": "a_f",
+            "da_g": "a_g",
+            "da_o": "a_o",
+        },
+        "gru": {
+            "dh": "h",
+            "dn": "n",
+            "dz": "z",
+            "dr": "r",
+            "da_n": "a_n",
+            "da_r": "a_r",
+            "da_z": "a_z",
+        },
+    }
     for t in range(T):
         got, want = tr.backward[t], ref["steps"][t]
         for key, node in pairs[kind].items():
-            assert close(got[key], want[node]), f"{kind} t={t + 1} {key}: {got[key]} != {want[node]}"
+            assert close(got[key], want[node]), (
+                f"{kind} t={t + 1} {key}: {got[key]} != {want[node]}"
+            )
         dh_loss = 1.0 if (loss == "sum" or t == T - 1) else 0.0
         assert close(got["dh_loss"], dh_loss)
         # the part from t+1 is the total minus the loss's own part
@@ -193,8 +259,12 @@ def test_backward_matches_torch_autograd(kind, loss):
             from_next = want["c"] - want["h"] * s["o"] * (1 - s["tanh_c"] ** 2)
             assert got["dc_next"][0] == pytest.approx(from_next, rel=REL, abs=1e-14)
     for name, g in ref["params"].items():
-        np.testing.assert_allclose(tr.grads[name].reshape(-1), g, rtol=REL, atol=1e-15, err_msg=f"{kind} {name}")
-        np.testing.assert_allclose(sum(s[name] for s in tr.step_grads).reshape(-1), g, rtol=REL, atol=1e-15)
+        np.testing.assert_allclose(
+            tr.grads[name].reshape(-1), g, rtol=REL, atol=1e-15, err_msg=f"{kind} {name}"
+        )
+        np.testing.assert_allclose(
+            sum(s[name] for s in tr.step_grads).reshape(-1), g, rtol=REL, atol=1e-15
+        )
     assert close(tr.dh0, ref["dh0"])
     if kind == "lstm":
         assert close(tr.dc0, ref["dc0"])
@@ -209,11 +279,17 @@ def test_vector_sizes_match_torch_cells(kind):
     rng = np.random.default_rng(5)
     H, D, T = 2, 3, 4
     G = {"rnn": 1, "lstm": 4, "gru": 3}[kind] * H
-    w = {"weight_ih": rng.uniform(-0.8, 0.8, (G, D)), "weight_hh": rng.uniform(-0.8, 0.8, (G, H)),
-         "bias_ih": rng.uniform(-0.5, 0.5, G), "bias_hh": rng.uniform(-0.5, 0.5, G)}
+    w = {
+        "weight_ih": rng.uniform(-0.8, 0.8, (G, D)),
+        "weight_hh": rng.uniform(-0.8, 0.8, (G, H)),
+        "bias_ih": rng.uniform(-0.5, 0.5, G),
+        "bias_hh": rng.uniform(-0.5, 0.5, G),
+    }
     xs = rng.standard_normal((T, D))
     tr = trace(kind, xs.tolist(), {k: v.tolist() for k, v in w.items()}, loss="last")
-    cell = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind](D, H).double()
+    cell = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind](
+        D, H
+    ).double()
     with torch.no_grad():
         for k, v in w.items():
             getattr(cell, k).copy_(torch.from_numpy(v))
@@ -221,7 +297,7 @@ def test_vector_sizes_match_torch_cells(kind):
     c = torch.zeros(1, H, dtype=torch.float64)
     hs, cs = [], []
     for t in range(T):
-        xt = torch.from_numpy(xs[t:t + 1])
+        xt = torch.from_numpy(xs[t : t + 1])
         if kind == "lstm":
             h, c = cell(xt, (h, c))
             c.retain_grad()
@@ -232,13 +308,24 @@ def test_vector_sizes_match_torch_cells(kind):
         hs.append(h)
     hs[-1].sum().backward()
     for t in range(T):
-        np.testing.assert_allclose(tr.forward[t]["h"], hs[t].detach().numpy()[0], rtol=REL, atol=1e-15)
-        np.testing.assert_allclose(tr.backward[t]["dh"], hs[t].grad.numpy()[0], rtol=REL, atol=1e-15)
+        np.testing.assert_allclose(
+            tr.forward[t]["h"], hs[t].detach().numpy()[0], rtol=REL, atol=1e-15
+        )
+        np.testing.assert_allclose(
+            tr.backward[t]["dh"], hs[t].grad.numpy()[0], rtol=REL, atol=1e-15
+        )
         if kind == "lstm":
-            np.testing.assert_allclose(tr.backward[t]["dc"], cs[t].grad.numpy()[0], rtol=REL, atol=1e-15)
+            np.testing.assert_allclose(
+                tr.backward[t]["dc"], cs[t].grad.numpy()[0], rtol=REL, atol=1e-15
+            )
     for k in w:
-        np.testing.assert_allclose(tr.grads[k], getattr(cell, k).grad.numpy(), rtol=1e-10, atol=1e-14,
-                                   err_msg=f"{kind} {k}")
+        np.testing.assert_allclose(
+            tr.grads[k],
+            getattr(cell, k).grad.numpy(),
+            rtol=1e-10,
+            atol=1e-14,
+            err_msg=f"{kind} {k}",
+        )
 
 
 def test_no_bias_and_relu():
@@ -259,7 +346,11 @@ def test_no_bias_and_relu():
 def test_default_weights_are_the_documented_ones():
     w = default_weights("rnn")
     assert {k: v.tolist() for k, v in w.items()} == {
-        "weight_ih": [[0.5]], "weight_hh": [[-0.3]], "bias_ih": [0.1], "bias_hh": [0.2]}
+        "weight_ih": [[0.5]],
+        "weight_hh": [[-0.3]],
+        "bias_ih": [0.1],
+        "bias_hh": [0.2],
+    }
     assert default_weights("lstm", hidden_size=2)["weight_hh"].shape == (8, 2)
     tr = trace("rnn")  # inputs 1, 2, 3, hidden size 1
     assert [s["x"][0] for s in tr.forward] == [1.0, 2.0, 3.0]
@@ -278,21 +369,32 @@ def test_format_trace_shows_numbers_in_both_orders():
     assert json.loads(json.dumps(tr.as_dict()))["kind"] == "lstm"
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: trace("transformer"), "kind must be one of"),
-    (lambda: trace("rnn", []), "inputs must be"),
-    (lambda: trace("rnn", [1.0, float("nan")]), "finite"),
-    (lambda: trace("rnn", ["a", "b"]), "inputs must be numbers"),
-    (lambda: trace("rnn", [1.0], loss="mean"), "loss must be one of"),
-    (lambda: trace("lstm", [1.0], {"weight_ih": [[1.0]], "weight_hh": [[1.0]]}), r"weight_ih .*shape \(4, 1\)"),
-    (lambda: trace("rnn", [1.0], {"weight_ih": [[1.0]]}), "must include weight_hh"),
-    (lambda: trace("rnn", [1.0], {"weight_ih": [[1.0]], "weight_hh": [[1.0]], "bias_ih": [0.0]}), "both bias"),
-    (lambda: trace("rnn", [1.0], {"w": 1}), "unknown weight name 'w'"),
-    (lambda: trace("gru", [1.0], c0=[0.0]), "c0"),
-    (lambda: trace("lstm", [1.0], nonlinearity="relu"), "nonlinearity"),
-    (lambda: trace("rnn", [1.0], h0=[0.0, 1.0]), "h0 must hold hidden_size = 1"),
-    (lambda: format_trace(trace("rnn"), precision=-1), "precision"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: trace("transformer"), "kind must be one of"),
+        (lambda: trace("rnn", []), "inputs must be"),
+        (lambda: trace("rnn", [1.0, float("nan")]), "finite"),
+        (lambda: trace("rnn", ["a", "b"]), "inputs must be numbers"),
+        (lambda: trace("rnn", [1.0], loss="mean"), "loss must be one of"),
+        (
+            lambda: trace("lstm", [1.0], {"weight_ih": [[1.0]], "weight_hh": [[1.0]]}),
+            r"weight_ih .*shape \(4, 1\)",
+        ),
+        (lambda: trace("rnn", [1.0], {"weight_ih": [[1.0]]}), "must include weight_hh"),
+        (
+            lambda: trace(
+                "rnn", [1.0], {"weight_ih": [[1.0]], "weight_hh": [[1.0]], "bias_ih": [0.0]}
+            ),
+            "both bias",
+        ),
+        (lambda: trace("rnn", [1.0], {"w": 1}), "unknown weight name 'w'"),
+        (lambda: trace("gru", [1.0], c0=[0.0]), "c0"),
+        (lambda: trace("lstm", [1.0], nonlinearity="relu"), "nonlinearity"),
+        (lambda: trace("rnn", [1.0], h0=[0.0, 1.0]), "h0 must hold hidden_size = 1"),
+        (lambda: format_trace(trace("rnn"), precision=-1), "precision"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
@@ -300,12 +402,13 @@ def test_bad_arguments_raise_clear_errors(call, match):
 
 # -- the command line --------------------------------------------------------------------------
 
+
 def row(text, label, n):
     """The first ``n`` numbers of the table row whose label is ``label``."""
     for line in text.splitlines():
         if line.startswith("  " + label + " "):
             try:
-                return [float(v) for v in line[len(label) + 2:].split()[:n]]
+                return [float(v) for v in line[len(label) + 2 :].split()[:n]]
             except ValueError:
                 continue  # the equations above the tables start with the same names
     raise AssertionError(f"no row {label!r} in\n{text}")
@@ -315,8 +418,13 @@ def run_cli(*args):
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "numrnn.trace", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "numrnn.trace", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -335,7 +443,9 @@ def test_cli_default_example(kind):
     finally:
         WEIGHTS[kind] = saved
     assert row(out, "h_t", 3) == pytest.approx([s["h"] for s in ref], abs=0.51e-4)
-    gate_rows = {"rnn": ["a"], "lstm": ["i", "f", "g", "o", "c_t"], "gru": ["r", "z", "n", "u"]}[kind]
+    gate_rows = {"rnn": ["a"], "lstm": ["i", "f", "g", "o", "c_t"], "gru": ["r", "z", "n", "u"]}[
+        kind
+    ]
     for label in gate_rows:
         key = {"c_t": "c"}.get(label, label)
         assert row(out, label, 3) == pytest.approx([s[key] for s in ref], abs=0.51e-4), label
@@ -345,8 +455,17 @@ def test_cli_default_example(kind):
 def test_cli_custom_weights_file(tmp_path):
     path = tmp_path / "w.json"
     path.write_text(json.dumps({**WEIGHTS["gru"], "h0": [H0]}))
-    res = run_cli("gru", "--weights", str(path), "--inputs", ",".join(map(str, INPUTS)),
-                  "--precision", "6", "--loss", "last")
+    res = run_cli(
+        "gru",
+        "--weights",
+        str(path),
+        "--inputs",
+        ",".join(map(str, INPUTS)),
+        "--precision",
+        "6",
+        "--loss",
+        "last",
+    )
     assert res.returncode == 0, res.stderr
     T = len(INPUTS)
     ref = gru_forward_ref(INPUTS, H0)
@@ -361,8 +480,10 @@ def test_cli_custom_weights_file(tmp_path):
 
 
 def test_cli_vector_inputs_and_state_dict_names(tmp_path):
-    w = {k + "_l0": np.asarray(v).repeat(2, axis=-1).tolist() if k == "weight_ih" else v
-         for k, v in WEIGHTS["rnn"].items()}
+    w = {
+        k + "_l0": np.asarray(v).repeat(2, axis=-1).tolist() if k == "weight_ih" else v
+        for k, v in WEIGHTS["rnn"].items()
+    }
     path = tmp_path / "sd.json"
     path.write_text(json.dumps(w))
     res = run_cli("rnn", "--weights", str(path), "--inputs", "1,0;0,1;1,1")
@@ -374,15 +495,18 @@ def test_cli_vector_inputs_and_state_dict_names(tmp_path):
     assert row(res.stdout, "h_t", 3) == pytest.approx(hs, abs=0.51e-4)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["transformer"], "invalid choice"),
-    (["rnn", "--inputs", "1,a,3"], "--inputs"),
-    (["rnn", "--inputs", ""], "--inputs"),
-    (["rnn", "--inputs", "1,2;3"], "same number of features"),
-    (["lstm", "--weights", "/nonexistent/w.json"], "cannot read"),
-    (["lstm", "--precision", "40"], "--precision"),
-    (["gru", "--nonlinearity", "relu"], "rnn only"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["transformer"], "invalid choice"),
+        (["rnn", "--inputs", "1,a,3"], "--inputs"),
+        (["rnn", "--inputs", ""], "--inputs"),
+        (["rnn", "--inputs", "1,2;3"], "same number of features"),
+        (["lstm", "--weights", "/nonexistent/w.json"], "cannot read"),
+        (["lstm", "--precision", "40"], "--precision"),
+        (["gru", "--nonlinearity", "relu"], "rnn only"),
+    ],
+)
 def test_cli_bad_arguments_exit_2(args, message):
     res = run_cli(*args)
     assert res.returncode == 2

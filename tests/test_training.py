@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from helpers import rel_err
 
 import numrnn
-from helpers import rel_err
 from numrnn.data import sequential_partition
 from numrnn.models import CharLM
 from numrnn.training import evaluate_lm, tbptt_train
@@ -17,7 +17,8 @@ class TorchCharLM(torch.nn.Module):
         super().__init__()
         self.embedding = torch.nn.Embedding(V, E, dtype=torch.float64)
         self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell](
-            E, H, L, dtype=torch.float64)
+            E, H, L, dtype=torch.float64
+        )
         self.head = torch.nn.Linear(H, V, dtype=torch.float64)
 
     def forward(self, idx, state):
@@ -78,7 +79,9 @@ def test_truncated_gradient_is_exact_for_the_chunk_with_state_held_fixed():
     with numrnn.no_grad():
         _, state = m(X0)
     report = numrnn.gradcheck(
-        (lambda emb: _chunk_forward(m, X1, Y1, state, emb), _chunk_backward), (m.embedding.weight.data,))
+        (lambda emb: _chunk_forward(m, X1, Y1, state, emb), _chunk_backward),
+        (m.embedding.weight.data,),
+    )
     assert report.passed, report
 
 

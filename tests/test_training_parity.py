@@ -9,16 +9,17 @@ every gradient by one scalar, and Adam's step  lr * m_hat / (sqrt(v_hat) + eps) 
 relative error in the gradient on to the update without amplifying it (v_hat is far above
 eps^2 here).  Twenty steps of training can grow a perturbation only by the product of the
 steps' Lipschitz factors, modest at lr = 1e-2, so agreement to ~1e-14 is expected
-(measured: 4e-16 for the losses, 1e-14 for the final parameters; run with -s to see).  1e-8 relative keeps a margin of several orders of
+(measured: 4e-16 for the losses, 1e-14 for the final parameters; run with -s to see).
+1e-8 relative keeps a margin of several orders of
 magnitude for other BLAS builds while any real difference in the algorithm (a gate
 order, an ignored clip, a bias correction one step off) shows up at 1e-4 or larger.
 """
 
 import numpy as np
 import pytest
+from helpers import rel_err
 
 import numrnn
-from helpers import rel_err
 from numrnn.functional import cross_entropy
 from numrnn.models import CharLM
 
@@ -78,7 +79,9 @@ def run_torch(model, batches):
 def runs():
     rng = np.random.default_rng(2024)
     batches = [rng.integers(0, V, size=(T + 1, B)) for _ in range(STEPS)]  # (T+1, B) tokens
-    ours = CharLM(V, embed_size=E, hidden_size=H, num_layers=2, cell="lstm", dtype=np.float64, seed=3)
+    ours = CharLM(
+        V, embed_size=E, hidden_size=H, num_layers=2, cell="lstm", dtype=np.float64, seed=3
+    )
     ref = TorchLM()
     ref.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     initial = ours.state_dict()
@@ -96,8 +99,10 @@ def test_losses_and_parameters_match_torch_step_for_step(runs):
     ref_final = {k: v.detach().numpy() for k, v in ref.state_dict().items()}
     assert list(final) == list(ref_final)
     param_err = max(rel_err(final[n], ref_final[n]) for n in final)
-    print(f"\nmax relative error over {STEPS} steps: loss {loss_err:.1e}, clip norm {norm_err:.1e}, "
-          f"clipped grads {grad_err:.1e}; final parameters {param_err:.1e}")
+    print(
+        f"\nmax relative error over {STEPS} steps: loss {loss_err:.1e}, clip norm {norm_err:.1e}, "
+        f"clipped grads {grad_err:.1e}; final parameters {param_err:.1e}"
+    )
     for step, (a, b) in enumerate(zip(losses, t_losses)):
         assert abs(a - b) <= TOL * abs(b), f"step {step}: loss {a!r} vs torch {b!r}"
     assert norm_err <= TOL and grad_err <= TOL
@@ -113,7 +118,9 @@ def test_without_clipping_the_runs_differ(runs):
     # The comparison above is sensitive to the clipping: the same numrnn run without it
     # ends far outside the tolerance from torch's clipped run.
     batches, initial, _, ref, _, _ = runs
-    ours = CharLM(V, embed_size=E, hidden_size=H, num_layers=2, cell="lstm", dtype=np.float64, seed=0)
+    ours = CharLM(
+        V, embed_size=E, hidden_size=H, num_layers=2, cell="lstm", dtype=np.float64, seed=0
+    )
     ours.load_state_dict(initial)
     run_numrnn(ours, batches, clip=False)
     ref_final = {k: v.detach().numpy() for k, v in ref.state_dict().items()}

@@ -31,18 +31,37 @@ N, D, H, C = 3, 4, 5, 6  # distinct sizes, so that a transposed gradient has the
 
 def make_inputs(name, rng):
     """Random float64 inputs for the forward of exercise ``name`` (a tuple)."""
+
     def randn(*shape, scale=1.0):
         return rng.standard_normal(shape) * scale
 
     w = 1.0 / np.sqrt(H)  # moderate weights: gates neither saturated nor linear
     if name == "rnn_step":
-        return randn(N, D), randn(N, H), randn(H, D, scale=w), randn(H, H, scale=w), randn(H, scale=w)
+        return (
+            randn(N, D),
+            randn(N, H),
+            randn(H, D, scale=w),
+            randn(H, H, scale=w),
+            randn(H, scale=w),
+        )
     if name == "lstm_step":
-        return (randn(N, D), randn(N, H), randn(N, H), randn(4 * H, D, scale=w),
-                randn(4 * H, H, scale=w), randn(4 * H, scale=w))
+        return (
+            randn(N, D),
+            randn(N, H),
+            randn(N, H),
+            randn(4 * H, D, scale=w),
+            randn(4 * H, H, scale=w),
+            randn(4 * H, scale=w),
+        )
     if name == "gru_step":
-        return (randn(N, D), randn(N, H), randn(3 * H, D, scale=w), randn(3 * H, H, scale=w),
-                randn(3 * H, scale=w), randn(3 * H, scale=w))
+        return (
+            randn(N, D),
+            randn(N, H),
+            randn(3 * H, D, scale=w),
+            randn(3 * H, H, scale=w),
+            randn(3 * H, scale=w),
+            randn(3 * H, scale=w),
+        )
     if name == "softmax_cross_entropy":
         return randn(N, C, scale=2.0), rng.integers(0, C, N)
     raise KeyError(name)
@@ -79,13 +98,22 @@ def check(name, folder, seed=0, out=print):
     try:
         report = numrnn.gradcheck((fwd, bwd), inputs, seed=seed)
     except NotImplementedError as err:
-        out(f"{name}_backward: not implemented yet ({err})" if str(err) else
-            f"{name}_backward: not implemented yet")
+        out(
+            f"{name}_backward: not implemented yet ({err})"
+            if str(err)
+            else f"{name}_backward: not implemented yet"
+        )
         return "not implemented"
     except Exception as err:
         tb = traceback.extract_tb(err.__traceback__)
-        where = next((f"{os.path.basename(f.filename)}:{f.lineno}" for f in reversed(tb)
-                      if os.path.abspath(f.filename) == os.path.abspath(path)), None)
+        where = next(
+            (
+                f"{os.path.basename(f.filename)}:{f.lineno}"
+                for f in reversed(tb)
+                if os.path.abspath(f.filename) == os.path.abspath(path)
+            ),
+            None,
+        )
         out(f"{name}: {type(err).__name__}: {err}" + (f" (at {where})" if where else ""))
         return "error"
     out(str(report))
@@ -98,8 +126,12 @@ def check(name, folder, seed=0, out=print):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("names", nargs="*", metavar="name",
-                   help=f"exercises to check (default: all of {', '.join(EXERCISES)})")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="name",
+        help=f"exercises to check (default: all of {', '.join(EXERCISES)})",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--solutions", action="store_true", help="check the reference solutions")
     where.add_argument("--dir", help="check the files in this folder instead")

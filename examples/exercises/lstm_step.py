@@ -46,9 +46,9 @@ def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b):
     H = h_prev.shape[1]
     a = x @ w_ih.T + h_prev @ w_hh.T + b  # (N, 4H)
     i = _sigmoid(a[:, :H])
-    f = _sigmoid(a[:, H:2 * H])
-    g = np.tanh(a[:, 2 * H:3 * H])
-    o = _sigmoid(a[:, 3 * H:])
+    f = _sigmoid(a[:, H : 2 * H])
+    g = np.tanh(a[:, 2 * H : 3 * H])
+    o = _sigmoid(a[:, 3 * H :])
     c = f * c_prev + i * g  # (N, H)
     tc = np.tanh(c)
     h = o * tc
@@ -62,4 +62,5 @@ def lstm_step_backward(dout, cache):
     x, h_prev, c_prev, w_ih, w_hh, i, f, g, o, tc = cache
     raise NotImplementedError(
         "write lstm_step_backward; hint: sigma'(a) = sigma(a) (1 - sigma(a)), and c reaches the "
-        "loss both through h = o tanh(c) and directly (dc_next): add the two")
+        "loss both through h = o tanh(c) and directly (dc_next): add the two"
+    )

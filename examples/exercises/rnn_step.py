@@ -42,4 +42,5 @@ def rnn_step_backward(dh, cache):
     """dh (N, H) -> (dx (N, D), dh_prev (N, H), dw_ih (H, D), dw_hh (H, H), db (H,))."""
     x, h_prev, w_ih, w_hh, h = cache
     raise NotImplementedError(
-        "write rnn_step_backward; hint: d tanh(a)/da = 1 - tanh(a)^2, and tanh(a) is the cached h")
+        "write rnn_step_backward; hint: d tanh(a)/da = 1 - tanh(a)^2, and tanh(a) is the cached h"
+    )

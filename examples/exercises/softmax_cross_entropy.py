@@ -45,4 +45,5 @@ def softmax_cross_entropy_backward(dloss, cache):
     """dloss (0-d array or float) -> (dlogits (N, C), None): the target has no gradient."""
     log_p, target = cache
     raise NotImplementedError(
-        "write softmax_cross_entropy_backward; hint: np.exp(log_p) is the softmax p")
+        "write softmax_cross_entropy_backward; hint: np.exp(log_p) is the softmax p"
+    )

@@ -8,15 +8,44 @@ need when it is missing.
 
 from . import datasets
 from .batching import as_rng, batches, pad_sequences
-from .datasets import (MissingPackageError, load_names, load_polarity, load_pydoc_text, load_shakespeare,
-                       load_text, load_timeseries, load_translation_pairs, names_class_counts)
+from .datasets import (
+    MissingPackageError,
+    load_names,
+    load_polarity,
+    load_pydoc_text,
+    load_shakespeare,
+    load_text,
+    load_timeseries,
+    load_translation_pairs,
+    names_class_counts,
+)
 from .splits import train_val_split
 from .streams import random_partition, sequential_partition, sliding_windows
 from .tokenize import tokenize, tokenize_chars, tokenize_words
 from .vocab import CharVocab, Vocab, WordVocab
 
-__all__ = ["Vocab", "CharVocab", "WordVocab", "tokenize", "tokenize_chars", "tokenize_words",
-           "pad_sequences", "batches", "as_rng", "sequential_partition", "random_partition",
-           "sliding_windows", "train_val_split", "datasets", "MissingPackageError", "load_shakespeare",
-           "load_pydoc_text", "load_text", "load_names", "names_class_counts", "load_polarity",
-           "load_translation_pairs", "load_timeseries"]
+__all__ = [
+    "CharVocab",
+    "MissingPackageError",
+    "Vocab",
+    "WordVocab",
+    "as_rng",
+    "batches",
+    "datasets",
+    "load_names",
+    "load_polarity",
+    "load_pydoc_text",
+    "load_shakespeare",
+    "load_text",
+    "load_timeseries",
+    "load_translation_pairs",
+    "names_class_counts",
+    "pad_sequences",
+    "random_partition",
+    "sequential_partition",
+    "sliding_windows",
+    "tokenize",
+    "tokenize_chars",
+    "tokenize_words",
+    "train_val_split",
+]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["pad_sequences", "batches", "as_rng"]
+__all__ = ["as_rng", "batches", "pad_sequences"]
 
 
 def as_rng(rng=None) -> np.random.Generator:
@@ -27,10 +27,14 @@ def as_rng(rng=None) -> np.random.Generator:
         return rng
     if rng is None or isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}")
+    raise TypeError(
+        f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}"
+    )
 
 
-def pad_sequences(seqs, pad_value=0, dtype=np.int64, batch_first: bool = True, max_len: int | None = None):
+def pad_sequences(
+    seqs, pad_value=0, dtype=np.int64, batch_first: bool = True, max_len: int | None = None
+):
     r"""Stack sequences of different lengths into one array, padding at the end.
 
     Each sequence is array-like of shape ``(L_i, *F)`` (``F`` the same for all,
@@ -57,24 +61,32 @@ def pad_sequences(seqs, pad_value=0, dtype=np.int64, batch_first: bool = True, m
         TypeError: ``seqs`` is a str or not a sequence.
     """
     if isinstance(seqs, (str, bytes)) or not isinstance(seqs, (Sequence, np.ndarray)):
-        raise TypeError(f"pad_sequences: seqs must be a list of sequences; got {type(seqs).__name__}")
+        raise TypeError(
+            f"pad_sequences: seqs must be a list of sequences; got {type(seqs).__name__}"
+        )
     if len(seqs) == 0:
         raise ValueError("pad_sequences: seqs is empty; need at least one sequence")
     if max_len is not None and (not isinstance(max_len, (int, np.integer)) or max_len < 0):
-        raise ValueError(f"pad_sequences: max_len must be a non-negative int or None; got {max_len!r}")
+        raise ValueError(
+            f"pad_sequences: max_len must be a non-negative int or None; got {max_len!r}"
+        )
     arrays = []
     for i, s in enumerate(seqs):
         a = np.asarray(s)
         if a.ndim == 0:
-            raise ValueError(f"pad_sequences: seqs[{i}] is a scalar ({a!r}); each item must be a sequence")
+            raise ValueError(
+                f"pad_sequences: seqs[{i}] is a scalar ({a!r}); each item must be a sequence"
+            )
         if max_len is not None:
             a = a[:max_len]
         arrays.append(a)
     feat = next((a.shape[1:] for a in arrays if a.shape[0] > 0), arrays[0].shape[1:])
     for i, a in enumerate(arrays):
         if a.shape[1:] != feat and a.shape[0] > 0:
-            raise ValueError(f"pad_sequences: every sequence must have trailing shape {feat}; "
-                             f"seqs[{i}] has shape {a.shape}")
+            raise ValueError(
+                f"pad_sequences: every sequence must have trailing shape {feat}; "
+                f"seqs[{i}] has shape {a.shape}"
+            )
     lengths = np.array([a.shape[0] for a in arrays], dtype=np.int64)  # (B,)
     B, T = len(arrays), int(lengths.max())
     out = np.full((B, T) + feat, pad_value, dtype=dtype)  # (B, T, *F)
@@ -86,8 +98,15 @@ def pad_sequences(seqs, pad_value=0, dtype=np.int64, batch_first: bool = True, m
     return out, lengths
 
 
-def batches(n, batch_size: int, shuffle: bool = True, rng=None, drop_last: bool = False,
-            lengths=None, pool_batches: int = 50):
+def batches(
+    n,
+    batch_size: int,
+    shuffle: bool = True,
+    rng=None,
+    drop_last: bool = False,
+    lengths=None,
+    pool_batches: int = 50,
+):
     """Yield int64 index arrays that cover ``range(n)`` in batches.
 
     Without ``lengths``: the indices (shuffled with ``rng`` when ``shuffle``) cut
@@ -123,7 +142,9 @@ def batches(n, batch_size: int, shuffle: bool = True, rng=None, drop_last: bool 
         if hasattr(n, "__len__"):
             n = len(n)
         else:
-            raise TypeError(f"batches: n must be an int or a sized collection; got {type(n).__name__}")
+            raise TypeError(
+                f"batches: n must be an int or a sized collection; got {type(n).__name__}"
+            )
     if n < 0:
         raise ValueError(f"batches: n must be >= 0; got {n}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -144,7 +165,7 @@ def _batch_iter(order, batch_size, drop_last, lengths, pool_batches, gen):
     n = order.size
     if lengths is None:
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             if drop_last and idx.size < batch_size:
                 return
             yield idx
@@ -152,10 +173,10 @@ def _batch_iter(order, batch_size, drop_last, lengths, pool_batches, gen):
     pool = pool_batches * batch_size
     chunks = []
     for p0 in range(0, n, pool):
-        part = order[p0:p0 + pool]
+        part = order[p0 : p0 + pool]
         part = part[np.argsort(lengths[part], kind="stable")]
         for start in range(0, part.size, batch_size):
-            idx = part[start:start + batch_size]
+            idx = part[start : start + batch_size]
             if drop_last and idx.size < batch_size:
                 continue
             chunks.append(idx)

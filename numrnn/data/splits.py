@@ -17,7 +17,9 @@ def _num_val(n, val_fraction):
     return min(max(k, 1), n - 1) if n >= 2 else 0
 
 
-def train_val_split(data, val_fraction: float = 0.1, seed: int = 0, shuffle: bool = True, stratify=None):
+def train_val_split(
+    data, val_fraction: float = 0.1, seed: int = 0, shuffle: bool = True, stratify=None
+):
     """Split ``range(n)`` or a sequence of items into a training and a validation part.
 
     The validation part has ``round(n * val_fraction)`` items (at least one on
@@ -49,8 +51,13 @@ def train_val_split(data, val_fraction: float = 0.1, seed: int = 0, shuffle: boo
     elif isinstance(data, (Sequence, np.ndarray)) and not isinstance(data, (str, bytes)):
         n, items = len(data), data
     else:
-        raise TypeError(f"train_val_split: data must be an int or a sequence; got {type(data).__name__}")
-    if not isinstance(val_fraction, (int, float, np.floating)) or not 0.0 <= float(val_fraction) < 1.0:
+        raise TypeError(
+            f"train_val_split: data must be an int or a sequence; got {type(data).__name__}"
+        )
+    if (
+        not isinstance(val_fraction, (int, float, np.floating))
+        or not 0.0 <= float(val_fraction) < 1.0
+    ):
         raise ValueError(f"train_val_split: val_fraction must be in [0, 1); got {val_fraction!r}")
     if not isinstance(seed, (int, np.integer)):
         raise TypeError(f"train_val_split: seed must be an int; got {type(seed).__name__}")
@@ -62,17 +69,21 @@ def train_val_split(data, val_fraction: float = 0.1, seed: int = 0, shuffle: boo
     else:
         labels = np.asarray(stratify)
         if labels.shape != (n,):
-            raise ValueError(f"train_val_split: stratify must have one label per item, shape ({n},); "
-                             f"got {labels.shape}")
+            raise ValueError(
+                f"train_val_split: stratify must have one label per item, shape ({n},); "
+                f"got {labels.shape}"
+            )
         _, inv = np.unique(labels, return_inverse=True)
         inv = inv.reshape(-1)
-        groups = [np.flatnonzero(inv == g).astype(np.int64) for g in range(inv.max() + 1)] if n else []
+        groups = (
+            [np.flatnonzero(inv == g).astype(np.int64) for g in range(inv.max() + 1)] if n else []
+        )
     val_parts = []
     for g in groups:
         k = _num_val(g.size, val_fraction)
         if k == 0:
             continue
-        val_parts.append(rng.permutation(g)[:k] if shuffle else g[g.size - k:])
+        val_parts.append(rng.permutation(g)[:k] if shuffle else g[g.size - k :])
     val_mask = np.zeros(n, dtype=bool)
     for part in val_parts:
         val_mask[part] = True

@@ -25,14 +25,21 @@ import numpy as np
 
 from .batching import as_rng
 
-__all__ = ["sequential_partition", "random_partition", "sliding_windows",
-           "SequentialPartition", "RandomPartition"]
+__all__ = [
+    "RandomPartition",
+    "SequentialPartition",
+    "random_partition",
+    "sequential_partition",
+    "sliding_windows",
+]
 
 
 def _as_tokens(tokens, who):
     arr = np.asarray(tokens)
     if arr.ndim != 1:
-        raise ValueError(f"{who}: tokens must be 1-D (a sequence of token ids); got shape {arr.shape}")
+        raise ValueError(
+            f"{who}: tokens must be 1-D (a sequence of token ids); got shape {arr.shape}"
+        )
     if arr.size and arr.dtype.kind not in "iu":
         raise TypeError(f"{who}: tokens must be integer ids; got dtype {arr.dtype}")
     return arr.astype(np.int64, copy=False)
@@ -62,14 +69,22 @@ class SequentialPartition:
         stream_len = num_tokens // batch_size if num_tokens > 0 else 0
         if stream_len < num_steps:
             need = batch_size * num_steps + 1 + offset
-            raise ValueError(f"{who}: {tokens.size} tokens are too few for batch_size={batch_size}, "
-                             f"num_steps={num_steps} (offset {offset}): need at least {need}")
+            raise ValueError(
+                f"{who}: {tokens.size} tokens are too few for batch_size={batch_size}, "
+                f"num_steps={num_steps} (offset {offset}): need at least {need}"
+            )
         self.offset = int(offset)
-        self.batch_size, self.num_steps, self.batch_first = int(batch_size), int(num_steps), bool(batch_first)
+        self.batch_size, self.num_steps, self.batch_first = (
+            int(batch_size),
+            int(num_steps),
+            bool(batch_first),
+        )
         self.stream_length = stream_len
         # Row b is stream b: tokens[offset + b*L : offset + (b+1)*L], L = stream_len.
-        self._xs = tokens[offset: offset + num_tokens].reshape(batch_size, stream_len)          # (B, L)
-        self._ys = tokens[offset + 1: offset + 1 + num_tokens].reshape(batch_size, stream_len)  # (B, L)
+        self._xs = tokens[offset : offset + num_tokens].reshape(batch_size, stream_len)  # (B, L)
+        self._ys = tokens[offset + 1 : offset + 1 + num_tokens].reshape(
+            batch_size, stream_len
+        )  # (B, L)
 
     def __len__(self):
         return self.stream_length // self.num_steps
@@ -77,15 +92,21 @@ class SequentialPartition:
     def __iter__(self):
         n = self.num_steps
         for k in range(len(self)):
-            X = self._xs[:, k * n:(k + 1) * n]  # (B, num_steps)
-            Y = self._ys[:, k * n:(k + 1) * n]
+            X = self._xs[:, k * n : (k + 1) * n]  # (B, num_steps)
+            Y = self._ys[:, k * n : (k + 1) * n]
             if not self.batch_first:
-                X, Y = X.T, Y.T                 # (num_steps, B)
+                X, Y = X.T, Y.T  # (num_steps, B)
             yield np.ascontiguousarray(X), np.ascontiguousarray(Y)
 
 
-def sequential_partition(tokens, batch_size: int, num_steps: int, rng=None, offset: int | None = None,
-                         batch_first: bool = False) -> SequentialPartition:
+def sequential_partition(
+    tokens,
+    batch_size: int,
+    num_steps: int,
+    rng=None,
+    offset: int | None = None,
+    batch_first: bool = False,
+) -> SequentialPartition:
     r"""Sequential partitioning of a token sequence into ``(X, Y)`` minibatches.
 
     After dropping the first ``offset`` tokens, the corpus is cut into
@@ -119,7 +140,9 @@ def sequential_partition(tokens, batch_size: int, num_steps: int, rng=None, offs
         ValueError: tokens not 1-D, non-positive sizes, or too few tokens for one batch.
         TypeError: tokens are not integers.
     """
-    return SequentialPartition(tokens, batch_size, num_steps, rng=rng, offset=offset, batch_first=batch_first)
+    return SequentialPartition(
+        tokens, batch_size, num_steps, rng=rng, offset=offset, batch_first=batch_first
+    )
 
 
 class RandomPartition:
@@ -136,10 +159,16 @@ class RandomPartition:
         offset = int(gen.integers(0, num_steps))
         num_subseqs = (tokens.size - offset - 1) // num_steps
         if num_subseqs < batch_size:
-            raise ValueError(f"{who}: {tokens.size} tokens are too few for batch_size={batch_size}, "
-                             f"num_steps={num_steps}: need at least {batch_size * num_steps + num_steps}")
+            raise ValueError(
+                f"{who}: {tokens.size} tokens are too few for batch_size={batch_size}, "
+                f"num_steps={num_steps}: need at least {batch_size * num_steps + num_steps}"
+            )
         self.offset = offset
-        self.batch_size, self.num_steps, self.batch_first = int(batch_size), int(num_steps), bool(batch_first)
+        self.batch_size, self.num_steps, self.batch_first = (
+            int(batch_size),
+            int(num_steps),
+            bool(batch_first),
+        )
         self._tokens = tokens
         self._starts = offset + num_steps * gen.permutation(num_subseqs).astype(np.int64)  # (S,)
 
@@ -150,16 +179,17 @@ class RandomPartition:
         steps = np.arange(self.num_steps, dtype=np.int64)  # (n,)
         B = self.batch_size
         for k in range(len(self)):
-            starts = self._starts[k * B:(k + 1) * B]
+            starts = self._starts[k * B : (k + 1) * B]
             if self.batch_first:
-                pos = starts[:, None] + steps[None, :]   # (B, n)
+                pos = starts[:, None] + steps[None, :]  # (B, n)
             else:
-                pos = steps[:, None] + starts[None, :]   # (n, B)
+                pos = steps[:, None] + starts[None, :]  # (n, B)
             yield self._tokens[pos], self._tokens[pos + 1]
 
 
-def random_partition(tokens, batch_size: int, num_steps: int, rng=None,
-                     batch_first: bool = False) -> RandomPartition:
+def random_partition(
+    tokens, batch_size: int, num_steps: int, rng=None, batch_first: bool = False
+) -> RandomPartition:
     r"""Random sampling of ``(X, Y)`` minibatches from a token sequence.
 
     A random offset :math:`o \in [0, n)` is dropped, the rest is cut into
@@ -213,10 +243,12 @@ def sliding_windows(series, window: int, horizon: int = 1, stride: int = 1):
     for name, v in (("window", window), ("horizon", horizon), ("stride", stride)):
         _check_pos_int("sliding_windows", name, v)
     if x.ndim == 0 or x.shape[0] < window + horizon:
-        raise ValueError(f"sliding_windows: series of length {x.shape[0] if x.ndim else 0} is shorter than "
-                         f"window + horizon = {window + horizon}")
+        raise ValueError(
+            f"sliding_windows: series of length {x.shape[0] if x.ndim else 0} is shorter than "
+            f"window + horizon = {window + horizon}"
+        )
     M = (x.shape[0] - window - horizon) // stride + 1
-    starts = np.arange(M) * stride                                # (M,)
-    X = x[starts[:, None] + np.arange(window)[None, :]]            # (M, w, *F)
-    y = x[starts + window + horizon - 1]                           # (M, *F)
+    starts = np.arange(M) * stride  # (M,)
+    X = x[starts[:, None] + np.arange(window)[None, :]]  # (M, w, *F)
+    y = x[starts + window + horizon - 1]  # (M, *F)
     return X, y

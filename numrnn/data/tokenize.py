@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["tokenize_chars", "tokenize_words", "tokenize", "normalize_space"]
+__all__ = ["normalize_space", "tokenize", "tokenize_chars", "tokenize_words"]
 
 _WORD_RE = re.compile(r"\w+|[^\w\s]")
 
 # Typographic spaces (no-break, narrow no-break, thin) that French catalogs put before
 # ':', '?', '!' and inside guillemets; curly apostrophes become straight ones.
-_SPACE_TABLE = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ",
-                              "\u2019": "'", "\u2018": "'"})
+_SPACE_TABLE = str.maketrans(
+    {"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "\u2019": "'", "\u2018": "'"}
+)
 
 
 def normalize_space(text: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .tokenize import tokenize
 
-__all__ = ["Vocab", "CharVocab", "WordVocab"]
+__all__ = ["CharVocab", "Vocab", "WordVocab"]
 
 _FORMAT = "numrnn.Vocab"
 _VERSION = 1
@@ -55,13 +55,25 @@ class Vocab:
 
     _fixed_level: str | None = None
 
-    def __init__(self, tokens: Iterable[str] = (), *, level: str = "char", lower: bool | None = None,
-                 pad_token: str | None = "<pad>", unk_token: str | None = "<unk>",
-                 bos_token: str | None = None, eos_token: str | None = None):
+    def __init__(
+        self,
+        tokens: Iterable[str] = (),
+        *,
+        level: str = "char",
+        lower: bool | None = None,
+        pad_token: str | None = "<pad>",
+        unk_token: str | None = "<unk>",
+        bos_token: str | None = None,
+        eos_token: str | None = None,
+    ):
         if level not in _LEVELS:
             raise ValueError(f"Vocab: level must be one of {_LEVELS}; got {level!r}")
-        specials = {"pad_token": pad_token, "unk_token": unk_token,
-                    "bos_token": bos_token, "eos_token": eos_token}
+        specials = {
+            "pad_token": pad_token,
+            "unk_token": unk_token,
+            "bos_token": bos_token,
+            "eos_token": eos_token,
+        }
         for name, tok in specials.items():
             if tok is not None and not isinstance(tok, str):
                 raise TypeError(f"Vocab: {name} must be a str or None; got {type(tok).__name__}")
@@ -88,8 +100,16 @@ class Vocab:
 
     # -- construction from a corpus ------------------------------------------------
     @classmethod
-    def build(cls, corpus, *, level: str | None = None, min_freq: int = 1, max_size: int | None = None,
-              lower: bool | None = None, **specials) -> "Vocab":
+    def build(
+        cls,
+        corpus,
+        *,
+        level: str | None = None,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        lower: bool | None = None,
+        **specials,
+    ) -> Vocab:
         """Build a vocabulary from a corpus.
 
         Args:
@@ -116,23 +136,30 @@ class Vocab:
         if not isinstance(min_freq, (int, np.integer)) or min_freq < 1:
             raise ValueError(f"Vocab.build: min_freq must be an int >= 1; got {min_freq!r}")
         proto = cls((), level=level, lower=lower, **specials)  # validates level and specials
-        if max_size is not None and (not isinstance(max_size, (int, np.integer))
-                                     or max_size < proto._num_specials):
-            raise ValueError(f"Vocab.build: max_size must be an int >= the number of special tokens "
-                             f"({proto._num_specials}); got {max_size!r}")
+        if max_size is not None and (
+            not isinstance(max_size, (int, np.integer)) or max_size < proto._num_specials
+        ):
+            raise ValueError(
+                f"Vocab.build: max_size must be an int >= the number of special tokens "
+                f"({proto._num_specials}); got {max_size!r}"
+            )
         counts: Counter = Counter()
         texts = [corpus] if isinstance(corpus, str) else corpus
         if not isinstance(texts, Iterable):
-            raise TypeError(f"Vocab.build: corpus must be a str or an iterable of str / token lists; "
-                            f"got {type(corpus).__name__}")
+            raise TypeError(
+                f"Vocab.build: corpus must be a str or an iterable of str / token lists; "
+                f"got {type(corpus).__name__}"
+            )
         for item in texts:
             if isinstance(item, str):
                 counts.update(tokenize(item, proto.level, proto.lower))
             elif isinstance(item, (list, tuple)):
                 counts.update(item)
             else:
-                raise TypeError(f"Vocab.build: corpus items must be str or lists of str tokens; "
-                                f"got {type(item).__name__}")
+                raise TypeError(
+                    f"Vocab.build: corpus items must be str or lists of str tokens; "
+                    f"got {type(item).__name__}"
+                )
         special_set = set(proto._itos)
         ranked = [t for t, c in counts.most_common() if c >= min_freq and t not in special_set]
         if max_size is not None:
@@ -140,7 +167,7 @@ class Vocab:
         return cls(ranked, level=proto.level, lower=proto.lower, **specials)
 
     @classmethod
-    def from_text(cls, text, **kwargs) -> "Vocab":
+    def from_text(cls, text, **kwargs) -> Vocab:
         """Same as :meth:`build` (``text`` is a str or a list of str)."""
         return cls.build(text, **kwargs)
 
@@ -188,7 +215,9 @@ class Vocab:
         idx = self._stoi.get(token)
         if idx is None:
             if self.unk_token is None:
-                raise ValueError(f"Vocab: token {token!r} is not in the vocabulary and there is no unk_token")
+                raise ValueError(
+                    f"Vocab: token {token!r} is not in the vocabulary and there is no unk_token"
+                )
             return self._stoi[self.unk_token]
         return idx
 
@@ -202,8 +231,10 @@ class Vocab:
         return hash(self._itos)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(size={len(self)}, level={self.level!r}, lower={self.lower}, "
-                f"specials={list(self._itos[:self._num_specials])})")
+        return (
+            f"{type(self).__name__}(size={len(self)}, level={self.level!r}, lower={self.lower}, "
+            f"specials={list(self._itos[: self._num_specials])})"
+        )
 
     # -- encode / decode ----------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:
@@ -233,11 +264,16 @@ class Vocab:
         elif isinstance(text, Sequence) and all(isinstance(t, str) for t in text):
             ids = np.fromiter((self[t] for t in text), dtype=np.int64, count=len(text))
         else:
-            raise TypeError(f"Vocab.encode: text must be a str or a sequence of str tokens; "
-                            f"got {type(text).__name__}")
+            raise TypeError(
+                f"Vocab.encode: text must be a str or a sequence of str tokens; "
+                f"got {type(text).__name__}"
+            )
         if add_bos or add_eos:
-            parts = ([np.array([self.bos_id], np.int64)] if add_bos else []) + [ids] + \
-                    ([np.array([self.eos_id], np.int64)] if add_eos else [])
+            parts = (
+                ([np.array([self.bos_id], np.int64)] if add_bos else [])
+                + [ids]
+                + ([np.array([self.eos_id], np.int64)] if add_eos else [])
+            )
             ids = np.concatenate(parts)
         return ids
 
@@ -252,7 +288,9 @@ class Vocab:
         if top < (1 << 17):
             table = self._char_table
             if table is None or table.size <= top:
-                size = max(top + 1, 256, max((ord(t) + 1 for t in self._itos if len(t) == 1), default=0))
+                size = max(
+                    top + 1, 256, max((ord(t) + 1 for t in self._itos if len(t) == 1), default=0)
+                )
                 table = np.full(size, unk, dtype=np.int64)
                 for tok, idx in self._stoi.items():
                     if len(tok) == 1:
@@ -265,8 +303,10 @@ class Vocab:
             ids = lut[inv.reshape(-1)]
         if unk < 0 and ids.size and ids.min() < 0:
             bad = sorted({ch for ch in text if ch not in self._stoi})
-            raise ValueError(f"Vocab.encode: characters {bad[:10]!r} are not in the vocabulary "
-                             f"and there is no unk_token")
+            raise ValueError(
+                f"Vocab.encode: characters {bad[:10]!r} are not in the vocabulary "
+                f"and there is no unk_token"
+            )
         return ids
 
     def to_tokens(self, ids, skip_special: bool = False) -> list[str]:
@@ -280,13 +320,16 @@ class Vocab:
             raise TypeError(f"Vocab.to_tokens: ids must be integers; got dtype {arr.dtype}")
         arr = arr.reshape(-1)
         if arr.size and (arr.min() < 0 or arr.max() >= len(self._itos)):
-            raise ValueError(f"Vocab.to_tokens: ids must be in [0, {len(self._itos)}); "
-                             f"got min {arr.min()}, max {arr.max()}")
+            raise ValueError(
+                f"Vocab.to_tokens: ids must be in [0, {len(self._itos)}); "
+                f"got min {arr.min()}, max {arr.max()}"
+            )
         n = self._num_specials
         # The unk token is kept when decoding: it stands for real (unknown) text.
         keep_unk = self.unk_id
-        return [self._itos[i] for i in arr.tolist()
-                if not (skip_special and i < n and i != keep_unk)]
+        return [
+            self._itos[i] for i in arr.tolist() if not (skip_special and i < n and i != keep_unk)
+        ]
 
     def decode(self, ids, skip_special: bool = True) -> str:
         """Ids -> text: characters joined with ``""``, words with ``" "``.
@@ -303,13 +346,20 @@ class Vocab:
     # -- serialisation ------------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-serialisable description (``json.dumps(v.to_dict())`` works)."""
-        return {"format": _FORMAT, "version": _VERSION, "level": self.level, "lower": self.lower,
-                "pad_token": self.pad_token, "unk_token": self.unk_token,
-                "bos_token": self.bos_token, "eos_token": self.eos_token,
-                "tokens": list(self._itos)}
+        return {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "level": self.level,
+            "lower": self.lower,
+            "pad_token": self.pad_token,
+            "unk_token": self.unk_token,
+            "bos_token": self.bos_token,
+            "eos_token": self.eos_token,
+            "tokens": list(self._itos),
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocab":
+    def from_dict(cls, d: dict) -> Vocab:
         """Rebuild a vocabulary from :meth:`to_dict`'s output.
 
         Raises:
@@ -317,21 +367,29 @@ class Vocab:
                 list does not start with its special tokens.
         """
         if not isinstance(d, dict) or d.get("format") != _FORMAT:
-            raise ValueError(f"Vocab.from_dict: expected a dict with format={_FORMAT!r}; "
-                             f"got {type(d).__name__} with format={getattr(d, 'get', lambda k: None)('format')!r}")
+            raise ValueError(
+                f"Vocab.from_dict: expected a dict with format={_FORMAT!r}; "
+                f"got {type(d).__name__} with format={getattr(d, 'get', lambda k: None)('format')!r}"
+            )
         if d.get("version") != _VERSION:
-            raise ValueError(f"Vocab.from_dict: unsupported version {d.get('version')!r} (expected {_VERSION})")
+            raise ValueError(
+                f"Vocab.from_dict: unsupported version {d.get('version')!r} (expected {_VERSION})"
+            )
         specials = {k: d.get(k) for k in ("pad_token", "unk_token", "bos_token", "eos_token")}
         present = [t for t in specials.values() if t is not None]
         tokens = list(d["tokens"])
         if tokens[: len(present)] != present:
-            raise ValueError(f"Vocab.from_dict: tokens must start with the special tokens {present}; "
-                             f"got {tokens[:len(present)]}")
+            raise ValueError(
+                f"Vocab.from_dict: tokens must start with the special tokens {present}; "
+                f"got {tokens[: len(present)]}"
+            )
         level = d["level"]
         target = {"char": CharVocab, "word": WordVocab}.get(level, Vocab) if cls is Vocab else cls
         if target._fixed_level is not None and target._fixed_level != level:
-            raise ValueError(f"{target.__name__}.from_dict: level is {level!r}, expected {target._fixed_level!r}")
-        out = target(tokens[len(present):], level=level, lower=d["lower"], **specials)
+            raise ValueError(
+                f"{target.__name__}.from_dict: level is {level!r}, expected {target._fixed_level!r}"
+            )
+        out = target(tokens[len(present) :], level=level, lower=d["lower"], **specials)
         if len(out) != len(tokens):
             raise ValueError("Vocab.from_dict: the token list has duplicates")
         return out

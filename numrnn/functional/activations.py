@@ -13,10 +13,21 @@ import numpy as np
 from ..backend import ops
 
 __all__ = [
-    "sigmoid", "tanh", "relu", "softmax", "log_softmax",
-    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
-    "relu_forward", "relu_backward", "softmax_forward", "softmax_backward",
-    "log_softmax_forward", "log_softmax_backward",
+    "log_softmax",
+    "log_softmax_backward",
+    "log_softmax_forward",
+    "relu",
+    "relu_backward",
+    "relu_forward",
+    "sigmoid",
+    "sigmoid_backward",
+    "sigmoid_forward",
+    "softmax",
+    "softmax_backward",
+    "softmax_forward",
+    "tanh",
+    "tanh_backward",
+    "tanh_forward",
 ]
 
 
@@ -134,7 +145,10 @@ def softmax_forward(x, axis=-1):
 
 
 def softmax_backward(dy, cache):
-    r""":math:`\partial L/\partial x = y \odot (g - \sum_j g_j y_j)` with :math:`g = \partial L/\partial y`."""
+    r"""Softmax backward.
+
+    :math:`\partial L/\partial x = y \odot (g - \sum_j g_j y_j)` with :math:`g = \partial L/\partial y`.
+    """
     y, axis = cache
     xp = ops(y)
     return y * (dy - xp.sum(dy * y, axis=axis, keepdims=True))

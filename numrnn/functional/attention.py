@@ -69,13 +69,21 @@ from .activations import softmax_backward, softmax_forward, tanh_backward, tanh_
 from .linear import linear_backward, linear_forward
 
 __all__ = [
-    "masked_softmax_forward", "masked_softmax_backward",
-    "project_keys_forward", "project_keys_backward",
-    "additive_attention_step_forward", "additive_attention_step_backward",
-    "additive_attention_forward", "additive_attention_backward", "AdditiveAttentionGrads",
-    "dot_attention_forward", "dot_attention_backward",
-    "general_attention_forward", "general_attention_backward",
-    "scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
+    "AdditiveAttentionGrads",
+    "additive_attention_backward",
+    "additive_attention_forward",
+    "additive_attention_step_backward",
+    "additive_attention_step_forward",
+    "dot_attention_backward",
+    "dot_attention_forward",
+    "general_attention_backward",
+    "general_attention_forward",
+    "masked_softmax_backward",
+    "masked_softmax_forward",
+    "project_keys_backward",
+    "project_keys_forward",
+    "scaled_dot_product_attention_backward",
+    "scaled_dot_product_attention_forward",
 ]
 
 
@@ -96,7 +104,9 @@ def _check_inputs(who, query, keys, values, mask, query_dim=None, key_dim=None, 
         TypeError: the mask is not boolean.
     """
     if query.ndim not in (2, 3):
-        raise ValueError(f"{who}: query must be (B, d_q) or (B, Tq, d_q); got shape {_shape(query)}")
+        raise ValueError(
+            f"{who}: query must be (B, d_q) or (B, Tq, d_q); got shape {_shape(query)}"
+        )
     if keys.ndim != 3:
         raise ValueError(f"{who}: {keys_name} must be (B, S, features); got shape {_shape(keys)}")
     if values.ndim != 3:
@@ -113,7 +123,9 @@ def _check_inputs(who, query, keys, values, mask, query_dim=None, key_dim=None, 
             f"got {_shape(values)}"
         )
     if S < 1:
-        raise ValueError(f"{who}: {keys_name} must hold at least one source position; got shape {_shape(keys)}")
+        raise ValueError(
+            f"{who}: {keys_name} must hold at least one source position; got shape {_shape(keys)}"
+        )
     if query_dim is not None and query.shape[-1] != query_dim:
         raise ValueError(
             f"{who}: query must have {query_dim} features in its last dimension; got shape {_shape(query)}"
@@ -134,7 +146,9 @@ def _check_inputs(who, query, keys, values, mask, query_dim=None, key_dim=None, 
         mask = mask.reshape(B, 1, S)
     elif not (mask.ndim == 3 and query.ndim == 3 and tuple(mask.shape) == (B, query.shape[1], S)):
         want = f"({B}, {S})" + (f" or ({B}, {query.shape[1]}, {S})" if query.ndim == 3 else "")
-        raise ValueError(f"{who}: mask must have shape {want}, (B, S) as the {keys_name}; got {_shape(mask)}")
+        raise ValueError(
+            f"{who}: mask must have shape {want}, (B, S) as the {keys_name}; got {_shape(mask)}"
+        )
     if bool((xp.sum(mask, axis=-1) == 0).any()):
         raise ValueError(
             f"{who}: mask leaves some query with every key masked; each row needs at least one True "
@@ -146,9 +160,13 @@ def _check_inputs(who, query, keys, values, mask, query_dim=None, key_dim=None, 
 def _check_upstream(who, dcontext, dweights, context_shape, weights_shape):
     """Raise ValueError when an upstream gradient's shape is not that of its output."""
     if dcontext is not None and tuple(dcontext.shape) != tuple(context_shape):
-        raise ValueError(f"{who}: dcontext must have shape {tuple(context_shape)}; got {tuple(dcontext.shape)}")
+        raise ValueError(
+            f"{who}: dcontext must have shape {tuple(context_shape)}; got {tuple(dcontext.shape)}"
+        )
     if dweights is not None and tuple(dweights.shape) != tuple(weights_shape):
-        raise ValueError(f"{who}: dweights must have shape {tuple(weights_shape)}; got {tuple(dweights.shape)}")
+        raise ValueError(
+            f"{who}: dweights must have shape {tuple(weights_shape)}; got {tuple(dweights.shape)}"
+        )
 
 
 def _batched(query):
@@ -207,7 +225,10 @@ def _attend_forward(scores, values, mask):
 
 
 def _attend_backward(dcontext, dweights, cache):
-    r"""From the upstream gradients ``(B, Tq, d_v)`` / ``(B, Tq, S)`` (None = zero) to ``dscores``, ``dvalues``."""
+    r"""From the upstream gradients to ``dscores``, ``dvalues``.
+
+    ``dcontext`` is ``(B, Tq, d_v)``, ``dweights`` ``(B, Tq, S)``; None means zero.
+    """
     weights, values, sm_cache = cache
     xp = ops(weights)
     # total gradient of the weights: the direct one plus the path through the context
@@ -265,7 +286,9 @@ def project_keys_forward(keys, weight_k, bias=None):
             f"got keys {_shape(keys)}, weight_k {_shape(weight_k)}"
         )
     if bias is not None and tuple(bias.shape) != (weight_k.shape[0],):
-        raise ValueError(f"project_keys_forward: bias must be ({weight_k.shape[0]},); got {_shape(bias)}")
+        raise ValueError(
+            f"project_keys_forward: bias must be ({weight_k.shape[0]},); got {_shape(bias)}"
+        )
     return linear_forward(keys, weight_k, bias)
 
 
@@ -323,8 +346,15 @@ def additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask=
             f"additive_attention: weight_q must be (H, d_q) and v (H,) with H = {H} (keys_proj's features); "
             f"got weight_q {_shape(weight_q)}, v {_shape(v)}"
         )
-    mask = _check_inputs("additive_attention", query, keys_proj, values, mask,
-                         query_dim=weight_q.shape[1], keys_name="keys_proj")
+    mask = _check_inputs(
+        "additive_attention",
+        query,
+        keys_proj,
+        values,
+        mask,
+        query_dim=weight_q.shape[1],
+        keys_name="keys_proj",
+    )
     xp = ops(query)
     q, squeezed = _batched(query)  # (B, Tq, d_q)
     u, q_cache = linear_forward(q, weight_q)  # (B, Tq, H)
@@ -366,8 +396,13 @@ def additive_attention_step_backward(dcontext, dweights, cache):
     xp = ops(h)
     B, Tq, S, H = h.shape
     d_v = att_cache[1].shape[-1]
-    _check_upstream("additive_attention_backward", dcontext, dweights,
-                    (B, d_v) if squeezed else (B, Tq, d_v), (B, S) if squeezed else (B, Tq, S))
+    _check_upstream(
+        "additive_attention_backward",
+        dcontext,
+        dweights,
+        (B, d_v) if squeezed else (B, Tq, d_v),
+        (B, S) if squeezed else (B, Tq, S),
+    )
     dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
     dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S), (B, S, d_v)
     # e = h w
@@ -410,10 +445,19 @@ def additive_attention_forward(query, keys, values, weight_q, weight_k, v, bias=
         TypeError: the mask is not boolean.
     """
     # check everything (the query/values side too) before projecting anything
-    _check_inputs("additive_attention", query, keys, values, mask,
-                  query_dim=weight_q.shape[-1], key_dim=weight_k.shape[-1])
+    _check_inputs(
+        "additive_attention",
+        query,
+        keys,
+        values,
+        mask,
+        query_dim=weight_q.shape[-1],
+        key_dim=weight_k.shape[-1],
+    )
     keys_proj, k_cache = project_keys_forward(keys, weight_k, bias)  # (B, S, H)
-    context, weights, step_cache = additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask)
+    context, weights, step_cache = additive_attention_step_forward(
+        query, keys_proj, values, weight_q, v, mask
+    )
     return context, weights, (k_cache, step_cache)
 
 
@@ -447,7 +491,9 @@ def additive_attention_backward(dcontext, dweights, cache):
         dweight_k, dbias, dv)``; ``dbias`` is None when the forward had no bias.
     """
     k_cache, step_cache = cache
-    dquery, dkeys_proj, dvalues, dweight_q, dv = additive_attention_step_backward(dcontext, dweights, step_cache)
+    dquery, dkeys_proj, dvalues, dweight_q, dv = additive_attention_step_backward(
+        dcontext, dweights, step_cache
+    )
     dkeys, dweight_k, dbias = project_keys_backward(dkeys_proj, k_cache)
     return AdditiveAttentionGrads(dquery, dkeys, dvalues, dweight_q, dweight_k, dbias, dv)
 
@@ -470,8 +516,13 @@ def _dot_backward(who, dcontext, dweights, cache):
     xp = ops(q)
     B, Tq = q.shape[0], q.shape[1]
     S, dv_ = keys.shape[1], att_cache[1].shape[-1]
-    _check_upstream(who, dcontext, dweights,
-                    (B, dv_) if squeezed else (B, Tq, dv_), (B, S) if squeezed else (B, Tq, S))
+    _check_upstream(
+        who,
+        dcontext,
+        dweights,
+        (B, dv_) if squeezed else (B, Tq, dv_),
+        (B, S) if squeezed else (B, Tq, S),
+    )
     dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
     dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S)
     if scale != 1.0:
@@ -546,7 +597,8 @@ def scaled_dot_product_attention_backward(dcontext, dweights, cache):
     r"""Backward of :func:`scaled_dot_product_attention_forward`.
 
     With :math:`\bar e` the scores' gradient and :math:`\sigma` the scale:
-    :math:`\bar Q = \sigma \bar e K`, :math:`\bar K = \sigma \bar e^\top Q`, :math:`\bar V = \alpha^\top \bar C`.
+    :math:`\bar Q = \sigma \bar e K`, :math:`\bar K = \sigma \bar e^\top Q`,
+    :math:`\bar V = \alpha^\top \bar C`.
 
     Returns:
         ``(dquery, dkeys, dvalues)``.
@@ -577,8 +629,15 @@ def general_attention_forward(query, keys, values, weight, mask=None):
     """
     if weight.ndim != 2:
         raise ValueError(f"general_attention: weight must be (d_q, d_k); got {_shape(weight)}")
-    mask = _check_inputs("general_attention", query, keys, values, mask,
-                         query_dim=weight.shape[0], key_dim=weight.shape[1])
+    mask = _check_inputs(
+        "general_attention",
+        query,
+        keys,
+        values,
+        mask,
+        query_dim=weight.shape[0],
+        key_dim=weight.shape[1],
+    )
     xp = ops(query)
     q, squeezed = _batched(query)  # (B, Tq, d_q)
     qw = xp.matmul(q, weight)  # (B, Tq, d_k)
@@ -604,8 +663,13 @@ def general_attention_backward(dcontext, dweights, cache):
     xp = ops(q)
     B, Tq, d_q = q.shape
     S, d_k, d_v = keys.shape[1], keys.shape[2], att_cache[1].shape[-1]
-    _check_upstream("general_attention_backward", dcontext, dweights,
-                    (B, d_v) if squeezed else (B, Tq, d_v), (B, S) if squeezed else (B, Tq, S))
+    _check_upstream(
+        "general_attention_backward",
+        dcontext,
+        dweights,
+        (B, d_v) if squeezed else (B, Tq, d_v),
+        (B, S) if squeezed else (B, Tq, S),
+    )
     dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
     dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S)
     # e = (qW) K^T

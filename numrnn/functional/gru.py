@@ -16,7 +16,8 @@ Backward of one step, with :math:`g = \partial L/\partial h_t`:
     \delta^n &= \partial n \odot (1 - n^2), \qquad \partial r = \delta^n \odot u \\
     \delta^r &= \partial r \odot r (1 - r), \qquad \delta^z = \partial z \odot z (1 - z) \\
     \delta^x &= [\delta^r, \delta^z, \delta^n] \quad\text{(reaches } W_{ih}, b_{ih}, x\text{)} \\
-    \delta^h &= [\delta^r, \delta^z, \delta^n \odot r] \quad\text{(reaches } W_{hh}, b_{hh}, h_{t-1}\text{)} \\
+    \delta^h &= [\delta^r, \delta^z, \delta^n \odot r]
+        \quad\text{(reaches } W_{hh}, b_{hh}, h_{t-1}\text{)} \\
     \partial h_{t-1} &= g \odot z + \delta^h W_{hh}
 
 What BPTT keeps per step: the gates ``r, z, n`` (``3H``), ``u`` (``H``) and the
@@ -26,12 +27,34 @@ hidden state (``H``).
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, workspace, check_batch_sizes, input_weight_grads, project_inputs,
-                       recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
-                       zero_padding)
+from .sequence import (
+    _record,
+    active_rows,
+    backward_blocks,
+    check_batch_sizes,
+    input_weight_grads,
+    per_step,
+    project_inputs,
+    recurrent_weight_grad,
+    row_prefixes,
+    sequence_views,
+    state_slots,
+    states_per_step,
+    time_steps,
+    transposed,
+    workspace,
+    zero_padding,
+)
 
-__all__ = ["gru_cell_forward", "gru_local_grads", "gru_chain_step", "gru_step_forward", "gru_step_backward",
-           "gru_forward", "gru_backward"]
+__all__ = [
+    "gru_backward",
+    "gru_cell_forward",
+    "gru_chain_step",
+    "gru_forward",
+    "gru_local_grads",
+    "gru_step_backward",
+    "gru_step_forward",
+]
 
 
 def gru_cell_forward(ax, ah, u, h_prev, h):
@@ -74,8 +97,8 @@ def gru_local_grads(gates, u, h_prev, coef_x, coef_h):
     """
     xp = ops(gates)
     H = u.shape[-1]
-    r, z, n = (gates[..., j * H:(j + 1) * H] for j in range(3))
-    k_r, k_z, k_n = (coef_x[..., j * H:(j + 1) * H] for j in range(3))
+    r, z, n = (gates[..., j * H : (j + 1) * H] for j in range(3))
+    k_r, k_z, k_n = (coef_x[..., j * H : (j + 1) * H] for j in range(3))
     xp.multiply(n, n, out=k_n)
     xp.subtract(1, k_n, out=k_n)  # dn/da^n = 1 - n^2
     xp.subtract(1, z, out=k_z)
@@ -92,7 +115,9 @@ def gru_local_grads(gates, u, h_prev, coef_x, coef_h):
 
 
 def gru_chain_step(dh, coef_x, coef_h):
-    r"""One step of the recursion, in place: :math:`\delta^x = g \odot \kappa^x`, :math:`\delta^h = g \odot \kappa^h`.
+    r"""One step of the recursion, in place.
+
+    :math:`\delta^x = g \odot \kappa^x`, :math:`\delta^h = g \odot \kappa^h`.
 
     ``dh`` ``(B, H)``; ``coef_x``, ``coef_h`` ``(B, 3H)`` hold the local factors on entry
     and the gradients on return (the caller adds :math:`g z + \delta^h W_{hh}` for
@@ -145,13 +170,18 @@ def gru_step_backward(dh, cache):
     gru_chain_step(dh, dax, dah)
     H = dh.shape[-1]
     dh_prev = dh * gates[:, H : 2 * H] + xp.matmul(dah, weight_hh)  # g z + delta^h W_hh
-    grads = {"weight_ih": xp.matmul(dax.T, x), "weight_hh": xp.matmul(dah.T, h_prev),
-             "bias_ih": xp.sum(dax, axis=0) if has_bias else None,
-             "bias_hh": xp.sum(dah, axis=0) if has_bias else None}
+    grads = {
+        "weight_ih": xp.matmul(dax.T, x),
+        "weight_hh": xp.matmul(dah.T, h_prev),
+        "bias_ih": xp.sum(dax, axis=0) if has_bias else None,
+        "bias_hh": xp.sum(dah, axis=0) if has_bias else None,
+    }
     return xp.matmul(dax, weight_ih), dh_prev, grads
 
 
-def gru_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False, batch_sizes=None):
+def gru_forward(
+    x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reverse=False, batch_sizes=None
+):
     r"""One layer-direction of a GRU over ``T`` steps.
 
     Args:
@@ -213,7 +243,9 @@ def gru_backward(dout, dhn, cache, record=None):
     xp = ops(hs)
     T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     _, h_prev, _ = sequence_views(hs, reverse)  # h_{t-1} for every t, (T, B, H)
-    dax = workspace("gru.dax", gates.shape, gates)  # (T, B, 3H) kappa^x, then delta^x; 0 where padded
+    dax = workspace(
+        "gru.dax", gates.shape, gates
+    )  # (T, B, 3H) kappa^x, then delta^x; 0 where padded
     dah = workspace("gru.dah", gates.shape, gates)  # (T, B, 3H) kappa^h, then delta^h
     dh_next = xp.zeros((B, H), like=hs) if dhn is None else xp.copy(dhn)
     direct = xp.empty((B, H), like=hs)
@@ -240,7 +272,10 @@ def gru_backward(dout, dhn, cache, record=None):
             xp.matmul(DHH[t], weight_hh, out=dh)
             dh += g_z  # dL/dh_{t-1} = g z + delta^h W_hh
     dx, dweight_ih, db_ih = input_weight_grads(dax, x, weight_ih)
-    grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(dah, h_prev),
-             "bias_ih": db_ih if has_bias else None,
-             "bias_hh": xp.sum(dah.reshape(T * B, 3 * H), axis=0) if has_bias else None}
+    grads = {
+        "weight_ih": dweight_ih,
+        "weight_hh": recurrent_weight_grad(dah, h_prev),
+        "bias_ih": db_ih if has_bias else None,
+        "bias_hh": xp.sum(dah.reshape(T * B, 3 * H), axis=0) if has_bias else None,
+    }
     return dx, dh_next, grads

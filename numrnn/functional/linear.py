@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import ops
 
-__all__ = ["linear_forward", "linear_backward", "embedding_forward", "embedding_backward"]
+__all__ = ["embedding_backward", "embedding_forward", "linear_backward", "linear_forward"]
 
 
 def linear_forward(x, weight, bias=None):
@@ -60,7 +60,9 @@ def embedding_forward(index, weight):
 
 
 def embedding_backward(de, cache, weight_like, padding_idx=None):
-    r"""Gradient of the lookup: :math:`\partial L/\partial W_k = \sum_{n: \mathrm{index}_n = k} \partial L/\partial e_n`.
+    r"""Gradient of the lookup.
+
+    :math:`\partial L/\partial W_k = \sum_{n: \mathrm{index}_n = k} \partial L/\partial e_n`.
 
     Rows are scatter-added, so an index that occurs twice receives both
     gradients.  The row ``padding_idx`` receives none.

@@ -23,7 +23,7 @@ import numpy as np
 from ..backend import ops, to_numpy
 from .activations import _exp_nonpositive, log_softmax, log_softmax_backward
 
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "mse_loss", "nll_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -86,7 +86,9 @@ def _class_layout(fn, x_shape, t_shape):
     """
     x_shape, t_shape = tuple(x_shape), tuple(t_shape)
     if len(x_shape) == 0:
-        raise ValueError(f"{fn}: logits must have at least 1 dimension (the classes); got a 0-d array")
+        raise ValueError(
+            f"{fn}: logits must have at least 1 dimension (the classes); got a 0-d array"
+        )
     if len(x_shape) == 1:
         if t_shape != ():
             raise ValueError(
@@ -100,7 +102,9 @@ def _class_layout(fn, x_shape, t_shape):
     if t_shape == last_t:
         return (math.prod(last_t), x_shape[-1], 1)
     if len(x_shape) == 2:
-        raise ValueError(f"{fn}: logits of shape {x_shape} need a target of shape {torch_t}; got {t_shape}")
+        raise ValueError(
+            f"{fn}: logits of shape {x_shape} need a target of shape {torch_t}; got {t_shape}"
+        )
     raise ValueError(
         f"{fn}: target of shape {t_shape} does not fit logits of shape {x_shape}: expected "
         f"{torch_t} (classes in dim 1, as in PyTorch) or {last_t} (classes last)"
@@ -163,7 +167,9 @@ def _reduce(xp, elem, denom, reduction, out_shape, dt):
 # ---------------------------------------------------------------------------------
 # cross entropy and negative log-likelihood
 # ---------------------------------------------------------------------------------
-def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+def cross_entropy(
+    logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+):
     r"""Softmax cross entropy, ``torch.nn.functional.cross_entropy``, and its gradient.
 
     With :math:`\ell = \log\mathrm{softmax}(x)` over the classes, class weights
@@ -212,7 +218,9 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     xp, x, dt = _float_input(fn, "logits", logits)
     _check_reduction(fn, reduction)
     if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}")
+        raise ValueError(
+            f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}"
+        )
     eps = float(label_smoothing)
     target = xp.asarray(target)
     x_shape = tuple(x.shape)
@@ -233,7 +241,9 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
     ls_t = (xp.take_along_axis(shifted, t3, axis=1) - lse).reshape(N, D)  # log p(target)
 
     validf = xp.asarray(valid, dtype=dt)  # (N, D)
-    w_t = validf if w is None else xp.take(w, t_safe) * validf  # weight of each target, 0 if ignored
+    w_t = (
+        validf if w is None else xp.take(w, t_safe) * validf
+    )  # weight of each target, 0 if ignored
     # `where`, not a product: an ignored row's -inf (a masked class) must not become 0 * -inf
     nll = xp.where(valid, -ls_t, 0) * w_t  # (N, D)
     elem = nll
@@ -269,7 +279,9 @@ def _cross_entropy_probs(fn, xp, x, dt, target, weight, reduction, eps):
             f"shape {x_shape}; got {tuple(target.shape)} (class indices must be an integer array)"
         )
     if x.ndim == 0:
-        raise ValueError(f"{fn}: logits must have at least 1 dimension (the classes); got a 0-d array")
+        raise ValueError(
+            f"{fn}: logits must have at least 1 dimension (the classes); got a 0-d array"
+        )
     if x.ndim == 1:
         N, C, D = 1, x_shape[0], 1
         out_shape = ()
@@ -317,7 +329,9 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
     _check_reduction(fn, reduction)
     target = xp.asarray(target)
     if xp.numpy_dtype(target).kind not in "iu":
-        raise TypeError(f"{fn}: target must hold integer class indices; got dtype {xp.numpy_dtype(target)}")
+        raise TypeError(
+            f"{fn}: target must hold integer class indices; got dtype {xp.numpy_dtype(target)}"
+        )
     x_shape = tuple(x.shape)
     N, C, D = _class_layout(fn, x_shape, target.shape)
     w = _class_weight(fn, xp, weight, C, dt)
@@ -365,7 +379,9 @@ def mse_loss(input, target, reduction="mean"):
     return loss, diff * (2 * scale)
 
 
-def binary_cross_entropy_with_logits(logits, target, weight=None, pos_weight=None, reduction="mean"):
+def binary_cross_entropy_with_logits(
+    logits, target, weight=None, pos_weight=None, reduction="mean"
+):
     r"""Sigmoid binary cross entropy on logits, ``torch.nn.functional.binary_cross_entropy_with_logits``.
 
     With :math:`\sigma` the logistic function, element weights :math:`w`, positive-class

@@ -48,13 +48,34 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, per_step, row_prefixes, states_per_step, workspace, check_batch_sizes, input_weight_grads, project_inputs,
-                       recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
-                       zero_padding)
+from .sequence import (
+    _record,
+    active_rows,
+    backward_blocks,
+    check_batch_sizes,
+    input_weight_grads,
+    per_step,
+    project_inputs,
+    recurrent_weight_grad,
+    row_prefixes,
+    sequence_views,
+    state_slots,
+    states_per_step,
+    time_steps,
+    transposed,
+    workspace,
+    zero_padding,
+)
 
-__all__ = ["lstm_cell_forward", "lstm_local_grads", "lstm_chain_step", "lstm_step_forward",
-           "lstm_step_backward",
-           "lstm_forward", "lstm_backward"]
+__all__ = [
+    "lstm_backward",
+    "lstm_cell_forward",
+    "lstm_chain_step",
+    "lstm_forward",
+    "lstm_local_grads",
+    "lstm_step_backward",
+    "lstm_step_forward",
+]
 
 
 class GateConstants:
@@ -73,7 +94,7 @@ class GateConstants:
     Use :func:`gate_constants`, which makes them once per size, backend and dtype.
     """
 
-    __slots__ = ("scale", "shift", "U", "V")
+    __slots__ = ("U", "V", "scale", "shift")
 
     def __init__(self, H, like):
         xp = ops(like)
@@ -138,7 +159,7 @@ def lstm_local_grads(gates, c_prev, c, coef, k_c):
     xp = ops(gates)
     H = c.shape[-1]
     k = gate_constants(H, gates)
-    i, f, g, o = (gates[..., j * H:(j + 1) * H] for j in range(4))
+    i, f, g, o = (gates[..., j * H : (j + 1) * H] for j in range(4))
     tanh_c = xp.tanh(c, out=k_c)
     xp.subtract(k.U, gates, out=coef)  # the activations' derivatives, all gates at once:
     coef *= gates  # G (U - G) + V = s (1 - s) for i, f, o and 1 - g^2 for g
@@ -212,13 +233,27 @@ def lstm_step_backward(dh, dc, cache):
     dc_prev = xp.zeros_like(c) if dc is None else xp.copy(dc)  # becomes dL/dc_{t-1}
     lstm_chain_step(dh, dc_prev, da, k_c, gates[:, H : 2 * H], xp.empty_like(c))
     db = xp.sum(da, axis=0) if has_bias else None
-    grads = {"weight_ih": xp.matmul(da.T, x), "weight_hh": xp.matmul(da.T, h_prev),
-             "bias_ih": db, "bias_hh": None if db is None else xp.copy(db)}
+    grads = {
+        "weight_ih": xp.matmul(da.T, x),
+        "weight_hh": xp.matmul(da.T, h_prev),
+        "bias_ih": db,
+        "bias_hh": None if db is None else xp.copy(db),
+    }
     return xp.matmul(da, weight_ih), xp.matmul(da, weight_hh), dc_prev, grads
 
 
-def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None,
-                 reverse=False, batch_sizes=None):
+def lstm_forward(
+    x,
+    h0,
+    c0,
+    weight_ih,
+    weight_hh,
+    bias_ih=None,
+    bias_hh=None,
+    weight_hr=None,
+    reverse=False,
+    batch_sizes=None,
+):
     r"""One layer-direction of an LSTM over ``T`` steps.
 
     Args:
@@ -270,7 +305,18 @@ def lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, we
     if batch_sizes is not None:
         out = zero_padding(xp.copy(out), batch_sizes)
         zero_padding(gates, batch_sizes)  # padded rows hold unused pre-activations: clear them
-    cache = (x, hs, cs, gates, weight_ih, weight_hh, weight_hr, bias_ih is not None, reverse, batch_sizes)
+    cache = (
+        x,
+        hs,
+        cs,
+        gates,
+        weight_ih,
+        weight_hh,
+        weight_hr,
+        bias_ih is not None,
+        reverse,
+        batch_sizes,
+    )
     return out, (xp.copy(hn), xp.copy(cn)), cache
 
 
@@ -289,7 +335,9 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
     T, B, P = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     H = cs.shape[-1]
     c_all, c_prev_all, _ = sequence_views(cs, reverse)  # c_t and c_{t-1} for every t, (T, B, H)
-    da = workspace("lstm.da", gates.shape, gates)  # (T, B, 4H): kappa_t, then delta_t; 0 where padded
+    da = workspace(
+        "lstm.da", gates.shape, gates
+    )  # (T, B, 4H): kappa_t, then delta_t; 0 where padded
     if weight_hr is not None:
         ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, for dW_hr after the loop
         dhs = xp.zeros((T, B, P), like=hs)  # dL/dh_t, for dW_hr after the loop
@@ -321,15 +369,26 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
             else:
                 dhs[t, :n] = dh
                 dm = xp.matmul(dh, weight_hr)  # (n, H)
-            chain_step(dm, DC[n], delta[t], k_c[t - lo, :n], f_gate[t], W[n],
-                       None if record is None else dc_t[:n])
+            chain_step(
+                dm,
+                DC[n],
+                delta[t],
+                k_c[t - lo, :n],
+                f_gate[t],
+                W[n],
+                None if record is None else dc_t[:n],
+            )
             if record is not None:
                 _record(record, "c", t, T, dc_t[:n])
             xp.matmul(delta[t], weight_hh, out=DH[n])  # dL/dh_{t-1}
     # 3. after the loop: every weight gradient and dx as one product over all steps
     _, h_prev, _ = sequence_views(hs, reverse)
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
-    grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(da, h_prev),
-             "bias_ih": db if has_bias else None, "bias_hh": xp.copy(db) if has_bias else None,
-             "weight_hr": None if weight_hr is None else recurrent_weight_grad(dhs, ms)}
+    grads = {
+        "weight_ih": dweight_ih,
+        "weight_hh": recurrent_weight_grad(da, h_prev),
+        "bias_ih": db if has_bias else None,
+        "bias_hh": xp.copy(db) if has_bias else None,
+        "weight_hr": None if weight_hr is None else recurrent_weight_grad(dhs, ms),
+    }
     return dx, (dh_next, dc_next), grads

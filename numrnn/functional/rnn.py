@@ -23,11 +23,23 @@ derivative of :math:`\phi` is recomputed from :math:`h_t`.
 from __future__ import annotations
 
 from ..backend import ops
-from .sequence import (_record, active_rows, backward_blocks, workspace, check_batch_sizes, input_weight_grads, project_inputs,
-                       recurrent_weight_grad, sequence_views, state_slots, time_steps, transposed,
-                       zero_padding)
+from .sequence import (
+    _record,
+    active_rows,
+    backward_blocks,
+    check_batch_sizes,
+    input_weight_grads,
+    project_inputs,
+    recurrent_weight_grad,
+    sequence_views,
+    state_slots,
+    time_steps,
+    transposed,
+    workspace,
+    zero_padding,
+)
 
-__all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"]
+__all__ = ["rnn_backward", "rnn_forward", "rnn_step_backward", "rnn_step_forward"]
 
 _NONLINEARITIES = ("tanh", "relu")
 
@@ -67,7 +79,9 @@ def _bias(bias_ih, bias_hh):
     return None if bias_ih is None else bias_ih + bias_hh
 
 
-def rnn_step_forward(x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"):
+def rnn_step_forward(
+    x, h_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh"
+):
     r"""One step :math:`h = \phi(x W_{ih}^\top + b_{ih} + h_{prev} W_{hh}^\top + b_{hh})`.
 
     Args:
@@ -97,13 +111,26 @@ def rnn_step_backward(dh, cache):
     xp = ops(dh)
     da = _activation_grad(dh, h, nonlinearity)  # (B, H)
     db = xp.sum(da, axis=0) if has_bias else None
-    grads = {"weight_ih": xp.matmul(da.T, x), "weight_hh": xp.matmul(da.T, h_prev),
-             "bias_ih": db, "bias_hh": None if db is None else xp.copy(db)}
+    grads = {
+        "weight_ih": xp.matmul(da.T, x),
+        "weight_hh": xp.matmul(da.T, h_prev),
+        "bias_ih": db,
+        "bias_hh": None if db is None else xp.copy(db),
+    }
     return xp.matmul(da, weight_ih), xp.matmul(da, weight_hh), grads
 
 
-def rnn_forward(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh",
-                reverse=False, batch_sizes=None):
+def rnn_forward(
+    x,
+    h0,
+    weight_ih,
+    weight_hh,
+    bias_ih=None,
+    bias_hh=None,
+    nonlinearity="tanh",
+    reverse=False,
+    batch_sizes=None,
+):
     r"""One layer-direction of an RNN over ``T`` steps.
 
     Args:
@@ -180,6 +207,10 @@ def rnn_backward(dout, dhn, cache, record=None):
             da[t, :n] *= dh  # delta_t = dL/dh_t * phi'(a_t)
             xp.matmul(da[t, :n], weight_hh, out=dh_next[:n])  # dL/dh_{t-1}
     dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
-    grads = {"weight_ih": dweight_ih, "weight_hh": recurrent_weight_grad(da, h_prev),
-             "bias_ih": db if has_bias else None, "bias_hh": xp.copy(db) if has_bias else None}
+    grads = {
+        "weight_ih": dweight_ih,
+        "weight_hh": recurrent_weight_grad(da, h_prev),
+        "bias_ih": db if has_bias else None,
+        "bias_hh": xp.copy(db) if has_bias else None,
+    }
     return dx, dh_next, grads

@@ -21,6 +21,7 @@ state each row's state at its own last valid step.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 
@@ -29,9 +30,22 @@ import numpy as np
 from ..backend import ops
 
 __all__ = [
-    "time_steps", "state_slots", "active_rows", "backward_blocks", "BLOCK_ELEMENTS", "per_step",
-    "states_per_step", "row_prefixes", "workspace", "sequence_views", "project_inputs",
-    "zero_padding", "input_weight_grads", "recurrent_weight_grad", "check_batch_sizes", "transposed",
+    "BLOCK_ELEMENTS",
+    "active_rows",
+    "backward_blocks",
+    "check_batch_sizes",
+    "input_weight_grads",
+    "per_step",
+    "project_inputs",
+    "recurrent_weight_grad",
+    "row_prefixes",
+    "sequence_views",
+    "state_slots",
+    "states_per_step",
+    "time_steps",
+    "transposed",
+    "workspace",
+    "zero_padding",
 ]
 
 
@@ -66,7 +80,7 @@ def backward_blocks(T, reverse, row_elements):
     """
     S = max(1, BLOCK_ELEMENTS // max(1, row_elements))
     starts = list(range(0, T, S))
-    for lo in (starts if reverse else reversed(starts)):
+    for lo in starts if reverse else reversed(starts):
         hi = min(lo + S, T)
         yield lo, hi, (range(lo, hi) if reverse else range(hi - 1, lo - 1, -1))
 
@@ -150,7 +164,7 @@ def check_batch_sizes(batch_sizes, T, B):
     bs = [int(n) for n in batch_sizes]
     if len(bs) != T:
         raise ValueError(f"batch_sizes must have one entry per time step ({T}); got {len(bs)}")
-    if bs[0] != B or any(n < 0 for n in bs) or any(a < b for a, b in zip(bs, bs[1:])):
+    if bs[0] != B or any(n < 0 for n in bs) or any(a < b for a, b in itertools.pairwise(bs)):
         raise ValueError(
             f"batch_sizes must be non-increasing, start at the batch size {B} and stay >= 0; got {bs}"
         )

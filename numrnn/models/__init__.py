@@ -5,4 +5,11 @@ from .char_lm import CharLM
 from .classifier import SequenceClassifier
 from .seq2seq import Seq2Seq, translate_ids, translation_batch
 
-__all__ = ["CharLM", "SequenceClassifier", "Seq2Seq", "translation_batch", "translate_ids", "decoding"]
+__all__ = [
+    "CharLM",
+    "Seq2Seq",
+    "SequenceClassifier",
+    "decoding",
+    "translate_ids",
+    "translation_batch",
+]

@@ -25,15 +25,29 @@ class CharLM(Module):
     gradient is not sent into the previous chunk (that is the truncation).
     """
 
-    def __init__(self, vocab_size, embed_size=64, hidden_size=256, num_layers=1, cell="lstm",
-                 dropout=0.0, *, dtype=np.float32, seed=None, rng=None, backend="numpy", device=None):
+    def __init__(
+        self,
+        vocab_size,
+        embed_size=64,
+        hidden_size=256,
+        num_layers=1,
+        cell="lstm",
+        dropout=0.0,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         self.vocab_size, self.cell = int(vocab_size), str(cell)
         self.embedding = Embedding(vocab_size, embed_size, dtype=dtype, rng=rng)
-        self.rnn = make_recurrent(cell, embed_size, hidden_size, num_layers, dropout=dropout,
-                                  dtype=dtype, rng=rng)
+        self.rnn = make_recurrent(
+            cell, embed_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=rng
+        )
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self._init_backend(backend, device)
 

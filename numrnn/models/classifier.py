@@ -24,16 +24,42 @@ class SequenceClassifier(Module):
     gradient into the last layer's final states and back through time.
     """
 
-    def __init__(self, vocab_size, num_classes, embed_size=64, hidden_size=128, num_layers=1,
-                 cell="lstm", bidirectional=False, dropout=0.0, padding_idx=0, *, dtype=np.float32,
-                 seed=None, rng=None, backend="numpy", device=None):
+    def __init__(
+        self,
+        vocab_size,
+        num_classes,
+        embed_size=64,
+        hidden_size=128,
+        num_layers=1,
+        cell="lstm",
+        bidirectional=False,
+        dropout=0.0,
+        padding_idx=0,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         self.num_classes = int(num_classes)
-        self.embedding = Embedding(vocab_size, embed_size, padding_idx=padding_idx, dtype=dtype, rng=rng)
-        self.rnn = make_recurrent(cell, embed_size, hidden_size, num_layers, batch_first=True,
-                                  bidirectional=bidirectional, dropout=dropout, dtype=dtype, rng=rng)
+        self.embedding = Embedding(
+            vocab_size, embed_size, padding_idx=padding_idx, dtype=dtype, rng=rng
+        )
+        self.rnn = make_recurrent(
+            cell,
+            embed_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            dtype=dtype,
+            rng=rng,
+        )
         dirs = 2 if bidirectional else 1
         self.head = Linear(hidden_size * dirs, num_classes, dtype=dtype, rng=rng)
         self._init_backend(backend, device)
@@ -47,7 +73,9 @@ class SequenceClassifier(Module):
         hn = self._final_hidden(state)
         dirs = self.rnn.num_directions
         last = hn[-dirs:]  # the last layer's directions, (D, B, H)
-        feats = last[0] if dirs == 1 else self._ops.concatenate([last[0], last[1]], axis=-1)  # (B, D*H)
+        feats = (
+            last[0] if dirs == 1 else self._ops.concatenate([last[0], last[1]], axis=-1)
+        )  # (B, D*H)
         self._push_cache((tuple(out.shape), state))
         return self.head(feats)  # (B, C)
 
@@ -56,10 +84,14 @@ class SequenceClassifier(Module):
         xp = self._ops
         dfeats = self.head.backward(dlogits)  # (B, D*H)
         dirs, H = self.rnn.num_directions, self.rnn.hidden_size
-        dstate = tuple(xp.zeros_like(s) for s in state) if isinstance(state, tuple) else xp.zeros_like(state)
+        dstate = (
+            tuple(xp.zeros_like(s) for s in state)
+            if isinstance(state, tuple)
+            else xp.zeros_like(state)
+        )
         dhn = dstate[0] if isinstance(dstate, tuple) else dstate
         for d in range(dirs):
-            dhn[dhn.shape[0] - dirs + d] = dfeats[:, d * H:(d + 1) * H]
+            dhn[dhn.shape[0] - dirs + d] = dfeats[:, d * H : (d + 1) * H]
         dout = xp.zeros(out_shape, like=dfeats)  # the outputs themselves are not used
         de, _ = self.rnn.backward(dout, dstate)
         self.embedding.backward(de)

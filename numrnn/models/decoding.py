@@ -34,7 +34,7 @@ import numpy as np
 
 from ..backend import to_numpy
 
-__all__ = ["Hypothesis", "greedy_search", "beam_search", "length_normalised"]
+__all__ = ["Hypothesis", "beam_search", "greedy_search", "length_normalised"]
 
 
 class Hypothesis(NamedTuple):
@@ -98,7 +98,11 @@ def greedy_search(step, state, batch_size, bos_id, eos_id, max_len=50):
         ValueError: a bad ``batch_size``, id or ``max_len``.
     """
     _check_common(bos_id, eos_id, max_len)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
     B = int(batch_size)
     tokens = np.full(B, bos_id, dtype=np.int64)
@@ -123,10 +127,18 @@ def greedy_search(step, state, batch_size, bos_id, eos_id, max_len=50):
     out = []
     for b in range(B):
         n = int(length[b]) - int(done[b])  # tokens without the eos
-        attn = None if extras[0] is None else np.stack([e[b] for e in extras[:n]], axis=0) if n else \
-            np.zeros((0, extras[0].shape[-1]))
-        out.append(Hypothesis(picked[b, :n].tolist(), float(log_prob[b]), float(log_prob[b]),
-                              bool(done[b]), attn))
+        attn = (
+            None
+            if extras[0] is None
+            else np.stack([e[b] for e in extras[:n]], axis=0)
+            if n
+            else np.zeros((0, extras[0].shape[-1]))
+        )
+        out.append(
+            Hypothesis(
+                picked[b, :n].tolist(), float(log_prob[b]), float(log_prob[b]), bool(done[b]), attn
+            )
+        )
     return out
 
 
@@ -170,7 +182,11 @@ def beam_search(step, state, select, bos_id, eos_id, beam_width=4, max_len=50, a
         ValueError: ``beam_width < 1``, ``alpha < 0``, ``n_best < 1``, a bad id or ``max_len``.
     """
     _check_common(bos_id, eos_id, max_len)
-    if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) or beam_width < 1:
+    if (
+        isinstance(beam_width, bool)
+        or not isinstance(beam_width, (int, np.integer))
+        or beam_width < 1
+    ):
         raise ValueError(f"beam_width must be an int >= 1; got {beam_width!r}")
     if not isinstance(alpha, (int, float, np.floating)) or not alpha >= 0:
         raise ValueError(f"alpha must be a number >= 0; got {alpha!r}")
@@ -199,10 +215,22 @@ def beam_search(step, state, select, bos_id, eos_id, beam_width=4, max_len=50, a
             if tok == eos_id:
                 if rank < K:
                     seq = live_tokens[row]
-                    att = None if extra is None else (np.stack(attn[:len(seq)], 0) if seq
-                                                      else np.zeros((0, extra.shape[-1])))
-                    finished.append(Hypothesis(list(seq), float(cand[flat]),
-                                               length_normalised(cand[flat], n, alpha), True, att))
+                    att = (
+                        None
+                        if extra is None
+                        else (
+                            np.stack(attn[: len(seq)], 0) if seq else np.zeros((0, extra.shape[-1]))
+                        )
+                    )
+                    finished.append(
+                        Hypothesis(
+                            list(seq),
+                            float(cand[flat]),
+                            length_normalised(cand[flat], n, alpha),
+                            True,
+                            att,
+                        )
+                    )
             elif len(keep_rows) < K:
                 keep_rows.append(row)
                 new_tokens.append(live_tokens[row] + [tok])
@@ -222,7 +250,14 @@ def beam_search(step, state, select, bos_id, eos_id, beam_width=4, max_len=50, a
         state = select(state, idx)
         tokens = np.array([t[-1] for t in live_tokens], dtype=np.int64)
     for seq, attn, lpv in zip(live_tokens, live_attn, live_lp if live_tokens else []):
-        finished.append(Hypothesis(list(seq), float(lpv), length_normalised(lpv, len(seq), alpha), False,
-                                   np.stack(attn, 0) if attn else None))
+        finished.append(
+            Hypothesis(
+                list(seq),
+                float(lpv),
+                length_normalised(lpv, len(seq), alpha),
+                False,
+                np.stack(attn, 0) if attn else None,
+            )
+        )
     finished.sort(key=lambda h: -h.score)
     return finished[: int(n_best)]

@@ -52,10 +52,24 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import to_numpy
-from ..functional import (cross_entropy, log_softmax, project_keys_backward, project_keys_forward,
-                          tanh_backward, tanh_forward)
+from ..functional import (
+    cross_entropy,
+    log_softmax,
+    project_keys_backward,
+    project_keys_forward,
+    tanh_backward,
+    tanh_forward,
+)
 from ..functional.attention import additive_attention_step_backward, additive_attention_step_forward
-from ..nn import AdditiveAttention, DotAttention, Embedding, GeneralAttention, Linear, Module, no_grad
+from ..nn import (
+    AdditiveAttention,
+    DotAttention,
+    Embedding,
+    GeneralAttention,
+    Linear,
+    Module,
+    no_grad,
+)
 from ..nn.module import check_dtype, make_rng
 from .decoding import beam_search, greedy_search
 from .recurrent import make_recurrent
@@ -82,7 +96,9 @@ def _vocab_info(v, what):
         return int(v), None, None, None
     if hasattr(v, "__len__") and hasattr(v, "pad_id"):
         return len(v), v.pad_id, getattr(v, "bos_id", None), getattr(v, "eos_id", None)
-    raise TypeError(f"Seq2Seq: {what} must be a numrnn.data.Vocab or an int size; got {type(v).__name__}")
+    raise TypeError(
+        f"Seq2Seq: {what} must be a numrnn.data.Vocab or an int size; got {type(v).__name__}"
+    )
 
 
 class Seq2Seq(Module):
@@ -116,27 +132,56 @@ class Seq2Seq(Module):
         ValueError / TypeError: a bad size, cell, attention name, or vocabulary.
     """
 
-    def __init__(self, src_vocab, tgt_vocab, embed_size=64, hidden_size=128, num_layers=1, cell="gru",
-                 bidirectional_encoder=False, attention=None, attention_size=None, dropout=0.0,
-                 src_pad_id=None, tgt_pad_id=None, bos_id=None, eos_id=None, *, dtype=np.float32,
-                 seed=None, rng=None, backend="numpy", device=None):
+    def __init__(
+        self,
+        src_vocab,
+        tgt_vocab,
+        embed_size=64,
+        hidden_size=128,
+        num_layers=1,
+        cell="gru",
+        bidirectional_encoder=False,
+        attention=None,
+        attention_size=None,
+        dropout=0.0,
+        src_pad_id=None,
+        tgt_pad_id=None,
+        bos_id=None,
+        eos_id=None,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         src_size, s_pad, _, _ = _vocab_info(src_vocab, "src_vocab")
         tgt_size, t_pad, t_bos, t_eos = _vocab_info(tgt_vocab, "tgt_vocab")
         if attention not in _ATTENTION:
             raise ValueError(f"Seq2Seq: attention must be one of {_ATTENTION}; got {attention!r}")
-        for name, v in (("embed_size", embed_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+        for name, v in (
+            ("embed_size", embed_size),
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+        ):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"Seq2Seq: {name} must be an int >= 1; got {v!r}")
         H, E, dirs = int(hidden_size), int(embed_size), 2 if bidirectional_encoder else 1
         if attention == "dot" and dirs * H != H:
-            raise ValueError("Seq2Seq: attention='dot' needs keys of the decoder's size H, but a bidirectional "
-                             f"encoder gives 2H = {2 * H}; use 'general' or 'additive'")
+            raise ValueError(
+                "Seq2Seq: attention='dot' needs keys of the decoder's size H, but a bidirectional "
+                f"encoder gives 2H = {2 * H}; use 'general' or 'additive'"
+            )
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         self.src_vocab_size, self.tgt_vocab_size = src_size, tgt_size
-        self.src_pad_id = int(src_pad_id if src_pad_id is not None else (s_pad if s_pad is not None else 0))
-        self.tgt_pad_id = int(tgt_pad_id if tgt_pad_id is not None else (t_pad if t_pad is not None else 0))
+        self.src_pad_id = int(
+            src_pad_id if src_pad_id is not None else (s_pad if s_pad is not None else 0)
+        )
+        self.tgt_pad_id = int(
+            tgt_pad_id if tgt_pad_id is not None else (t_pad if t_pad is not None else 0)
+        )
         self.bos_id = bos_id if bos_id is not None else t_bos
         self.eos_id = eos_id if eos_id is not None else t_eos
         self.embed_size, self.hidden_size, self.num_layers = E, H, int(num_layers)
@@ -144,17 +189,32 @@ class Seq2Seq(Module):
         self.bidirectional_encoder = bool(bidirectional_encoder)
         self.context_size = dirs * H if attention else 0  # C: features of the encoder outputs
 
-        self.src_embedding = Embedding(src_size, E, padding_idx=self.src_pad_id, dtype=dtype, rng=rng)
-        self.encoder = make_recurrent(cell, E, H, num_layers, batch_first=True, dropout=dropout,
-                                      bidirectional=self.bidirectional_encoder, dtype=dtype, rng=rng)
+        self.src_embedding = Embedding(
+            src_size, E, padding_idx=self.src_pad_id, dtype=dtype, rng=rng
+        )
+        self.encoder = make_recurrent(
+            cell,
+            E,
+            H,
+            num_layers,
+            batch_first=True,
+            dropout=dropout,
+            bidirectional=self.bidirectional_encoder,
+            dtype=dtype,
+            rng=rng,
+        )
         self._lstm = self.encoder.mode == "lstm"
         if self.bidirectional_encoder:
             self.bridge_h = Linear(2 * H, H, dtype=dtype, rng=rng)
             if self._lstm:
                 self.bridge_c = Linear(2 * H, H, dtype=dtype, rng=rng)
-        self.tgt_embedding = Embedding(tgt_size, E, padding_idx=self.tgt_pad_id, dtype=dtype, rng=rng)
+        self.tgt_embedding = Embedding(
+            tgt_size, E, padding_idx=self.tgt_pad_id, dtype=dtype, rng=rng
+        )
         C = self.context_size
-        self.decoder = make_recurrent(cell, E + C, H, num_layers, dropout=dropout, dtype=dtype, rng=rng)
+        self.decoder = make_recurrent(
+            cell, E + C, H, num_layers, dropout=dropout, dtype=dtype, rng=rng
+        )
         if attention == "additive":
             self.attention = AdditiveAttention(H, C, attention_size or H, dtype=dtype, rng=rng)
         elif attention == "dot":
@@ -176,27 +236,44 @@ class Seq2Seq(Module):
     def _check_batch(self, src, src_lengths, tgt_in=None):
         src = np.asarray(to_numpy(src))
         if src.ndim != 2 or src.dtype.kind not in "iu":
-            raise ValueError(f"Seq2Seq: src must be a (B, S) integer array of source ids; got shape "
-                             f"{src.shape}, dtype {src.dtype}")
+            raise ValueError(
+                f"Seq2Seq: src must be a (B, S) integer array of source ids; got shape "
+                f"{src.shape}, dtype {src.dtype}"
+            )
         B, S = src.shape
         lengths = np.asarray(to_numpy(src_lengths))
         if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
-            raise ValueError(f"Seq2Seq: src_lengths must be ({B},) integers, one per row of src; got shape "
-                             f"{lengths.shape}, dtype {lengths.dtype}")
+            raise ValueError(
+                f"Seq2Seq: src_lengths must be ({B},) integers, one per row of src; got shape "
+                f"{lengths.shape}, dtype {lengths.dtype}"
+            )
         if B < 1 or S < 1 or lengths.min() < 1 or lengths.max() > S:
-            raise ValueError(f"Seq2Seq: src_lengths must be in [1, {S}] (src has {S} columns); got "
-                             f"min {lengths.min() if B else None}, max {lengths.max() if B else None}")
+            raise ValueError(
+                f"Seq2Seq: src_lengths must be in [1, {S}] (src has {S} columns); got "
+                f"min {lengths.min() if B else None}, max {lengths.max() if B else None}"
+            )
         if tgt_in is not None:
             tgt_in = np.asarray(to_numpy(tgt_in))
-            if tgt_in.ndim != 2 or tgt_in.shape[0] != B or tgt_in.shape[1] < 1 or tgt_in.dtype.kind not in "iu":
-                raise ValueError(f"Seq2Seq: tgt_in must be a ({B}, T) integer array (T >= 1, same rows as "
-                                 f"src); got shape {tgt_in.shape}, dtype {tgt_in.dtype}")
+            if (
+                tgt_in.ndim != 2
+                or tgt_in.shape[0] != B
+                or tgt_in.shape[1] < 1
+                or tgt_in.dtype.kind not in "iu"
+            ):
+                raise ValueError(
+                    f"Seq2Seq: tgt_in must be a ({B}, T) integer array (T >= 1, same rows as "
+                    f"src); got shape {tgt_in.shape}, dtype {tgt_in.dtype}"
+                )
             if tgt_in.min() < 0 or tgt_in.max() >= self.tgt_vocab_size:
-                raise ValueError(f"Seq2Seq: tgt_in ids must be in [0, {self.tgt_vocab_size}); got min "
-                                 f"{tgt_in.min()}, max {tgt_in.max()}")
+                raise ValueError(
+                    f"Seq2Seq: tgt_in ids must be in [0, {self.tgt_vocab_size}); got min "
+                    f"{tgt_in.min()}, max {tgt_in.max()}"
+                )
         if src.min() < 0 or src.max() >= self.src_vocab_size:
-            raise ValueError(f"Seq2Seq: src ids must be in [0, {self.src_vocab_size}); got min {src.min()}, "
-                             f"max {src.max()}")
+            raise ValueError(
+                f"Seq2Seq: src ids must be in [0, {self.src_vocab_size}); got min {src.min()}, "
+                f"max {src.max()}"
+            )
         return src, lengths.astype(np.int64), tgt_in
 
     def _dropout_mask(self, x):
@@ -225,7 +302,9 @@ class Seq2Seq(Module):
         bridge_cache = None
         if self.bidirectional_encoder:
             finals = final if isinstance(final, tuple) else (final,)
-            joined = [xp.concatenate([f[0::2], f[1::2]], axis=-1) for f in finals]  # each (L, B, 2H)
+            joined = [
+                xp.concatenate([f[0::2], f[1::2]], axis=-1) for f in finals
+            ]  # each (L, B, 2H)
             h0, tanh_cache = tanh_forward(self.bridge_h(joined[0]))  # (L, B, H)
             state = (h0, self.bridge_c(joined[1])) if self._lstm else h0
             bridge_cache = tanh_cache
@@ -237,10 +316,16 @@ class Seq2Seq(Module):
             if self.attention_kind == "additive":
                 a = self.attention
                 bias = a.bias_k.data if a.bias_k is not None else None
-                keys_proj, kcache = project_keys_forward(outputs, a.weight_k.data, bias)  # (B, S, A)
+                keys_proj, kcache = project_keys_forward(
+                    outputs, a.weight_k.data, bias
+                )  # (B, S, A)
         else:
             outputs = None
-        enc_shape = (src.shape[0], src.shape[1], self.encoder.output_size * self.encoder.num_directions)
+        enc_shape = (
+            src.shape[0],
+            src.shape[1],
+            self.encoder.output_size * self.encoder.num_directions,
+        )
         cache = (enc_shape, bridge_cache, kcache, emask)
         return _Encoded(outputs, mask, keys_proj, state), cache
 
@@ -260,7 +345,9 @@ class Seq2Seq(Module):
                 self.attention.bias_k.grad += dbias
             doutputs = dkeys if doutputs is None else doutputs + dkeys
         if doutputs is None:
-            doutputs = xp.zeros(enc_shape, like=self.out.weight.data)  # outputs unused without attention
+            doutputs = xp.zeros(
+                enc_shape, like=self.out.weight.data
+            )  # outputs unused without attention
         if self.bidirectional_encoder:
             parts = dstate0 if isinstance(dstate0, tuple) else (dstate0,)
             djoined = [self.bridge_h.backward(tanh_backward(parts[0], bridge_cache))]  # (L, B, 2H)
@@ -269,7 +356,9 @@ class Seq2Seq(Module):
             H = self.hidden_size
             dfinal = []
             for dj in djoined:
-                d = xp.zeros((2 * dj.shape[0],) + tuple(dj.shape[1:-1]) + (H,), like=dj)  # (2L, B, H)
+                d = xp.zeros(
+                    (2 * dj.shape[0],) + tuple(dj.shape[1:-1]) + (H,), like=dj
+                )  # (2L, B, H)
                 d[0::2] = dj[..., :H]
                 d[1::2] = dj[..., H:]
                 dfinal.append(d)
@@ -296,7 +385,8 @@ class Seq2Seq(Module):
             if self.attention_kind == "additive":
                 a = self.attention
                 ctx, weights, acache = additive_attention_step_forward(
-                    query, enc.keys_proj, enc.outputs, a.weight_q.data, a.v.data, mask=enc.mask)
+                    query, enc.keys_proj, enc.outputs, a.weight_q.data, a.v.data, mask=enc.mask
+                )
             else:
                 ctx, weights = self.attention(query, enc.outputs, enc.outputs, mask=enc.mask)
             x = xp.concatenate([e, ctx], axis=-1)  # (B, E + C)
@@ -331,7 +421,9 @@ class Seq2Seq(Module):
         """
         src, lengths, tgt_in = self._check_batch(src, src_lengths, tgt_in)
         if not 0.0 <= float(teacher_forcing_ratio) <= 1.0:
-            raise ValueError(f"Seq2Seq: teacher_forcing_ratio must be in [0, 1]; got {teacher_forcing_ratio!r}")
+            raise ValueError(
+                f"Seq2Seq: teacher_forcing_ratio must be in [0, 1]; got {teacher_forcing_ratio!r}"
+            )
         B, T = tgt_in.shape
         force = None
         if teacher_forcing_ratio < 1.0:
@@ -366,7 +458,9 @@ class Seq2Seq(Module):
         enc_cache, step_caches, shape, is_tuple = cache
         if tuple(dlogits.shape) != shape:
             self._push_cache(cache)
-            raise ValueError(f"Seq2Seq.backward: dlogits must have shape {shape}; got {tuple(dlogits.shape)}")
+            raise ValueError(
+                f"Seq2Seq.backward: dlogits must have shape {shape}; got {tuple(dlogits.shape)}"
+            )
         xp = self._ops
         T = shape[1]
         H, E, C = self.hidden_size, self.embed_size, self.context_size
@@ -396,8 +490,16 @@ class Seq2Seq(Module):
             self.tgt_embedding.backward(de if emask is None else de * emask)
         self._encode_backward(dstate, doutputs, dkeys_proj, enc_cache)
 
-    def train_step_loss(self, src, src_lengths, tgt_in, tgt_out, teacher_forcing_ratio=1.0, rng=None,
-                        label_smoothing=0.0):
+    def train_step_loss(
+        self,
+        src,
+        src_lengths,
+        tgt_in,
+        tgt_out,
+        teacher_forcing_ratio=1.0,
+        rng=None,
+        label_smoothing=0.0,
+    ):
         """Forward, mean cross entropy over the non-padding targets, and backward, in one call.
 
         ``tgt_out`` ``(B, T)`` holds the targets (positions equal to ``tgt_pad_id``
@@ -409,15 +511,21 @@ class Seq2Seq(Module):
         """
         tgt_out = np.asarray(to_numpy(tgt_out))
         if tgt_out.shape != np.shape(to_numpy(tgt_in)):
-            raise ValueError(f"Seq2Seq: tgt_out must have tgt_in's shape {np.shape(to_numpy(tgt_in))}; "
-                             f"got {tgt_out.shape}")
+            raise ValueError(
+                f"Seq2Seq: tgt_out must have tgt_in's shape {np.shape(to_numpy(tgt_in))}; "
+                f"got {tgt_out.shape}"
+            )
         logits = self.forward(src, src_lengths, tgt_in, teacher_forcing_ratio, rng)
         B, T, V = logits.shape
         target = tgt_out.reshape(-1).astype(np.int64)
         if self._ops.name != "numpy":
             target = self._ops.asarray(target)
-        loss, dlogits = cross_entropy(logits.reshape(B * T, V), target, ignore_index=self.tgt_pad_id,
-                                      label_smoothing=label_smoothing)
+        loss, dlogits = cross_entropy(
+            logits.reshape(B * T, V),
+            target,
+            ignore_index=self.tgt_pad_id,
+            label_smoothing=label_smoothing,
+        )
         self.backward(dlogits.reshape(B, T, V))
         return float(to_numpy(loss))
 
@@ -426,10 +534,15 @@ class Seq2Seq(Module):
         """Keep rows ``index`` (int64 NumPy array) of a decoding carry ``(decoder state, _Encoded)``."""
         state, enc = carry
         i = self._idx(index)
-        state = tuple(s[:, i] for s in state) if isinstance(state, tuple) else state[:, i]  # (L, K, H)
-        enc = _Encoded(None if enc.outputs is None else enc.outputs[i],
-                       None if enc.mask is None else enc.mask[index],  # the mask stays NumPy
-                       None if enc.keys_proj is None else enc.keys_proj[i], None)
+        state = (
+            tuple(s[:, i] for s in state) if isinstance(state, tuple) else state[:, i]
+        )  # (L, K, H)
+        enc = _Encoded(
+            None if enc.outputs is None else enc.outputs[i],
+            None if enc.mask is None else enc.mask[index],  # the mask stays NumPy
+            None if enc.keys_proj is None else enc.keys_proj[i],
+            None,
+        )
         return state, enc
 
     def _step_fn(self):
@@ -438,11 +551,14 @@ class Seq2Seq(Module):
             logits, state, weights = self._step(tokens, state, enc)
             lp = log_softmax(to_numpy(logits).astype(np.float64), axis=-1)
             return lp, (state, enc), weights
+
         return step
 
     def _start(self, src, src_lengths):
         if self.bos_id is None or self.eos_id is None:
-            raise ValueError("Seq2Seq: decoding needs bos_id and eos_id (give them, or a tgt_vocab that has them)")
+            raise ValueError(
+                "Seq2Seq: decoding needs bos_id and eos_id (give them, or a tgt_vocab that has them)"
+            )
         src, lengths, _ = self._check_batch(src, src_lengths)
         enc, _ = self._encode(src, lengths)
         return enc, src.shape[0]
@@ -462,14 +578,24 @@ class Seq2Seq(Module):
         try:
             with no_grad():
                 enc, B = self._start(src, src_lengths)
-                hyps = greedy_search(self._step_fn(), (enc.state, enc._replace(state=None)), B,
-                                     int(self.bos_id), int(self.eos_id), max_len)
+                hyps = greedy_search(
+                    self._step_fn(),
+                    (enc.state, enc._replace(state=None)),
+                    B,
+                    int(self.bos_id),
+                    int(self.eos_id),
+                    max_len,
+                )
         finally:
             self.train(was_training)
         return hyps if return_hypotheses else self._unpack(hyps, src_lengths)
 
-    def beam_search(self, src, src_lengths, beam_width=4, max_len=50, alpha=0.0, return_hypotheses=False):
-        """Beam search for every row of a batch (one beam per row), see :func:`~numrnn.models.decoding.beam_search`.
+    def beam_search(
+        self, src, src_lengths, beam_width=4, max_len=50, alpha=0.0, return_hypotheses=False
+    ):
+        """Beam search for every row of a batch (one beam per row).
+
+        See :func:`~numrnn.models.decoding.beam_search`.
 
         ``alpha`` is the length-normalisation exponent (``score = log p / len**alpha``).
         Returns the best hypothesis per row, as :meth:`greedy` does.
@@ -483,8 +609,18 @@ class Seq2Seq(Module):
                 for b in range(B):
                     row = np.array([b], dtype=np.int64)
                     carry = self._select((enc.state, enc), row)
-                    hyps.append(beam_search(step, carry, self._select, int(self.bos_id), int(self.eos_id),
-                                            beam_width, max_len, alpha)[0])
+                    hyps.append(
+                        beam_search(
+                            step,
+                            carry,
+                            self._select,
+                            int(self.bos_id),
+                            int(self.eos_id),
+                            beam_width,
+                            max_len,
+                            alpha,
+                        )[0]
+                    )
         finally:
             self.train(was_training)
         return hyps if return_hypotheses else self._unpack(hyps, src_lengths)
@@ -493,12 +629,16 @@ class Seq2Seq(Module):
     def _unpack(hyps, src_lengths):
         lengths = np.asarray(to_numpy(src_lengths))
         tokens = [h.tokens for h in hyps]
-        attn = [None if h.attention is None else h.attention[:, : int(n)] for h, n in zip(hyps, lengths)]
+        attn = [
+            None if h.attention is None else h.attention[:, : int(n)] for h, n in zip(hyps, lengths)
+        ]
         return tokens, attn
 
     def extra_repr(self):
-        return (f"cell={self.cell!r}, num_layers={self.num_layers}, bidirectional_encoder="
-                f"{self.bidirectional_encoder}, attention={self.attention_kind!r}")
+        return (
+            f"cell={self.cell!r}, num_layers={self.num_layers}, bidirectional_encoder="
+            f"{self.bidirectional_encoder}, attention={self.attention_kind!r}"
+        )
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -520,8 +660,10 @@ def translation_batch(src_seqs, tgt_seqs, src_pad_id, tgt_pad_id, bos_id, eos_id
         ValueError: the two lists differ in length, are empty, or a source is empty.
     """
     if len(src_seqs) != len(tgt_seqs) or not len(src_seqs):
-        raise ValueError(f"translation_batch: need as many targets as sources (>= 1); got {len(src_seqs)} "
-                         f"sources, {len(tgt_seqs)} targets")
+        raise ValueError(
+            f"translation_batch: need as many targets as sources (>= 1); got {len(src_seqs)} "
+            f"sources, {len(tgt_seqs)} targets"
+        )
     src_lengths = np.array([len(s) for s in src_seqs], dtype=np.int64)
     if src_lengths.min() < 1:
         raise ValueError("translation_batch: every source needs at least one token")
@@ -534,13 +676,15 @@ def translation_batch(src_seqs, tgt_seqs, src_pad_id, tgt_pad_id, bos_id, eos_id
         n = len(t)
         src[b, : len(s)] = s
         tgt_in[b, 0] = bos_id
-        tgt_in[b, 1: n + 1] = t
+        tgt_in[b, 1 : n + 1] = t
         tgt_out[b, :n] = t
         tgt_out[b, n] = eos_id
     return src, src_lengths, tgt_in, tgt_out
 
 
-def translate_ids(model, src_seqs, method="greedy", batch_size=64, beam_width=4, alpha=0.0, max_len=None):
+def translate_ids(
+    model, src_seqs, method="greedy", batch_size=64, beam_width=4, alpha=0.0, max_len=None
+):
     """Decode many source id sequences with ``model``; returns ``(tokens, attention)`` lists.
 
     Sources are decoded in length-sorted batches (less padding) and returned in
@@ -556,7 +700,7 @@ def translate_ids(model, src_seqs, method="greedy", batch_size=64, beam_width=4,
     tokens, attn = [None] * len(src_seqs), [None] * len(src_seqs)
     pad = model.src_pad_id
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         lengths = np.array([len(src_seqs[i]) for i in idx], dtype=np.int64)
         src = np.full((len(idx), int(lengths.max())), pad, dtype=np.int64)
         for r, i in enumerate(idx):
@@ -565,7 +709,9 @@ def translate_ids(model, src_seqs, method="greedy", batch_size=64, beam_width=4,
         if method == "greedy":
             tok, att = model.greedy(src, lengths, max_len=limit)
         else:
-            tok, att = model.beam_search(src, lengths, beam_width=beam_width, max_len=limit, alpha=alpha)
+            tok, att = model.beam_search(
+                src, lengths, beam_width=beam_width, max_len=limit, alpha=alpha
+            )
         for r, i in enumerate(idx):
             tokens[i], attn[i] = tok[r], att[r]
     return tokens, attn

@@ -1,11 +1,24 @@
 """Modules users build with: PyTorch's names and shapes over numrnn's functional pairs."""
 
-from .attention import *  # noqa: F401,F403
+from .attention import *  # noqa: F403
 from .attention import __all__ as _att
 from .cells import GRUCell, LSTMCell, RNNCell
 from .linear import Embedding, Linear
 from .module import Module, Parameter, is_grad_enabled, no_grad
 from .recurrent import GRU, LSTM, RNN
 
-__all__ = ["Module", "Parameter", "no_grad", "is_grad_enabled", "Linear", "Embedding",
-           "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", *_att]
+__all__ = [
+    "Module",
+    "Parameter",
+    "no_grad",
+    "is_grad_enabled",
+    "Linear",
+    "Embedding",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
+    *_att,
+]

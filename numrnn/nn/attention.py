@@ -29,11 +29,18 @@ import math
 
 import numpy as np
 
-from ..functional.attention import (_check_inputs, _check_upstream, additive_attention_backward,
-                                    additive_attention_forward, dot_attention_backward,
-                                    dot_attention_forward, general_attention_backward,
-                                    general_attention_forward, scaled_dot_product_attention_backward,
-                                    scaled_dot_product_attention_forward)
+from ..functional.attention import (
+    _check_inputs,
+    _check_upstream,
+    additive_attention_backward,
+    additive_attention_forward,
+    dot_attention_backward,
+    dot_attention_forward,
+    general_attention_backward,
+    general_attention_forward,
+    scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_forward,
+)
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array
 
@@ -131,8 +138,19 @@ class AdditiveAttention(_Attention):
     :func:`numrnn.functional.additive_attention_step_forward` per step.
     """
 
-    def __init__(self, query_size, key_size, hidden_size, bias=False, *, dtype=np.float32, seed=None,
-                 rng=None, backend="numpy", device=None):
+    def __init__(
+        self,
+        query_size,
+        key_size,
+        hidden_size,
+        bias=False,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         sizes = (query_size, key_size, hidden_size)
         if any(int(n) != n or n < 1 for n in sizes):
@@ -158,8 +176,16 @@ class AdditiveAttention(_Attention):
 
     def _forward(self, query, keys, values, mask):
         bias = self.bias_k.data if self.bias_k is not None else None
-        return additive_attention_forward(query, keys, values, self.weight_q.data, self.weight_k.data,
-                                          self.v.data, bias=bias, mask=mask)
+        return additive_attention_forward(
+            query,
+            keys,
+            values,
+            self.weight_q.data,
+            self.weight_k.data,
+            self.v.data,
+            bias=bias,
+            mask=mask,
+        )
 
     def _backward(self, dcontext, dweights, cache):
         g = additive_attention_backward(dcontext, dweights, cache)
@@ -171,8 +197,10 @@ class AdditiveAttention(_Attention):
         return g.dquery, g.dkeys, g.dvalues
 
     def extra_repr(self):
-        return (f"query_size={self.query_size}, key_size={self.key_size}, "
-                f"hidden_size={self.hidden_size}, bias={self.bias_k is not None}")
+        return (
+            f"query_size={self.query_size}, key_size={self.key_size}, "
+            f"hidden_size={self.hidden_size}, bias={self.bias_k is not None}"
+        )
 
 
 class GeneralAttention(_Attention):
@@ -184,18 +212,30 @@ class GeneralAttention(_Attention):
     ``nn.Bilinear(query_size, key_size, 1, bias=False).weight[0]``).
     """
 
-    def __init__(self, query_size, key_size, *, dtype=np.float32, seed=None, rng=None, backend="numpy",
-                 device=None):
+    def __init__(
+        self,
+        query_size,
+        key_size,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         if any(int(n) != n or n < 1 for n in (query_size, key_size)):
             raise ValueError(
-                f"GeneralAttention: query_size and key_size must be integers >= 1; got {query_size}, {key_size}"
+                "GeneralAttention: query_size and key_size must be integers >= 1; "
+                f"got {query_size}, {key_size}"
             )
         self.query_size, self.key_size = int(query_size), int(key_size)
         self._init_dtype(dtype)
         rng = make_rng(seed, rng)
         k = 1.0 / math.sqrt(self.key_size)
-        self.weight = Parameter(rng.uniform(-k, k, (self.query_size, self.key_size)).astype(self._dtype))
+        self.weight = Parameter(
+            rng.uniform(-k, k, (self.query_size, self.key_size)).astype(self._dtype)
+        )
         self._query_dim, self._key_dim = self.query_size, self.key_size
         self._init_backend(backend, device)
 

@@ -15,14 +15,24 @@ from .. import functional as F
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["GRUCell", "LSTMCell", "RNNCell"]
 
 
 class _CellBase(Module):
     gates = 1
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32, seed=None, rng=None,
-                 backend="numpy", device=None):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        bias=True,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         name = type(self).__name__
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
@@ -41,8 +51,12 @@ class _CellBase(Module):
         self._init_backend(backend, device)
 
     def _weights(self):
-        return (self.weight_ih.data, self.weight_hh.data,
-                self.bias_ih.data if self.bias else None, self.bias_hh.data if self.bias else None)
+        return (
+            self.weight_ih.data,
+            self.weight_hh.data,
+            self.bias_ih.data if self.bias else None,
+            self.bias_hh.data if self.bias else None,
+        )
 
     def _accumulate(self, grads):
         for pname, g in grads.items():
@@ -97,13 +111,16 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+            raise ValueError(
+                f"RNNCell: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}"
+            )
         super().__init__(input_size, hidden_size, bias, **kwargs)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, hx=None):
         return self._single_state_forward(
-            x, hx, lambda x, h, *w: F.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity))
+            x, hx, lambda x, h, *w: F.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity)
+        )
 
     def backward(self, dh):
         return self._single_state_backward(dh, F.rnn_step_backward)

@@ -6,11 +6,16 @@ import math
 
 import numpy as np
 
-from ..functional.linear import embedding_backward, embedding_forward, linear_backward, linear_forward
+from ..functional.linear import (
+    embedding_backward,
+    embedding_forward,
+    linear_backward,
+    linear_forward,
+)
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array, check_index
 
-__all__ = ["Linear", "Embedding"]
+__all__ = ["Embedding", "Linear"]
 
 
 class Linear(Module):
@@ -21,8 +26,18 @@ class Linear(Module):
     Input ``(..., in_features)``; output ``(..., out_features)``.
     """
 
-    def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, seed=None,
-                 rng=None, backend="numpy", device=None):
+    def __init__(
+        self,
+        in_features,
+        out_features,
+        bias=True,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
         if self.in_features < 1 or self.out_features < 1:
@@ -32,7 +47,9 @@ class Linear(Module):
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         k = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(rng.uniform(-k, k, (self.out_features, self.in_features)).astype(dtype))
+        self.weight = Parameter(
+            rng.uniform(-k, k, (self.out_features, self.in_features)).astype(dtype)
+        )
         if bias:
             self.bias = Parameter(rng.uniform(-k, k, (self.out_features,)).astype(dtype))
         else:
@@ -52,7 +69,9 @@ class Linear(Module):
         expected = tuple(x.shape[:-1]) + (self.out_features,)
         if tuple(dy.shape) != expected:
             self._push_cache(cache)
-            raise ValueError(f"Linear.backward: dy must have shape {expected}; got {tuple(dy.shape)}")
+            raise ValueError(
+                f"Linear.backward: dy must have shape {expected}; got {tuple(dy.shape)}"
+            )
         dx, dw, db = linear_backward(dy, cache)
         self.weight.grad += dw
         if self.bias is not None:
@@ -60,7 +79,8 @@ class Linear(Module):
         return dx
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
 
 
 class Embedding(Module):
@@ -70,8 +90,18 @@ class Embedding(Module):
     the row ``padding_idx`` (if given) starts at zero and never receives gradient.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, *, dtype=np.float32,
-                 seed=None, rng=None, backend="numpy", device=None):
+    def __init__(
+        self,
+        num_embeddings,
+        embedding_dim,
+        padding_idx=None,
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+    ):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if self.num_embeddings < 1 or self.embedding_dim < 1:
@@ -106,7 +136,9 @@ class Embedding(Module):
         expected = tuple(cache[0].shape) + (self.embedding_dim,)
         if tuple(de.shape) != expected:
             self._push_cache(cache)
-            raise ValueError(f"Embedding.backward: de must have shape {expected}; got {tuple(de.shape)}")
+            raise ValueError(
+                f"Embedding.backward: de must have shape {expected}; got {tuple(de.shape)}"
+            )
         self.weight.grad += embedding_backward(de, cache, self.weight.data, self.padding_idx)
         return None
 

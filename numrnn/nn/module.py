@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import get_backend, is_torch_tensor, to_numpy
 
-__all__ = ["Parameter", "Module", "make_rng", "check_dtype", "no_grad", "is_grad_enabled"]
+__all__ = ["Module", "Parameter", "check_dtype", "is_grad_enabled", "make_rng", "no_grad"]
 
 _GRAD_ENABLED = [True]
 

@@ -24,7 +24,7 @@ from ..backend import to_numpy
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array, shape_str
 
-__all__ = ["RNNBase", "RNN", "LSTM", "GRU"]
+__all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
 
 def _stack(xp, arrays):
@@ -38,29 +38,63 @@ class RNNBase(Module):
     mode = None  # "rnn", "lstm" or "gru"
     gates = 1  # gate blocks stacked in weight_ih / weight_hh
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, nonlinearity="tanh", *,
-                 dtype=np.float32, seed=None, rng=None, backend="numpy", device=None, fused=False):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        nonlinearity="tanh",
+        *,
+        dtype=np.float32,
+        seed=None,
+        rng=None,
+        backend="numpy",
+        device=None,
+        fused=False,
+    ):
         super().__init__()
         name = type(self).__name__
-        for arg, value, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
-                                ("num_layers", num_layers, 1), ("proj_size", proj_size, 0)):
+        for arg, value, low in (
+            ("input_size", input_size, 1),
+            ("hidden_size", hidden_size, 1),
+            ("num_layers", num_layers, 1),
+            ("proj_size", proj_size, 0),
+        ):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name}: {arg} must be an integer >= {low}; got {value!r}")
-        if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
+        if (
+            not isinstance(dropout, (int, float))
+            or not 0 <= dropout <= 1
+            or isinstance(dropout, bool)
+        ):
             raise ValueError(f"{name}: dropout must be a number in [0, 1]; got {dropout!r}")
         if proj_size and self.mode != "lstm":
-            raise ValueError(f"{name}: proj_size is supported by LSTM only; got proj_size={proj_size}")
+            raise ValueError(
+                f"{name}: proj_size is supported by LSTM only; got proj_size={proj_size}"
+            )
         if proj_size >= hidden_size:
-            raise ValueError(f"{name}: proj_size must be smaller than hidden_size ({hidden_size}); got {proj_size}")
+            raise ValueError(
+                f"{name}: proj_size must be smaller than hidden_size ({hidden_size}); got {proj_size}"
+            )
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers, self.proj_size = int(num_layers), int(proj_size)
-        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
+        self.bias, self.batch_first, self.bidirectional = (
+            bool(bias),
+            bool(batch_first),
+            bool(bidirectional),
+        )
         self.dropout, self.nonlinearity = float(dropout), nonlinearity
         self.num_directions = 2 if bidirectional else 1
-        self.output_size = self.proj_size or self.hidden_size  # size of h (and of each direction's output)
+        self.output_size = (
+            self.proj_size or self.hidden_size
+        )  # size of h (and of each direction's output)
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         k = 1.0 / math.sqrt(self.hidden_size)
@@ -79,8 +113,10 @@ class RNNBase(Module):
         self._dropout_rng = np.random.default_rng(rng.integers(2**63))
         self.grad_flow = None  # filled by backward(..., record=True)
         if fused and backend != "torch":
-            raise ValueError(f"{name}: fused=True compiles the kernels with torch.compile and needs "
-                             f"backend='torch'; got backend={backend!r}")
+            raise ValueError(
+                f"{name}: fused=True compiles the kernels with torch.compile and needs "
+                f"backend='torch'; got backend={backend!r}"
+            )
         self.fused = bool(fused)  # torch backend: pointwise kernels compiled (TorchOps.fused)
         self._init_backend(backend, device)
 
@@ -92,9 +128,12 @@ class RNNBase(Module):
         """The parameters of one layer-direction as the functional layer's keyword arguments."""
         sfx = self._suffix(layer, direction)
         get = lambda n: self._parameters.get(n + sfx)  # noqa: E731
-        kw = {"weight_ih": get("weight_ih").data, "weight_hh": get("weight_hh").data,
-              "bias_ih": get("bias_ih").data if self.bias else None,
-              "bias_hh": get("bias_hh").data if self.bias else None}
+        kw = {
+            "weight_ih": get("weight_ih").data,
+            "weight_hh": get("weight_hh").data,
+            "bias_ih": get("bias_ih").data if self.bias else None,
+            "bias_hh": get("bias_hh").data if self.bias else None,
+        }
         if self.proj_size:
             kw["weight_hr"] = get("weight_hr").data
         return kw
@@ -127,7 +166,9 @@ class RNNBase(Module):
             return [xp.zeros(s, like=like) for s in shapes]
         parts = list(hx) if len(shapes) > 1 else [hx]
         if len(shapes) > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != len(shapes)):
-            raise ValueError(f"{type(self).__name__}: {what} must be a tuple (h, c); got {type(hx).__name__}")
+            raise ValueError(
+                f"{type(self).__name__}: {what} must be a tuple (h, c); got {type(hx).__name__}"
+            )
         out = []
         for k, (part, shape) in enumerate(zip(parts, shapes)):
             label = what if len(shapes) == 1 else f"{what}[{k}]"
@@ -141,16 +182,24 @@ class RNNBase(Module):
             return None
         name = type(self).__name__
         if not batched:
-            raise ValueError(f"{name}: lengths needs a batched (3-D) input; got a 2-D (unbatched) input")
+            raise ValueError(
+                f"{name}: lengths needs a batched (3-D) input; got a 2-D (unbatched) input"
+            )
         arr = to_numpy(lengths) if not isinstance(lengths, (list, tuple)) else np.asarray(lengths)
         if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise TypeError(f"{name}: lengths must be a 1-D sequence of integers; got dtype {arr.dtype}, "
-                            f"shape {shape_str(arr.shape)}")
+            raise TypeError(
+                f"{name}: lengths must be a 1-D sequence of integers; got dtype {arr.dtype}, "
+                f"shape {shape_str(arr.shape)}"
+            )
         if arr.shape[0] != B:
-            raise ValueError(f"{name}: lengths must have one entry per batch row ({B}); got {arr.shape[0]}")
+            raise ValueError(
+                f"{name}: lengths must have one entry per batch row ({B}); got {arr.shape[0]}"
+            )
         if arr.min() < 1 or arr.max() > T:
-            raise ValueError(f"{name}: every length must be in [1, {T}] (the sequence length); "
-                             f"got min {arr.min()}, max {arr.max()}")
+            raise ValueError(
+                f"{name}: every length must be in [1, {T}] (the sequence length); "
+                f"got min {arr.min()}, max {arr.max()}"
+            )
         return arr.astype(np.int64)
 
     def _index(self, idx):
@@ -167,8 +216,10 @@ class RNNBase(Module):
             x = x.swapaxes(0, 1)  # (T, B, D)
         T, B = x.shape[0], x.shape[1]
         if T < 1 or B < 1:
-            raise ValueError(f"{type(self).__name__}: x must have at least one step and one row; "
-                             f"got shape {shape_str(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}: x must have at least one step and one row; "
+                f"got shape {shape_str(x.shape)}"
+            )
         states = self._check_states(hx, B, batched)
         lengths = self._check_lengths(lengths, T, B, batched)
         xp = self._ops
@@ -185,7 +236,8 @@ class RNNBase(Module):
             for d in range(self.num_directions):
                 j = layer * self.num_directions + d
                 out, final, cache = self._run_forward(
-                    inp, [s[j] for s in states], self._layer_params(layer, d), d == 1, batch_sizes)
+                    inp, [s[j] for s in states], self._layer_params(layer, d), d == 1, batch_sizes
+                )
                 outs.append(out)
                 caches.append(cache)
                 for k, f in enumerate(final):
@@ -238,7 +290,9 @@ class RNNBase(Module):
             elif self.batch_first:
                 out_shape = (tm_shape[1], tm_shape[0], tm_shape[2])
             check_array(self, "dout", dout, shape=out_shape)
-            dstates = None if dhx is None else self._check_states(dhx, tm_shape[1], batched, what="dhx")
+            dstates = (
+                None if dhx is None else self._check_states(dhx, tm_shape[1], batched, what="dhx")
+            )
         except (TypeError, ValueError):
             self._push_cache(cache)  # a refused call leaves the module as it was
             raise
@@ -261,7 +315,7 @@ class RNNBase(Module):
             dinp = None
             for d in range(self.num_directions):
                 j = layer * self.num_directions + d
-                dout_d = dout if self.num_directions == 1 else dout[..., d * P:(d + 1) * P]
+                dout_d = dout if self.num_directions == 1 else dout[..., d * P : (d + 1) * P]
                 dfinal = None if dstates is None else [s[j] for s in dstates]
                 rec = records[layer][d] if record else None
                 dx_d, dstate0, grads = self._run_backward(dout_d, dfinal, caches[d], rec)
@@ -272,8 +326,10 @@ class RNNBase(Module):
             dout = dinp
         dx = dout
         if record:
-            self.grad_flow = {key: np.array([[r[key] for r in layer] for layer in records])
-                              for key in records[0][0]}
+            self.grad_flow = {
+                key: np.array([[r[key] for r in layer] for layer in records])
+                for key in records[0][0]
+            }
         dinit = [_stack(xp, ds) for ds in dinit]  # (L*D, B, H)
         if order is not None:
             inv = self._index(np.argsort(order))
@@ -315,14 +371,39 @@ class RNN(RNNBase):
 
     mode, gates = "rnn", 1
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, **kwargs):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, nonlinearity=nonlinearity, **kwargs)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        **kwargs,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            nonlinearity=nonlinearity,
+            **kwargs,
+        )
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, hn, cache = F.rnn_forward(x, state[0], nonlinearity=self.nonlinearity, reverse=reverse,
-                                       batch_sizes=batch_sizes, **params)
+        out, hn, cache = F.rnn_forward(
+            x,
+            state[0],
+            nonlinearity=self.nonlinearity,
+            reverse=reverse,
+            batch_sizes=batch_sizes,
+            **params,
+        )
         return out, [hn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
@@ -343,18 +424,38 @@ class LSTM(RNNBase):
 
     mode, gates = "lstm", 4
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, **kwargs):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, **kwargs)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        **kwargs,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            **kwargs,
+        )
 
     def _state_shapes(self, B):
         n = self.num_layers * self.num_directions
         return [(n, B, self.output_size), (n, B, self.hidden_size)]
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, (hn, cn), cache = F.lstm_forward(x, state[0], state[1], reverse=reverse,
-                                              batch_sizes=batch_sizes, **params)
+        out, (hn, cn), cache = F.lstm_forward(
+            x, state[0], state[1], reverse=reverse, batch_sizes=batch_sizes, **params
+        )
         return out, [hn, cn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
@@ -374,13 +475,25 @@ class GRU(RNNBase):
 
     mode, gates = "gru", 3
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, **kwargs):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, **kwargs)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        **kwargs,
+    ):
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, **kwargs
+        )
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, hn, cache = F.gru_forward(x, state[0], reverse=reverse, batch_sizes=batch_sizes, **params)
+        out, hn, cache = F.gru_forward(
+            x, state[0], reverse=reverse, batch_sizes=batch_sizes, **params
+        )
         return out, [hn], cache
 
     def _run_backward(self, dout, dstate, cache, record):

@@ -34,7 +34,9 @@ def check_array(module, name, x, *, ndim=None, min_ndim=None, last_dim=None, sha
     dt = xp.numpy_dtype(x)
     want = module.param_dtype
     if dt.kind != "f":
-        raise TypeError(f"{owner}: {name} must be a floating-point array of dtype {want}; got dtype {dt}")
+        raise TypeError(
+            f"{owner}: {name} must be a floating-point array of dtype {want}; got dtype {dt}"
+        )
     if dt != want:
         raise TypeError(
             f"{owner}: {name} has dtype {dt} but the module's parameters are {want}; "
@@ -43,13 +45,18 @@ def check_array(module, name, x, *, ndim=None, min_ndim=None, last_dim=None, sha
     if ndim is not None and x.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
         raise ValueError(f"{owner}: {name} must be {ndim}-D; got shape {shape_str(x.shape)}")
     if min_ndim is not None and x.ndim < min_ndim:
-        raise ValueError(f"{owner}: {name} must have at least {min_ndim} dimension(s); got shape {shape_str(x.shape)}")
+        raise ValueError(
+            f"{owner}: {name} must have at least {min_ndim} dimension(s); got shape {shape_str(x.shape)}"
+        )
     if last_dim is not None and x.shape[-1] != last_dim:
         raise ValueError(
-            f"{owner}: {name} must have {last_dim} features in its last dimension; got shape {shape_str(x.shape)}"
+            f"{owner}: {name} must have {last_dim} features in its last dimension; "
+            f"got shape {shape_str(x.shape)}"
         )
     if shape is not None and tuple(x.shape) != tuple(shape):
-        raise ValueError(f"{owner}: {name} must have shape {shape_str(shape)}; got {shape_str(x.shape)}")
+        raise ValueError(
+            f"{owner}: {name} must have shape {shape_str(shape)}; got {shape_str(x.shape)}"
+        )
     return x
 
 
@@ -57,7 +64,11 @@ def check_index(module, name, index, num_embeddings):
     """Check an integer index array and return it in the module's backend."""
     owner = type(module).__name__
     xp = module._ops
-    arr = to_numpy(index) if (is_torch_tensor(index) or isinstance(index, np.ndarray)) else np.asarray(index)
+    arr = (
+        to_numpy(index)
+        if (is_torch_tensor(index) or isinstance(index, np.ndarray))
+        else np.asarray(index)
+    )
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{owner}: {name} must be an integer array; got dtype {arr.dtype}")
     if arr.size and (arr.min() < 0 or arr.max() >= num_embeddings):

@@ -33,18 +33,34 @@ class Adagrad(Optimizer):
 
     _state_arrays = ("sum",)
 
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                 eps=1e-10, *, maximize=False):
-        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, eps=eps,
-                        maximize=bool(maximize))
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0,
+        weight_decay=0,
+        initial_accumulator_value=0,
+        eps=1e-10,
+        *,
+        maximize=False,
+    ):
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=bool(maximize),
+        )
         super().__init__(params, defaults)
 
     def _check_group(self, group):
         check_real("Adagrad", "lr", group["lr"], low=0)
         check_real("Adagrad", "lr_decay", group["lr_decay"], low=0)
         check_real("Adagrad", "weight_decay", group["weight_decay"], low=0)
-        check_real("Adagrad", "initial_accumulator_value", group["initial_accumulator_value"], low=0)
+        check_real(
+            "Adagrad", "initial_accumulator_value", group["initial_accumulator_value"], low=0
+        )
         check_real("Adagrad", "eps", group["eps"], low=0)
 
     def _required_state(self, group):
@@ -63,8 +79,13 @@ class Adagrad(Optimizer):
             self.state[p] = self._init_state(p, group)
 
     def _update(self, group, params):
-        lr, lr_decay, wd, eps, maximize = (group["lr"], group["lr_decay"], group["weight_decay"],
-                                           group["eps"], group["maximize"])
+        lr, lr_decay, wd, eps, maximize = (
+            group["lr"],
+            group["lr_decay"],
+            group["weight_decay"],
+            group["eps"],
+            group["maximize"],
+        )
         for p in params:
             xp = ops(p.data)
             st = self.state.get(p) or self._init_state(p, group)
@@ -74,9 +95,9 @@ class Adagrad(Optimizer):
             clr = lr / (1 + (step - 1) * lr_decay)
             tmp = xp.multiply(g, g, out=xp.empty_like(p.data))
             state_sum = st["sum"]
-            state_sum += tmp                                  # s <- s + g^2
+            state_sum += tmp  # s <- s + g^2
             std = xp.sqrt(state_sum)
             std += eps
             xp.multiply(g, -clr, out=tmp)
-            tmp /= std                                        # (-clr g) / std, as addcdiv
+            tmp /= std  # (-clr g) / std, as addcdiv
             p.data += tmp

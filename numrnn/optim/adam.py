@@ -37,11 +37,27 @@ class Adam(Optimizer):
 
     _state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
-        defaults = dict(lr=lr, betas=_as_betas(type(self).__name__, betas), eps=eps,
-                        weight_decay=weight_decay, amsgrad=bool(amsgrad), maximize=bool(maximize),
-                        decoupled_weight_decay=bool(decoupled_weight_decay))
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        *,
+        maximize=False,
+        decoupled_weight_decay=False,
+    ):
+        defaults = dict(
+            lr=lr,
+            betas=_as_betas(type(self).__name__, betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=bool(amsgrad),
+            maximize=bool(maximize),
+            decoupled_weight_decay=bool(decoupled_weight_decay),
+        )
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -59,7 +75,11 @@ class Adam(Optimizer):
     def _update(self, group, params):
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
+        amsgrad, maximize, decoupled = (
+            group["amsgrad"],
+            group["maximize"],
+            group["decoupled_weight_decay"],
+        )
         for p in params:
             xp = ops(p.data)
             st = self._state(p)
@@ -79,17 +99,17 @@ class Adam(Optimizer):
             else:
                 g = effective_grad(p, wd, maximize)
 
-            tmp = xp.empty_like(p.data)                      # the one scratch array of the step
-            lerp_(exp_avg, g, 1 - beta1, tmp)                # m <- m + (1 - b1)(g - m)
+            tmp = xp.empty_like(p.data)  # the one scratch array of the step
+            lerp_(exp_avg, g, 1 - beta1, tmp)  # m <- m + (1 - b1)(g - m)
             xp.multiply(g, 1 - beta2, out=tmp)
-            tmp *= g                                         # ((1 - b2) g) g, as addcmul
+            tmp *= g  # ((1 - b2) g) g, as addcmul
             exp_avg_sq *= beta2
-            exp_avg_sq += tmp                                # v <- b2 v + (1 - b2) g^2
+            exp_avg_sq += tmp  # v <- b2 v + (1 - b2) g^2
 
-            bias_correction1 = 1 - beta1 ** step
-            bias_correction2 = 1 - beta2 ** step
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
             step_size = lr / bias_correction1
-            bias_correction2_sqrt = bias_correction2 ** 0.5  # pow, not sqrt, as torch
+            bias_correction2_sqrt = bias_correction2**0.5  # pow, not sqrt, as torch
 
             if amsgrad:
                 max_sq = st["max_exp_avg_sq"]
@@ -100,7 +120,7 @@ class Adam(Optimizer):
             denom /= bias_correction2_sqrt
             denom += eps
             xp.multiply(exp_avg, -step_size, out=tmp)
-            tmp /= denom                                     # (-step_size m) / denom, as addcdiv
+            tmp /= denom  # (-step_size m) / denom, as addcdiv
             p.data += tmp
 
 
@@ -112,10 +132,27 @@ class AdamW(Adam):
     ``weight_decay=1e-2``.  Everything else is :class:`Adam`'s.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=True)
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+        *,
+        maximize=False,
+    ):
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )
 
 
 def _as_betas(name, betas):

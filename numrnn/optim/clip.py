@@ -25,7 +25,9 @@ def _grads(fn, parameters):
         ) from None
     for i, p in enumerate(parameters):
         if not isinstance(p, Parameter):
-            raise TypeError(f"{fn}: parameters must be numrnn Parameters; item {i} is a {type(p).__name__}")
+            raise TypeError(
+                f"{fn}: parameters must be numrnn Parameters; item {i} is a {type(p).__name__}"
+            )
     return [p.grad for p in parameters if p.grad is not None]
 
 
@@ -92,9 +94,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     try:
         norm_type = float(norm_type)
     except (TypeError, ValueError):
-        raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or inf; got {norm_type!r}") from None
+        raise ValueError(
+            f"clip_grad_norm_: norm_type must be a positive number or inf; got {norm_type!r}"
+        ) from None
     if not norm_type > 0:
-        raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or inf; got {norm_type!r}")
+        raise ValueError(
+            f"clip_grad_norm_: norm_type must be a positive number or inf; got {norm_type!r}"
+        )
     if not grads:
         return 0.0
     norms = [_vector_norm(g, norm_type) for g in grads]

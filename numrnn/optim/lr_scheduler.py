@@ -15,7 +15,7 @@ import numbers
 
 from .optimizer import Optimizer, _is_number, check_real
 
-__all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR"]
+__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "StepLR"]
 
 # Entries of a torch scheduler's state_dict that carry no schedule state.
 _TORCH_ONLY_KEYS = frozenset({"_is_initial", "_get_lr_called_within_step", "verbose", "lr_lambdas"})
@@ -45,7 +45,9 @@ class LRScheduler:
     def __init__(self, optimizer, last_epoch=-1):
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: optimizer must be a numrnn.optim.Optimizer; got {type(optimizer).__name__}")
+            raise TypeError(
+                f"{name}: optimizer must be a numrnn.optim.Optimizer; got {type(optimizer).__name__}"
+            )
         _check_int(name, "last_epoch", last_epoch, -1)
         self.optimizer = optimizer
         if last_epoch == -1:
@@ -93,8 +95,10 @@ class LRScheduler:
         Keys are those of the matching torch scheduler's ``state_dict`` (less
         its internal flags), so a torch scheduler's state loads here and back.
         """
-        return {k: (list(v) if isinstance(v, list) else v)
-                for k, v in ((k, getattr(self, k)) for k in self._keys())}
+        return {
+            k: (list(v) if isinstance(v, list) else v)
+            for k, v in ((k, getattr(self, k)) for k in self._keys())
+        }
 
     def load_state_dict(self, state_dict):
         """Restore the position and hyperparameters saved by :meth:`state_dict`.
@@ -115,8 +119,14 @@ class LRScheduler:
         n = len(self.optimizer.param_groups)
         for key in ("base_lrs", "_last_lr"):
             value = state_dict[key]
-            if not isinstance(value, (list, tuple)) or len(value) != n or not all(map(_is_number, value)):
-                raise ValueError(f"{name}: {key!r} must be a list of {n} numbers (one per group); got {value!r}")
+            if (
+                not isinstance(value, (list, tuple))
+                or len(value) != n
+                or not all(map(_is_number, value))
+            ):
+                raise ValueError(
+                    f"{name}: {key!r} must be a list of {n} numbers (one per group); got {value!r}"
+                )
         _check_int(name, "last_epoch", state_dict["last_epoch"], -1)
         _check_int(name, "_step_count", state_dict["_step_count"], 0)
         self._check_hyper(name, {k: state_dict[k] for k in self._hyper})
@@ -218,13 +228,20 @@ class CosineAnnealingLR(LRScheduler):
         if self._is_initial:
             return self._current()
         if self._step_count == 1 and e > 0:
-            return [eta_min + (base - eta_min) * (1 + math.cos(e * math.pi / T)) / 2
-                    for base in self.base_lrs]
+            return [
+                eta_min + (base - eta_min) * (1 + math.cos(e * math.pi / T)) / 2
+                for base in self.base_lrs
+            ]
         if (e - 1 - T) % (2 * T) == 0:
-            return [lr + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
-                    for base, lr in zip(self.base_lrs, self._current())]
-        return [(1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - eta_min) + eta_min
-                for lr in self._current()]
+            return [
+                lr + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
+                for base, lr in zip(self.base_lrs, self._current())
+            ]
+        return [
+            (1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - eta_min)
+            + eta_min
+            for lr in self._current()
+        ]
 
 
 class LambdaLR(LRScheduler):
@@ -243,7 +260,9 @@ class LambdaLR(LRScheduler):
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
-                raise ValueError(f"LambdaLR: expected {n} lr_lambdas (one per group); got {len(lr_lambda)}")
+                raise ValueError(
+                    f"LambdaLR: expected {n} lr_lambdas (one per group); got {len(lr_lambda)}"
+                )
             lambdas = list(lr_lambda)
         else:
             lambdas = [lr_lambda] * n

@@ -35,8 +35,9 @@ def _is_number(x):
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def check_real(owner, name, value, *, low=None, low_inclusive=True, high=None,
-               high_inclusive=False):
+def check_real(
+    owner, name, value, *, low=None, low_inclusive=True, high=None, high_inclusive=False
+):
     """Raise ``ValueError`` unless ``value`` is a finite real number in the given range.
 
     Used by the optimisers and schedulers to check hyperparameters the way
@@ -91,13 +92,13 @@ def lerp_(a, b, weight, work=None):
         d = b - a
     else:
         d = xp.multiply(a, -1, out=work)
-        d += b                        # -a + b  ==  b - a exactly
+        d += b  # -a + b  ==  b - a exactly
     if abs(weight) < 0.5:
         d *= weight
         a += d
     else:
         d *= 1 - weight
-        d -= b                        # (b - a)(1 - w) - b  ==  -(b - (b - a)(1 - w)) exactly
+        d -= b  # (b - a)(1 - w) - b  ==  -(b - (b - a)(1 - w)) exactly
         xp.multiply(d, -1, out=a)
     return a
 
@@ -165,9 +166,13 @@ class Optimizer:
         """
         name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"{name}: a parameter group must be a dict; got {type(param_group).__name__}")
+            raise TypeError(
+                f"{name}: a parameter group must be a dict; got {type(param_group).__name__}"
+            )
         if "params" not in param_group:
-            raise ValueError(f"{name}: a parameter group needs a 'params' entry; got keys {sorted(param_group)}")
+            raise ValueError(
+                f"{name}: a parameter group needs a 'params' entry; got keys {sorted(param_group)}"
+            )
         params = param_group["params"]
         if isinstance(params, Parameter):
             params = [params]
@@ -187,7 +192,9 @@ class Optimizer:
             seen.update(id(p) for p in g["params"])
         ids = [id(p) for p in params]
         if len(set(ids)) != len(ids) or seen.intersection(ids):
-            raise ValueError(f"{name}: some parameters appear more than once (in one group or across groups)")
+            raise ValueError(
+                f"{name}: some parameters appear more than once (in one group or across groups)"
+            )
         group = dict(self.defaults)
         group.update({k: v for k, v in param_group.items() if k != "params"})
         self._check_group(group)
@@ -316,7 +323,11 @@ class Optimizer:
                 state entry is missing, or a hyperparameter is invalid.
         """
         name = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+        if (
+            not isinstance(state_dict, dict)
+            or "state" not in state_dict
+            or "param_groups" not in state_dict
+        ):
             raise ValueError(f"{name}: expected a dict with 'state' and 'param_groups'")
         saved_groups = state_dict["param_groups"]
         saved_state = state_dict["state"]
@@ -372,7 +383,9 @@ class Optimizer:
                 elif key == "step":
                     step = float(to_numpy(value)) if _is_array(value) else value
                     if not _is_number(step) or step < 0 or step != int(step):
-                        raise ValueError(f"{name}: state 'step' of parameter {idx} must be a count; got {value!r}")
+                        raise ValueError(
+                            f"{name}: state 'step' of parameter {idx} must be a count; got {value!r}"
+                        )
                     st[key] = int(step)
                 elif _is_number(value):
                     st[key] = value

@@ -32,10 +32,27 @@ class RMSprop(Optimizer):
 
     _state_arrays = ("square_avg", "momentum_buffer", "grad_avg")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                 centered=False, *, maximize=False):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                        centered=bool(centered), maximize=bool(maximize))
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+        *,
+        maximize=False,
+    ):
+        defaults = dict(
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=bool(centered),
+            maximize=bool(maximize),
+        )
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -71,15 +88,15 @@ class RMSprop(Optimizer):
 
             square_avg = st["square_avg"]
             tmp = xp.multiply(g, 1 - alpha, out=xp.empty_like(p.data))
-            tmp *= g                                  # ((1 - alpha) g) g, as addcmul
+            tmp *= g  # ((1 - alpha) g) g, as addcmul
             square_avg *= alpha
-            square_avg += tmp                         # v <- alpha v + (1 - alpha) g^2
+            square_avg += tmp  # v <- alpha v + (1 - alpha) g^2
 
             if centered:
                 grad_avg = st["grad_avg"]
                 lerp_(grad_avg, g, 1 - alpha, tmp)
                 xp.multiply(grad_avg, grad_avg, out=tmp)
-                tmp -= square_avg                     # gbar^2 - v  ==  -(v - gbar^2) exactly
+                tmp -= square_avg  # gbar^2 - v  ==  -(v - gbar^2) exactly
                 tmp *= -1
                 avg = xp.sqrt(tmp)
             else:
@@ -91,10 +108,10 @@ class RMSprop(Optimizer):
                 xp.multiply(g, 1, out=tmp)
                 tmp /= avg
                 buf *= momentum
-                buf += tmp                            # b <- mu b + g / d
+                buf += tmp  # b <- mu b + g / d
                 xp.multiply(buf, -lr, out=tmp)
                 p.data += tmp
             else:
                 xp.multiply(g, -lr, out=tmp)
-                tmp /= avg                            # (-lr g) / d, as addcdiv
+                tmp /= avg  # (-lr g) / d, as addcdiv
                 p.data += tmp

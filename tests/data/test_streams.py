@@ -27,8 +27,8 @@ def test_second_batch_continues_each_stream():
     L = (503 - 2 - 1) // 5
     for b in range(5):
         start = 2 + b * L
-        np.testing.assert_array_equal(X0[:, b], tokens[start:start + 7])
-        np.testing.assert_array_equal(X1[:, b], tokens[start + 7:start + 14])
+        np.testing.assert_array_equal(X0[:, b], tokens[start : start + 7])
+        np.testing.assert_array_equal(X1[:, b], tokens[start + 7 : start + 14])
         assert X1[0, b] == Y0[-1, b]  # the first input of batch 2 is the last target of batch 1
 
 
@@ -45,7 +45,9 @@ def test_batch_first_is_the_transpose_and_rng_sets_offset():
 
 
 @settings(max_examples=60, deadline=None)
-@given(n_tok=st.integers(10, 300), B=st.integers(1, 6), n=st.integers(1, 9), offset=st.integers(0, 5))
+@given(
+    n_tok=st.integers(10, 300), B=st.integers(1, 6), n=st.integers(1, 9), offset=st.integers(0, 5)
+)
 def test_sequential_partition_property(n_tok, B, n, offset):
     tokens = np.arange(n_tok) * 7 + 3  # distinct values; position p holds 7p + 3
     if (n_tok - offset - 1) // B < n:
@@ -55,7 +57,7 @@ def test_sequential_partition_property(n_tok, B, n, offset):
     prev = None
     for X, Y in sequential_partition(tokens, B, n, offset=offset):
         pos = (X - 3) // 7
-        np.testing.assert_array_equal(Y, X + 7)                 # Y is X shifted by one position
+        np.testing.assert_array_equal(Y, X + 7)  # Y is X shifted by one position
         np.testing.assert_array_equal(np.diff(pos, axis=0), 1)  # consecutive within a batch
         if prev is not None:
             np.testing.assert_array_equal(pos[0], prev[-1] + 1)  # streams continue across batches

@@ -12,8 +12,9 @@ SCRIPT = os.path.join(ROOT, "examples", "char_lm.py")
 
 
 def run(*args, timeout=120):
-    res = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=timeout,
-                         cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return res
 

@@ -3,6 +3,7 @@ the skeletons report "not implemented" without crashing."""
 
 import importlib.util
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -16,8 +17,9 @@ NAMES = ("softmax_cross_entropy", "rnn_step", "lstm_step", "gru_step")
 
 
 def run(*args):
-    return subprocess.run([sys.executable, CHECK, *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, CHECK, *args], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
 
 
 def _load(path, name):
@@ -48,20 +50,32 @@ def test_skeletons_report_not_implemented_cleanly():
 BREAKS = [
     ("rnn_step", "dw_hh = da.T @ h_prev", "dw_hh = -(da.T @ h_prev)", "w_hh"),  # sign flip
     ("rnn_step", "da = dh * (1.0 - h * h)", "da = dh * (1.0 - h)", "x"),  # wrong tanh'
-    ("lstm_step", "dc = dc_next + dh * o * (1.0 - tc * tc)", "dc = dh * o * (1.0 - tc * tc)",
-     "c_prev"),  # the direct path dropped: c_prev's gradient then misses dc_next * f
+    (
+        "lstm_step",
+        "dc = dc_next + dh * o * (1.0 - tc * tc)",
+        "dc = dh * o * (1.0 - tc * tc)",
+        "c_prev",
+    ),  # the direct path dropped: c_prev's gradient then misses dc_next * f
     ("lstm_step", "df = dc * c_prev", "df = dc * c_prev * 0.5", "w_ih"),  # forget gate scaled
     ("gru_step", "dh_prev = dh * z  #", "dh_prev = 0 * dh  #", "h_prev"),  # missing z*h path
-    ("gru_step", "dv = np.concatenate([dr_pre, dz_pre, dn_pre * r], axis=1)",
-     "dv = np.concatenate([dr_pre, dz_pre, dn_pre], axis=1)", "b_hh"),  # b_hn outside r
-    ("softmax_cross_entropy", "return dlogits * (dloss / N), None", "return dlogits * dloss, None",
-     "logits"),  # the 1/N of the mean forgotten
+    (
+        "gru_step",
+        "dv = np.concatenate([dr_pre, dz_pre, dn_pre * r], axis=1)",
+        "dv = np.concatenate([dr_pre, dz_pre, dn_pre], axis=1)",
+        "b_hh",
+    ),  # b_hn outside r
+    (
+        "softmax_cross_entropy",
+        "return dlogits * (dloss / N), None",
+        "return dlogits * dloss, None",
+        "logits",
+    ),  # the 1/N of the mean forgotten
 ]
 
 
 @pytest.mark.parametrize("name,old,new,tensor", BREAKS, ids=[f"{b[0]}-{b[3]}" for b in BREAKS])
 def test_a_broken_solution_fails_and_names_the_tensor(tmp_path, name, old, new, tensor):
-    src = open(os.path.join(EX, "solutions", f"{name}.py")).read()
+    src = pathlib.Path(EX, "solutions", f"{name}.py").read_text()
     assert src.count(old) == 1, f"the solution no longer contains {old!r}"
     (tmp_path / f"{name}.py").write_text(src.replace(old, new))
     res = run(name, "--dir", str(tmp_path))
@@ -75,7 +89,7 @@ def test_a_broken_solution_fails_and_names_the_tensor(tmp_path, name, old, new, 
 
 
 def test_an_error_in_the_students_code_is_reported_not_raised(tmp_path):
-    src = open(os.path.join(EX, "solutions", "rnn_step.py")).read()
+    src = pathlib.Path(EX, "solutions", "rnn_step.py").read_text()
     (tmp_path / "rnn_step.py").write_text(src.replace("dx = da @ w_ih", "dx = da @ w_hh"))
     res = run("rnn_step", "--dir", str(tmp_path))
     assert res.returncode == 1
@@ -118,13 +132,19 @@ def test_solutions_agree_with_torch():
         elif name == "lstm_step":
             x, h, c, wi, wh, b = t
             cell = torch.nn.LSTMCell(x.shape[1], h.shape[1], dtype=d)
-            touts = torch.func.functional_call(cell, {"weight_ih": wi, "weight_hh": wh, "bias_ih": b,
-                                                      "bias_hh": torch.zeros_like(b)}, (x, (h, c)))
+            touts = torch.func.functional_call(
+                cell,
+                {"weight_ih": wi, "weight_hh": wh, "bias_ih": b, "bias_hh": torch.zeros_like(b)},
+                (x, (h, c)),
+            )
         else:
             x, h, wi, wh, bi, bh = t
             cell = torch.nn.GRUCell(x.shape[1], h.shape[1], dtype=d)
-            touts = (torch.func.functional_call(cell, {"weight_ih": wi, "weight_hh": wh, "bias_ih": bi,
-                                                       "bias_hh": bh}, (x, h)),)
+            touts = (
+                torch.func.functional_call(
+                    cell, {"weight_ih": wi, "weight_hh": wh, "bias_ih": bi, "bias_hh": bh}, (x, h)
+                ),
+            )
         # forward and gradients in float64 against torch autograd: rounding only, ~1e-15
         for o, to in zip(outs, touts):
             np.testing.assert_allclose(o, to.detach().numpy(), rtol=1e-10, atol=1e-12)

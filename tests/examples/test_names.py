@@ -17,8 +17,14 @@ SCRIPT = os.path.join(ROOT, "examples", "names.py")
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
 
 
 def test_names_dry_run_writes_figures_and_results(tmp_path):
@@ -40,7 +46,9 @@ def test_names_dry_run_writes_figures_and_results(tmp_path):
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("Nguyen:", "Schmidt:"))]
     assert len(lines) == 2
     for ln in lines:  # three languages with percentages, most probable first
-        probs = [float(part.rsplit(" ", 1)[1].rstrip("%")) for part in ln.split(": ", 1)[1].split(", ")]
+        probs = [
+            float(part.rsplit(" ", 1)[1].rstrip("%")) for part in ln.split(": ", 1)[1].split(", ")
+        ]
         assert len(probs) == 3 and probs == sorted(probs, reverse=True)
 
 

@@ -22,8 +22,13 @@ def _module():
 
 def test_dry_run_writes_figures_and_results(tmp_path):
     pytest.importorskip("matplotlib")
-    res = subprocess.run([sys.executable, SCRIPT, "--dry-run", "--out", str(tmp_path), "--seed", "1"],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, SCRIPT, "--dry-run", "--out", str(tmp_path), "--seed", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     for name in ("regression_linear.png", "regression_logistic.png", "regression_forecast.png"):
         assert (tmp_path / name).stat().st_size > 0, name
@@ -74,7 +79,10 @@ def test_logistic_gradient_matches_central_differences():
     for j in range(3):
         e = np.zeros(3)
         e[j] = h
-        up, down = mod.logistic_loss_forward(w + e, X, y)[0], mod.logistic_loss_forward(w - e, X, y)[0]
+        up, down = (
+            mod.logistic_loss_forward(w + e, X, y)[0],
+            mod.logistic_loss_forward(w - e, X, y)[0],
+        )
         num[j] = (up - down) / (2 * h)
     # central differences in float64 on an O(1) loss: about 1e-9 absolute
     np.testing.assert_allclose(dw, num, rtol=1e-6, atol=1e-8)

@@ -14,8 +14,14 @@ SCRIPT = os.path.join(ROOT, "examples", "sentiment.py")
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
+    return subprocess.run(
+        [sys.executable, SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
 
 
 def test_sentiment_dry_run_writes_figure_and_results(tmp_path):
@@ -38,7 +44,9 @@ def test_sentiment_dry_run_writes_figure_and_results(tmp_path):
     proc = _run("predict", "a gorgeous film", "dull", "--out", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("positive (", "negative ("))]
-    assert len(lines) == 2 and lines[0].endswith(": a gorgeous film") and lines[1].endswith(": dull")
+    assert (
+        len(lines) == 2 and lines[0].endswith(": a gorgeous film") and lines[1].endswith(": dull")
+    )
 
 
 def test_sentiment_help():

@@ -23,8 +23,13 @@ def _module():
 def test_dry_run_writes_figure_results_and_copy(tmp_path):
     pytest.importorskip("matplotlib")
     out, docs = tmp_path / "run", tmp_path / "figs"
-    res = subprocess.run([sys.executable, SCRIPT, "--dry-run", "--out", str(out),
-                          "--copy-figures", str(docs)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, SCRIPT, "--dry-run", "--out", str(out), "--copy-figures", str(docs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert (out / "vanishing_gradients.png").stat().st_size > 0
     assert (docs / "vanishing_gradients.png").stat().st_size > 0
@@ -39,9 +44,25 @@ def test_dry_run_writes_figure_results_and_copy(tmp_path):
 
 def test_first_symbol_task_dry_run(tmp_path):
     pytest.importorskip("matplotlib")
-    res = subprocess.run([sys.executable, SCRIPT, "--dry-run", "--task", "first-symbol", "--cells", "rnn,gru",
-                          "--gate-init", "default", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            SCRIPT,
+            "--dry-run",
+            "--task",
+            "first-symbol",
+            "--cells",
+            "rnn,gru",
+            "--gate-init",
+            "default",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "accuracy" in res.stdout and (tmp_path / "vanishing_gradients.png").exists()
 
@@ -64,16 +85,16 @@ def test_chrono_init_opens_forget_and_update_gates():
     lstm = numrnn.LSTM(2, H, dtype=np.float64, seed=0)
     mod.chrono_init(lstm, T, np.random.default_rng(0))
     b = lstm.bias_ih_l0.data + lstm.bias_hh_l0.data
-    f = 1 / (1 + np.exp(-b[H:2 * H]))
+    f = 1 / (1 + np.exp(-b[H : 2 * H]))
     # b_f = log u with u in [1, T-1]: sigma(b_f) = u / (1 + u) in [1/2, (T-1)/T]
     assert np.all(f >= 0.5) and np.all(f <= (T - 1) / T)
-    np.testing.assert_allclose(b[:H], -b[H:2 * H])  # input gate b_i = -b_f
+    np.testing.assert_allclose(b[:H], -b[H : 2 * H])  # input gate b_i = -b_f
     gru = numrnn.GRU(2, H, dtype=np.float64, seed=0)
     before = gru.bias_ih_l0.data.copy()
     mod.chrono_init(gru, T, np.random.default_rng(0))
-    bz = gru.bias_ih_l0.data[H:2 * H] + gru.bias_hh_l0.data[H:2 * H]
+    bz = gru.bias_ih_l0.data[H : 2 * H] + gru.bias_hh_l0.data[H : 2 * H]
     assert np.all(bz >= 0) and np.all(bz <= np.log(T - 1))
-    np.testing.assert_array_equal(gru.bias_ih_l0.data[2 * H:], before[2 * H:])  # n gate untouched
+    np.testing.assert_array_equal(gru.bias_ih_l0.data[2 * H :], before[2 * H :])  # n gate untouched
     rnn = numrnn.RNN(2, H, dtype=np.float64, seed=0)
     sd = {k: v.copy() for k, v in rnn.state_dict().items()}
     mod.chrono_init(rnn, T, np.random.default_rng(0))

@@ -37,12 +37,20 @@ PAIRS = {
     "tanh": (F.tanh_forward, F.tanh_backward, lambda x, axis: torch.tanh(x)),
     "relu": (F.relu_forward, F.relu_backward, lambda x, axis: torch.relu(x)),
     "softmax": (F.softmax_forward, F.softmax_backward, lambda x, axis: torch.softmax(x, dim=axis)),
-    "log_softmax": (F.log_softmax_forward, F.log_softmax_backward,
-                    lambda x, axis: torch.log_softmax(x, dim=axis)),
+    "log_softmax": (
+        F.log_softmax_forward,
+        F.log_softmax_backward,
+        lambda x, axis: torch.log_softmax(x, dim=axis),
+    ),
 }
 ALONG_AXIS = ("softmax", "log_softmax")
-PLAIN = {"sigmoid": F.sigmoid, "tanh": F.tanh, "relu": F.relu, "softmax": F.softmax,
-         "log_softmax": F.log_softmax}
+PLAIN = {
+    "sigmoid": F.sigmoid,
+    "tanh": F.tanh,
+    "relu": F.relu,
+    "softmax": F.softmax,
+    "log_softmax": F.log_softmax,
+}
 
 
 def forward(name, x, axis=-1):
@@ -102,10 +110,14 @@ def test_gradients_match_finite_differences(rng, name, axis):
     np.testing.assert_allclose(dx, num, rtol=FD_RTOL, atol=FD_ATOL)
 
 
-EXTREME = np.array([[1e4, -1e4, 0.0, 1.0],
-                    [-1e4, -1e4, -1e4, -1e4],
-                    [1e4, 1e4, -1e4, 3.0],
-                    [-750.0, -100.0, 80.0, -1e4]])
+EXTREME = np.array(
+    [
+        [1e4, -1e4, 0.0, 1.0],
+        [-1e4, -1e4, -1e4, -1e4],
+        [1e4, 1e4, -1e4, 3.0],
+        [-750.0, -100.0, 80.0, -1e4],
+    ]
+)
 
 
 @pytest.mark.parametrize("name", list(PAIRS))
@@ -151,8 +163,10 @@ def test_backward_does_not_modify_its_arguments(rng, name):
     np.testing.assert_array_equal(x, x_before)
     np.testing.assert_array_equal(y, y_before)
     np.testing.assert_array_equal(dy, dy_before)
-    for got, want in zip(cache if isinstance(cache, tuple) else (cache,),
-                         cache_before if isinstance(cache_before, tuple) else (cache_before,)):
+    for got, want in zip(
+        cache if isinstance(cache, tuple) else (cache,),
+        cache_before if isinstance(cache_before, tuple) else (cache_before,),
+    ):
         np.testing.assert_array_equal(got, want)
     assert dx is not dy and not np.shares_memory(dx, dy)
 
@@ -202,7 +216,9 @@ _ELEMENTS = st.one_of(st.just(0.0), st.floats(1e-6, 1e4), st.floats(-1e4, -1e-6)
 
 @hypothesis.settings(max_examples=60, deadline=None)
 @hypothesis.given(
-    x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=_ELEMENTS),
+    x=hnp.arrays(
+        np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), elements=_ELEMENTS
+    ),
     dtype=st.sampled_from([np.float32, np.float64]),
 )
 def test_softmax_properties_any_magnitude(x, dtype):

@@ -55,15 +55,26 @@ def make_case(variant, query_3d=False, mask_kind=None, seed=0, scale=1.0):
         mask[..., 0] = False
         mask[np.arange(B), :, rng.integers(1, S, size=B)] = True  # each row keeps one position
     lead = qshape[:-1]
-    upstream = {"dcontext": rng.standard_normal(lead + (DV,)), "dweights": rng.standard_normal(lead + (S,))}
+    upstream = {
+        "dcontext": rng.standard_normal(lead + (DV,)),
+        "dweights": rng.standard_normal(lead + (S,)),
+    }
     return inputs, params, mask, upstream
 
 
 def np_forward(variant, inputs, params, mask):
     q, k, v = inputs["query"], inputs["keys"], inputs["values"]
     if variant.startswith("additive"):
-        return F.additive_attention_forward(q, k, v, params["weight_q"], params["weight_k"], params["v"],
-                                            bias=params.get("bias"), mask=mask)
+        return F.additive_attention_forward(
+            q,
+            k,
+            v,
+            params["weight_q"],
+            params["weight_k"],
+            params["v"],
+            bias=params.get("bias"),
+            mask=mask,
+        )
     if variant == "dot":
         return F.dot_attention_forward(q, k, v, mask=mask)
     if variant == "general":
@@ -75,8 +86,14 @@ def np_backward(variant, dcontext, dweights, cache):
     """All gradients as a dict keyed like the inputs and parameters."""
     if variant.startswith("additive"):
         g = F.additive_attention_backward(dcontext, dweights, cache)
-        out = {"query": g.dquery, "keys": g.dkeys, "values": g.dvalues, "weight_q": g.dweight_q,
-               "weight_k": g.dweight_k, "v": g.dv}
+        out = {
+            "query": g.dquery,
+            "keys": g.dkeys,
+            "values": g.dvalues,
+            "weight_q": g.dweight_q,
+            "weight_k": g.dweight_k,
+            "v": g.dv,
+        }
         if variant == "additive_bias":
             out["bias"] = g.dbias
         else:
@@ -173,11 +190,17 @@ def test_scaled_matches_torch_sdpa_with_causal_mask():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     Tq = S_ = 6
-    q, k, v = (rng.standard_normal((2, Tq, 4)), rng.standard_normal((2, S_, 4)), rng.standard_normal((2, S_, 3)))
+    q, k, v = (
+        rng.standard_normal((2, Tq, 4)),
+        rng.standard_normal((2, S_, 4)),
+        rng.standard_normal((2, S_, 3)),
+    )
     causal = np.tril(np.ones((Tq, S_), bool))
     mask = np.broadcast_to(causal, (2, Tq, S_)).copy()
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
-    tc = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.from_numpy(mask))
+    tc = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, attn_mask=torch.from_numpy(mask)
+    )
     g = rng.standard_normal(tc.shape)
     (tc * torch.from_numpy(g)).sum().backward()
 
@@ -197,38 +220,51 @@ def test_decoder_loop_with_precomputed_keys_matches_torch():
     T, dq, dk = 4, 3, 5
     queries = rng.standard_normal((T, B, dq))
     keys, values = rng.standard_normal((B, S, dk)), rng.standard_normal((B, S, DV))
-    Wq, Wk, v, b = (rng.standard_normal((H, dq)), rng.standard_normal((H, dk)), rng.standard_normal(H),
-                    rng.standard_normal(H))
+    Wq, Wk, v, b = (
+        rng.standard_normal((H, dq)),
+        rng.standard_normal((H, dk)),
+        rng.standard_normal(H),
+        rng.standard_normal(H),
+    )
     mask = np.arange(S)[None, :] < np.array([5, 2, 4])[:, None]
     dcs, dws = rng.standard_normal((T, B, DV)), rng.standard_normal((T, B, S))
 
     keys_proj, kcache = F.project_keys_forward(keys, Wk, b)
     caches, contexts = [], []
     for t in range(T):
-        c, w, cache = F.additive_attention_step_forward(queries[t], keys_proj, values, Wq, v, mask=mask)
+        c, w, cache = F.additive_attention_step_forward(
+            queries[t], keys_proj, values, Wq, v, mask=mask
+        )
         caches.append(cache)
         contexts.append(c)
     dkeys_proj = np.zeros_like(keys_proj)
     dvalues, dWq, dv = np.zeros_like(values), np.zeros_like(Wq), np.zeros_like(v)
     dqueries = np.zeros_like(queries)
     for t in reversed(range(T)):
-        dqueries[t], dkp, dval, dwq, dvv = F.additive_attention_step_backward(dcs[t], dws[t], caches.pop())
+        dqueries[t], dkp, dval, dwq, dvv = F.additive_attention_step_backward(
+            dcs[t], dws[t], caches.pop()
+        )
         dkeys_proj += dkp
         dvalues += dval
         dWq += dwq
         dv += dvv
     dkeys, dWk, db = F.project_keys_backward(dkeys_proj, kcache)
 
-    tt = {n: torch.tensor(a, requires_grad=True) for n, a in
-          dict(queries=queries, keys=keys, values=values, weight_q=Wq, weight_k=Wk, v=v, bias=b).items()}
+    tt = {
+        n: torch.tensor(a, requires_grad=True)
+        for n, a in dict(
+            queries=queries, keys=keys, values=values, weight_q=Wq, weight_k=Wk, v=v, bias=b
+        ).items()
+    }
     loss = 0
     for t in range(T):
         c, w = torch_reference(torch, "additive_bias", {**tt, "query": tt["queries"][t]}, mask)
         close(contexts[t], c.detach().numpy())
         loss = loss + (c * torch.from_numpy(dcs[t])).sum() + (w * torch.from_numpy(dws[t])).sum()
     loss.backward()
-    for name, ours in dict(queries=dqueries, keys=dkeys, values=dvalues, weight_q=dWq, weight_k=dWk, v=dv,
-                           bias=db).items():
+    for name, ours in dict(
+        queries=dqueries, keys=dkeys, values=dvalues, weight_q=dWq, weight_k=dWk, v=dv, bias=db
+    ).items():
         close(ours, tt[name].grad.numpy(), what=name)
 
 
@@ -239,7 +275,9 @@ def _loss(variant, inputs, params, mask, up):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("query_3d,mask_kind", [(False, None), (False, "pad"), (True, None), (True, "full")])
+@pytest.mark.parametrize(
+    "query_3d,mask_kind", [(False, None), (False, "pad"), (True, None), (True, "full")]
+)
 def test_central_differences(variant, query_3d, mask_kind):
     inputs, params, mask, up = make_case(variant, query_3d, mask_kind, seed=5)
     _, _, cache = np_forward(variant, inputs, params, mask)
@@ -317,7 +355,9 @@ def test_large_scores_raise_no_floating_point_error(variant, dtype):
     if dtype == np.float64:
         torch = pytest.importorskip("torch")  # noqa: F841 - the reference needs torch
         big_inputs, big_params, _, _ = make_case(variant, True, "pad", seed=9, scale=1e3)
-        tc, tw, _ = torch_grads(variant, big_inputs, big_params, mask, up["dcontext"], up["dweights"])
+        tc, tw, _ = torch_grads(
+            variant, big_inputs, big_params, mask, up["dcontext"], up["dweights"]
+        )
         # saturated softmax: tiny weights are exact zeros on both sides (ours flushes terms
         # below ~1e-292 to zero, torch's underflow does the same)
         close(weights, tw, atol=1e-12)
@@ -361,9 +401,12 @@ def test_torch_tensors_run_the_same_code(variant):
     c, w, cache = np_forward(variant, inputs, params, mask)
     grads = np_backward(variant, up["dcontext"], up["dweights"], cache)
     T = {n: torch.from_numpy(a) for n, a in {**inputs, **params}.items()}
-    tc, tw, tcache = np_forward(variant, {n: T[n] for n in inputs}, {n: T[n] for n in params},
-                                torch.from_numpy(mask))
-    tgrads = np_backward(variant, torch.from_numpy(up["dcontext"]), torch.from_numpy(up["dweights"]), tcache)
+    tc, tw, tcache = np_forward(
+        variant, {n: T[n] for n in inputs}, {n: T[n] for n in params}, torch.from_numpy(mask)
+    )
+    tgrads = np_backward(
+        variant, torch.from_numpy(up["dcontext"]), torch.from_numpy(up["dweights"]), tcache
+    )
     close(tc.numpy(), c, rtol=1e-12)
     close(tw.numpy(), w, rtol=1e-12)
     for name, g in grads.items():
@@ -373,8 +416,14 @@ def test_torch_tensors_run_the_same_code(variant):
 # -------------------------------------------------------------- bad shapes
 def test_bad_shapes_raise_clear_errors():
     rng = np.random.default_rng(0)
-    q, k, v = rng.standard_normal((2, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 3))
-    with pytest.raises(ValueError, match=r"query must be \(B, d_q\) or \(B, Tq, d_q\); got shape \(4,\)"):
+    q, k, v = (
+        rng.standard_normal((2, 4)),
+        rng.standard_normal((2, 5, 4)),
+        rng.standard_normal((2, 5, 3)),
+    )
+    with pytest.raises(
+        ValueError, match=r"query must be \(B, d_q\) or \(B, Tq, d_q\); got shape \(4,\)"
+    ):
         F.dot_attention_forward(q[0], k, v)
     with pytest.raises(ValueError, match=r"keys must be \(B, S, features\)"):
         F.dot_attention_forward(q, k[0], v)
@@ -389,11 +438,22 @@ def test_bad_shapes_raise_clear_errors():
     with pytest.raises(ValueError, match="keys must have 2 features"):
         F.general_attention_forward(q, k, v, rng.standard_normal((4, 2)))
     with pytest.raises(ValueError, match="weight_q must be"):
-        F.additive_attention_step_forward(q, rng.standard_normal((2, 5, 6)), v, rng.standard_normal((7, 4)),
-                                          rng.standard_normal(6))
+        F.additive_attention_step_forward(
+            q,
+            rng.standard_normal((2, 5, 6)),
+            v,
+            rng.standard_normal((7, 4)),
+            rng.standard_normal(6),
+        )
     with pytest.raises(ValueError, match="query must have 4 features"):
-        F.additive_attention_forward(q[:, :3], k, v, rng.standard_normal((6, 4)), rng.standard_normal((6, 4)),
-                                     rng.standard_normal(6))
+        F.additive_attention_forward(
+            q[:, :3],
+            k,
+            v,
+            rng.standard_normal((6, 4)),
+            rng.standard_normal((6, 4)),
+            rng.standard_normal(6),
+        )
     with pytest.raises(ValueError, match="bias must be"):
         F.project_keys_forward(k, rng.standard_normal((6, 4)), rng.standard_normal(5))
     _, _, cache = F.dot_attention_forward(q, k, v)
@@ -408,8 +468,14 @@ def test_weights_are_a_distribution_property():
     st = hypothesis.strategies
 
     @hypothesis.settings(max_examples=40, deadline=None)
-    @hypothesis.given(b=st.integers(1, 3), s=st.integers(1, 6), d=st.integers(1, 4), tq=st.integers(0, 3),
-                      seed=st.integers(0, 2**31 - 1), logscale=st.floats(-2, 3))
+    @hypothesis.given(
+        b=st.integers(1, 3),
+        s=st.integers(1, 6),
+        d=st.integers(1, 4),
+        tq=st.integers(0, 3),
+        seed=st.integers(0, 2**31 - 1),
+        logscale=st.floats(-2, 3),
+    )
     def check(b, s, d, tq, seed, logscale):
         rng = np.random.default_rng(seed)
         qshape = (b, d) if tq == 0 else (b, tq, d)

@@ -120,7 +120,9 @@ def test_cross_entropy_3d_torch_layout(rng):
     x = rng.normal(size=(N, C, d1))
     t = sample_targets(rng, (N, d1), C)
     for kw in (dict(), dict(label_smoothing=0.1, weight=np.array([0.5, 1.0, 2.0]))):
-        assert_matches_torch(F.cross_entropy(x, t, **kw), torch_loss_grad(TF.cross_entropy, x, t, **kw))
+        assert_matches_torch(
+            F.cross_entropy(x, t, **kw), torch_loss_grad(TF.cross_entropy, x, t, **kw)
+        )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -134,8 +136,13 @@ def test_cross_entropy_class_last(rng, reduction):
     loss, grad = F.cross_entropy(x, t, **kw)
 
     xt = torch.tensor(x, requires_grad=True)
-    lt = TF.cross_entropy(xt.permute(0, 2, 1), torch.tensor(t), weight=torch.tensor(w),
-                          reduction=reduction, label_smoothing=0.1)
+    lt = TF.cross_entropy(
+        xt.permute(0, 2, 1),
+        torch.tensor(t),
+        weight=torch.tensor(w),
+        reduction=reduction,
+        label_smoothing=0.1,
+    )
     lt.sum().backward()
     assert_matches_torch((loss, grad), (lt.detach().numpy(), xt.grad.numpy()))
     if reduction == "none":
@@ -146,8 +153,10 @@ def test_cross_entropy_ambiguous_layout_prefers_torch(rng):
     """Logits (A, C, C) with target (A, C) fit both layouts; PyTorch's (classes in dim 1) is used."""
     x = rng.normal(size=(2, 4, 4))
     t = rng.integers(0, 4, size=(2, 4))
-    assert_matches_torch(F.cross_entropy(x, t, reduction="none"),
-                         torch_loss_grad(TF.cross_entropy, x, t, reduction="none"))
+    assert_matches_torch(
+        F.cross_entropy(x, t, reduction="none"),
+        torch_loss_grad(TF.cross_entropy, x, t, reduction="none"),
+    )
 
 
 def test_cross_entropy_unbatched(rng):
@@ -155,8 +164,12 @@ def test_cross_entropy_unbatched(rng):
     for t in (np.array(3), 3):
         for reduction in ("mean", "none"):
             ours = F.cross_entropy(x, t, reduction=reduction, label_smoothing=0.1)
-            assert_matches_torch(ours, torch_loss_grad(TF.cross_entropy, x, torch.tensor(3),
-                                                       reduction=reduction, label_smoothing=0.1))
+            assert_matches_torch(
+                ours,
+                torch_loss_grad(
+                    TF.cross_entropy, x, torch.tensor(3), reduction=reduction, label_smoothing=0.1
+                ),
+            )
             assert ours[0].shape == ()
 
 
@@ -197,8 +210,10 @@ def test_cross_entropy_all_ignored(rng, smoothing, use_weight):
     assert np.isnan(loss)
     np.testing.assert_array_equal(grad, 0.0)
     assert_matches_torch((loss, grad), torch_loss_grad(TF.cross_entropy, x, t, **kw))
-    assert_matches_torch(F.cross_entropy(x, t, reduction="sum", **kw),
-                         torch_loss_grad(TF.cross_entropy, x, t, reduction="sum", **kw))
+    assert_matches_torch(
+        F.cross_entropy(x, t, reduction="sum", **kw),
+        torch_loss_grad(TF.cross_entropy, x, t, reduction="sum", **kw),
+    )
 
 
 def test_cross_entropy_zero_total_weight_matches_torch(rng):
@@ -284,8 +299,10 @@ def test_nll_loss_class_last(rng):
 def test_mse_loss_matches_torch(rng, reduction):
     x = rng.normal(size=(4, 3, 2))
     y = rng.normal(size=(4, 3, 2))
-    assert_matches_torch(F.mse_loss(x, y, reduction=reduction),
-                         torch_loss_grad(TF.mse_loss, x, y, reduction=reduction))
+    assert_matches_torch(
+        F.mse_loss(x, y, reduction=reduction),
+        torch_loss_grad(TF.mse_loss, x, y, reduction=reduction),
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -300,8 +317,10 @@ def test_bce_with_logits_matches_torch(rng, reduction, use_weight, use_pos_weigh
         kw["weight"] = rng.uniform(0.2, 2.0, size=(6, 1))
     if use_pos_weight:
         kw["pos_weight"] = rng.uniform(0.2, 4.0, size=(4,))
-    assert_matches_torch(F.binary_cross_entropy_with_logits(x, y, **kw),
-                         torch_loss_grad(TF.binary_cross_entropy_with_logits, x, y, **kw))
+    assert_matches_torch(
+        F.binary_cross_entropy_with_logits(x, y, **kw),
+        torch_loss_grad(TF.binary_cross_entropy_with_logits, x, y, **kw),
+    )
 
 
 def test_bce_with_logits_tails_are_relatively_accurate():
@@ -317,20 +336,39 @@ def test_bce_with_logits_tails_are_relatively_accurate():
 # extreme inputs, dtypes, inputs left untouched
 # ---------------------------------------------------------------------------------
 def _extreme_cases():
-    x = np.array([[1e4, -1e4, 0.0, 5.0],
-                  [-1e4, -1e4, -1e4, -1e4],
-                  [-1e4, 1e4, 1e4, -3.0],
-                  [2.0, -1e4, 1e4, 1e4]])
+    x = np.array(
+        [
+            [1e4, -1e4, 0.0, 5.0],
+            [-1e4, -1e4, -1e4, -1e4],
+            [-1e4, 1e4, 1e4, -3.0],
+            [2.0, -1e4, 1e4, 1e4],
+        ]
+    )
     t = np.array([1, 2, -100, 3])
     w = np.array([0.5, 1.0, 2.0, 3.0])
-    y = np.array([[1.0, 0.0, 0.5, 1.0], [0.0, 1.0, 0.0, 0.3], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.5]])
+    y = np.array(
+        [[1.0, 0.0, 0.5, 1.0], [0.0, 1.0, 0.0, 0.3], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.5]]
+    )
     return [
-        ("cross_entropy", F.cross_entropy, TF.cross_entropy, x, (t,), dict(weight=w, label_smoothing=0.1)),
+        (
+            "cross_entropy",
+            F.cross_entropy,
+            TF.cross_entropy,
+            x,
+            (t,),
+            dict(weight=w, label_smoothing=0.1),
+        ),
         ("cross_entropy_plain", F.cross_entropy, TF.cross_entropy, x, (t,), {}),
         ("nll_loss", F.nll_loss, TF.nll_loss, x, (t,), dict(weight=w)),
         ("mse_loss", F.mse_loss, TF.mse_loss, x, (y,), {}),
-        ("bce", F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, x, (y,),
-         dict(weight=w, pos_weight=w[::-1].copy())),
+        (
+            "bce",
+            F.binary_cross_entropy_with_logits,
+            TF.binary_cross_entropy_with_logits,
+            x,
+            (y,),
+            dict(weight=w, pos_weight=w[::-1].copy()),
+        ),
     ]
 
 
@@ -363,8 +401,13 @@ def _float32_cases(rng):
         (F.cross_entropy, TF.cross_entropy, x, (t,), dict(weight=w, label_smoothing=0.1)),
         (F.nll_loss, TF.nll_loss, x, (t,), dict(weight=w)),
         (F.mse_loss, TF.mse_loss, x, (y,), {}),
-        (F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, x, (y,),
-         dict(pos_weight=w)),
+        (
+            F.binary_cross_entropy_with_logits,
+            TF.binary_cross_entropy_with_logits,
+            x,
+            (y,),
+            dict(pos_weight=w),
+        ),
     ]
 
 
@@ -403,7 +446,9 @@ def test_torch_tensors_in_torch_tensors_out(rng):
     t = sample_targets(rng, (4, 3), 5)
     w = rng.uniform(0.5, 2, 5)
     ln, gn = F.cross_entropy(x, t, weight=w, label_smoothing=0.1)
-    lt, gt = F.cross_entropy(torch.tensor(x), torch.tensor(t), weight=torch.tensor(w), label_smoothing=0.1)
+    lt, gt = F.cross_entropy(
+        torch.tensor(x), torch.tensor(t), weight=torch.tensor(w), label_smoothing=0.1
+    )
     assert isinstance(lt, torch.Tensor) and isinstance(gt, torch.Tensor)
     np.testing.assert_allclose(lt.numpy(), ln, rtol=1e-14)
     np.testing.assert_allclose(gt.numpy(), gn, rtol=1e-14, atol=1e-16)
@@ -430,11 +475,23 @@ def _fd_cases(rng):
     return [
         ("ce", F.cross_entropy, x2, (t2,), dict(weight=w, label_smoothing=0.2)),
         ("ce_3d", F.cross_entropy, x3, (t3,), dict(weight=w, label_smoothing=0.2)),
-        ("ce_class_last", F.cross_entropy, x3.transpose(0, 2, 1).copy(), (t3,), dict(label_smoothing=0.2)),
+        (
+            "ce_class_last",
+            F.cross_entropy,
+            x3.transpose(0, 2, 1).copy(),
+            (t3,),
+            dict(label_smoothing=0.2),
+        ),
         ("ce_probs", F.cross_entropy, x2, (q,), dict(weight=w, label_smoothing=0.2)),
         ("nll", F.nll_loss, x2, (t2,), dict(weight=w)),
         ("mse", F.mse_loss, x2, (y,), {}),
-        ("bce", F.binary_cross_entropy_with_logits, 3 * x2, (y,), dict(weight=w, pos_weight=w[::-1].copy())),
+        (
+            "bce",
+            F.binary_cross_entropy_with_logits,
+            3 * x2,
+            (y,),
+            dict(weight=w, pos_weight=w[::-1].copy()),
+        ),
     ]
 
 
@@ -481,9 +538,13 @@ def test_shape_mismatch_reports_shapes():
     with pytest.raises(ValueError, match=r"target.*\(3, 2\).*\(2,\)"):
         F.binary_cross_entropy_with_logits(np.zeros((3, 2)), np.zeros(2))
     with pytest.raises(ValueError, match=r"pos_weight.*\(3,\).*\(3, 2\)"):
-        F.binary_cross_entropy_with_logits(np.zeros((3, 2)), np.zeros((3, 2)), pos_weight=np.ones(3))
+        F.binary_cross_entropy_with_logits(
+            np.zeros((3, 2)), np.zeros((3, 2)), pos_weight=np.ones(3)
+        )
     with pytest.raises(ValueError, match=r"weight.*\(2, 2\).*\(3, 2\)"):
-        F.binary_cross_entropy_with_logits(np.zeros((3, 2)), np.zeros((3, 2)), weight=np.ones((2, 2)))
+        F.binary_cross_entropy_with_logits(
+            np.zeros((3, 2)), np.zeros((3, 2)), weight=np.ones((2, 2))
+        )
 
 
 def test_bad_options_and_types():
@@ -516,9 +577,13 @@ st = hypothesis.strategies
 
 @hypothesis.settings(max_examples=40, deadline=None)
 @hypothesis.given(
-    N=st.integers(1, 4), C=st.integers(1, 5), extra=st.lists(st.integers(1, 3), max_size=2),
-    class_last=st.booleans(), reduction=st.sampled_from(["mean", "sum", "none"]),
-    smoothing=st.sampled_from([0.0, 0.05, 0.5]), use_weight=st.booleans(),
+    N=st.integers(1, 4),
+    C=st.integers(1, 5),
+    extra=st.lists(st.integers(1, 3), max_size=2),
+    class_last=st.booleans(),
+    reduction=st.sampled_from(["mean", "sum", "none"]),
+    smoothing=st.sampled_from([0.0, 0.05, 0.5]),
+    use_weight=st.booleans(),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_cross_entropy_property(N, C, extra, class_last, reduction, smoothing, use_weight, seed):

@@ -8,10 +8,10 @@ losses here, so a correct backward agrees to ~1e-8 normwise; the tolerance
 
 import numpy as np
 import pytest
-
-import numrnn.functional as F
 from helpers import rel_err
 from tests_fd import numeric_grad
+
+import numrnn.functional as F
 
 EPS = 1e-6
 TOL = 1e-6
@@ -19,7 +19,10 @@ TOL = 1e-6
 
 def _weights(rng, G, D, H, bias, P=None):
     P = P or H
-    w = {"weight_ih": rng.standard_normal((G * H, D)) * 0.5, "weight_hh": rng.standard_normal((G * H, P)) * 0.5}
+    w = {
+        "weight_ih": rng.standard_normal((G * H, D)) * 0.5,
+        "weight_hh": rng.standard_normal((G * H, P)) * 0.5,
+    }
     w["bias_ih"] = rng.standard_normal(G * H) * 0.5 if bias else None
     w["bias_hh"] = rng.standard_normal(G * H) * 0.5 if bias else None
     return w
@@ -34,8 +37,12 @@ def _check(named_inputs, loss, analytic):
         assert err <= TOL, f"{name}: relative error {err:.2e}"
 
 
-LAYER_CASES = [dict(reverse=r, batch_sizes=bs, bias=b) for r in (False, True)
-               for bs in (None, [4, 4, 3, 1, 1]) for b in (True, False)]
+LAYER_CASES = [
+    dict(reverse=r, batch_sizes=bs, bias=b)
+    for r in (False, True)
+    for bs in (None, [4, 4, 3, 1, 1])
+    for b in (True, False)
+]
 
 
 @pytest.mark.parametrize("case", LAYER_CASES)
@@ -63,10 +70,18 @@ def test_lstm_layer(case, proj):
     rng = np.random.default_rng(1)
     T, B, D, H = 5, 4, 3, 3
     P = proj or H
-    x, h0, c0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, P)), rng.standard_normal((B, H))
+    x, h0, c0 = (
+        rng.standard_normal((T, B, D)),
+        rng.standard_normal((B, P)),
+        rng.standard_normal((B, H)),
+    )
     w = _weights(rng, 4, D, H, case["bias"], P)
     w["weight_hr"] = rng.standard_normal((P, H)) * 0.5 if proj else None
-    dout, dhn, dcn = rng.standard_normal((T, B, P)), rng.standard_normal((B, P)), rng.standard_normal((B, H))
+    dout, dhn, dcn = (
+        rng.standard_normal((T, B, P)),
+        rng.standard_normal((B, P)),
+        rng.standard_normal((B, H)),
+    )
     kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
@@ -107,9 +122,11 @@ def test_step_pairs(kind, bias):
     w = _weights(rng, G, D, H, bias)
     dh, dc = rng.standard_normal((B, H)), rng.standard_normal((B, H))
     if kind == "lstm":
+
         def loss():
             hn, cn, _ = F.lstm_step_forward(x, h, c, **w)
             return np.sum(hn * dh) + np.sum(cn * dc)
+
         _, _, cache = F.lstm_step_forward(x, h, c, **w)
         dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc, cache)
         _check({"x": x, "h": h, "c": c, **w}, loss, {"x": dx, "h": dh_prev, "c": dc_prev, **grads})
@@ -118,6 +135,7 @@ def test_step_pairs(kind, bias):
 
         def loss():
             return np.sum(fwd(x, h, **w)[0] * dh)
+
         _, cache = fwd(x, h, **w)
         dx, dh_prev, grads = bwd(dh, cache)
         _check({"x": x, "h": h, **w}, loss, {"x": dx, "h": dh_prev, **grads})
@@ -140,9 +158,17 @@ def test_backward_leaves_its_arguments_untouched(kind):
     rng = np.random.default_rng(5)
     T, B, D, H = 4, 3, 2, 3
     G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
-    x, h0, c0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    x, h0, c0 = (
+        rng.standard_normal((T, B, D)),
+        rng.standard_normal((B, H)),
+        rng.standard_normal((B, H)),
+    )
     w = _weights(rng, G, D, H, True)
-    dout, dhn, dcn = rng.standard_normal((T, B, H)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    dout, dhn, dcn = (
+        rng.standard_normal((T, B, H)),
+        rng.standard_normal((B, H)),
+        rng.standard_normal((B, H)),
+    )
     given = {"x": x, "h0": h0, "c0": c0, "dout": dout, "dhn": dhn, "dcn": dcn, **w}
     before = {k: v.copy() for k, v in given.items()}
     if kind == "lstm":
@@ -161,7 +187,11 @@ def test_float32_stays_float32(kind):
     T, B, D, H = 3, 2, 3, 4
     G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
     f32 = lambda a: None if a is None else a.astype(np.float32)  # noqa: E731
-    x, h0, c0 = f32(rng.standard_normal((T, B, D))), f32(rng.standard_normal((B, H))), f32(rng.standard_normal((B, H)))
+    x, h0, c0 = (
+        f32(rng.standard_normal((T, B, D))),
+        f32(rng.standard_normal((B, H))),
+        f32(rng.standard_normal((B, H))),
+    )
     w = {k: f32(v) for k, v in _weights(rng, G, D, H, True).items()}
     dout = f32(rng.standard_normal((T, B, H)))
     if kind == "lstm":
@@ -210,7 +240,9 @@ def test_padding_with_extreme_values_raises_no_warning(kind):
     bs = [3, 3, 3, 1, 1]
     with np.errstate(all="raise"):
         if kind == "lstm":
-            out, _, cache = F.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), **w, batch_sizes=bs)
+            out, _, cache = F.lstm_forward(
+                x, np.zeros((B, H)), np.zeros((B, H)), **w, batch_sizes=bs
+            )
             dx, _, grads = F.lstm_backward(np.ones_like(out), None, None, cache)
         else:
             out, _, cache = getattr(F, f"{kind}_forward")(x, np.zeros((B, H)), **w, batch_sizes=bs)

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from helpers import rel_err
+from tests_fd import numeric_grad
 
 import numrnn
-from helpers import rel_err
 from numrnn.models import CharLM, SequenceClassifier
-from tests_fd import numeric_grad
 
 TOL = 1e-6  # central differences in float64 (see tests/functional/test_recurrent.py)
 
@@ -20,8 +20,17 @@ def _check_params(model, loss):
 @pytest.mark.parametrize("cell,bi,layers", [("lstm", True, 2), ("gru", False, 1), ("rnn", True, 1)])
 def test_classifier_gradients(cell, bi, layers):
     rng = np.random.default_rng(0)
-    m = SequenceClassifier(7, 3, embed_size=3, hidden_size=3, num_layers=layers, cell=cell,
-                           bidirectional=bi, dtype=np.float64, seed=1)
+    m = SequenceClassifier(
+        7,
+        3,
+        embed_size=3,
+        hidden_size=3,
+        num_layers=layers,
+        cell=cell,
+        bidirectional=bi,
+        dtype=np.float64,
+        seed=1,
+    )
     idx = np.array([[1, 2, 3, 4], [5, 6, 0, 0], [2, 0, 0, 0]])
     lengths = [4, 2, 1]
     g = rng.standard_normal((3, 3))
@@ -39,7 +48,9 @@ def test_classifier_gradients(cell, bi, layers):
 
 
 def test_classifier_ignores_padding_content():
-    m = SequenceClassifier(9, 2, embed_size=4, hidden_size=5, cell="lstm", bidirectional=True, seed=0)
+    m = SequenceClassifier(
+        9, 2, embed_size=4, hidden_size=5, cell="lstm", bidirectional=True, seed=0
+    )
     a = np.array([[1, 2, 3, 0, 0]])
     b = np.array([[1, 2, 3, 7, 8]])
     with numrnn.no_grad():

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from helpers import rel_err
+from tests_fd import numeric_grad
 
 import numrnn
-from helpers import rel_err
 from numrnn.models.decoding import beam_search, greedy_search
 from numrnn.models.seq2seq import Seq2Seq
-from tests_fd import numeric_grad
 
 # float64 against torch autograd: both evaluate the same sums in a different order
 # (fused gate products, packed sequences), so they agree to a modest multiple of the
@@ -40,8 +40,16 @@ def _batch(seed=0):
 
 
 def _model(**kw):
-    cfg = dict(embed_size=4, hidden_size=5, dtype=np.float64, seed=3, src_pad_id=PAD, tgt_pad_id=PAD,
-               bos_id=BOS, eos_id=EOS)
+    cfg = dict(
+        embed_size=4,
+        hidden_size=5,
+        dtype=np.float64,
+        seed=3,
+        src_pad_id=PAD,
+        tgt_pad_id=PAD,
+        bos_id=BOS,
+        eos_id=EOS,
+    )
     cfg.update(kw)
     return Seq2Seq(V_SRC, V_TGT, **cfg)
 
@@ -111,7 +119,9 @@ def _torch_reference(model, src, lengths, fed, tgt_out):
         feat = o[0] if ctx is None else torch.cat([o[0], ctx], dim=-1)
         steps.append(m.out(feat))
     logits = torch.stack(steps, dim=1)
-    loss = F.cross_entropy(logits.reshape(-1, V_TGT), torch.tensor(tgt_out).reshape(-1), ignore_index=PAD)
+    loss = F.cross_entropy(
+        logits.reshape(-1, V_TGT), torch.tensor(tgt_out).reshape(-1), ignore_index=PAD
+    )
     loss.backward()
     return loss.item(), {n: p.grad.numpy() for n, p in own.items()}
 
@@ -119,10 +129,14 @@ def _torch_reference(model, src, lengths, fed, tgt_out):
 CONFIGS = [
     pytest.param(dict(cell="gru", attention="additive"), id="gru-additive"),
     pytest.param(dict(cell="lstm", num_layers=2), id="lstm2-plain"),
-    pytest.param(dict(cell="lstm", num_layers=2, bidirectional_encoder=True, attention="general"),
-                 id="bilstm2-general"),
+    pytest.param(
+        dict(cell="lstm", num_layers=2, bidirectional_encoder=True, attention="general"),
+        id="bilstm2-general",
+    ),
     pytest.param(dict(cell="gru", attention="dot"), id="gru-dot"),
-    pytest.param(dict(cell="rnn", bidirectional_encoder=True, attention="additive"), id="birnn-additive"),
+    pytest.param(
+        dict(cell="rnn", bidirectional_encoder=True, attention="additive"), id="birnn-additive"
+    ),
     pytest.param(dict(cell="gru", bidirectional_encoder=True, num_layers=2), id="bigru2-plain"),
 ]
 
@@ -132,8 +146,9 @@ CONFIGS = [
 def test_training_step_matches_torch(cfg, ratio):
     src, lengths, tgt_in, tgt_out = _batch()
     model = _model(**cfg)
-    loss = model.train_step_loss(src, lengths, tgt_in, tgt_out, teacher_forcing_ratio=ratio,
-                                 rng=np.random.default_rng(4))
+    loss = model.train_step_loss(
+        src, lengths, tgt_in, tgt_out, teacher_forcing_ratio=ratio, rng=np.random.default_rng(4)
+    )
     assert not any(mod._caches for mod in model.modules())  # every forward consumed
     fed = model.decoder_inputs
     if ratio < 1:  # some steps fed the model's own argmax instead of the reference
@@ -147,8 +162,13 @@ def test_training_step_matches_torch(cfg, ratio):
     assert not np.any(model.tgt_embedding.weight.grad[PAD])
 
 
-@pytest.mark.parametrize("cfg", [dict(cell="gru", attention="additive"),
-                                 dict(cell="lstm", num_layers=2, bidirectional_encoder=True, attention="general")])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        dict(cell="gru", attention="additive"),
+        dict(cell="lstm", num_layers=2, bidirectional_encoder=True, attention="general"),
+    ],
+)
 def test_finite_differences(cfg):
     src, lengths, tgt_in, tgt_out = _batch(1)
     model = _model(**cfg)
@@ -158,7 +178,9 @@ def test_finite_differences(cfg):
     def loss():
         with numrnn.no_grad():
             logits = model(src, lengths, tgt_in)
-        loss, _ = numrnn.functional.cross_entropy(logits.reshape(-1, V_TGT), tgt_out.reshape(-1), ignore_index=PAD)
+        loss, _ = numrnn.functional.cross_entropy(
+            logits.reshape(-1, V_TGT), tgt_out.reshape(-1), ignore_index=PAD
+        )
         return float(loss)
 
     rng = np.random.default_rng(0)
@@ -166,7 +188,7 @@ def test_finite_differences(cfg):
         # spot checks: a few entries of every parameter (all of them would take minutes)
         flat = p.data.reshape(-1)
         for i in rng.choice(flat.size, size=min(4, flat.size), replace=False):
-            view = flat[i:i + 1]
+            view = flat[i : i + 1]
             num = numeric_grad(loss, view)[0]
             ana = p.grad.reshape(-1)[i]
             assert abs(num - ana) <= FD_TOL * max(np.abs(p.grad).max(), 1e-3), (name, i, num, ana)
@@ -207,7 +229,9 @@ def test_bad_inputs_leave_no_state():
 
 
 # ----------------------------------------------------------------------------- decoding
-@pytest.mark.parametrize("cfg", [dict(cell="gru", attention="additive"), dict(cell="lstm", num_layers=2)])
+@pytest.mark.parametrize(
+    "cfg", [dict(cell="gru", attention="additive"), dict(cell="lstm", num_layers=2)]
+)
 def test_beam_width_one_is_greedy(cfg):
     src, lengths, _, _ = _batch(2)
     model = _model(**cfg)
@@ -234,14 +258,18 @@ def test_greedy_scores_and_attention_rows():
         seq = h.tokens + ([EOS] if h.finished else [])
         tin = np.array([[BOS] + seq[:-1]])
         with numrnn.no_grad():
-            logits = model(src[b:b + 1, : lengths[b]], lengths[b:b + 1], tin)[0]
-        lp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+            logits = model(src[b : b + 1, : lengths[b]], lengths[b : b + 1], tin)[0]
+        lp = (
+            logits
+            - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True))
             - logits.max(-1, keepdims=True)
+        )
         assert h.log_prob == pytest.approx(sum(lp[t, y] for t, y in enumerate(seq)), rel=1e-10)
 
 
 def _table_step(table, V):
     """A step function from a table: prefix (tuple of ids) -> next-token probabilities."""
+
     def step(tokens, state):
         rows = []
         for prefix in state:
@@ -262,17 +290,22 @@ def test_beam_search_beats_greedy_on_a_trap():
     # Greedy takes "a" (0.6) but every continuation of "a" is poor (max 0.34);
     # "b" (0.4) is followed by eos with probability 0.9: p(b eos) = 0.36 > p(a x eos) <= 0.6*0.34*1.
     V = 7
-    table = {(): {2: 0.6, 3: 0.4},
-             (2,): {4: 0.34, 5: 0.33, 6: 0.33},
-             (2, 4): {1: 1.0}, (2, 5): {1: 1.0}, (2, 6): {1: 1.0},
-             (3,): {1: 0.9, 4: 0.1},
-             (3, 4): {1: 1.0}}
+    table = {
+        (): {2: 0.6, 3: 0.4},
+        (2,): {4: 0.34, 5: 0.33, 6: 0.33},
+        (2, 4): {1: 1.0},
+        (2, 5): {1: 1.0},
+        (2, 6): {1: 1.0},
+        (3,): {1: 0.9, 4: 0.1},
+        (3, 4): {1: 1.0},
+    }
 
     def advancing(step):  # the state is the list of prefixes; the step extends them
         def run(tokens, state):
             state = [p + (int(t),) if t != 0 else p for p, t in zip(state, tokens)]
             lp, _, _ = step(tokens, state)
             return lp, state, None
+
         return run
 
     step, select = _table_step(table, V)
@@ -289,8 +322,14 @@ def test_beam_search_beats_greedy_on_a_trap():
 def test_length_normalisation_prefers_longer_outputs():
     # eos at once: p = 0.5 (log -0.69, length 1); "a b eos": p = 0.45*0.95*0.95 = 0.406 (log -0.90, length 3)
     V = 5
-    table = {(): {1: 0.5, 2: 0.45, 3: 0.05}, (2,): {3: 0.95, 1: 0.05}, (2, 3): {1: 0.95, 4: 0.05},
-             (3,): {1: 1.0}, (2, 3, 4): {1: 1.0}, (2, 1): {1: 1.0}}
+    table = {
+        (): {1: 0.5, 2: 0.45, 3: 0.05},
+        (2,): {3: 0.95, 1: 0.05},
+        (2, 3): {1: 0.95, 4: 0.05},
+        (3,): {1: 1.0},
+        (2, 3, 4): {1: 1.0},
+        (2, 1): {1: 1.0},
+    }
 
     def run(tokens, state):
         state = [p + (int(t),) if t != 0 else p for p, t in zip(state, tokens)]
@@ -328,7 +367,10 @@ def test_torch_backend_agrees_with_numpy():
     src, lengths, tgt_in, tgt_out = _batch()
     cfg = dict(cell="lstm", num_layers=2, bidirectional_encoder=True, attention="additive")
     a, b = _model(**cfg), _model(backend="torch", **cfg)
-    la, lb = a.train_step_loss(src, lengths, tgt_in, tgt_out), b.train_step_loss(src, lengths, tgt_in, tgt_out)
+    la, lb = (
+        a.train_step_loss(src, lengths, tgt_in, tgt_out),
+        b.train_step_loss(src, lengths, tgt_in, tgt_out),
+    )
     assert la == pytest.approx(lb, rel=1e-12)  # the same float64 kernels on another array library
     for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         assert rel_err(to_numpy(q.grad), p.grad) <= 1e-12, name
@@ -339,7 +381,9 @@ def test_torch_backend_agrees_with_numpy():
 def test_translation_batch_and_translate_ids():
     from numrnn.models.seq2seq import translate_ids, translation_batch
 
-    src, lengths, tgt_in, tgt_out = translation_batch([[5, 6, 7], [8]], [[3, 4], [9, 10, 11]], PAD, PAD, BOS, EOS)
+    src, lengths, tgt_in, tgt_out = translation_batch(
+        [[5, 6, 7], [8]], [[3, 4], [9, 10, 11]], PAD, PAD, BOS, EOS
+    )
     np.testing.assert_array_equal(src, [[5, 6, 7], [8, 0, 0]])
     np.testing.assert_array_equal(lengths, [3, 1])
     np.testing.assert_array_equal(tgt_in, [[BOS, 3, 4, 0], [BOS, 9, 10, 11]])
@@ -358,8 +402,18 @@ def test_learns_to_reverse():
     # 1-layer GRU with attention learns to reverse short sequences in a few hundred steps
     rng = np.random.default_rng(0)
     V = 10
-    model = Seq2Seq(V, V, embed_size=16, hidden_size=32, attention="additive", seed=0,
-                    src_pad_id=PAD, tgt_pad_id=PAD, bos_id=BOS, eos_id=EOS)
+    model = Seq2Seq(
+        V,
+        V,
+        embed_size=16,
+        hidden_size=32,
+        attention="additive",
+        seed=0,
+        src_pad_id=PAD,
+        tgt_pad_id=PAD,
+        bos_id=BOS,
+        eos_id=EOS,
+    )
     opt = numrnn.optim.Adam(model.parameters(), lr=1e-2)
     from numrnn.models.seq2seq import translation_batch
 
@@ -400,8 +454,9 @@ def test_dropout_gradients_by_finite_differences():
         restore()
         with numrnn.no_grad():
             logits = model(src, lengths, tgt_in)
-        value, _ = numrnn.functional.cross_entropy(logits.reshape(-1, V_TGT), tgt_out.reshape(-1),
-                                                   ignore_index=PAD)
+        value, _ = numrnn.functional.cross_entropy(
+            logits.reshape(-1, V_TGT), tgt_out.reshape(-1), ignore_index=PAD
+        )
         return float(value)
 
     restore()
@@ -415,6 +470,6 @@ def test_dropout_gradients_by_finite_differences():
     for name, p in model.named_parameters():
         flat = p.data.reshape(-1)
         for i in rng.choice(flat.size, size=min(3, flat.size), replace=False):
-            num = numeric_grad(loss, flat[i:i + 1])[0]
+            num = numeric_grad(loss, flat[i : i + 1])[0]
             ana = p.grad.reshape(-1)[i]
             assert abs(num - ana) <= FD_TOL * max(np.abs(p.grad).max(), 1e-3), (name, i, num, ana)

@@ -119,7 +119,10 @@ def test_two_forwards_then_two_backwards_is_lifo(kind):
         attn.backward(dc1)
 
     params = {n: torch.tensor(a, requires_grad=True) for n, a in attn.state_dict().items()}
-    for q, m, dc, dw, ours in ((q1, PAD_MASK, dc1, dw1, (dq1, dk1, dv1)), (q2, mask2, dc2, dw2, (dq2, dk2, dv2))):
+    for q, m, dc, dw, ours in (
+        (q1, PAD_MASK, dc1, dw1, (dq1, dk1, dv1)),
+        (q2, mask2, dc2, dw2, (dq2, dk2, dv2)),
+    ):
         tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
         tc, tw = torch_forward(torch, kind, params, tq, tk, tv, m)
         ((tc * torch.from_numpy(dc)).sum() + (tw * torch.from_numpy(dw)).sum()).backward()
@@ -159,9 +162,19 @@ def test_only_dweights_or_only_dcontext():
 def test_parameter_names_and_shapes():
     a = AdditiveAttention(DQ, DK, H, bias=True)
     assert [(n, p.shape) for n, p in a.named_parameters()] == [
-        ("weight_q", (H, DQ)), ("weight_k", (H, DK)), ("bias_k", (H,)), ("v", (H,))]
-    assert [n for n, _ in AdditiveAttention(DQ, DK, H).named_parameters()] == ["weight_q", "weight_k", "v"]
-    assert [(n, p.shape) for n, p in GeneralAttention(DQ, DK).named_parameters()] == [("weight", (DQ, DK))]
+        ("weight_q", (H, DQ)),
+        ("weight_k", (H, DK)),
+        ("bias_k", (H,)),
+        ("v", (H,)),
+    ]
+    assert [n for n, _ in AdditiveAttention(DQ, DK, H).named_parameters()] == [
+        "weight_q",
+        "weight_k",
+        "v",
+    ]
+    assert [(n, p.shape) for n, p in GeneralAttention(DQ, DK).named_parameters()] == [
+        ("weight", (DQ, DK))
+    ]
     assert DotAttention().parameters() == [] and ScaledDotProductAttention().parameters() == []
 
 
@@ -189,7 +202,9 @@ def test_dtype_default_float32_and_float64_on_request(kind):
 def test_seed_and_rng():
     a, b = AdditiveAttention(DQ, DK, H, seed=4), AdditiveAttention(DQ, DK, H, seed=4)
     c = AdditiveAttention(DQ, DK, H, seed=5)
-    for (n, x), (_, y), (_, z) in zip(a.state_dict().items(), b.state_dict().items(), c.state_dict().items()):
+    for (n, x), (_, y), (_, z) in zip(
+        a.state_dict().items(), b.state_dict().items(), c.state_dict().items()
+    ):
         assert np.array_equal(x, y) and not np.array_equal(x, z), n
     g1 = GeneralAttention(DQ, DK, rng=np.random.default_rng(8))
     g2 = GeneralAttention(DQ, DK, rng=np.random.default_rng(8))
@@ -260,7 +275,11 @@ def test_dot_requires_equal_query_and_key_features():
     attn = DotAttention(dtype=np.float64)
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="keys must have 4 features"):
-        attn(rng.standard_normal((2, 4)), rng.standard_normal((2, 3, 5)), rng.standard_normal((2, 3, 1)))
+        attn(
+            rng.standard_normal((2, 4)),
+            rng.standard_normal((2, 3, 5)),
+            rng.standard_normal((2, 3, 1)),
+        )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -301,5 +320,10 @@ def test_torch_backend_matches_numpy(kind):
 def test_repr_and_exports():
     assert "hidden_size=6" in repr(AdditiveAttention(DQ, DK, H))
     assert "query_size=4" in repr(GeneralAttention(DQ, DK))
-    for name in ("AdditiveAttention", "DotAttention", "GeneralAttention", "ScaledDotProductAttention"):
+    for name in (
+        "AdditiveAttention",
+        "DotAttention",
+        "GeneralAttention",
+        "ScaledDotProductAttention",
+    ):
         assert hasattr(numrnn.nn, name)

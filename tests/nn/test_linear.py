@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-
-import numrnn
 from helpers import rel_err
 from tests_fd import numeric_grad
+
+import numrnn
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -31,6 +31,7 @@ def test_linear_torch_and_fd(bias, shape):
     def loss():
         with numrnn.no_grad():
             return np.sum(m(x) * dy)
+
     assert rel_err(dx, numeric_grad(loss, x)) <= 1e-6
     g = m.weight.grad.copy()
     m.zero_grad()

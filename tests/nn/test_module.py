@@ -19,22 +19,40 @@ class Tiny(Module):
 def test_named_parameters_in_pytorch_order():
     m = Tiny()
     names = [n for n, _ in m.named_parameters()]
-    assert names == ["scale", "emb.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0",
-                     "rnn.bias_hh_l0", "head.weight", "head.bias"]
+    assert names == [
+        "scale",
+        "emb.weight",
+        "rnn.weight_ih_l0",
+        "rnn.weight_hh_l0",
+        "rnn.bias_ih_l0",
+        "rnn.bias_hh_l0",
+        "head.weight",
+        "head.bias",
+    ]
     lstm = numrnn.LSTM(2, 4, num_layers=2, bidirectional=True, proj_size=3)
     names = [n for n, _ in lstm.named_parameters()]
-    assert names[:6] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0",
-                         "weight_ih_l0_reverse"]
+    assert names[:6] == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "weight_hr_l0",
+        "weight_ih_l0_reverse",
+    ]
     assert len(names) == 20
 
 
 def test_state_dict_matches_torch_names_and_shapes():
     torch = pytest.importorskip("torch")
-    for ours, ref in [(numrnn.LSTM(3, 5, 2, bidirectional=True, proj_size=2),
-                       torch.nn.LSTM(3, 5, 2, bidirectional=True, proj_size=2)),
-                      (numrnn.GRU(3, 5, bias=False), torch.nn.GRU(3, 5, bias=False)),
-                      (numrnn.RNNCell(3, 5), torch.nn.RNNCell(3, 5)),
-                      (numrnn.Embedding(7, 3, padding_idx=1), torch.nn.Embedding(7, 3, padding_idx=1))]:
+    for ours, ref in [
+        (
+            numrnn.LSTM(3, 5, 2, bidirectional=True, proj_size=2),
+            torch.nn.LSTM(3, 5, 2, bidirectional=True, proj_size=2),
+        ),
+        (numrnn.GRU(3, 5, bias=False), torch.nn.GRU(3, 5, bias=False)),
+        (numrnn.RNNCell(3, 5), torch.nn.RNNCell(3, 5)),
+        (numrnn.Embedding(7, 3, padding_idx=1), torch.nn.Embedding(7, 3, padding_idx=1)),
+    ]:
         sd = ours.state_dict()
         ref_sd = ref.state_dict()
         assert list(sd) == list(ref_sd)
@@ -99,7 +117,7 @@ def test_attribute_reassignment_and_deletion():
     del m.scale
     assert "scale" not in dict(m.named_parameters())
     with pytest.raises(AttributeError):
-        m.nothing
+        _ = m.nothing
 
 
 def test_parameter_grad_shape_and_dtype():

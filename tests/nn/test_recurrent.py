@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from helpers import rel_err
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests_fd import numeric_grad
 
 import numrnn
-from helpers import rel_err
-from tests_fd import numeric_grad
 
 EPS, TOL = 1e-6, 1e-6  # central differences in float64; see tests/functional/test_recurrent.py
 CLASSES = {"rnn": numrnn.RNN, "lstm": numrnn.LSTM, "gru": numrnn.GRU}
@@ -56,8 +56,14 @@ def module_fd_check(kind, T=4, B=3, D=3, H=3, lengths=None, **opts):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("opts", [{}, {"num_layers": 2, "bidirectional": True},
-                                  {"num_layers": 2, "batch_first": True, "bias": False}])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},
+        {"num_layers": 2, "bidirectional": True},
+        {"num_layers": 2, "batch_first": True, "bias": False},
+    ],
+)
 def test_module_finite_differences(kind, opts):
     module_fd_check(kind, **opts)
 
@@ -74,6 +80,7 @@ def test_module_finite_differences_projection_relu():
 
 # -- input checks: clear errors, before any state changes --------------------------
 
+
 @pytest.fixture
 def lstm():
     return numrnn.LSTM(3, 4, num_layers=2, dtype=np.float64, seed=0)
@@ -83,14 +90,17 @@ def _snapshot(m):
     return {k: v.copy() for k, v in m.state_dict().items()}, len(m._caches)
 
 
-@pytest.mark.parametrize("x,exc,msg", [
-    (np.zeros((2, 3, 4, 3)), ValueError, "x must be"),
-    (np.zeros((5, 2, 7)), ValueError, "3 features"),
-    (np.zeros((5, 2, 3), dtype=np.float32), TypeError, "dtype float32"),
-    (np.zeros((5, 2, 3), dtype=np.int64), TypeError, "floating-point"),
-    ([[1.0, 2.0, 3.0]], TypeError, "numpy.ndarray"),
-    (np.zeros((0, 2, 3)), ValueError, "at least one step"),
-])
+@pytest.mark.parametrize(
+    "x,exc,msg",
+    [
+        (np.zeros((2, 3, 4, 3)), ValueError, "x must be"),
+        (np.zeros((5, 2, 7)), ValueError, "3 features"),
+        (np.zeros((5, 2, 3), dtype=np.float32), TypeError, "dtype float32"),
+        (np.zeros((5, 2, 3), dtype=np.int64), TypeError, "floating-point"),
+        ([[1.0, 2.0, 3.0]], TypeError, "numpy.ndarray"),
+        (np.zeros((0, 2, 3)), ValueError, "at least one step"),
+    ],
+)
 def test_bad_input(lstm, x, exc, msg):
     before = _snapshot(lstm)
     with pytest.raises(exc, match=msg):
@@ -99,12 +109,15 @@ def test_bad_input(lstm, x, exc, msg):
     assert after[1] == before[1]
 
 
-@pytest.mark.parametrize("hx,msg", [
-    (np.zeros((2, 2, 4)), r"tuple \(h, c\)"),
-    ((np.zeros((2, 2, 4)),), r"tuple \(h, c\)"),
-    ((np.zeros((1, 2, 4)), np.zeros((2, 2, 4))), r"hx\[0\] must have shape \(2, 2, 4\)"),
-    ((np.zeros((2, 2, 4)), np.zeros((2, 3, 4))), r"hx\[1\] must have shape \(2, 2, 4\)"),
-])
+@pytest.mark.parametrize(
+    "hx,msg",
+    [
+        (np.zeros((2, 2, 4)), r"tuple \(h, c\)"),
+        ((np.zeros((2, 2, 4)),), r"tuple \(h, c\)"),
+        ((np.zeros((1, 2, 4)), np.zeros((2, 2, 4))), r"hx\[0\] must have shape \(2, 2, 4\)"),
+        ((np.zeros((2, 2, 4)), np.zeros((2, 3, 4))), r"hx\[1\] must have shape \(2, 2, 4\)"),
+    ],
+)
 def test_bad_state(lstm, hx, msg):
     with pytest.raises((ValueError, TypeError), match=msg):
         lstm(np.zeros((5, 2, 3)), hx)
@@ -119,13 +132,16 @@ def test_bad_state_rnn():
         m(np.zeros((5, 3)), np.zeros((1, 2, 4)))
 
 
-@pytest.mark.parametrize("lengths,exc,msg", [
-    ([1, 2, 3], ValueError, "one entry per batch row"),
-    ([0, 2], ValueError, r"in \[1, 5\]"),
-    ([6, 2], ValueError, r"in \[1, 5\]"),
-    ([1.5, 2.0], TypeError, "integers"),
-    (np.array([[1, 2]]), TypeError, "1-D"),
-])
+@pytest.mark.parametrize(
+    "lengths,exc,msg",
+    [
+        ([1, 2, 3], ValueError, "one entry per batch row"),
+        ([0, 2], ValueError, r"in \[1, 5\]"),
+        ([6, 2], ValueError, r"in \[1, 5\]"),
+        ([1.5, 2.0], TypeError, "integers"),
+        (np.array([[1, 2]]), TypeError, "1-D"),
+    ],
+)
 def test_bad_lengths(lstm, lengths, exc, msg):
     with pytest.raises(exc, match=msg):
         lstm(np.zeros((5, 2, 3)), lengths=lengths)
@@ -148,11 +164,17 @@ def test_bad_backward_grad_keeps_cache(lstm):
     assert not lstm._caches
 
 
-@pytest.mark.parametrize("kwargs,msg", [
-    ({"hidden_size": 0}, "hidden_size"), ({"num_layers": 0}, "num_layers"),
-    ({"dropout": 1.5}, "dropout"), ({"proj_size": 4}, "proj_size"),
-    ({"dtype": np.int32}, "dtype"), ({"proj_size": -1}, "proj_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,msg",
+    [
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"num_layers": 0}, "num_layers"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"proj_size": 4}, "proj_size"),
+        ({"dtype": np.int32}, "dtype"),
+        ({"proj_size": -1}, "proj_size"),
+    ],
+)
 def test_bad_constructor(kwargs, msg):
     args = {"input_size": 3, "hidden_size": 4, **kwargs}
     with pytest.raises((ValueError, TypeError), match=msg):
@@ -168,13 +190,19 @@ def test_proj_and_nonlinearity_only_where_they_apply():
 
 # -- dtype and seeding ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_float32_default_kept_everywhere(kind):
     m = CLASSES[kind](3, 4, num_layers=2, bidirectional=True, seed=0)
     x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
     out = m(x)
     dx, dh = m.backward(np.ones_like(out[0]))
-    leaves = [*_flat(out), dx, *(dh if isinstance(dh, tuple) else (dh,)), *(p.grad for p in m.parameters())]
+    leaves = [
+        *_flat(out),
+        dx,
+        *(dh if isinstance(dh, tuple) else (dh,)),
+        *(p.grad for p in m.parameters()),
+    ]
     assert all(a.dtype == np.float32 for a in leaves)
 
 
@@ -189,24 +217,51 @@ def test_seed_reproducible_and_pytorch_init_range():
 
 # -- properties over shapes and options -------------------------------------------
 
+
 @settings(max_examples=25, deadline=None)
-@given(kind=st.sampled_from(["rnn", "lstm", "gru"]), T=st.integers(1, 30), B=st.integers(1, 4),
-       D=st.integers(1, 4), H=st.integers(1, 5), L=st.integers(1, 2), bi=st.booleans(),
-       bf=st.booleans(), use_lengths=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    kind=st.sampled_from(["rnn", "lstm", "gru"]),
+    T=st.integers(1, 30),
+    B=st.integers(1, 4),
+    D=st.integers(1, 4),
+    H=st.integers(1, 5),
+    L=st.integers(1, 2),
+    bi=st.booleans(),
+    bf=st.booleans(),
+    use_lengths=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_property_against_torch(kind, T, B, D, H, L, bi, bf, use_lengths, seed):
-    from parity import TOL as PTOL, run_parity
+    from parity import TOL as PTOL
+    from parity import run_parity
+
     pytest.importorskip("torch")
     lengths = None
     if use_lengths:
         lengths = list(np.random.default_rng(seed).integers(1, T + 1, size=B))
-    errs = run_parity(kind, T=T, B=B, D=D, H=H, num_layers=L, bidirectional=bi, batch_first=bf,
-                      lengths=lengths, seed=seed)
+    errs = run_parity(
+        kind,
+        T=T,
+        B=B,
+        D=D,
+        H=H,
+        num_layers=L,
+        bidirectional=bi,
+        batch_first=bf,
+        lengths=lengths,
+        seed=seed,
+    )
     assert max(errs.values()) <= PTOL, errs
 
 
 @settings(max_examples=15, deadline=None)
-@given(kind=st.sampled_from(["rnn", "lstm", "gru"]), T=st.integers(1, 6), B=st.integers(1, 3),
-       H=st.integers(1, 3), seed=st.integers(0, 2**16))
+@given(
+    kind=st.sampled_from(["rnn", "lstm", "gru"]),
+    T=st.integers(1, 6),
+    B=st.integers(1, 3),
+    H=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
 def test_property_lengths_equal_separate_runs(kind, T, B, H, seed):
     """A padded batch with lengths equals running each row alone on its own prefix."""
     rng = np.random.default_rng(seed)
@@ -218,7 +273,7 @@ def test_property_lengths_equal_separate_runs(kind, T, B, H, seed):
         for b in range(B):
             ob, hb = m(x[: lengths[b], b])
             np.testing.assert_allclose(out[: lengths[b], b], ob, rtol=1e-12, atol=1e-12)
-            assert np.all(out[lengths[b]:, b] == 0)
+            assert np.all(out[lengths[b] :, b] == 0)
             hn_b = hn[0][:, b] if kind == "lstm" else hn[:, b]
             hb0 = hb[0] if kind == "lstm" else hb
             np.testing.assert_allclose(hn_b, hb0, rtol=1e-12, atol=1e-12)

@@ -13,35 +13,54 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import rel_err
 
 import numrnn
-from helpers import rel_err
 
 torch = pytest.importorskip("torch")
 
 from parity import MODULES, TOL, assert_parity, run_parity  # noqa: E402  (needs torch)
 
-GRID = list(itertools.product(["rnn", "lstm", "gru"], [1, 2, 3], [False, True], [False, True],
-                              [True, False]))
+GRID = list(
+    itertools.product(
+        ["rnn", "lstm", "gru"], [1, 2, 3], [False, True], [False, True], [True, False]
+    )
+)
 
 
 @pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first,bias", GRID)
 def test_parity_grid(kind, num_layers, bidirectional, batch_first, bias):
-    assert_parity(run_parity(kind, num_layers=num_layers, bidirectional=bidirectional,
-                             batch_first=batch_first, bias=bias))
+    assert_parity(
+        run_parity(
+            kind,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            batch_first=batch_first,
+            bias=bias,
+        )
+    )
 
 
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, True)])
 def test_parity_relu(num_layers, bidirectional):
-    assert_parity(run_parity("rnn", nonlinearity="relu", num_layers=num_layers,
-                             bidirectional=bidirectional))
+    assert_parity(
+        run_parity("rnn", nonlinearity="relu", num_layers=num_layers, bidirectional=bidirectional)
+    )
 
 
-@pytest.mark.parametrize("num_layers,bidirectional,batch_first", [(1, False, False), (2, True, True),
-                                                                  (3, False, True)])
+@pytest.mark.parametrize(
+    "num_layers,bidirectional,batch_first", [(1, False, False), (2, True, True), (3, False, True)]
+)
 def test_parity_projection(num_layers, bidirectional, batch_first):
-    assert_parity(run_parity("lstm", proj_size=3, num_layers=num_layers, bidirectional=bidirectional,
-                             batch_first=batch_first))
+    assert_parity(
+        run_parity(
+            "lstm",
+            proj_size=3,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            batch_first=batch_first,
+        )
+    )
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -49,13 +68,25 @@ def test_parity_projection(num_layers, bidirectional, batch_first):
 def test_parity_lengths(kind, bidirectional, batch_first):
     # unsorted lengths, a full-length row, a length-1 row and ties
     lengths = [3, 7, 1, 7, 4]
-    assert_parity(run_parity(kind, T=7, B=5, lengths=lengths, num_layers=2, bidirectional=bidirectional,
-                             batch_first=batch_first))
+    assert_parity(
+        run_parity(
+            kind,
+            T=7,
+            B=5,
+            lengths=lengths,
+            num_layers=2,
+            bidirectional=bidirectional,
+            batch_first=batch_first,
+        )
+    )
 
 
 def test_parity_lengths_projection():
-    assert_parity(run_parity("lstm", T=6, B=4, lengths=[2, 6, 5, 1], proj_size=2, bidirectional=True,
-                             num_layers=2))
+    assert_parity(
+        run_parity(
+            "lstm", T=6, B=4, lengths=[2, 6, 5, 1], proj_size=2, bidirectional=True, num_layers=2
+        )
+    )
 
 
 def test_lengths_all_shorter_than_T_pads_with_zeros():
@@ -130,8 +161,13 @@ def test_dropout_matches_mask_reuse():
     for layer in range(3):
         m = torch.nn.LSTM(D if layer == 0 else H, H, dtype=torch.float64)
         sd = ours.state_dict()
-        m.load_state_dict({k.replace(f"_l{layer}", "_l0"): torch.tensor(v) for k, v in sd.items()
-                           if k.endswith(f"_l{layer}")})
+        m.load_state_dict(
+            {
+                k.replace(f"_l{layer}", "_l0"): torch.tensor(v)
+                for k, v in sd.items()
+                if k.endswith(f"_l{layer}")
+            }
+        )
         layers.append(m)
     xt = torch.tensor(x, requires_grad=True)
     inp = xt

@@ -6,8 +6,8 @@ with D=5, H=7: ``weight_ih (4H, D)``, ``weight_hh (4H, H)``, two biases
 """
 
 import numpy as np
-
 from helpers import rel_err
+
 from numrnn.nn.module import Parameter
 
 D, H = 5, 7
@@ -17,8 +17,17 @@ LSTM_SHAPES = [(4 * H, D), (4 * H, H), (4 * H,), (4 * H,)]
 class Pair:
     """Our optimiser and torch's over copies of the same parameters."""
 
-    def __init__(self, ours_cls, torch_cls, kwargs=None, *, groups=None, dtype=np.float64, seed=0,
-                 torch_kwargs=None):
+    def __init__(
+        self,
+        ours_cls,
+        torch_cls,
+        kwargs=None,
+        *,
+        groups=None,
+        dtype=np.float64,
+        seed=0,
+        torch_kwargs=None,
+    ):
         import torch
 
         self.torch = torch
@@ -33,12 +42,18 @@ class Pair:
             self.opt = ours_cls(self.ours, **kwargs)
             self.topt = torch_cls(self.theirs, **tkw)
         else:  # groups: list of (param indices, per-group options)
-            self.opt = ours_cls([dict(params=[self.ours[i] for i in idx], **o) for idx, o in groups], **kwargs)
-            self.topt = torch_cls([dict(params=[self.theirs[i] for i in idx], **o) for idx, o in groups], **tkw)
+            self.opt = ours_cls(
+                [dict(params=[self.ours[i] for i in idx], **o) for idx, o in groups], **kwargs
+            )
+            self.topt = torch_cls(
+                [dict(params=[self.theirs[i] for i in idx], **o) for idx, o in groups], **tkw
+            )
 
     def grads(self):
-        return [(self.rng.standard_normal(s) * self.rng.uniform(0.1, 3)).astype(self.dtype)
-                for s in LSTM_SHAPES]
+        return [
+            (self.rng.standard_normal(s) * self.rng.uniform(0.1, 3)).astype(self.dtype)
+            for s in LSTM_SHAPES
+        ]
 
     def step(self, n=1):
         for _ in range(n):

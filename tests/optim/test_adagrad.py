@@ -9,18 +9,22 @@ import itertools
 
 import numpy as np
 import pytest
+from optim_parity import Pair, lstm_params
 
 from numrnn.optim import Adagrad
-from optim_parity import Pair, lstm_params
 
 RTOL64, RTOL32 = 1e-10, 1e-5
 
-CONFIGS = [dict(lr=0.1, lr_decay=ld, initial_accumulator_value=ia, weight_decay=wd, maximize=mx)
-           for ld, ia, wd, mx in itertools.product([0, 0.1], [0, 0.5], [0, 0.1], [False, True])]
+CONFIGS = [
+    dict(lr=0.1, lr_decay=ld, initial_accumulator_value=ia, weight_decay=wd, maximize=mx)
+    for ld, ia, wd, mx in itertools.product([0, 0.1], [0, 0.5], [0, 0.1], [False, True])
+]
 CONFIGS += [dict(eps=1e-3)]
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+@pytest.mark.parametrize(
+    "kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
+)
 def test_matches_torch_float64(torch, kwargs):
     pair = Pair(Adagrad, torch.optim.Adagrad, kwargs, seed=1)
     pair.step(35)
@@ -28,8 +32,12 @@ def test_matches_torch_float64(torch, kwargs):
 
 
 def test_float32_stays_float32_and_matches(torch):
-    pair = Pair(Adagrad, torch.optim.Adagrad, dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
-                dtype=np.float32)
+    pair = Pair(
+        Adagrad,
+        torch.optim.Adagrad,
+        dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
+        dtype=np.float32,
+    )
     pair.step(35)
     assert all(p.data.dtype == np.float32 for p in pair.ours)
     assert pair.opt.state[pair.ours[0]]["sum"].dtype == np.float32
@@ -38,7 +46,13 @@ def test_float32_stays_float32_and_matches(torch):
 
 def test_param_groups_with_their_own_lr(torch):
     groups = [([0, 3], dict(lr=0.5, lr_decay=0.05)), ([1, 2], dict(weight_decay=0.1))]
-    pair = Pair(Adagrad, torch.optim.Adagrad, dict(lr=0.1, initial_accumulator_value=0.3), groups=groups, seed=3)
+    pair = Pair(
+        Adagrad,
+        torch.optim.Adagrad,
+        dict(lr=0.1, initial_accumulator_value=0.3),
+        groups=groups,
+        seed=3,
+    )
     pair.step(30)
     assert max(pair.errors()) < RTOL64
 
@@ -47,8 +61,10 @@ def test_group_initial_accumulator_value_is_honoured():
     """A deliberate difference from torch, which fills every group's accumulator
     with the constructor's initial_accumulator_value and ignores the group's."""
     params = lstm_params()
-    opt = Adagrad([{"params": params[:2]}, {"params": params[2:], "initial_accumulator_value": 2.0}],
-                  initial_accumulator_value=0.5)
+    opt = Adagrad(
+        [{"params": params[:2]}, {"params": params[2:], "initial_accumulator_value": 2.0}],
+        initial_accumulator_value=0.5,
+    )
     assert float(opt.state[params[0]]["sum"].max()) == 0.5
     assert float(opt.state[params[3]]["sum"].min()) == 2.0
 
@@ -76,13 +92,16 @@ def test_learning_rate_decay_formula():
         np.testing.assert_allclose(p.data, [expected], rtol=1e-15)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=-0.1), "lr"),
-    (dict(lr_decay=-0.1), "lr_decay"),
-    (dict(weight_decay=-0.1), "weight_decay"),
-    (dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
-    (dict(eps=-1e-10), "eps"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lr=-0.1), "lr"),
+        (dict(lr_decay=-0.1), "lr_decay"),
+        (dict(weight_decay=-0.1), "weight_decay"),
+        (dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
+        (dict(eps=-1e-10), "eps"),
+    ],
+)
 def test_bad_hyperparameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Adagrad(lstm_params(), **kwargs)
@@ -91,8 +110,10 @@ def test_bad_hyperparameters_raise(kwargs, match):
 def test_torch_tensor_parameters_match_numpy(torch):
     ref = lstm_params(seed=4)
     tp = lstm_params(seed=4, backend_array=torch.from_numpy)
-    opts = [Adagrad(ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01)
-            for ps in (ref, tp)]
+    opts = [
+        Adagrad(ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01)
+        for ps in (ref, tp)
+    ]
     rng = np.random.default_rng(5)
     for _ in range(10):
         for a, b in zip(ref, tp):

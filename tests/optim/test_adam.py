@@ -11,18 +11,24 @@ import itertools
 
 import numpy as np
 import pytest
+from optim_parity import Pair, lstm_params
 
 from numrnn.optim import Adam, AdamW
-from optim_parity import Pair, lstm_params
 
 RTOL64, RTOL32 = 1e-10, 1e-5
 
-ADAM = [dict(lr=0.01, amsgrad=a, weight_decay=wd, maximize=mx)
-        for a, wd, mx in itertools.product([False, True], [0, 0.1], [False, True])]
-ADAM += [dict(lr=0.02, betas=(0.3, 0.6), eps=1e-3),   # beta1 < 0.5: torch's other lerp branch
-         dict(lr=0.01, betas=(0.0, 0.0))]
-ADAMW = [dict(lr=0.01, amsgrad=a, weight_decay=wd, maximize=mx)
-         for a, wd, mx in itertools.product([False, True], [0, 0.1], [False, True])]
+ADAM = [
+    dict(lr=0.01, amsgrad=a, weight_decay=wd, maximize=mx)
+    for a, wd, mx in itertools.product([False, True], [0, 0.1], [False, True])
+]
+ADAM += [
+    dict(lr=0.02, betas=(0.3, 0.6), eps=1e-3),  # beta1 < 0.5: torch's other lerp branch
+    dict(lr=0.01, betas=(0.0, 0.0)),
+]
+ADAMW = [
+    dict(lr=0.01, amsgrad=a, weight_decay=wd, maximize=mx)
+    for a, wd, mx in itertools.product([False, True], [0, 0.1], [False, True])
+]
 ADAMW += [dict(lr=0.01)]  # default weight_decay=1e-2
 
 
@@ -64,8 +70,12 @@ def test_adamw_is_adam_with_decoupled_decay():
 
 @pytest.mark.parametrize("cls", [Adam, AdamW])
 def test_float32_stays_float32_and_matches(torch, cls):
-    pair = Pair(cls, getattr(torch.optim, cls.__name__), dict(lr=0.01, amsgrad=True, weight_decay=0.05),
-                dtype=np.float32)
+    pair = Pair(
+        cls,
+        getattr(torch.optim, cls.__name__),
+        dict(lr=0.01, amsgrad=True, weight_decay=0.05),
+        dtype=np.float32,
+    )
     pair.step(35)
     st = pair.opt.state[pair.ours[1]]
     assert all(p.data.dtype == np.float32 for p in pair.ours)
@@ -75,22 +85,29 @@ def test_float32_stays_float32_and_matches(torch, cls):
 
 
 def test_param_groups_with_their_own_lr(torch):
-    groups = [([0], dict(lr=0.1)), ([1, 2], dict(lr=0.003, amsgrad=True)), ([3], dict(betas=(0.8, 0.99)))]
+    groups = [
+        ([0], dict(lr=0.1)),
+        ([1, 2], dict(lr=0.003, amsgrad=True)),
+        ([3], dict(betas=(0.8, 0.99))),
+    ]
     pair = Pair(Adam, torch.optim.Adam, dict(lr=0.01), groups=groups, seed=3)
     pair.step(30)
     assert max(pair.errors()) < RTOL64
 
 
 @pytest.mark.parametrize("cls", [Adam, AdamW])
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=-1e-3), "lr"),
-    (dict(eps=-1e-8), "eps"),
-    (dict(betas=(1.0, 0.999)), r"betas\[0\]"),
-    (dict(betas=(-0.1, 0.999)), r"betas\[0\]"),
-    (dict(betas=(0.9, 1.0)), r"betas\[1\]"),
-    (dict(betas=(0.9,)), "betas"),
-    (dict(weight_decay=-0.1), "weight_decay"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lr=-1e-3), "lr"),
+        (dict(eps=-1e-8), "eps"),
+        (dict(betas=(1.0, 0.999)), r"betas\[0\]"),
+        (dict(betas=(-0.1, 0.999)), r"betas\[0\]"),
+        (dict(betas=(0.9, 1.0)), r"betas\[1\]"),
+        (dict(betas=(0.9,)), "betas"),
+        (dict(weight_decay=-0.1), "weight_decay"),
+    ],
+)
 def test_bad_hyperparameters_raise(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
         cls(lstm_params(), **kwargs)

@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from optim_parity import LSTM_SHAPES, lstm_params
 
 from numrnn import Parameter
 from numrnn.optim import clip_grad_norm_, clip_grad_value_
-from optim_parity import LSTM_SHAPES, lstm_params
 
 
 def _pair(torch, seed, scale=1.0, dtype=np.float64):
@@ -21,8 +21,10 @@ def _pair(torch, seed, scale=1.0, dtype=np.float64):
     ours = lstm_params(dtype=dtype)
     for p, g in zip(ours, grads):
         p.grad[...] = g
-    theirs = [torch.zeros(s, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
-              for s in LSTM_SHAPES]
+    theirs = [
+        torch.zeros(s, dtype=getattr(torch, np.dtype(dtype).name), requires_grad=True)
+        for s in LSTM_SHAPES
+    ]
     for t, g in zip(theirs, grads):
         t.grad = torch.tensor(g.copy())
     return ours, theirs
@@ -46,7 +48,7 @@ def test_clip_grad_norm_result_has_max_norm():
         p.grad[...] = 10.0
     total = clip_grad_norm_(params, 1.0)
     assert total == pytest.approx(10.0 * math.sqrt(sum(np.prod(s) for s in LSTM_SHAPES)), rel=1e-14)
-    after = math.sqrt(sum(float((p.grad ** 2).sum()) for p in params))
+    after = math.sqrt(sum(float((p.grad**2).sum()) for p in params))
     assert after == pytest.approx(1.0 / (1 + 1e-6 / total), rel=1e-12)
 
 
@@ -63,13 +65,15 @@ def test_clip_grad_norm_float32(torch):
 def test_exploding_float32_gradients_give_a_finite_norm():
     params = lstm_params(dtype=np.float32)
     for p in params:
-        p.grad[...] = 3e37   # squares overflow float32 and a float64 sum is still safe
+        p.grad[...] = 3e37  # squares overflow float32 and a float64 sum is still safe
     params[0].grad[0, 0] = -3e38
     with np.errstate(all="raise"):
         total = clip_grad_norm_(params, 5.0)
     assert math.isfinite(total) and total > 3e38
     assert all(np.isfinite(p.grad).all() for p in params)
-    assert math.sqrt(sum(float((p.grad.astype(np.float64) ** 2).sum()) for p in params)) == pytest.approx(5.0, rel=1e-5)
+    assert math.sqrt(
+        sum(float((p.grad.astype(np.float64) ** 2).sum()) for p in params)
+    ) == pytest.approx(5.0, rel=1e-5)
 
 
 def test_huge_float64_gradients_are_rescaled_not_overflowed():
@@ -99,7 +103,9 @@ def test_clip_grad_norm_arguments():
     assert clip_grad_norm_([], 1.0) == 0.0
     p = params[0]
     p.grad[...] = 3.0
-    assert clip_grad_norm_(p, 1e9) == pytest.approx(3.0 * math.sqrt(p.grad.size))  # a single Parameter
+    assert clip_grad_norm_(p, 1e9) == pytest.approx(
+        3.0 * math.sqrt(p.grad.size)
+    )  # a single Parameter
     with pytest.raises(ValueError, match="max_norm"):
         clip_grad_norm_(params, -1.0)
     with pytest.raises(ValueError, match="norm_type"):

@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from optim_parity import lstm_params
 
 from numrnn.optim import SGD, Adam
 from numrnn.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LambdaLR, StepLR
-from optim_parity import lstm_params
 
 LRS = (0.1, 0.03)
 
@@ -24,7 +24,9 @@ def _ours():
 
 def _theirs(torch):
     p = [torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)]
-    return torch.optim.SGD([{"params": [p[0]], "lr": LRS[0]}, {"params": [p[1]], "lr": LRS[1]}], momentum=0.9)
+    return torch.optim.SGD(
+        [{"params": [p[0]], "lr": LRS[0]}, {"params": [p[1]], "lr": LRS[1]}], momentum=0.9
+    )
 
 
 CASES = [
@@ -75,11 +77,13 @@ def test_cosine_follows_the_closed_form_over_its_first_half_period():
     for e in range(1, 11):
         sched.step()
         for lr, base in zip(sched.get_last_lr(), LRS):
-            assert lr == pytest.approx(0.001 + (base - 0.001) * (1 + math.cos(math.pi * e / 10)) / 2, rel=1e-12)
+            assert lr == pytest.approx(
+                0.001 + (base - 0.001) * (1 + math.cos(math.pi * e / 10)) / 2, rel=1e-12
+            )
 
 
 def test_lambda_list_per_group(torch):
-    fns = [lambda e: 0.9 ** e, lambda e: 1.0 + e]
+    fns = [lambda e: 0.9**e, lambda e: 1.0 + e]
     opt, topt = _ours(), _theirs(torch)
     s, t = LambdaLR(opt, fns), torch.optim.lr_scheduler.LambdaLR(topt, fns)
     for _ in range(5):
@@ -103,7 +107,7 @@ def test_state_dict_round_trip_mid_run(name, kwargs):
     b = getattr(mod, name)(opt_b, **kwargs)
     opt_b.load_state_dict(sd_opt)
     b.load_state_dict(sd)
-    sd["base_lrs"][0] = 5.0   # the saved dict is a copy
+    sd["base_lrs"][0] = 5.0  # the saved dict is a copy
     assert b.base_lrs[0] == LRS[0]
     for _ in range(20):
         a.step()
@@ -176,7 +180,7 @@ def test_scheduled_rate_drives_the_optimiser():
     p = Parameter(np.zeros(1))
     opt = SGD([p], lr=1.0)
     sched = StepLR(opt, step_size=1, gamma=0.5)
-    for k in range(4):
+    for _k in range(4):
         p.grad[...] = 1.0
         opt.step()
         sched.step()

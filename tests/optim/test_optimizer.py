@@ -4,11 +4,11 @@ import copy
 
 import numpy as np
 import pytest
-
 from helpers import rel_err
+from optim_parity import LSTM_SHAPES, Pair, lstm_params
+
 from numrnn import Parameter
 from numrnn.optim import SGD, Adagrad, Adam, AdamW, RMSprop
-from optim_parity import LSTM_SHAPES, Pair, lstm_params
 
 # Every optimiser with every kind of state switched on.
 STATEFUL = [
@@ -46,7 +46,7 @@ def test_state_dict_round_trip_mid_run_equals_uninterrupted(cls, kwargs):
     _run(opt_a, a, grads[:10])
     saved = opt_a.state_dict()
     b = [Parameter(p.data.copy()) for p in a]
-    opt_b = _two_groups(cls, {**kwargs, "lr": 123.0}, b)   # hyperparameters come from the state
+    opt_b = _two_groups(cls, {**kwargs, "lr": 123.0}, b)  # hyperparameters come from the state
     opt_b.load_state_dict(saved)
     assert opt_b.param_groups[1]["lr"] == kwargs["lr"] / 2
     _run(opt_a, a, grads[10:])
@@ -70,7 +70,7 @@ def test_state_dict_layout_and_copies(cls, kwargs):
             else:
                 assert type(v) in (int, float), (k, v)
     before = copy.deepcopy(opt.state_dict())
-    for st in sd["state"].values():           # mutating the result must not reach the optimiser
+    for st in sd["state"].values():  # mutating the result must not reach the optimiser
         for v in st.values():
             if isinstance(v, np.ndarray):
                 v += 1.0
@@ -90,31 +90,40 @@ def test_loaded_state_is_not_aliased():
     other = Adam([Parameter(p.data.copy()) for p in params], lr=0.1)
     other.load_state_dict(sd)
     sd["state"][0]["exp_avg"] += 1.0
-    np.testing.assert_array_equal(other.state_dict()["state"][0]["exp_avg"], opt.state[params[0]]["exp_avg"])
+    np.testing.assert_array_equal(
+        other.state_dict()["state"][0]["exp_avg"], opt.state[params[0]]["exp_avg"]
+    )
 
 
 def _loaded(opt):
     return copy.deepcopy(opt.state_dict())
 
 
-@pytest.mark.parametrize("mutate, match", [
-    (lambda sd: sd["param_groups"].pop(), "group"),
-    (lambda sd: sd["param_groups"][0]["params"].pop(), "parameter"),
-    (lambda sd: sd["state"][0].update(exp_avg=np.zeros((3, 3))), "shape"),
-    (lambda sd: sd["state"][1].pop("exp_avg_sq"), "lacks"),
-    (lambda sd: sd["state"].update({17: {}}), "index"),
-    (lambda sd: sd["param_groups"][1].update(lr=-1.0), "lr"),
-    (lambda sd: sd["param_groups"][1].update(amsgrad=True), "max_exp_avg_sq"),
-    (lambda sd: sd.pop("state"), "state"),
-    (lambda sd: sd["state"][0].update(step=-3), "step"),
-    (lambda sd: sd["state"][0].update(exp_avg="x"), "exp_avg"),
-])
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda sd: sd["param_groups"].pop(), "group"),
+        (lambda sd: sd["param_groups"][0]["params"].pop(), "parameter"),
+        (lambda sd: sd["state"][0].update(exp_avg=np.zeros((3, 3))), "shape"),
+        (lambda sd: sd["state"][1].pop("exp_avg_sq"), "lacks"),
+        (lambda sd: sd["state"].update({17: {}}), "index"),
+        (lambda sd: sd["param_groups"][1].update(lr=-1.0), "lr"),
+        (lambda sd: sd["param_groups"][1].update(amsgrad=True), "max_exp_avg_sq"),
+        (lambda sd: sd.pop("state"), "state"),
+        (lambda sd: sd["state"][0].update(step=-3), "step"),
+        (lambda sd: sd["state"][0].update(exp_avg="x"), "exp_avg"),
+    ],
+)
 def test_load_state_dict_validates_before_changing_anything(mutate, match):
     params = lstm_params()
     opt = Adam([{"params": params[:2]}, {"params": params[2:]}], lr=0.01)
     _run(opt, params, [_grads(np.random.default_rng(3))] * 2)
     target = Adam([{"params": lstm_params()[:2]}, {"params": lstm_params()[2:]}], lr=0.5)
-    _run(target, [p for g in target.param_groups for p in g["params"]], [_grads(np.random.default_rng(4))])
+    _run(
+        target,
+        [p for g in target.param_groups for p in g["params"]],
+        [_grads(np.random.default_rng(4))],
+    )
     before = target.state_dict()
     bad = opt.state_dict()
     mutate(bad)

@@ -9,18 +9,22 @@ import itertools
 
 import numpy as np
 import pytest
+from optim_parity import Pair, lstm_params
 
 from numrnn.optim import RMSprop
-from optim_parity import Pair, lstm_params
 
 RTOL64, RTOL32 = 1e-10, 1e-5
 
-CONFIGS = [dict(lr=0.01, alpha=al, momentum=m, centered=c, weight_decay=wd)
-           for al, m, c, wd in itertools.product([0.99, 0.3], [0, 0.9], [False, True], [0, 0.1])]
+CONFIGS = [
+    dict(lr=0.01, alpha=al, momentum=m, centered=c, weight_decay=wd)
+    for al, m, c, wd in itertools.product([0.99, 0.3], [0, 0.9], [False, True], [0, 0.1])
+]
 CONFIGS += [dict(lr=0.01, momentum=0.5, centered=True, maximize=True), dict(eps=1e-2)]
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+@pytest.mark.parametrize(
+    "kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
+)
 def test_matches_torch_float64(torch, kwargs):
     pair = Pair(RMSprop, torch.optim.RMSprop, kwargs, seed=1)
     pair.step(35)
@@ -28,8 +32,12 @@ def test_matches_torch_float64(torch, kwargs):
 
 
 def test_float32_stays_float32_and_matches(torch):
-    pair = Pair(RMSprop, torch.optim.RMSprop, dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01),
-                dtype=np.float32)
+    pair = Pair(
+        RMSprop,
+        torch.optim.RMSprop,
+        dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01),
+        dtype=np.float32,
+    )
     pair.step(35)
     st = pair.opt.state[pair.ours[0]]
     assert all(p.data.dtype == np.float32 for p in pair.ours)
@@ -48,21 +56,26 @@ def test_state_entries_follow_the_options():
     params = lstm_params()
     for p in params:
         p.grad[...] = 1.0
-    for kwargs, keys in [({}, {"step", "square_avg"}),
-                         (dict(momentum=0.9), {"step", "square_avg", "momentum_buffer"}),
-                         (dict(centered=True), {"step", "square_avg", "grad_avg"})]:
+    for kwargs, keys in [
+        ({}, {"step", "square_avg"}),
+        (dict(momentum=0.9), {"step", "square_avg", "momentum_buffer"}),
+        (dict(centered=True), {"step", "square_avg", "grad_avg"}),
+    ]:
         opt = RMSprop(params, **kwargs)
         opt.step()
         assert set(opt.state[params[0]]) == keys
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=-0.1), "lr"),
-    (dict(alpha=-0.5), "alpha"),
-    (dict(eps=-1e-8), "eps"),
-    (dict(weight_decay=-0.1), "weight_decay"),
-    (dict(momentum=-0.9), "momentum"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lr=-0.1), "lr"),
+        (dict(alpha=-0.5), "alpha"),
+        (dict(eps=-1e-8), "eps"),
+        (dict(weight_decay=-0.1), "weight_decay"),
+        (dict(momentum=-0.9), "momentum"),
+    ],
+)
 def test_bad_hyperparameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RMSprop(lstm_params(), **kwargs)
@@ -71,7 +84,9 @@ def test_bad_hyperparameters_raise(kwargs, match):
 def test_torch_tensor_parameters_match_numpy(torch):
     ref = lstm_params(seed=4)
     tp = lstm_params(seed=4, backend_array=torch.from_numpy)
-    opts = [RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.01) for ps in (ref, tp)]
+    opts = [
+        RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.01) for ps in (ref, tp)
+    ]
     rng = np.random.default_rng(5)
     for _ in range(10):
         for a, b in zip(ref, tp):

@@ -13,21 +13,25 @@ import itertools
 
 import numpy as np
 import pytest
+from optim_parity import Pair, lstm_params
 
 import numrnn
 from numrnn.optim import SGD
-from optim_parity import Pair, lstm_params
 
 RTOL64, RTOL32 = 1e-10, 1e-5
 
 CONFIGS = [
     dict(lr=0.05, momentum=m, dampening=d, nesterov=n, weight_decay=wd, maximize=mx)
-    for m, d, n, wd, mx in itertools.product([0, 0.9], [0, 0.3], [False, True], [0, 0.01], [False, True])
+    for m, d, n, wd, mx in itertools.product(
+        [0, 0.9], [0, 0.3], [False, True], [0, 0.01], [False, True]
+    )
     if not (n and (m == 0 or d != 0))
 ]
 
 
-@pytest.mark.parametrize("kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()))
+@pytest.mark.parametrize(
+    "kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
+)
 def test_matches_torch_float64(torch, kwargs):
     pair = Pair(SGD, torch.optim.SGD, kwargs, seed=1)
     pair.step(35)
@@ -35,8 +39,12 @@ def test_matches_torch_float64(torch, kwargs):
 
 
 def test_float32_stays_float32_and_matches(torch):
-    pair = Pair(SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
-                dtype=np.float32)
+    pair = Pair(
+        SGD,
+        torch.optim.SGD,
+        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+        dtype=np.float32,
+    )
     pair.step(35)
     for p in pair.ours:
         assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
@@ -82,15 +90,18 @@ def test_update_is_in_place():
     assert all(p.data is b for p, b in zip(params, before))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(lr=-0.1), "lr"),
-    (dict(lr=0.1, momentum=-0.5), "momentum"),
-    (dict(lr=0.1, weight_decay=-1e-4), "weight_decay"),
-    (dict(lr=0.1, nesterov=True), "nesterov"),
-    (dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "nesterov"),
-    (dict(lr=float("nan")), "lr"),
-    (dict(lr="0.1"), "lr"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(lr=-0.1), "lr"),
+        (dict(lr=0.1, momentum=-0.5), "momentum"),
+        (dict(lr=0.1, weight_decay=-1e-4), "weight_decay"),
+        (dict(lr=0.1, nesterov=True), "nesterov"),
+        (dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "nesterov"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(lr="0.1"), "lr"),
+    ],
+)
 def test_bad_hyperparameters_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SGD(lstm_params(), **kwargs)

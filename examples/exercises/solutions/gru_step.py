@@ -41,9 +41,9 @@ def gru_step_forward(x, h_prev, w_ih, w_hh, b_ih, b_hh):
     u = x @ w_ih.T + b_ih  # (N, 3H)
     v = h_prev @ w_hh.T + b_hh  # (N, 3H)
     r = _sigmoid(u[:, :H] + v[:, :H])
-    z = _sigmoid(u[:, H:2 * H] + v[:, H:2 * H])
-    vn = v[:, 2 * H:]
-    n = np.tanh(u[:, 2 * H:] + r * vn)
+    z = _sigmoid(u[:, H : 2 * H] + v[:, H : 2 * H])
+    vn = v[:, 2 * H :]
+    n = np.tanh(u[:, 2 * H :] + r * vn)
     h = (1.0 - z) * n + z * h_prev
     return h, (x, h_prev, w_ih, w_hh, r, z, n, vn)
 

@@ -35,9 +35,9 @@ def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b):
     H = h_prev.shape[1]
     a = x @ w_ih.T + h_prev @ w_hh.T + b  # (N, 4H)
     i = _sigmoid(a[:, :H])
-    f = _sigmoid(a[:, H:2 * H])
-    g = np.tanh(a[:, 2 * H:3 * H])
-    o = _sigmoid(a[:, 3 * H:])
+    f = _sigmoid(a[:, H : 2 * H])
+    g = np.tanh(a[:, 2 * H : 3 * H])
+    o = _sigmoid(a[:, 3 * H :])
     c = f * c_prev + i * g  # (N, H)
     tc = np.tanh(c)
     h = o * tc
@@ -55,8 +55,9 @@ def lstm_step_backward(dout, cache):
     df = dc * c_prev
     dg = dc * i
     dc_prev = dc * f
-    da = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f), dg * (1.0 - g * g),
-                         do * o * (1.0 - o)], axis=1)  # (N, 4H)
+    da = np.concatenate(
+        [di * i * (1.0 - i), df * f * (1.0 - f), dg * (1.0 - g * g), do * o * (1.0 - o)], axis=1
+    )  # (N, 4H)
     dx = da @ w_ih
     dh_prev = da @ w_hh
     dw_ih = da.T @ x

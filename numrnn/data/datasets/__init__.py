@@ -25,20 +25,46 @@ from .names import NAME_CLASSES, load_names, names_class_counts
 from .polarity import load_polarity
 from .text import load_pydoc_text, load_shakespeare, load_text, shakespeare_plays
 from .timeseries import TIMESERIES, load_timeseries
-from .translation import (TRANSLATION_PAIRS, load_translation_pairs, tokenize_for,
-                          translation_tokenizers)
+from .translation import (
+    TRANSLATION_PAIRS,
+    load_translation_pairs,
+    tokenize_for,
+    translation_tokenizers,
+)
 
-__all__ = ["MissingPackageError", "load_shakespeare", "shakespeare_plays", "load_pydoc_text", "load_text",
-           "NAME_CLASSES", "load_names", "names_class_counts", "load_polarity", "TRANSLATION_PAIRS",
-           "load_translation_pairs", "tokenize_for", "translation_tokenizers", "TIMESERIES",
-           "load_timeseries", "clear_caches"]
+__all__ = [
+    "NAME_CLASSES",
+    "TIMESERIES",
+    "TRANSLATION_PAIRS",
+    "MissingPackageError",
+    "clear_caches",
+    "load_names",
+    "load_polarity",
+    "load_pydoc_text",
+    "load_shakespeare",
+    "load_text",
+    "load_timeseries",
+    "load_translation_pairs",
+    "names_class_counts",
+    "shakespeare_plays",
+    "tokenize_for",
+    "translation_tokenizers",
+]
 
 
 def clear_caches() -> None:
     """Forget every parsed data set (the next call re-reads the files)."""
     from . import _package, names, polarity, text, timeseries, translation  # noqa: F401
 
-    for fn in (text._play_paths, text._load_play, text._load_shakespeare, text.load_pydoc_text,
-               names._build, polarity._load, translation._catalog_pairs, timeseries._goog,
-               timeseries._stocks):
+    for fn in (
+        text._play_paths,
+        text._load_play,
+        text._load_shakespeare,
+        text.load_pydoc_text,
+        names._build,
+        polarity._load,
+        translation._catalog_pairs,
+        timeseries._goog,
+        timeseries._stocks,
+    ):
         fn.cache_clear()

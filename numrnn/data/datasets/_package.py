@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from importlib import metadata
 
-__all__ = ["MissingPackageError", "require_distribution", "distribution_files", "distribution_file"]
+__all__ = ["MissingPackageError", "distribution_file", "distribution_files", "require_distribution"]
 
 
 class MissingPackageError(ImportError):

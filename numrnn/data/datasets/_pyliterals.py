@@ -46,10 +46,16 @@ def _eval(node, env):
         if isinstance(func, ast.Name) and func.id in _CONTAINERS and len(node.args) == 1:
             arg = node.args[0]
             # tuple(map(itemgetter(k), source))
-            if (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "map"
-                    and len(arg.args) == 2 and isinstance(arg.args[0], ast.Call)
-                    and isinstance(arg.args[0].func, ast.Name) and arg.args[0].func.id == "itemgetter"
-                    and len(arg.args[0].args) == 1):
+            if (
+                isinstance(arg, ast.Call)
+                and isinstance(arg.func, ast.Name)
+                and arg.func.id == "map"
+                and len(arg.args) == 2
+                and isinstance(arg.args[0], ast.Call)
+                and isinstance(arg.args[0].func, ast.Name)
+                and arg.args[0].func.id == "itemgetter"
+                and len(arg.args[0].args) == 1
+            ):
                 k = ast.literal_eval(arg.args[0].args[0])
                 src = _eval(arg.args[1], env)
                 return _CONTAINERS[func.id](item[k] for item in src)
@@ -70,9 +76,17 @@ def class_tables(source: str, class_name: str = "Provider") -> dict:
     for top in tree.body:
         if isinstance(top, ast.ClassDef) and top.name == class_name:
             for stmt in top.body:
-                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)
+                ):
                     target, value = stmt.targets[0].id, stmt.value
-                elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+                elif (
+                    isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and stmt.value is not None
+                ):
                     target, value = stmt.target.id, stmt.value
                 else:
                     continue

@@ -52,47 +52,113 @@ from ._pyliterals import class_tables
 
 __all__ = ["NAME_CLASSES", "load_names", "names_class_counts"]
 
-NAME_CLASSES = ("Arabic", "Chinese", "Czech", "Dutch", "English", "French", "German", "Greek", "Irish",
-                "Italian", "Japanese", "Korean", "Polish", "Portuguese", "Russian", "Spanish", "Vietnamese")
+NAME_CLASSES = (
+    "Arabic",
+    "Chinese",
+    "Czech",
+    "Dutch",
+    "English",
+    "French",
+    "German",
+    "Greek",
+    "Irish",
+    "Italian",
+    "Japanese",
+    "Korean",
+    "Polish",
+    "Portuguese",
+    "Russian",
+    "Spanish",
+    "Vietnamese",
+)
 
 # label -> [(package, locale, (attributes...))].  faker attributes are Provider class
 # attributes; mimesis ones are keys of person.json (a dict value means per-gender lists).
 _SOURCES = {
     "Arabic": [("faker", "fr_DZ", ("last_names", "first_names_male", "first_names_female"))],
-    "Chinese": [("faker", "zh_CN", ("last_romanized_names", "last_names")),
-                ("faker", "zh_TW", ("last_romanized_names",)),
-                ("mimesis", "zh", ("surnames",))],
-    "Czech": [("faker", "cs_CZ", ("last_names_male", "last_names_female")),
-              ("mimesis", "cs", ("surnames",))],
-    "Dutch": [("faker", "nl_NL", ("last_names",)), ("faker", "nl_BE", ("last_names",)),
-              ("mimesis", "nl", ("surnames",)), ("mimesis", "nl-be", ("surnames",))],
+    "Chinese": [
+        ("faker", "zh_CN", ("last_romanized_names", "last_names")),
+        ("faker", "zh_TW", ("last_romanized_names",)),
+        ("mimesis", "zh", ("surnames",)),
+    ],
+    "Czech": [
+        ("faker", "cs_CZ", ("last_names_male", "last_names_female")),
+        ("mimesis", "cs", ("surnames",)),
+    ],
+    "Dutch": [
+        ("faker", "nl_NL", ("last_names",)),
+        ("faker", "nl_BE", ("last_names",)),
+        ("mimesis", "nl", ("surnames",)),
+        ("mimesis", "nl-be", ("surnames",)),
+    ],
     "English": [("faker", "en_GB", ("last_names",)), ("faker", "en_NZ", ("last_names",))],
     "French": [("faker", "fr_FR", ("last_names",)), ("mimesis", "fr", ("surnames",))],
-    "German": [("faker", "de_DE", ("last_names",)), ("faker", "de_AT", ("last_names",)),
-               ("mimesis", "de", ("surnames",)), ("mimesis", "de-at", ("surnames",))],
-    "Greek": [("faker", "el_GR", ("last_names_male", "last_names_female")),
-              ("mimesis", "el", ("surnames",))],
+    "German": [
+        ("faker", "de_DE", ("last_names",)),
+        ("faker", "de_AT", ("last_names",)),
+        ("mimesis", "de", ("surnames",)),
+        ("mimesis", "de-at", ("surnames",)),
+    ],
+    "Greek": [
+        ("faker", "el_GR", ("last_names_male", "last_names_female")),
+        ("mimesis", "el", ("surnames",)),
+    ],
     "Irish": [("faker", "ga_IE", ("last_names",)), ("faker", "en_IE", ("last_names",))],
     "Italian": [("faker", "it_IT", ("last_names",)), ("mimesis", "it", ("surnames",))],
     "Japanese": [("faker", "ja_JP", ("last_romanized_names", "first_romanized_names"))],
-    "Korean": [("faker", "ko_KR", ("last_names", "first_names_male", "first_names_female")),
-               ("mimesis", "ko", ("surnames", "names"))],
-    "Polish": [("faker", "pl_PL", ("unisex_last_names", "male_last_names")),
-               ("mimesis", "pl", ("surnames",))],
-    "Portuguese": [("faker", "pt_PT", ("last_names",)), ("faker", "pt_BR", ("last_names",)),
-                   ("mimesis", "pt", ("surnames",))],
-    "Russian": [("faker", "ru_RU", ("last_names_male", "last_names_female")),
-                ("mimesis", "ru", ("surnames",))],
-    "Spanish": [("faker", "es_ES", ("last_names",)), ("faker", "es_MX", ("last_names",)),
-                ("mimesis", "es", ("surnames",)), ("mimesis", "es-mx", ("surnames",))],
-    "Vietnamese": [("faker", "vi_VN", ("last_names", "middle_names", "first_names_male",
-                                       "first_names_female", "first_names_unisex"))],
+    "Korean": [
+        ("faker", "ko_KR", ("last_names", "first_names_male", "first_names_female")),
+        ("mimesis", "ko", ("surnames", "names")),
+    ],
+    "Polish": [
+        ("faker", "pl_PL", ("unisex_last_names", "male_last_names")),
+        ("mimesis", "pl", ("surnames",)),
+    ],
+    "Portuguese": [
+        ("faker", "pt_PT", ("last_names",)),
+        ("faker", "pt_BR", ("last_names",)),
+        ("mimesis", "pt", ("surnames",)),
+    ],
+    "Russian": [
+        ("faker", "ru_RU", ("last_names_male", "last_names_female")),
+        ("mimesis", "ru", ("surnames",)),
+    ],
+    "Spanish": [
+        ("faker", "es_ES", ("last_names",)),
+        ("faker", "es_MX", ("last_names",)),
+        ("mimesis", "es", ("surnames",)),
+        ("mimesis", "es-mx", ("surnames",)),
+    ],
+    "Vietnamese": [
+        (
+            "faker",
+            "vi_VN",
+            (
+                "last_names",
+                "middle_names",
+                "first_names_male",
+                "first_names_female",
+                "first_names_unisex",
+            ),
+        )
+    ],
 }
 
 _PIP = {"faker": "faker", "mimesis": "mimesis", "anyascii": "anyascii"}
 _VALID_RE = re.compile(r"^[A-Za-z][A-Za-z' .-]*[A-Za-z.]$|^[A-Za-z]$")
-_GREEK_DIGRAPHS = (("ου", "ou"), ("Ου", "Ou"), ("ΟΥ", "OU"), ("αυ", "av"), ("Αυ", "Av"), ("ΑΥ", "AV"),
-                   ("ευ", "ev"), ("Ευ", "Ev"), ("ΕΥ", "EV"), ("γγ", "ng"), ("ΓΓ", "NG"))
+_GREEK_DIGRAPHS = (
+    ("ου", "ou"),
+    ("Ου", "Ou"),
+    ("ΟΥ", "OU"),
+    ("αυ", "av"),
+    ("Αυ", "Av"),
+    ("ΑΥ", "AV"),
+    ("ευ", "ev"),
+    ("Ευ", "Ev"),
+    ("ΕΥ", "EV"),
+    ("γγ", "ng"),
+    ("ΓΓ", "NG"),
+)
 
 
 def _anyascii():
@@ -111,14 +177,18 @@ def _romanise(name: str, anyascii) -> str:
     latin = all(ord(c) < 0x250 or not c.isalpha() for c in name)
     if any("\u0370" <= c <= "\u03ff" or "\u1f00" <= c <= "\u1fff" for c in name):
         # Drop Greek accents, then spell the common digraphs before letter-by-letter romanisation.
-        name = "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c))
+        name = "".join(
+            c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c)
+        )
         for g, r in _GREEK_DIGRAPHS:
             name = name.replace(g, r)
     out = anyascii(name)
     out = re.sub(r"\s+", " ", out.replace("\u2019", "'")).strip()
     if not latin or (out.isupper() and len(out) > 1):
         # Non-Latin scripts and ALL-CAPS lists: one capital per word ("OuYang" -> "Ouyang").
-        out = " ".join("-".join(p[:1].upper() + p[1:].lower() for p in w.split("-")) for w in out.split(" "))
+        out = " ".join(
+            "-".join(p[:1].upper() + p[1:].lower() for p in w.split("-")) for w in out.split(" ")
+        )
     return out
 
 
@@ -129,8 +199,10 @@ def _faker_names(dist, locale, attrs):
     out = []
     for a in attrs:
         if a not in tables:
-            raise FileNotFoundError(f"load_names(): faker {dist.version} locale {locale} has no "
-                                    f"readable name table {a!r}")
+            raise FileNotFoundError(
+                f"load_names(): faker {dist.version} locale {locale} has no "
+                f"readable name table {a!r}"
+            )
         out.extend(str(v) for v in tables[a])  # dicts iterate over their keys (the names)
     return out
 
@@ -143,7 +215,9 @@ def _mimesis_names(dist, locale, attrs):
     for a in attrs:
         v = data.get(a)
         if v is None:
-            raise FileNotFoundError(f"load_names(): mimesis {dist.version} locale {locale} has no {a!r}")
+            raise FileNotFoundError(
+                f"load_names(): mimesis {dist.version} locale {locale} has no {a!r}"
+            )
         if isinstance(v, dict):
             for key in sorted(v):
                 out.extend(v[key])
@@ -221,10 +295,14 @@ def load_names(duplicates: str = "drop", sources=("faker", "mimesis")):
         ValueError: a bad ``duplicates`` or ``sources`` value.
     """
     if duplicates not in ("majority", "drop", "keep"):
-        raise ValueError(f"load_names: duplicates must be 'majority', 'drop' or 'keep'; got {duplicates!r}")
+        raise ValueError(
+            f"load_names: duplicates must be 'majority', 'drop' or 'keep'; got {duplicates!r}"
+        )
     sources = (sources,) if isinstance(sources, str) else tuple(sources)
     if not sources or any(s not in ("faker", "mimesis") for s in sources):
-        raise ValueError(f"load_names: sources must be a non-empty subset of ('faker', 'mimesis'); got {sources!r}")
+        raise ValueError(
+            f"load_names: sources must be a non-empty subset of ('faker', 'mimesis'); got {sources!r}"
+        )
     pairs = _build(duplicates, tuple(sorted(set(sources))))
     return list(pairs), list(NAME_CLASSES)
 

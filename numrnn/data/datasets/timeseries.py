@@ -26,12 +26,24 @@ __all__ = ["TIMESERIES", "load_timeseries"]
 _DIST = "matplotlib"
 _DIR = "matplotlib/mpl-data/sample_data"
 _GOOG_FIELDS = ("open", "high", "low", "close", "volume", "adj_close")
-_MONTHLY = {"ibm": "IBM", "aapl": "AAPL", "msft": "MSFT", "xrx": "XRX", "amzn": "AMZN", "dell": "DELL",
-            "googl": "GOOGL", "adbe": "ADBE", "sp500": "^GSPC", "nasdaq": "^IXIC"}
+_MONTHLY = {
+    "ibm": "IBM",
+    "aapl": "AAPL",
+    "msft": "MSFT",
+    "xrx": "XRX",
+    "amzn": "AMZN",
+    "dell": "DELL",
+    "googl": "GOOGL",
+    "adbe": "ADBE",
+    "sp500": "^GSPC",
+    "nasdaq": "^IXIC",
+}
 
 #: the names :func:`load_timeseries` accepts, with what they are
-TIMESERIES = {"goog": "Google daily prices 2004-08-19..2008-10-14 (1,047 days; field= picks the column)",
-              **{k: f"{v} monthly price 1990..2022 (Stocks.csv)" for k, v in _MONTHLY.items()}}
+TIMESERIES = {
+    "goog": "Google daily prices 2004-08-19..2008-10-14 (1,047 days; field= picks the column)",
+    **{k: f"{v} monthly price 1990..2022 (Stocks.csv)" for k, v in _MONTHLY.items()},
+}
 
 
 def _dist():
@@ -77,7 +89,9 @@ def load_timeseries(name: str = "goog", field: str = "adj_close", return_dates: 
     key = str(name).lower()
     if key == "goog":
         if field not in _GOOG_FIELDS:
-            raise ValueError(f"load_timeseries: field must be one of {_GOOG_FIELDS} for 'goog'; got {field!r}")
+            raise ValueError(
+                f"load_timeseries: field must be one of {_GOOG_FIELDS} for 'goog'; got {field!r}"
+            )
         data = _goog()
         values = np.asarray(data[field], dtype=np.float64).copy()
         dates = np.asarray(data["date"], dtype="datetime64[D]").copy()

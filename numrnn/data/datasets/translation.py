@@ -14,7 +14,8 @@ when both sides are single-line plain text: no placeholders (``{name}``, ``%s``,
 ``%1``, ``%(x)s``, ``$1``), no HTML tags or entities, no URLs or file paths, no
 backticks, no control characters, at most ``max_chars`` characters, and (for
 Chinese) at least one CJK character on the Chinese side, so untranslated entries
-are dropped, as are pairs with identical sides unless asked for.  Message contexts (``settings\\x04Debug``) are stripped to the message
+are dropped, as are pairs with identical sides unless asked for.  Message
+contexts (``settings\\x04Debug``) are stripped to the message
 itself, plural entries contribute their singular form, and pairs are
 de-duplicated on the source side (the first domain in sorted order wins,
 ``jupyterlab`` before extensions, then alphabetical).
@@ -40,12 +41,14 @@ TRANSLATION_PAIRS = {
 _REVERSED = {"fr-en": "en-fr", "en-zh": "zh-en"}
 
 _PLACEHOLDER_RE = re.compile(
-    r"\{[^}]*\}"            # {name}, {0}, {{ }}
+    r"\{[^}]*\}"  # {name}, {0}, {{ }}
     r"|%(?:\([^)]*\))?[-+ #0]*\d*(?:\.\d+)?[sdifgeExXrcou%]"  # printf: %s %d %(name)s %.2f
-    r"|%\d+"                # Qt/Jupyter: %1 %2
-    r"|\$\d+|\$\{"          # $1, ${x}
+    r"|%\d+"  # Qt/Jupyter: %1 %2
+    r"|\$\d+|\$\{"  # $1, ${x}
 )
-_MARKUP_RE = re.compile(r"<[^>]*>|&[#a-zA-Z0-9]+;|https?://|www\.|`|\\|\.(?:py|json|ipynb|md|txt|js)\b")
+_MARKUP_RE = re.compile(
+    r"<[^>]*>|&[#a-zA-Z0-9]+;|https?://|www\.|`|\\|\.(?:py|json|ipynb|md|txt|js)\b"
+)
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
@@ -75,10 +78,14 @@ def _catalog_pairs(pair: str, max_chars: int, keep_identical: bool) -> tuple:
     pkg = dist_name.replace("-", "_")
     # The import package spells the locale with a capital region (jupyterlab_language_pack_fr_FR).
     pkg = pkg[: -len(locale)] + locale
-    files = sorted(distribution_files(dist, f"{pkg}/locale/{locale}/LC_MESSAGES", ".mo"), key=_domain_order)
+    files = sorted(
+        distribution_files(dist, f"{pkg}/locale/{locale}/LC_MESSAGES", ".mo"), key=_domain_order
+    )
     if not files:
-        raise FileNotFoundError(f"load_translation_pairs({pair!r}): no .mo catalogs in the installed "
-                                f"'{dist_name}' {dist.version}")
+        raise FileNotFoundError(
+            f"load_translation_pairs({pair!r}): no .mo catalogs in the installed "
+            f"'{dist_name}' {dist.version}"
+        )
     seen: set = set()
     out = []
     for path in files:
@@ -92,15 +99,15 @@ def _catalog_pairs(pair: str, max_chars: int, keep_identical: bool) -> tuple:
             else:
                 msgid = key
             if not msgid:
-                continue                      # the catalog header
+                continue  # the catalog header
             if "\x04" in msgid:
-                msgid = msgid.split("\x04", 1)[1]   # drop the message context
+                msgid = msgid.split("\x04", 1)[1]  # drop the message context
             en, other = _clean(msgid), _clean(target)
             if not (_acceptable(en, max_chars) and _acceptable(other, max_chars)):
                 continue
             if pair == "zh-en":
                 if not _CJK_RE.search(other):
-                    continue                  # untranslated entry
+                    continue  # untranslated entry
                 src, tgt = other, en
             else:
                 src, tgt = en, other
@@ -136,10 +143,14 @@ def load_translation_pairs(pair: str = "en-fr", max_chars: int = 80, keep_identi
     swap = pair in _REVERSED
     key = _REVERSED.get(pair, pair)
     if key not in TRANSLATION_PAIRS:
-        raise ValueError(f"load_translation_pairs: pair must be one of "
-                         f"{sorted(TRANSLATION_PAIRS) + sorted(_REVERSED)}; got {pair!r}")
+        raise ValueError(
+            f"load_translation_pairs: pair must be one of "
+            f"{sorted(TRANSLATION_PAIRS) + sorted(_REVERSED)}; got {pair!r}"
+        )
     if not isinstance(max_chars, int) or max_chars < 1:
-        raise ValueError(f"load_translation_pairs: max_chars must be an int >= 1; got {max_chars!r}")
+        raise ValueError(
+            f"load_translation_pairs: max_chars must be an int >= 1; got {max_chars!r}"
+        )
     pairs = _catalog_pairs(key, max_chars, bool(keep_identical))
     return [(t, s) for s, t in pairs] if swap else list(pairs)
 
@@ -177,6 +188,8 @@ def translation_tokenizers(pair: str):
     """
     parts = pair.split("-") if isinstance(pair, str) else []
     if len(parts) != 2 or any(p not in ("en", "fr", "zh") for p in parts):
-        raise ValueError(f"translation_tokenizers: pair must look like 'en-fr' or 'zh-en'; got {pair!r}")
+        raise ValueError(
+            f"translation_tokenizers: pair must look like 'en-fr' or 'zh-en'; got {pair!r}"
+        )
     src, tgt = parts
     return (lambda s: tokenize_for(s, src)), (lambda s: tokenize_for(s, tgt))

@@ -475,5 +475,10 @@ def machine_info(torch=None):
             )
         )
     if hasattr(os, "getloadavg"):
-        info.append(("load average", "{:.2f} {:.2f} {:.2f} (1, 5, 15 min) at start".format(*os.getloadavg())))
+        info.append(
+            (
+                "load average",
+                "{:.2f} {:.2f} {:.2f} (1, 5, 15 min) at start".format(*os.getloadavg()),
+            )
+        )
     return info

@@ -1,10 +1,27 @@
 """numrnn: recurrent networks with hand-written backpropagation through time, in NumPy.
 
-``import numrnn`` needs NumPy only.  torch (the parity tests and the optional
-torch backend), matplotlib and tqdm (the examples) are imported where used.
+``import numrnn`` imports every part of the package and needs NumPy only: torch
+(the parity tests, :mod:`numrnn.interop` and the optional torch backend),
+matplotlib and tqdm (the examples) are imported inside the functions that use them.
 """
 
-from . import functional, io, metrics, models, nn, optim
+from . import (
+    classification,
+    cli,
+    data,
+    functional,
+    interop,
+    io,
+    metrics,
+    models,
+    nn,
+    optim,
+    plotting,
+    study,
+    tasks,
+    trace,
+    training,
+)
 from .io import load, save
 from .nn import (
     GRU,
@@ -34,10 +51,14 @@ __all__ = [
     "Module",
     "Parameter",
     "RNNCell",
+    "classification",
+    "cli",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "data",
     "functional",
     "gradcheck",
+    "interop",
     "io",
     "load",
     "metrics",
@@ -45,7 +66,12 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
+    "plotting",
     "save",
+    "study",
+    "tasks",
+    "trace",
+    "training",
 ]
 
 

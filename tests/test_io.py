@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import numrnn
-from numrnn.io import CheckpointError, from_torch, load, read_header, save, to_torch
+from numrnn.interop import from_torch, to_torch
+from numrnn.io import CheckpointError, load, read_header, save
 from numrnn.models import CharLM
 from numrnn.optim import SGD, Adam
 from numrnn.optim.lr_scheduler import ExponentialLR, StepLR

@@ -7,7 +7,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..functional import softmax
 from ..nn import Embedding, Linear, Module, no_grad
-from ..nn.module import check_dtype, make_rng
+from ..nn.module import backend_pass, check_dtype, make_rng
 from .recurrent import make_recurrent
 
 __all__ = ["CharLM"]
@@ -51,11 +51,13 @@ class CharLM(Module):
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self._init_backend(backend, device)
 
+    @backend_pass
     def forward(self, idx, state=None):
         e = self.embedding(idx)  # (T, B, E)
         out, state = self.rnn(e, state)  # (T, B, H)
         return self.head(out), state  # (T, B, V)
 
+    @backend_pass
     def backward(self, dlogits):
         dout = self.head.backward(dlogits)  # (T, B, H)
         de, _ = self.rnn.backward(dout)  # gradient of the initial state is dropped: truncated BPTT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn import Embedding, Linear, Module
-from ..nn.module import check_dtype, make_rng
+from ..nn.module import backend_pass, check_dtype, make_rng
 from .recurrent import make_recurrent
 
 __all__ = ["SequenceClassifier"]
@@ -67,6 +67,7 @@ class SequenceClassifier(Module):
     def _final_hidden(self, state):
         return state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
 
+    @backend_pass
     def forward(self, idx, lengths=None):
         e = self.embedding(idx)  # (B, T, E)
         out, state = self.rnn(e, lengths=lengths)
@@ -79,6 +80,7 @@ class SequenceClassifier(Module):
         self._push_cache((tuple(out.shape), state))
         return self.head(feats)  # (B, C)
 
+    @backend_pass
     def backward(self, dlogits):
         out_shape, state = self._pop_cache()
         xp = self._ops

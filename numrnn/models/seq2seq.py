@@ -70,7 +70,7 @@ from ..nn import (
     Module,
     no_grad,
 )
-from ..nn.module import check_dtype, make_rng
+from ..nn.module import backend_pass, check_dtype, make_rng
 from .decoding import beam_search, greedy_search
 from .recurrent import make_recurrent
 
@@ -402,6 +402,7 @@ class Seq2Seq(Module):
         return self.out(feat), state, weights
 
     # -- training -------------------------------------------------------------------
+    @backend_pass
     def forward(self, src, src_lengths, tgt_in, teacher_forcing_ratio=1.0, rng=None):
         """Decoder logits ``(B, T, V)`` for the decoder inputs ``tgt_in`` ``(B, T)``.
 
@@ -445,6 +446,7 @@ class Seq2Seq(Module):
         self._push_cache((enc_cache, step_caches, tuple(logits.shape), isinstance(state, tuple)))
         return logits
 
+    @backend_pass
     def backward(self, dlogits):
         """Back-propagate ``dlogits`` ``(B, T, V)`` through every step, the attention and the encoder.
 

@@ -41,7 +41,7 @@ from ..functional.attention import (
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward,
 )
-from .module import Module, Parameter, check_dtype, make_rng
+from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array
 
 __all__ = ["AdditiveAttention", "DotAttention", "GeneralAttention", "ScaledDotProductAttention"]
@@ -68,6 +68,7 @@ class _Attention(Module):
     def param_dtype(self):
         return self._dtype
 
+    @backend_pass
     def forward(self, query, keys, values, mask=None):
         """``context, weights = attn(query, keys, values, mask=None)``; see the module docstring for shapes.
 
@@ -89,6 +90,7 @@ class _Attention(Module):
         self._push_cache((cache, tuple(context.shape), tuple(weights.shape)))
         return context, weights
 
+    @backend_pass
     def backward(self, dcontext, dweights=None):
         """``dquery, dkeys, dvalues = attn.backward(dcontext, dweights=None)`` for the newest pending forward.
 

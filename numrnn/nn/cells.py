@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .module import Module, Parameter, check_dtype, make_rng
+from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
@@ -117,11 +117,13 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, **kwargs)
         self.nonlinearity = nonlinearity
 
+    @backend_pass
     def forward(self, x, hx=None):
         return self._single_state_forward(
             x, hx, lambda x, h, *w: F.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity)
         )
 
+    @backend_pass
     def backward(self, dh):
         return self._single_state_backward(dh, F.rnn_step_backward)
 
@@ -134,6 +136,7 @@ class LSTMCell(_CellBase):
 
     gates = 4
 
+    @backend_pass
     def forward(self, x, hx=None):
         states = [None, None] if hx is None else list(hx)
         if len(states) != 2:
@@ -143,6 +146,7 @@ class LSTMCell(_CellBase):
         self._push_cache((cache, batched, tuple(h.shape)))
         return (h, c) if batched else (h[0], c[0])
 
+    @backend_pass
     def backward(self, dhx):
         cache, batched, shape = self._pop_cache()
         try:
@@ -173,8 +177,10 @@ class GRUCell(_CellBase):
 
     gates = 3
 
+    @backend_pass
     def forward(self, x, hx=None):
         return self._single_state_forward(x, hx, F.gru_step_forward)
 
+    @backend_pass
     def backward(self, dh):
         return self._single_state_backward(dh, F.gru_step_backward)

@@ -12,7 +12,7 @@ from ..functional.linear import (
     linear_backward,
     linear_forward,
 )
-from .module import Module, Parameter, check_dtype, make_rng
+from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array, check_index
 
 __all__ = ["Embedding", "Linear"]
@@ -56,6 +56,7 @@ class Linear(Module):
             self.bias = None
         self._init_backend(backend, device)
 
+    @backend_pass
     def forward(self, x):
         check_array(self, "x", x, min_ndim=1, last_dim=self.in_features)
         bias = self.bias.data if self.bias is not None else None
@@ -63,6 +64,7 @@ class Linear(Module):
         self._push_cache(cache)
         return y
 
+    @backend_pass
     def backward(self, dy):
         cache = self._pop_cache()
         x = cache[0]
@@ -125,12 +127,14 @@ class Embedding(Module):
         self.weight = Parameter(w)
         self._init_backend(backend, device)
 
+    @backend_pass
     def forward(self, index):
         index = check_index(self, "index", index, self.num_embeddings)
         e, cache = embedding_forward(index, self.weight.data)
         self._push_cache(cache)
         return e
 
+    @backend_pass
     def backward(self, de):
         cache = self._pop_cache()
         expected = tuple(cache[0].shape) + (self.embedding_dim,)

@@ -17,7 +17,15 @@ import numpy as np
 
 from ..backend import get_backend, is_torch_tensor, to_numpy
 
-__all__ = ["Module", "Parameter", "check_dtype", "is_grad_enabled", "make_rng", "no_grad"]
+__all__ = [
+    "Module",
+    "Parameter",
+    "backend_pass",
+    "check_dtype",
+    "is_grad_enabled",
+    "make_rng",
+    "no_grad",
+]
 
 _GRAD_ENABLED = [True]
 
@@ -100,10 +108,30 @@ class Parameter:
 
 def _zeros_like(x):
     if is_torch_tensor(x):
-        import torch
-
-        return torch.zeros_like(x)
+        return get_backend("torch", str(x.device)).zeros_like(x)
     return np.zeros_like(x)
+
+
+def backend_pass(method):
+    """Decorate a module's ``forward`` or ``backward`` to run in its backend's context.
+
+    On the NumPy backend this is a plain call.  On the torch backend the
+    hand-written pass runs under ``torch.no_grad()``, so no graph is built even
+    when a caller hands in a tensor that requires grad; and a module whose
+    ``fused`` attribute is True runs its pointwise kernels compiled by
+    ``torch.compile`` (see :meth:`numrnn.backend.TorchOps.fused`).  Every layer
+    that computes on its arrays writes ``@backend_pass`` above both passes; a
+    module that only calls its submodules needs nothing.
+    """
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if self._ops.name == "numpy":
+            return method(self, *args, **kwargs)
+        with self._ops.running(fused=self.__dict__.get("fused", False)):
+            return method(self, *args, **kwargs)
+
+    return run
 
 
 class Module:
@@ -113,31 +141,6 @@ class Module:
     (``self.weight = Parameter(...)``), likewise submodules, and implement
     ``forward`` and ``backward``.  Calling the module calls ``forward``.
     """
-
-    def __init_subclass__(cls, **kwargs):
-        """Run every subclass's ``forward`` and ``backward`` outside torch's autograd.
-
-        On the NumPy backend this is a plain call.  On the torch backend the
-        hand-written passes run under ``torch.no_grad()``, so no graph is built
-        even when a caller hands in a tensor that requires grad; and a module
-        whose ``fused`` attribute is True runs its pointwise kernels compiled by
-        ``torch.compile`` (see :meth:`numrnn.backend.TorchOps.fused`).
-        """
-        super().__init_subclass__(**kwargs)
-        for name in ("forward", "backward"):
-            fn = cls.__dict__.get(name)
-            if fn is None or getattr(fn, "_no_autograd", False):
-                continue
-
-            @functools.wraps(fn)
-            def wrapper(self, *args, _fn=fn, **kw):
-                if self._ops.name == "numpy":
-                    return _fn(self, *args, **kw)
-                with self._ops.running(fused=self.__dict__.get("fused", False)):
-                    return _fn(self, *args, **kw)
-
-            wrapper._no_autograd = True
-            setattr(cls, name, wrapper)
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import functional as F
 from ..backend import to_numpy
-from .module import Module, Parameter, check_dtype, make_rng
+from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array, shape_str
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
@@ -206,6 +206,7 @@ class RNNBase(Module):
         return idx if self._ops.name == "numpy" else self._ops.asarray(idx)
 
     # -- forward ------------------------------------------------------------------
+    @backend_pass
     def forward(self, x, hx=None, lengths=None):
         """Run the stacked layers over ``x``; see the class docstring for shapes."""
         check_array(self, "x", x, ndim=(2, 3), last_dim=self.input_size)
@@ -269,6 +270,7 @@ class RNNBase(Module):
         return self._ops.asarray((keep * scale).astype(self.param_dtype))
 
     # -- backward -----------------------------------------------------------------
+    @backend_pass
     def backward(self, dout, dhx=None, record=False):
         """BPTT through every layer; returns ``(dx, dh0)`` (LSTM: ``(dx, (dh0, dc0))``).
 

@@ -1,8 +1,33 @@
 """Stateless forward/backward pairs with explicit caches: the textbook layer of numrnn.
 
-Every operation comes as ``y, cache = op_forward(...)`` and
-``grads = op_backward(dy, cache)``; the modules in :mod:`numrnn.nn` are thin
-wrappers that keep the caches and accumulate parameter gradients.
+The gradient convention
+-----------------------
+Every pair in :mod:`~numrnn.functional.activations`, :mod:`~numrnn.functional.linear`
+and :mod:`~numrnn.functional.attention` follows one convention::
+
+    out, cache = op_forward(*arrays, **options)
+    grads = op_backward(dout, cache)
+
+* ``out`` is one array, or a tuple of arrays when the op has several results
+  (attention returns ``(context, weights)``).
+* ``dout`` has the structure of ``out``: the gradient of the loss with respect
+  to each result (for a tuple, an entry may be None, meaning zero).
+* ``grads`` is a tuple with **one entry per array argument of the forward, in
+  the order of its signature**: the gradient with respect to that argument, of
+  its shape, or None where there is none (integer indices, a boolean mask, a
+  bias that was None).  Non-array options (``axis``, ``scale``, ``padding_idx``)
+  have no entry.  So ``tanh_backward`` returns ``(dx,)``, ``linear_backward``
+  ``(dx, dweight, dbias)`` and ``embedding_backward`` ``(None, dweight)``.
+* A backward never writes into ``dout`` or into the arrays in the cache.
+
+Losses are the one exception, because a loss ends the chain: each returns the
+loss and its gradient in one call, ``loss, dinput = cross_entropy(logits,
+target)`` (the upstream gradient of a loss is 1).
+
+:func:`numrnn.gradcheck` accepts any pair in this form,
+``numrnn.gradcheck((op_forward, op_backward), arrays)``, and the test suite runs it
+over every pair.  The modules in :mod:`numrnn.nn` are thin wrappers that keep the
+caches and accumulate parameter gradients.
 """
 
 from .activations import *  # noqa: F403

@@ -1,8 +1,9 @@
 """Elementwise activations and softmax, each a forward/backward pair.
 
-Every ``*_forward`` returns ``(y, cache)``; every ``*_backward(dy, cache)``
-returns the gradient of the input.  Backward functions never write into the
-arrays they are given.  All of them are stable at any magnitude: no overflow
+Every ``*_forward(x)`` returns ``(y, cache)``; every ``*_backward(dy, cache)``
+returns ``(dx,)``, a tuple with the gradient of the one array input (the
+convention of :mod:`numrnn.functional`).  Backward functions never write into
+the arrays they are given.  All of them are stable at any magnitude: no overflow
 warning at ``|x| = 1e4`` (checked under ``numpy.errstate(all="raise")``).
 """
 
@@ -40,14 +41,15 @@ def sigmoid(x):
 
 
 def sigmoid_forward(x):
+    r""":math:`y = \sigma(x)` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
     y = sigmoid(x)
     return y, y
 
 
 def sigmoid_backward(dy, cache):
-    r""":math:`\partial L/\partial x = \partial L/\partial y \cdot y (1 - y)`; cache is ``y``."""
+    r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot y (1 - y)`."""
     y = cache
-    return dy * y * (1 - y)
+    return (dy * y * (1 - y),)
 
 
 def tanh(x):
@@ -56,14 +58,15 @@ def tanh(x):
 
 
 def tanh_forward(x):
+    r""":math:`y = \tanh x` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
     y = tanh(x)
     return y, y
 
 
 def tanh_backward(dy, cache):
-    r""":math:`\partial L/\partial x = \partial L/\partial y \cdot (1 - y^2)`; cache is ``y``."""
+    r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot (1 - y^2)`."""
     y = cache
-    return dy * (1 - y * y)
+    return (dy * (1 - y * y),)
 
 
 def relu(x):
@@ -72,14 +75,15 @@ def relu(x):
 
 
 def relu_forward(x):
+    r""":math:`y = \max(x, 0)` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
     y = relu(x)
     return y, y
 
 
 def relu_backward(dy, cache):
-    r""":math:`\partial L/\partial x = \partial L/\partial y \cdot [y > 0]`; cache is ``y``."""
+    r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot [y > 0]`."""
     y = cache
-    return dy * (y > 0)
+    return (dy * (y > 0),)
 
 
 _EXP_FLOOR = {}
@@ -140,27 +144,29 @@ def softmax(x, axis=-1):
 
 
 def softmax_forward(x, axis=-1):
+    r""":math:`y = \mathrm{softmax}(x)` along ``axis``; returns ``(y, cache)``, ``y`` shaped as ``x``."""
     y = softmax(x, axis)
     return y, (y, axis)
 
 
 def softmax_backward(dy, cache):
-    r"""Softmax backward.
+    r"""Softmax backward: ``(dx,)`` with
 
     :math:`\partial L/\partial x = y \odot (g - \sum_j g_j y_j)` with :math:`g = \partial L/\partial y`.
     """
     y, axis = cache
     xp = ops(y)
-    return y * (dy - xp.sum(dy * y, axis=axis, keepdims=True))
+    return (y * (dy - xp.sum(dy * y, axis=axis, keepdims=True)),)
 
 
 def log_softmax_forward(x, axis=-1):
+    r""":math:`y = \log \mathrm{softmax}(x)` along ``axis``; returns ``(y, cache)``."""
     y = log_softmax(x, axis)
     return y, (y, axis)
 
 
 def log_softmax_backward(dy, cache):
-    r""":math:`\partial L/\partial x = g - \mathrm{softmax}(x) \sum_j g_j`; cache is the log-softmax."""
+    r"""``(dx,)`` with :math:`\partial L/\partial x = g - \mathrm{softmax}(x) \sum_j g_j`."""
     y, axis = cache
     xp = ops(y)
-    return dy - _exp_nonpositive(y) * xp.sum(dy, axis=axis, keepdims=True)
+    return (dy - _exp_nonpositive(y) * xp.sum(dy, axis=axis, keepdims=True),)

@@ -41,10 +41,13 @@ to matter become exact zeros instead of underflowing, and :math:`-\infty`
 (a masked score) gives exactly zero, so no floating-point warning is raised at
 any score magnitude.
 
-Backward.  Every ``*_backward(dcontext, dweights, cache)`` accepts the upstream
-gradient of the context *and* of the weights (either may be None: a model that
-uses the weights, e.g. for a coverage penalty or an alignment loss, passes
-both).  The weights' total gradient is
+Forward and backward.  Every ``*_forward`` returns ``(context, weights), cache``
+and every ``*_backward(dout, cache)`` takes ``dout = (dcontext, dweights)``, the
+upstream gradients of both outputs (either may be None: a model that uses the
+weights, e.g. for a coverage penalty or an alignment loss, passes both).  It
+returns one entry per array argument of the forward, in order, None for the
+boolean ``mask`` and for an absent ``bias`` (the convention of
+:mod:`numrnn.functional`).  The weights' total gradient is
 
 .. math::
 
@@ -60,7 +63,6 @@ gives :math:`\bar e`, and each variant carries :math:`\bar e` back through its s
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 
@@ -69,7 +71,6 @@ from .activations import softmax_backward, softmax_forward, tanh_backward, tanh_
 from .linear import linear_backward, linear_forward
 
 __all__ = [
-    "AdditiveAttentionGrads",
     "additive_attention_backward",
     "additive_attention_forward",
     "additive_attention_step_backward",
@@ -157,8 +158,21 @@ def _check_inputs(who, query, keys, values, mask, query_dim=None, key_dim=None, 
     return mask
 
 
-def _check_upstream(who, dcontext, dweights, context_shape, weights_shape):
-    """Raise ValueError when an upstream gradient's shape is not that of its output."""
+def _check_upstream(who, dout, context_shape, weights_shape):
+    """``dout`` as ``(dcontext, dweights)``, after checking it against the outputs' shapes.
+
+    Raises:
+        TypeError: ``dout`` is not a pair.
+        ValueError: an upstream gradient's shape is not that of its output.
+    """
+    if not isinstance(dout, (tuple, list)) or len(dout) != 2:
+        got = f"a {type(dout).__name__}" + (
+            f" of {len(dout)}" if isinstance(dout, (tuple, list)) else ""
+        )
+        raise TypeError(
+            f"{who}: dout must be the pair (dcontext, dweights), either None; got {got}"
+        )
+    dcontext, dweights = dout
     if dcontext is not None and tuple(dcontext.shape) != tuple(context_shape):
         raise ValueError(
             f"{who}: dcontext must have shape {tuple(context_shape)}; got {tuple(dcontext.shape)}"
@@ -167,6 +181,7 @@ def _check_upstream(who, dcontext, dweights, context_shape, weights_shape):
         raise ValueError(
             f"{who}: dweights must have shape {tuple(weights_shape)}; got {tuple(dweights.shape)}"
         )
+    return dcontext, dweights
 
 
 def _batched(query):
@@ -210,9 +225,10 @@ def masked_softmax_backward(dweights, cache):
     Masked positions have :math:`\alpha = 0`, so their score gradient is exactly zero.
 
     Returns:
-        ``dscores``, the shape of ``dweights``.
+        ``(dscores, None)``: ``dscores`` has the shape of ``dweights``; the mask has no gradient.
     """
-    return softmax_backward(dweights, cache)
+    (dscores,) = softmax_backward(dweights, cache)
+    return dscores, None
 
 
 # ----------------------------------------------------- shared: weights -> context
@@ -238,7 +254,7 @@ def _attend_backward(dcontext, dweights, cache):
     else:
         dalpha = dalpha + xp.matmul(dcontext, values.swapaxes(1, 2))  # (B, Tq, S)
         dvalues = xp.matmul(weights.swapaxes(1, 2), dcontext)  # (B, S, d_v)
-    dscores = masked_softmax_backward(dalpha, sm_cache)  # (B, Tq, S)
+    dscores, _ = masked_softmax_backward(dalpha, sm_cache)  # (B, Tq, S)
     return dscores, dvalues
 
 
@@ -332,8 +348,8 @@ def additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask=
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
     Returns:
-        ``context`` ``(B, d_v)`` / ``(B, Tq, d_v)``, ``weights`` ``(B, S)`` /
-        ``(B, Tq, S)`` and the cache.  The ``tanh`` input is ``(B, Tq, S, H)``;
+        ``(context, weights), cache``: ``context`` ``(B, d_v)`` / ``(B, Tq, d_v)``,
+        ``weights`` ``(B, S)`` / ``(B, Tq, S)``.  The ``tanh`` input is ``(B, Tq, S, H)``;
         its output is kept for the backward.
 
     Raises:
@@ -363,10 +379,10 @@ def additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask=
     scores = xp.matmul(h, v)  # (B, Tq, S)
     context, weights, att_cache = _attend_forward(scores, values, mask)
     cache = (q_cache, tanh_cache, v, att_cache, squeezed)
-    return _unbatch(context, squeezed), _unbatch(weights, squeezed), cache
+    return (_unbatch(context, squeezed), _unbatch(weights, squeezed)), cache
 
 
-def additive_attention_step_backward(dcontext, dweights, cache):
+def additive_attention_step_backward(dout, cache):
     r"""Backward of :func:`additive_attention_step_forward`, one chain-rule line per forward line.
 
     .. math::
@@ -381,14 +397,15 @@ def additive_attention_step_backward(dcontext, dweights, cache):
         \bar q &= \bar u W_q, \qquad \bar W_q = \textstyle\sum_{b,t} \bar u_{b,t}^\top q_{b,t}
 
     Args:
-        dcontext: ``(B, d_v)`` / ``(B, Tq, d_v)`` or None.
-        dweights: ``(B, S)`` / ``(B, Tq, S)`` or None.
+        dout: ``(dcontext, dweights)``: ``(B, [Tq,] d_v)`` and ``(B, [Tq,] S)``, each or None.
         cache: from the forward.
 
     Returns:
-        ``(dquery, dkeys_proj, dvalues, dweight_q, dv)``.
+        ``(dquery, dkeys_proj, dvalues, dweight_q, dv, None)``, one per array argument
+        of the forward (the mask has no gradient).
 
     Raises:
+        TypeError: ``dout`` is not a pair.
         ValueError: an upstream gradient has the wrong shape.
     """
     q_cache, tanh_cache, v, att_cache, squeezed = cache
@@ -396,10 +413,9 @@ def additive_attention_step_backward(dcontext, dweights, cache):
     xp = ops(h)
     B, Tq, S, H = h.shape
     d_v = att_cache[1].shape[-1]
-    _check_upstream(
+    dcontext, dweights = _check_upstream(
         "additive_attention_backward",
-        dcontext,
-        dweights,
+        dout,
         (B, d_v) if squeezed else (B, Tq, d_v),
         (B, S) if squeezed else (B, Tq, S),
     )
@@ -409,13 +425,13 @@ def additive_attention_step_backward(dcontext, dweights, cache):
     dv = xp.matmul(h.reshape(-1, H).T, dscores.reshape(-1))  # (H,)
     dh = dscores[..., None] * v  # (B, Tq, S, H)
     # h = tanh(a)
-    da = tanh_backward(dh, tanh_cache)  # (B, Tq, S, H)
+    (da,) = tanh_backward(dh, tanh_cache)  # (B, Tq, S, H)
     # a = u[:, :, None] + p[:, None]: each broadcast input collects the sum over the other axis
     du = xp.sum(da, axis=2)  # (B, Tq, H)
     dkeys_proj = xp.sum(da, axis=1)  # (B, S, H)
     # u = q W_q^T
     dq, dweight_q, _ = linear_backward(du, q_cache)  # (B, Tq, d_q), (H, d_q)
-    return _unbatch(dq, squeezed), dkeys_proj, dvalues, dweight_q, dv
+    return _unbatch(dq, squeezed), dkeys_proj, dvalues, dweight_q, dv, None
 
 
 def additive_attention_forward(query, keys, values, weight_q, weight_k, v, bias=None, mask=None):
@@ -438,7 +454,7 @@ def additive_attention_forward(query, keys, values, weight_q, weight_k, v, bias=
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
     Returns:
-        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
 
     Raises:
         ValueError: shapes disagree, or a mask row is all False.
@@ -455,25 +471,11 @@ def additive_attention_forward(query, keys, values, weight_q, weight_k, v, bias=
         key_dim=weight_k.shape[-1],
     )
     keys_proj, k_cache = project_keys_forward(keys, weight_k, bias)  # (B, S, H)
-    context, weights, step_cache = additive_attention_step_forward(
-        query, keys_proj, values, weight_q, v, mask
-    )
-    return context, weights, (k_cache, step_cache)
+    out, step_cache = additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask)
+    return out, (k_cache, step_cache)
 
 
-class AdditiveAttentionGrads(NamedTuple):
-    """Gradients returned by :func:`additive_attention_backward` (a tuple; fields by name too)."""
-
-    dquery: object
-    dkeys: object
-    dvalues: object
-    dweight_q: object
-    dweight_k: object
-    dbias: object
-    dv: object
-
-
-def additive_attention_backward(dcontext, dweights, cache):
+def additive_attention_backward(dout, cache):
     r"""Backward of :func:`additive_attention_forward`.
 
     The step's backward (see :func:`additive_attention_step_backward`) gives
@@ -482,20 +484,20 @@ def additive_attention_backward(dcontext, dweights, cache):
     :math:`\bar W_k` and :math:`\bar b`.
 
     Args:
-        dcontext: ``(B, [Tq,] d_v)`` or None.
-        dweights: ``(B, [Tq,] S)`` or None.
+        dout: ``(dcontext, dweights)``: ``(B, [Tq,] d_v)`` and ``(B, [Tq,] S)``, each or None.
         cache: from the forward.
 
     Returns:
-        :class:`AdditiveAttentionGrads` ``(dquery, dkeys, dvalues, dweight_q,
-        dweight_k, dbias, dv)``; ``dbias`` is None when the forward had no bias.
+        ``(dquery, dkeys, dvalues, dweight_q, dweight_k, dv, dbias, None)`` in the
+        order of the forward's arguments; ``dbias`` is None when the forward had no
+        bias, and the mask has no gradient.
     """
     k_cache, step_cache = cache
-    dquery, dkeys_proj, dvalues, dweight_q, dv = additive_attention_step_backward(
-        dcontext, dweights, step_cache
+    dquery, dkeys_proj, dvalues, dweight_q, dv, _ = additive_attention_step_backward(
+        dout, step_cache
     )
     dkeys, dweight_k, dbias = project_keys_backward(dkeys_proj, k_cache)
-    return AdditiveAttentionGrads(dquery, dkeys, dvalues, dweight_q, dweight_k, dbias, dv)
+    return dquery, dkeys, dvalues, dweight_q, dweight_k, dv, dbias, None
 
 
 # ------------------------------------------------------------------- dot products
@@ -508,18 +510,17 @@ def _dot_forward(who, query, keys, values, mask, scale):
         scores = scores * scale
     context, weights, att_cache = _attend_forward(scores, values, mask)
     cache = (q, keys, scale, att_cache, squeezed)
-    return _unbatch(context, squeezed), _unbatch(weights, squeezed), cache
+    return (_unbatch(context, squeezed), _unbatch(weights, squeezed)), cache
 
 
-def _dot_backward(who, dcontext, dweights, cache):
+def _dot_backward(who, dout, cache):
     q, keys, scale, att_cache, squeezed = cache
     xp = ops(q)
     B, Tq = q.shape[0], q.shape[1]
     S, dv_ = keys.shape[1], att_cache[1].shape[-1]
-    _check_upstream(
+    dcontext, dweights = _check_upstream(
         who,
-        dcontext,
-        dweights,
+        dout,
         (B, dv_) if squeezed else (B, Tq, dv_),
         (B, S) if squeezed else (B, Tq, S),
     )
@@ -530,7 +531,7 @@ def _dot_backward(who, dcontext, dweights, cache):
     # e = q K^T
     dq = xp.matmul(dscores, keys)  # (B, Tq, d)
     dkeys = xp.matmul(dscores.swapaxes(1, 2), q)  # (B, S, d)
-    return _unbatch(dq, squeezed), dkeys, dvalues
+    return _unbatch(dq, squeezed), dkeys, dvalues, None
 
 
 def dot_attention_forward(query, keys, values, mask=None):
@@ -543,7 +544,7 @@ def dot_attention_forward(query, keys, values, mask=None):
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
     Returns:
-        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
 
     Raises:
         ValueError: shapes disagree (including ``d`` of query and keys), or a mask row is all False.
@@ -552,7 +553,7 @@ def dot_attention_forward(query, keys, values, mask=None):
     return _dot_forward("dot_attention", query, keys, values, mask, 1.0)
 
 
-def dot_attention_backward(dcontext, dweights, cache):
+def dot_attention_backward(dout, cache):
     r"""Backward of :func:`dot_attention_forward`.
 
     .. math::
@@ -560,10 +561,14 @@ def dot_attention_backward(dcontext, dweights, cache):
         \bar q_{b,t} = \textstyle\sum_s \bar e_{b,t,s} k_{b,s}, \qquad
         \bar k_{b,s} = \textstyle\sum_t \bar e_{b,t,s} q_{b,t}
 
+    Args:
+        dout: ``(dcontext, dweights)``, each or None.
+        cache: from the forward.
+
     Returns:
-        ``(dquery, dkeys, dvalues)``.
+        ``(dquery, dkeys, dvalues, None)`` (the mask has no gradient).
     """
-    return _dot_backward("dot_attention_backward", dcontext, dweights, cache)
+    return _dot_backward("dot_attention_backward", dout, cache)
 
 
 def scaled_dot_product_attention_forward(query, keys, values, mask=None, scale=None):
@@ -582,7 +587,7 @@ def scaled_dot_product_attention_forward(query, keys, values, mask=None, scale=N
         scale: the factor on the scores; default :math:`1/\sqrt d`.
 
     Returns:
-        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
 
     Raises:
         ValueError: shapes disagree, or a mask row is all False.
@@ -593,17 +598,22 @@ def scaled_dot_product_attention_forward(query, keys, values, mask=None, scale=N
     return _dot_forward("scaled_dot_product_attention", query, keys, values, mask, float(scale))
 
 
-def scaled_dot_product_attention_backward(dcontext, dweights, cache):
+def scaled_dot_product_attention_backward(dout, cache):
     r"""Backward of :func:`scaled_dot_product_attention_forward`.
 
     With :math:`\bar e` the scores' gradient and :math:`\sigma` the scale:
     :math:`\bar Q = \sigma \bar e K`, :math:`\bar K = \sigma \bar e^\top Q`,
     :math:`\bar V = \alpha^\top \bar C`.
 
+    Args:
+        dout: ``(dcontext, dweights)``, each or None.
+        cache: from the forward.
+
     Returns:
-        ``(dquery, dkeys, dvalues)``.
+        ``(dquery, dkeys, dvalues, None)`` (the mask has no gradient; ``scale`` is an
+        option, not an array argument).
     """
-    return _dot_backward("scaled_dot_product_attention_backward", dcontext, dweights, cache)
+    return _dot_backward("scaled_dot_product_attention_backward", dout, cache)
 
 
 def general_attention_forward(query, keys, values, weight, mask=None):
@@ -621,7 +631,7 @@ def general_attention_forward(query, keys, values, weight, mask=None):
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
     Returns:
-        ``(context, weights, cache)``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
+        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
 
     Raises:
         ValueError: shapes disagree, or a mask row is all False.
@@ -644,10 +654,10 @@ def general_attention_forward(query, keys, values, weight, mask=None):
     scores = xp.matmul(qw, keys.swapaxes(1, 2))  # (B, Tq, S)
     context, weights, att_cache = _attend_forward(scores, values, mask)
     cache = (q, qw, keys, weight, att_cache, squeezed)
-    return _unbatch(context, squeezed), _unbatch(weights, squeezed), cache
+    return (_unbatch(context, squeezed), _unbatch(weights, squeezed)), cache
 
 
-def general_attention_backward(dcontext, dweights, cache):
+def general_attention_backward(dout, cache):
     r"""Backward of :func:`general_attention_forward`.
 
     .. math::
@@ -656,17 +666,20 @@ def general_attention_backward(dcontext, dweights, cache):
         \bar q = \overline{qW}\, W^\top, \quad
         \bar W = \textstyle\sum_{b,t} q_{b,t}^\top \overline{qW}_{b,t}
 
+    Args:
+        dout: ``(dcontext, dweights)``, each or None.
+        cache: from the forward.
+
     Returns:
-        ``(dquery, dkeys, dvalues, dweight)``.
+        ``(dquery, dkeys, dvalues, dweight, None)`` (the mask has no gradient).
     """
     q, qw, keys, weight, att_cache, squeezed = cache
     xp = ops(q)
     B, Tq, d_q = q.shape
     S, d_k, d_v = keys.shape[1], keys.shape[2], att_cache[1].shape[-1]
-    _check_upstream(
+    dcontext, dweights = _check_upstream(
         "general_attention_backward",
-        dcontext,
-        dweights,
+        dout,
         (B, d_v) if squeezed else (B, Tq, d_v),
         (B, S) if squeezed else (B, Tq, S),
     )
@@ -678,4 +691,4 @@ def general_attention_backward(dcontext, dweights, cache):
     # qW = q W
     dq = xp.matmul(dqw, weight.T)  # (B, Tq, d_q)
     dweight = xp.matmul(q.reshape(-1, d_q).T, dqw.reshape(-1, d_k))  # (d_q, d_k)
-    return _unbatch(dq, squeezed), dkeys, dvalues, dweight
+    return _unbatch(dq, squeezed), dkeys, dvalues, dweight, None

@@ -1,4 +1,9 @@
-"""Affine map and embedding lookup, as forward/backward pairs with explicit caches."""
+"""Affine map and embedding lookup, as forward/backward pairs with explicit caches.
+
+The backward returns one entry per array input of the forward, in order (the
+convention of :mod:`numrnn.functional`): ``(dx, dweight, dbias)`` and
+``(None, dweight)``.
+"""
 
 from __future__ import annotations
 
@@ -46,20 +51,21 @@ def linear_backward(dy, cache):
     return dx, dweight, dbias
 
 
-def embedding_forward(index, weight):
+def embedding_forward(index, weight, padding_idx=None):
     r"""Row lookup :math:`e = W[\mathrm{index}]`.
 
     Args:
         index: integer array of any shape ``S``.
         weight: ``(num_embeddings, embedding_dim)``.
+        padding_idx: a row that receives no gradient (its lookup still reads it), or None.
 
     Returns:
-        ``e`` of shape ``S + (embedding_dim,)`` and the cache ``(index, weight.shape)``.
+        ``e`` of shape ``S + (embedding_dim,)`` and the cache ``(index, weight, padding_idx)``.
     """
-    return ops(weight).take(weight, index), (index, tuple(weight.shape))
+    return ops(weight).take(weight, index), (index, weight, padding_idx)
 
 
-def embedding_backward(de, cache, weight_like, padding_idx=None):
+def embedding_backward(de, cache):
     r"""Gradient of the lookup.
 
     :math:`\partial L/\partial W_k = \sum_{n: \mathrm{index}_n = k} \partial L/\partial e_n`.
@@ -68,13 +74,15 @@ def embedding_backward(de, cache, weight_like, padding_idx=None):
     gradients.  The row ``padding_idx`` receives none.
 
     Returns:
-        ``dweight`` with the shape of the table.
+        ``(None, dweight)``: the integer ``index`` has no gradient; ``dweight`` has
+        the shape of the table.
     """
-    index, shape = cache
-    xp = ops(weight_like)
-    dweight = xp.zeros(shape, like=weight_like)
+    index, weight, padding_idx = cache
+    shape = tuple(weight.shape)
+    xp = ops(weight)
+    dweight = xp.zeros(shape, like=weight)
     flat = index.reshape(-1)
     xp.index_add(dweight, flat, de.reshape(-1, shape[1]))
     if padding_idx is not None:
         dweight[padding_idx] = 0
-    return dweight
+    return None, dweight

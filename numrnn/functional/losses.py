@@ -296,7 +296,7 @@ def _cross_entropy_probs(fn, xp, x, dt, target, weight, reduction, eps):
     ls = log_softmax(x.reshape(N, C, D), axis=1)
     elem = -xp.sum(a * ls, axis=1)  # (N, D)
     loss, scale = _reduce(xp, elem, N * D, reduction, out_shape, dt)
-    grad = log_softmax_backward(-a * scale, (ls, 1))
+    (grad,) = log_softmax_backward(-a * scale, (ls, 1))
     return loss, grad.reshape(x_shape)
 
 

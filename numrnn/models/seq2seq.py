@@ -350,7 +350,9 @@ class Seq2Seq(Module):
             )  # outputs unused without attention
         if self.bidirectional_encoder:
             parts = dstate0 if isinstance(dstate0, tuple) else (dstate0,)
-            djoined = [self.bridge_h.backward(tanh_backward(parts[0], bridge_cache))]  # (L, B, 2H)
+            djoined = [
+                self.bridge_h.backward(tanh_backward(parts[0], bridge_cache)[0])
+            ]  # (L, B, 2H)
             if self._lstm:
                 djoined.append(self.bridge_c.backward(parts[1]))
             H = self.hidden_size
@@ -384,7 +386,7 @@ class Seq2Seq(Module):
             query = self._top(state)  # (B, H): the previous top-layer state
             if self.attention_kind == "additive":
                 a = self.attention
-                ctx, weights, acache = additive_attention_step_forward(
+                (ctx, weights), acache = additive_attention_step_forward(
                     query, enc.keys_proj, enc.outputs, a.weight_q.data, a.v.data, mask=enc.mask
                 )
             else:
@@ -478,7 +480,9 @@ class Seq2Seq(Module):
             if C:
                 dctx = dfeat[:, H:] + dx[0, :, E:]  # (B, C): through the output layer and the input
                 if self.attention_kind == "additive":
-                    dq, dkp, dv, dwq, dvv = additive_attention_step_backward(dctx, None, acache)
+                    dq, dkp, dv, dwq, dvv, _ = additive_attention_step_backward(
+                        (dctx, None), acache
+                    )
                     self.attention.weight_q.grad += dwq
                     self.attention.v.grad += dvv
                     dkeys_proj = dkp if dkeys_proj is None else dkeys_proj + dkp

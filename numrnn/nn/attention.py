@@ -52,9 +52,9 @@ class _Attention(Module):
 
     Subclasses set ``_query_dim`` / ``_key_dim`` (None = any; the dot products
     require equal query and key features) and implement ``_forward(query, keys,
-    values, mask) -> (context, weights, cache)`` and ``_backward(dcontext,
-    dweights, cache) -> (dquery, dkeys, dvalues)`` (accumulating parameter
-    gradients there).
+    values, mask) -> ((context, weights), cache)`` and ``_backward(dout, cache)
+    -> (dquery, dkeys, dvalues)`` with ``dout = (dcontext, dweights)``
+    (accumulating parameter gradients there).
     """
 
     _query_dim = None
@@ -86,7 +86,7 @@ class _Attention(Module):
         _check_inputs(who, query, keys, values, mask, query_dim=self._query_dim, key_dim=key_dim)
         if mask is not None:
             mask = self._ops.asarray(mask)
-        context, weights, cache = self._forward(query, keys, values, mask)
+        (context, weights), cache = self._forward(query, keys, values, mask)
         self._push_cache((cache, tuple(context.shape), tuple(weights.shape)))
         return context, weights
 
@@ -109,11 +109,11 @@ class _Attention(Module):
                 check_array(self, "dcontext", dcontext)
             if dweights is not None:
                 check_array(self, "dweights", dweights)
-            _check_upstream(who, dcontext, dweights, context_shape, weights_shape)
+            _check_upstream(who, (dcontext, dweights), context_shape, weights_shape)
         except (TypeError, ValueError):
             self._push_cache((cache, context_shape, weights_shape))
             raise
-        return self._backward(dcontext, dweights, cache)
+        return self._backward((dcontext, dweights), cache)
 
 
 class AdditiveAttention(_Attention):
@@ -189,14 +189,16 @@ class AdditiveAttention(_Attention):
             mask=mask,
         )
 
-    def _backward(self, dcontext, dweights, cache):
-        g = additive_attention_backward(dcontext, dweights, cache)
-        self.weight_q.grad += g.dweight_q
-        self.weight_k.grad += g.dweight_k
+    def _backward(self, dout, cache):
+        dquery, dkeys, dvalues, dweight_q, dweight_k, dv, dbias, _ = additive_attention_backward(
+            dout, cache
+        )
+        self.weight_q.grad += dweight_q
+        self.weight_k.grad += dweight_k
         if self.bias_k is not None:
-            self.bias_k.grad += g.dbias
-        self.v.grad += g.dv
-        return g.dquery, g.dkeys, g.dvalues
+            self.bias_k.grad += dbias
+        self.v.grad += dv
+        return dquery, dkeys, dvalues
 
     def extra_repr(self):
         return (
@@ -244,8 +246,8 @@ class GeneralAttention(_Attention):
     def _forward(self, query, keys, values, mask):
         return general_attention_forward(query, keys, values, self.weight.data, mask=mask)
 
-    def _backward(self, dcontext, dweights, cache):
-        dquery, dkeys, dvalues, dweight = general_attention_backward(dcontext, dweights, cache)
+    def _backward(self, dout, cache):
+        dquery, dkeys, dvalues, dweight, _ = general_attention_backward(dout, cache)
         self.weight.grad += dweight
         return dquery, dkeys, dvalues
 
@@ -275,8 +277,8 @@ class DotAttention(_ParameterFree):
     def _forward(self, query, keys, values, mask):
         return dot_attention_forward(query, keys, values, mask=mask)
 
-    def _backward(self, dcontext, dweights, cache):
-        return dot_attention_backward(dcontext, dweights, cache)
+    def _backward(self, dout, cache):
+        return dot_attention_backward(dout, cache)[:3]
 
 
 class ScaledDotProductAttention(_ParameterFree):
@@ -290,5 +292,5 @@ class ScaledDotProductAttention(_ParameterFree):
     def _forward(self, query, keys, values, mask):
         return scaled_dot_product_attention_forward(query, keys, values, mask=mask)
 
-    def _backward(self, dcontext, dweights, cache):
-        return scaled_dot_product_attention_backward(dcontext, dweights, cache)
+    def _backward(self, dout, cache):
+        return scaled_dot_product_attention_backward(dout, cache)[:3]

@@ -130,7 +130,7 @@ class Embedding(Module):
     @backend_pass
     def forward(self, index):
         index = check_index(self, "index", index, self.num_embeddings)
-        e, cache = embedding_forward(index, self.weight.data)
+        e, cache = embedding_forward(index, self.weight.data, self.padding_idx)
         self._push_cache(cache)
         return e
 
@@ -143,7 +143,8 @@ class Embedding(Module):
             raise ValueError(
                 f"Embedding.backward: de must have shape {expected}; got {tuple(de.shape)}"
             )
-        self.weight.grad += embedding_backward(de, cache, self.weight.data, self.padding_idx)
+        _, dweight = embedding_backward(de, cache)
+        self.weight.grad += dweight
         return None
 
     def extra_repr(self):

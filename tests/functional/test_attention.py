@@ -63,6 +63,12 @@ def make_case(variant, query_3d=False, mask_kind=None, seed=0, scale=1.0):
 
 
 def np_forward(variant, inputs, params, mask):
+    """``context, weights, cache`` from the variant's ``(context, weights), cache``."""
+    (context, weights), cache = _np_forward(variant, inputs, params, mask)
+    return context, weights, cache
+
+
+def _np_forward(variant, inputs, params, mask):
     q, k, v = inputs["query"], inputs["keys"], inputs["values"]
     if variant.startswith("additive"):
         return F.additive_attention_forward(
@@ -85,25 +91,30 @@ def np_forward(variant, inputs, params, mask):
 def np_backward(variant, dcontext, dweights, cache):
     """All gradients as a dict keyed like the inputs and parameters."""
     if variant.startswith("additive"):
-        g = F.additive_attention_backward(dcontext, dweights, cache)
+        dq, dk, dvals, dwq, dwk, dv, dbias, dmask = F.additive_attention_backward(
+            (dcontext, dweights), cache
+        )
         out = {
-            "query": g.dquery,
-            "keys": g.dkeys,
-            "values": g.dvalues,
-            "weight_q": g.dweight_q,
-            "weight_k": g.dweight_k,
-            "v": g.dv,
+            "query": dq,
+            "keys": dk,
+            "values": dvals,
+            "weight_q": dwq,
+            "weight_k": dwk,
+            "v": dv,
         }
         if variant == "additive_bias":
-            out["bias"] = g.dbias
+            out["bias"] = dbias
         else:
-            assert g.dbias is None
+            assert dbias is None
+        assert dmask is None
         return out
     if variant == "general":
-        dq, dk, dv, dw = F.general_attention_backward(dcontext, dweights, cache)
+        dq, dk, dv, dw, dmask = F.general_attention_backward((dcontext, dweights), cache)
+        assert dmask is None
         return {"query": dq, "keys": dk, "values": dv, "weight": dw}
     fn = F.dot_attention_backward if variant == "dot" else F.scaled_dot_product_attention_backward
-    dq, dk, dv = fn(dcontext, dweights, cache)
+    dq, dk, dv, dmask = fn((dcontext, dweights), cache)
+    assert dmask is None
     return {"query": dq, "keys": dk, "values": dv}
 
 
@@ -204,10 +215,10 @@ def test_scaled_matches_torch_sdpa_with_causal_mask():
     g = rng.standard_normal(tc.shape)
     (tc * torch.from_numpy(g)).sum().backward()
 
-    context, weights, cache = F.scaled_dot_product_attention_forward(q, k, v, mask=mask)
+    (context, weights), cache = F.scaled_dot_product_attention_forward(q, k, v, mask=mask)
     close(context, tc.detach().numpy())
     assert np.all(weights[:, ~causal] == 0)
-    dq, dk, dv = F.scaled_dot_product_attention_backward(g, None, cache)
+    dq, dk, dv, _ = F.scaled_dot_product_attention_backward((g, None), cache)
     close(dq, tq.grad.numpy())
     close(dk, tk.grad.numpy())
     close(dv, tv.grad.numpy())
@@ -232,7 +243,7 @@ def test_decoder_loop_with_precomputed_keys_matches_torch():
     keys_proj, kcache = F.project_keys_forward(keys, Wk, b)
     caches, contexts = [], []
     for t in range(T):
-        c, w, cache = F.additive_attention_step_forward(
+        (c, w), cache = F.additive_attention_step_forward(
             queries[t], keys_proj, values, Wq, v, mask=mask
         )
         caches.append(cache)
@@ -241,8 +252,8 @@ def test_decoder_loop_with_precomputed_keys_matches_torch():
     dvalues, dWq, dv = np.zeros_like(values), np.zeros_like(Wq), np.zeros_like(v)
     dqueries = np.zeros_like(queries)
     for t in reversed(range(T)):
-        dqueries[t], dkp, dval, dwq, dvv = F.additive_attention_step_backward(
-            dcs[t], dws[t], caches.pop()
+        dqueries[t], dkp, dval, dwq, dvv, _ = F.additive_attention_step_backward(
+            (dcs[t], dws[t]), caches.pop()
         )
         dkeys_proj += dkp
         dvalues += dval
@@ -456,11 +467,13 @@ def test_bad_shapes_raise_clear_errors():
         )
     with pytest.raises(ValueError, match="bias must be"):
         F.project_keys_forward(k, rng.standard_normal((6, 4)), rng.standard_normal(5))
-    _, _, cache = F.dot_attention_forward(q, k, v)
+    _, cache = F.dot_attention_forward(q, k, v)
     with pytest.raises(ValueError, match=r"dcontext must have shape \(2, 3\)"):
-        F.dot_attention_backward(np.zeros((2, 4)), None, cache)
+        F.dot_attention_backward((np.zeros((2, 4)), None), cache)
     with pytest.raises(ValueError, match=r"dweights must have shape \(2, 5\)"):
-        F.dot_attention_backward(None, np.zeros((2, 1, 5)), cache)
+        F.dot_attention_backward((None, np.zeros((2, 1, 5))), cache)
+    with pytest.raises(TypeError, match=r"dout must be the pair \(dcontext, dweights\)"):
+        F.dot_attention_backward(np.zeros((2, 3)), cache)
 
 
 def test_weights_are_a_distribution_property():
@@ -484,7 +497,7 @@ def test_weights_are_a_distribution_property():
         lengths = rng.integers(1, s + 1, size=b)
         mask = np.arange(s)[None, :] < lengths[:, None]
         with np.errstate(all="raise"):
-            c, w, _ = F.scaled_dot_product_attention_forward(q, k, v, mask=mask)
+            (c, w), _ = F.scaled_dot_product_attention_forward(q, k, v, mask=mask)
         wm = mask if tq == 0 else np.broadcast_to(mask[:, None, :], w.shape)
         assert np.all(w >= 0) and np.all(w[~wm] == 0)
         np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-12)

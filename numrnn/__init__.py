@@ -17,6 +17,7 @@ from . import (
     nn,
     optim,
     plotting,
+    rng,
     study,
     tasks,
     trace,
@@ -34,6 +35,7 @@ from .nn import (
     Module,
     Parameter,
     RNNCell,
+    eval_mode,
     no_grad,
 )
 from .optim import clip_grad_norm_, clip_grad_value_
@@ -56,6 +58,7 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value_",
     "data",
+    "eval_mode",
     "functional",
     "gradcheck",
     "interop",
@@ -67,6 +70,7 @@ __all__ = [
     "no_grad",
     "optim",
     "plotting",
+    "rng",
     "save",
     "study",
     "tasks",

@@ -28,9 +28,10 @@ import time
 import numpy as np
 
 from .backend import to_numpy
-from .data import as_rng, batches, pad_sequences
+from .data import batches, pad_sequences
 from .functional import cross_entropy, softmax
-from .nn import no_grad
+from .nn import eval_mode, no_grad
+from .rng import make_rng
 from .training import update
 
 __all__ = [
@@ -243,20 +244,15 @@ def predict_logits(model, seqs, batch_size=256, pad_id=0):
         raise ValueError("predict_logits: seqs is empty")
     lengths = np.array([len(s) for s in seqs])
     order = np.argsort(lengths, kind="stable")
-    was_training = model.training
-    model.eval()
     out = None
-    try:
-        with no_grad():
-            for start in range(0, len(order), batch_size):
-                b = order[start : start + batch_size]
-                idx, lens = encode_padded([seqs[i] for i in b], pad_id)
-                z = to_numpy(model(idx, lens))  # (B, C)
-                if out is None:
-                    out = np.empty((len(seqs), z.shape[1]), dtype=z.dtype)
-                out[b] = z
-    finally:
-        model.train(was_training)
+    with eval_mode(model), no_grad():
+        for start in range(0, len(order), batch_size):
+            b = order[start : start + batch_size]
+            idx, lens = encode_padded([seqs[i] for i in b], pad_id)
+            z = to_numpy(model(idx, lens))  # (B, C)
+            if out is None:
+                out = np.empty((len(seqs), z.shape[1]), dtype=z.dtype)
+            out[b] = z
     return out
 
 
@@ -351,7 +347,7 @@ def train_epoch(
         raise ValueError(
             f"train_epoch: word_dropout must be a number in [0, 1); got {word_dropout!r}"
         )
-    rng = as_rng(rng)
+    rng = make_rng(rng=rng)
     lengths = np.array([len(s) for s in seqs]) if bucket else None
     start, losses = time.perf_counter(), []
     model.train()
@@ -433,7 +429,7 @@ def train_classifier(
             f"train_classifier: patience must be an int >= 1 or None; got {patience!r}"
         )
     seqs, labels = train
-    rng = as_rng(rng)
+    rng = make_rng(rng=rng)
     steps_per_epoch = math.ceil(len(seqs) / batch_size)
     hist = {
         "epoch": [],

@@ -27,20 +27,12 @@ import numbers
 
 import numpy as np
 
+from .rng import make_rng
+
 __all__ = ["ADDING_BASELINE_MSE", "adding_problem", "first_symbol_task"]
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 r"""MSE of the constant answer 1 on the adding problem: :math:`\mathrm{Var}(u_1 + u_2) = 2/12`."""
-
-
-def _rng(rng):
-    if rng is None or isinstance(rng, numbers.Integral):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(
-        f"rng must be None, an int seed or a numpy.random.Generator; got {type(rng).__name__}"
-    )
 
 
 def _check_size(fn, name, value, low):
@@ -88,7 +80,7 @@ def adding_problem(batch_size, seq_len, rng=None, *, dtype=np.float64, batch_fir
     B = _check_size(fn, "batch_size", batch_size, 1)
     T = _check_size(fn, "seq_len", seq_len, 2)
     dt = _check_float_dtype(fn, dtype)
-    rng = _rng(rng)
+    rng = make_rng(rng=rng)
     half = math.ceil(T / 2)
     values = rng.random((T, B))  # (T, B)
     markers = np.zeros((T, B))
@@ -141,7 +133,7 @@ def first_symbol_task(
     T = _check_size(fn, "seq_len", seq_len, 1)
     K = _check_size(fn, "num_symbols", num_symbols, 2)
     dt = _check_float_dtype(fn, dtype)
-    rng = _rng(rng)
+    rng = make_rng(rng=rng)
     s = rng.integers(0, K, (T, B))  # (T, B)
     y = s[0].astype(np.int64)
     x = np.eye(K, dtype=dt)[s] if one_hot else s.astype(np.int64)  # (T, B, K) or (T, B)

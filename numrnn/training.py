@@ -34,7 +34,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .functional import cross_entropy
-from .nn import no_grad
+from .nn import eval_mode, no_grad
 from .optim import clip_grad_norm_
 
 __all__ = ["evaluate_lm", "progress", "tbptt_train", "update"]
@@ -136,16 +136,13 @@ def evaluate_lm(model, stream, loss_fn=cross_entropy):
 
     Returns ``(mean_loss, perplexity)`` with perplexity ``exp(mean_loss)``.
     """
-    was_training = model.training
-    model.eval()
     total, count, state = 0.0, 0, None
-    with no_grad():
+    with eval_mode(model), no_grad():
         for X, Y in stream:
             logits, state = model(X, state)
             loss, _ = loss_fn(logits, Y, reduction="sum")
             total += float(to_numpy(loss))
             count += int(np.asarray(Y).size)
-    model.train(was_training)
     if count == 0:
         raise ValueError("evaluate_lm: the stream yielded no tokens")
     mean = total / count

@@ -7,7 +7,7 @@ need when it is missing.
 """
 
 from . import datasets
-from .batching import as_rng, batches, pad_sequences
+from .batching import batches, pad_sequences
 from .datasets import (
     MissingPackageError,
     load_names,
@@ -29,7 +29,6 @@ __all__ = [
     "MissingPackageError",
     "Vocab",
     "WordVocab",
-    "as_rng",
     "batches",
     "datasets",
     "load_names",

@@ -13,23 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["as_rng", "batches", "pad_sequences"]
+from ..rng import make_rng
 
-
-def as_rng(rng=None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from ``rng``: a Generator (returned as is), an
-    int seed, or ``None`` (fresh, unseeded entropy).
-
-    Raises:
-        TypeError: anything else.
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}"
-    )
+__all__ = ["batches", "pad_sequences"]
 
 
 def pad_sequences(
@@ -155,7 +141,7 @@ def batches(
         lengths = np.asarray(lengths)
         if lengths.shape != (n,):
             raise ValueError(f"batches: lengths must have shape ({n},); got {lengths.shape}")
-    gen = as_rng(rng) if shuffle else None
+    gen = make_rng(rng=rng) if shuffle else None
     order = gen.permutation(n) if shuffle else np.arange(n)
     order = order.astype(np.int64)
     return _batch_iter(order, batch_size, drop_last, lengths, pool_batches, gen)

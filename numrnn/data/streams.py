@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batching import as_rng
+from ..rng import make_rng
 
 __all__ = [
     "RandomPartition",
@@ -61,7 +61,7 @@ class SequentialPartition:
         _check_pos_int(who, "batch_size", batch_size)
         _check_pos_int(who, "num_steps", num_steps)
         if offset is None:
-            offset = 0 if rng is None else int(as_rng(rng).integers(0, num_steps))
+            offset = 0 if rng is None else int(make_rng(rng=rng).integers(0, num_steps))
         elif not isinstance(offset, (int, np.integer)) or offset < 0:
             raise ValueError(f"{who}: offset must be a non-negative int; got {offset!r}")
         # Tokens usable after the offset, keeping one spare for the shifted targets.
@@ -155,7 +155,7 @@ class RandomPartition:
         tokens = _as_tokens(tokens, who)
         _check_pos_int(who, "batch_size", batch_size)
         _check_pos_int(who, "num_steps", num_steps)
-        gen = as_rng(rng)
+        gen = make_rng(rng=rng)
         offset = int(gen.integers(0, num_steps))
         num_subseqs = (tokens.size - offset - 1) // num_steps
         if num_subseqs < batch_size:

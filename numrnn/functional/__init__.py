@@ -34,6 +34,8 @@ from .activations import *  # noqa: F403
 from .activations import __all__ as _act
 from .attention import *  # noqa: F403
 from .attention import __all__ as _att
+from .dropout import *  # noqa: F403
+from .dropout import __all__ as _drop
 from .gru import *  # noqa: F403
 from .gru import __all__ as _gru
 from .linear import *  # noqa: F403
@@ -45,4 +47,4 @@ from .lstm import __all__ as _lstm
 from .rnn import *  # noqa: F403
 from .rnn import __all__ as _rnn
 
-__all__ = [*_act, *_att, *_gru, *_lin, *_loss, *_lstm, *_rnn]
+__all__ = [*_act, *_att, *_drop, *_gru, *_lin, *_loss, *_lstm, *_rnn]

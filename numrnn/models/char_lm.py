@@ -7,7 +7,7 @@ import numpy as np
 from ..backend import to_numpy
 from ..functional import softmax
 from ..nn import Embedding, Linear, Module, no_grad
-from ..nn.module import backend_pass, check_dtype, make_rng
+from ..nn.module import backend_pass, check_dtype, eval_mode, make_rng
 from .recurrent import make_recurrent
 
 __all__ = ["CharLM"]
@@ -73,11 +73,9 @@ class CharLM(Module):
             raise ValueError("sample: prime must hold at least one token id")
         if not temperature > 0:
             raise ValueError(f"sample: temperature must be > 0; got {temperature}")
-        rng = make_rng(None, rng) if rng is not None else np.random.default_rng()
-        was_training = self.training
-        self.eval()
+        rng = make_rng(rng=rng)
         out = []
-        with no_grad():
+        with eval_mode(self), no_grad():
             logits, state = self(np.asarray(prime, dtype=np.int64)[:, None])
             for _ in range(int(n)):
                 z = to_numpy(logits[-1, 0]).astype(np.float64)
@@ -85,5 +83,4 @@ class CharLM(Module):
                 nxt = int(rng.choice(self.vocab_size, p=p / p.sum()))
                 out.append(nxt)
                 logits, state = self(np.array([[nxt]], dtype=np.int64), state)
-        self.train(was_training)
         return out

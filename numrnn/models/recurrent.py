@@ -13,11 +13,3 @@ def make_recurrent(cell, *args, **kwargs):
     if name not in CELLS:
         raise ValueError(f"cell must be one of 'rnn', 'rnn-relu', 'lstm', 'gru'; got {cell!r}")
     return CELLS[name](*args, **kwargs)
-
-
-def zeros_like_state(module, state):
-    """A zero gradient shaped like a recurrent module's final state (tuple for the LSTM)."""
-    xp = module._ops
-    if isinstance(state, tuple):
-        return tuple(xp.zeros_like(s) for s in state)
-    return xp.zeros_like(state)

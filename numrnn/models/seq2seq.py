@@ -52,6 +52,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..backend import to_numpy
+from ..data.batching import pad_sequences
 from ..functional import (
     cross_entropy,
     log_softmax,
@@ -61,6 +62,7 @@ from ..functional import (
     tanh_forward,
 )
 from ..functional.attention import additive_attention_step_backward, additive_attention_step_forward
+from ..functional.dropout import dropout_mask
 from ..nn import (
     AdditiveAttention,
     DotAttention,
@@ -70,7 +72,7 @@ from ..nn import (
     Module,
     no_grad,
 )
-from ..nn.module import backend_pass, check_dtype, make_rng
+from ..nn.module import backend_pass, check_dtype, eval_mode, make_rng
 from .decoding import beam_search, greedy_search
 from .recurrent import make_recurrent
 
@@ -281,9 +283,8 @@ class Seq2Seq(Module):
         p = self.dropout
         if not (self.training and p > 0):
             return None
-        keep = self._dropout_rng.random(tuple(x.shape)) >= p
-        scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
-        return self._ops.asarray((keep * scale).astype(self.out.param_dtype))
+        mask = dropout_mask(self._dropout_rng, tuple(x.shape), p, self.out.param_dtype)
+        return self._ops.asarray(mask)
 
     @staticmethod
     def _top(state):
@@ -579,21 +580,16 @@ class Seq2Seq(Module):
             ``return_hypotheses`` the :class:`~numrnn.models.decoding.Hypothesis`
             list instead (scores included).
         """
-        was_training = self.training
-        self.eval()
-        try:
-            with no_grad():
-                enc, B = self._start(src, src_lengths)
-                hyps = greedy_search(
-                    self._step_fn(),
-                    (enc.state, enc._replace(state=None)),
-                    B,
-                    int(self.bos_id),
-                    int(self.eos_id),
-                    max_len,
-                )
-        finally:
-            self.train(was_training)
+        with eval_mode(self), no_grad():
+            enc, B = self._start(src, src_lengths)
+            hyps = greedy_search(
+                self._step_fn(),
+                (enc.state, enc._replace(state=None)),
+                B,
+                int(self.bos_id),
+                int(self.eos_id),
+                max_len,
+            )
         return hyps if return_hypotheses else self._unpack(hyps, src_lengths)
 
     def beam_search(
@@ -606,29 +602,24 @@ class Seq2Seq(Module):
         ``alpha`` is the length-normalisation exponent (``score = log p / len**alpha``).
         Returns the best hypothesis per row, as :meth:`greedy` does.
         """
-        was_training = self.training
-        self.eval()
-        try:
-            with no_grad():
-                enc, B = self._start(src, src_lengths)
-                step, hyps = self._step_fn(), []
-                for b in range(B):
-                    row = np.array([b], dtype=np.int64)
-                    carry = self._select((enc.state, enc), row)
-                    hyps.append(
-                        beam_search(
-                            step,
-                            carry,
-                            self._select,
-                            int(self.bos_id),
-                            int(self.eos_id),
-                            beam_width,
-                            max_len,
-                            alpha,
-                        )[0]
-                    )
-        finally:
-            self.train(was_training)
+        with eval_mode(self), no_grad():
+            enc, B = self._start(src, src_lengths)
+            step, hyps = self._step_fn(), []
+            for b in range(B):
+                row = np.array([b], dtype=np.int64)
+                carry = self._select((enc.state, enc), row)
+                hyps.append(
+                    beam_search(
+                        step,
+                        carry,
+                        self._select,
+                        int(self.bos_id),
+                        int(self.eos_id),
+                        beam_width,
+                        max_len,
+                        alpha,
+                    )[0]
+                )
         return hyps if return_hypotheses else self._unpack(hyps, src_lengths)
 
     @staticmethod
@@ -670,21 +661,11 @@ def translation_batch(src_seqs, tgt_seqs, src_pad_id, tgt_pad_id, bos_id, eos_id
             f"translation_batch: need as many targets as sources (>= 1); got {len(src_seqs)} "
             f"sources, {len(tgt_seqs)} targets"
         )
-    src_lengths = np.array([len(s) for s in src_seqs], dtype=np.int64)
-    if src_lengths.min() < 1:
+    if min(len(s) for s in src_seqs) < 1:
         raise ValueError("translation_batch: every source needs at least one token")
-    B, S = len(src_seqs), int(src_lengths.max())
-    T = max(len(t) for t in tgt_seqs) + 1
-    src = np.full((B, S), src_pad_id, dtype=np.int64)
-    tgt_in = np.full((B, T), tgt_pad_id, dtype=np.int64)
-    tgt_out = np.full((B, T), tgt_pad_id, dtype=np.int64)
-    for b, (s, t) in enumerate(zip(src_seqs, tgt_seqs)):
-        n = len(t)
-        src[b, : len(s)] = s
-        tgt_in[b, 0] = bos_id
-        tgt_in[b, 1 : n + 1] = t
-        tgt_out[b, :n] = t
-        tgt_out[b, n] = eos_id
+    src, src_lengths = pad_sequences(src_seqs, pad_value=src_pad_id)  # (B, S), (B,)
+    tgt_in, _ = pad_sequences([[bos_id, *t] for t in tgt_seqs], pad_value=tgt_pad_id)  # (B, T)
+    tgt_out, _ = pad_sequences([[*t, eos_id] for t in tgt_seqs], pad_value=tgt_pad_id)  # (B, T)
     return src, src_lengths, tgt_in, tgt_out
 
 

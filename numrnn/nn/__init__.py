@@ -4,13 +4,14 @@ from .attention import *  # noqa: F403
 from .attention import __all__ as _att
 from .cells import GRUCell, LSTMCell, RNNCell
 from .linear import Embedding, Linear
-from .module import Module, Parameter, is_grad_enabled, no_grad
+from .module import Module, Parameter, eval_mode, is_grad_enabled, no_grad
 from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "Module",
     "Parameter",
     "no_grad",
+    "eval_mode",
     "is_grad_enabled",
     "Linear",
     "Embedding",

@@ -10,18 +10,21 @@ its ``backward`` consumes, last in, first out.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import OrderedDict
 
 import numpy as np
 
 from ..backend import get_backend, is_torch_tensor, to_numpy
+from ..rng import make_rng
 
 __all__ = [
     "Module",
     "Parameter",
     "backend_pass",
     "check_dtype",
+    "eval_mode",
     "is_grad_enabled",
     "make_rng",
     "no_grad",
@@ -47,6 +50,27 @@ class no_grad:
         return False
 
 
+@contextlib.contextmanager
+def eval_mode(module):
+    """Context manager: ``module`` and every submodule in eval mode, each restored after.
+
+    ``with eval_mode(model), no_grad(): ...`` is how evaluation and decoding run:
+    dropout is off inside, and on leaving (normally or by an exception) every
+    submodule gets back its own ``training`` flag, even where they differed.
+    ``module`` is a :class:`Module` or any object with ``training``, ``eval()``
+    and ``train(mode)``.  Yields the module.
+    """
+    modules = list(module.modules()) if isinstance(module, Module) else [module]
+    saved = [m.training for m in modules]
+    module.eval()
+    try:
+        yield module
+    finally:
+        # parents come before their children, so each ends with its own flag
+        for m, mode in zip(modules, saved):
+            m.train(mode)
+
+
 def is_grad_enabled():
     """False inside ``numrnn.no_grad()``."""
     return _GRAD_ENABLED[0]
@@ -64,17 +88,6 @@ def check_dtype(dtype):
     if dt not in _FLOAT_DTYPES:
         raise TypeError(f"dtype must be numpy.float32 or numpy.float64; got {dt}")
     return dt
-
-
-def make_rng(seed=None, rng=None):
-    """A ``numpy.random.Generator`` from ``seed`` or an existing ``rng`` (not both)."""
-    if seed is not None and rng is not None:
-        raise ValueError("give seed= or rng=, not both")
-    if rng is not None:
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-        return rng
-    return np.random.default_rng(seed)
 
 
 class Parameter:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import functional as F
 from ..backend import to_numpy
+from ..functional.dropout import dropout_mask
 from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array, shape_str
 
@@ -264,10 +265,8 @@ class RNNBase(Module):
 
     def _dropout_mask(self, shape):
         """Inverted-dropout mask: 0 with probability p, else 1/(1-p); reused by backward."""
-        p = self.dropout
-        keep = self._dropout_rng.random(shape) >= p
-        scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
-        return self._ops.asarray((keep * scale).astype(self.param_dtype))
+        mask = dropout_mask(self._dropout_rng, shape, self.dropout, self.param_dtype)
+        return self._ops.asarray(mask)
 
     # -- backward -----------------------------------------------------------------
     @backend_pass

@@ -56,12 +56,9 @@ from ..data.batching import pad_sequences
 from ..functional import (
     cross_entropy,
     log_softmax,
-    project_keys_backward,
-    project_keys_forward,
     tanh_backward,
     tanh_forward,
 )
-from ..functional.attention import additive_attention_step_backward, additive_attention_step_forward
 from ..functional.dropout import dropout_mask
 from ..nn import (
     AdditiveAttention,
@@ -311,15 +308,11 @@ class Seq2Seq(Module):
             bridge_cache = tanh_cache
         else:
             state = final
-        mask = keys_proj = kcache = None
+        mask = keys_proj = None
         if self.attention_kind:
             mask = np.arange(src.shape[1])[None, :] < lengths[:, None]  # (B, S)
             if self.attention_kind == "additive":
-                a = self.attention
-                bias = a.bias_k.data if a.bias_k is not None else None
-                keys_proj, kcache = project_keys_forward(
-                    outputs, a.weight_k.data, bias
-                )  # (B, S, A)
+                keys_proj = self.attention.project_keys(outputs)  # (B, S, A), once for all steps
         else:
             outputs = None
         enc_shape = (
@@ -327,7 +320,7 @@ class Seq2Seq(Module):
             src.shape[1],
             self.encoder.output_size * self.encoder.num_directions,
         )
-        cache = (enc_shape, bridge_cache, kcache, emask)
+        cache = (enc_shape, bridge_cache, keys_proj is not None, emask)
         return _Encoded(outputs, mask, keys_proj, state), cache
 
     def _encode_backward(self, dstate0, doutputs, dkeys_proj, cache):
@@ -338,12 +331,9 @@ class Seq2Seq(Module):
         additive attention's key projection, summed over the decoder steps.
         """
         xp = self._ops
-        enc_shape, bridge_cache, kcache, emask = cache
-        if kcache is not None:  # one product for all the steps' key-projection gradients
-            dkeys, dweight_k, dbias = project_keys_backward(dkeys_proj, kcache)
-            self.attention.weight_k.grad += dweight_k
-            if dbias is not None:
-                self.attention.bias_k.grad += dbias
+        enc_shape, bridge_cache, projected, emask = cache
+        if projected:  # one product for all the steps' key-projection gradients
+            dkeys = self.attention.project_keys_backward(dkeys_proj)
             doutputs = dkeys if doutputs is None else doutputs + dkeys
         if doutputs is None:
             doutputs = xp.zeros(
@@ -382,14 +372,11 @@ class Seq2Seq(Module):
         emask = self._dropout_mask(e)
         if emask is not None:
             e = e * emask
-        weights = ctx = acache = None
+        weights = ctx = None
         if self.attention_kind:
             query = self._top(state)  # (B, H): the previous top-layer state
             if self.attention_kind == "additive":
-                a = self.attention
-                (ctx, weights), acache = additive_attention_step_forward(
-                    query, enc.keys_proj, enc.outputs, a.weight_q.data, a.v.data, mask=enc.mask
-                )
+                ctx, weights = self.attention.step(query, enc.keys_proj, enc.outputs, enc.mask)
             else:
                 ctx, weights = self.attention(query, enc.outputs, enc.outputs, mask=enc.mask)
             x = xp.concatenate([e, ctx], axis=-1)  # (B, E + C)
@@ -401,7 +388,7 @@ class Seq2Seq(Module):
         if fmask is not None:
             feat = feat * fmask
         if caches is not None:
-            caches.append((acache, emask, fmask))
+            caches.append((emask, fmask))
         return self.out(feat), state, weights
 
     # -- training -------------------------------------------------------------------
@@ -473,7 +460,7 @@ class Seq2Seq(Module):
         dstate = None  # gradient of the decoder state after step t (from step t + 1)
         doutputs = dkeys_proj = None
         for t in reversed(range(T)):
-            acache, emask, fmask = step_caches.pop()
+            emask, fmask = step_caches.pop()
             dfeat = self.out.backward(dlogits[t])  # (B, H + C)
             if fmask is not None:
                 dfeat = dfeat * fmask
@@ -481,11 +468,7 @@ class Seq2Seq(Module):
             if C:
                 dctx = dfeat[:, H:] + dx[0, :, E:]  # (B, C): through the output layer and the input
                 if self.attention_kind == "additive":
-                    dq, dkp, dv, dwq, dvv, _ = additive_attention_step_backward(
-                        (dctx, None), acache
-                    )
-                    self.attention.weight_q.grad += dwq
-                    self.attention.v.grad += dvv
+                    dq, dkp, dv = self.attention.step_backward(dctx)
                     dkeys_proj = dkp if dkeys_proj is None else dkeys_proj + dkp
                     doutputs = dv if doutputs is None else doutputs + dv
                 else:

@@ -34,10 +34,14 @@ from ..functional.attention import (
     _check_upstream,
     additive_attention_backward,
     additive_attention_forward,
+    additive_attention_step_backward,
+    additive_attention_step_forward,
     dot_attention_backward,
     dot_attention_forward,
     general_attention_backward,
     general_attention_forward,
+    project_keys_backward,
+    project_keys_forward,
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward,
 )
@@ -134,10 +138,11 @@ class AdditiveAttention(_Attention):
     ``w_v = nn.Linear(hidden, 1, bias=False)``, these are ``W_q.weight``,
     ``W_k.weight``, ``W_k.bias`` and ``w_v.weight[0]``.
 
-    This module projects the keys on every call.  A decoder that attends to the
-    same keys at many steps can project them once with
-    :func:`numrnn.functional.project_keys_forward` and call
-    :func:`numrnn.functional.additive_attention_step_forward` per step.
+    Calling the module projects the keys on every call.  A decoder that attends
+    to the same keys at many steps projects them once with :meth:`project_keys`
+    and calls :meth:`step` per step; the backward calls go in the reverse order
+    (:meth:`step_backward` per step, then :meth:`project_keys_backward` once with
+    the steps' ``dkeys_proj`` summed: one large product instead of one per step).
     """
 
     def __init__(
@@ -199,6 +204,82 @@ class AdditiveAttention(_Attention):
             self.bias_k.grad += dbias
         self.v.grad += dv
         return dquery, dkeys, dvalues
+
+    # -- the two halves, for a decoder that attends to the same keys at every step ---------
+    def _pop_tagged(self, kind):
+        """The newest pending cache, which must come from the forward half ``kind``."""
+        entry = self._pop_cache()
+        if not (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == kind):
+            self._push_cache(entry)
+            raise RuntimeError(
+                f"AdditiveAttention.{kind}_backward: the newest pending forward is not a "
+                f"{kind}(); backward calls must come in the reverse order of the forward calls"
+            )
+        return entry[1]
+
+    @backend_pass
+    def project_keys(self, keys):
+        r"""The key half of the score, :math:`P = K W_k^\top + b`, ``(B, S, hidden_size)``.
+
+        Raises:
+            TypeError / ValueError: ``keys`` is not a ``(B, S, key_size)`` array of
+                the module's backend and dtype.
+        """
+        check_array(self, "keys", keys, ndim=3)
+        bias = self.bias_k.data if self.bias_k is not None else None
+        keys_proj, cache = project_keys_forward(keys, self.weight_k.data, bias)
+        self._push_cache(("project_keys", cache))
+        return keys_proj
+
+    @backend_pass
+    def project_keys_backward(self, dkeys_proj):
+        """Accumulate ``weight_k`` (and ``bias_k``) gradients; returns ``dkeys``.
+
+        Raises:
+            RuntimeError: the newest pending forward is not a :meth:`project_keys`.
+        """
+        cache = self._pop_tagged("project_keys")
+        dkeys, dweight_k, dbias = project_keys_backward(dkeys_proj, cache)
+        self.weight_k.grad += dweight_k
+        if self.bias_k is not None:
+            self.bias_k.grad += dbias
+        return dkeys
+
+    @backend_pass
+    def step(self, query, keys_proj, values, mask=None):
+        """``context, weights`` from projected keys (see :meth:`project_keys`).
+
+        Shapes as for calling the module, with ``keys_proj`` ``(B, S, hidden_size)``
+        in place of the keys.
+
+        Raises:
+            TypeError / ValueError: as
+                :func:`numrnn.functional.additive_attention_step_forward`.
+        """
+        check_array(self, "query", query)
+        if mask is not None:
+            mask = self._ops.asarray(mask)
+        out, cache = additive_attention_step_forward(
+            query, keys_proj, values, self.weight_q.data, self.v.data, mask
+        )
+        self._push_cache(("step", cache))
+        return out
+
+    @backend_pass
+    def step_backward(self, dcontext, dweights=None):
+        """Accumulate ``weight_q`` and ``v`` gradients; returns ``(dquery, dkeys_proj, dvalues)``.
+
+        Raises:
+            RuntimeError: the newest pending forward is not a :meth:`step`.
+            ValueError: an upstream gradient has the wrong shape.
+        """
+        cache = self._pop_tagged("step")
+        dquery, dkeys_proj, dvalues, dweight_q, dv, _ = additive_attention_step_backward(
+            (dcontext, dweights), cache
+        )
+        self.weight_q.grad += dweight_q
+        self.v.grad += dv
+        return dquery, dkeys_proj, dvalues
 
     def extra_repr(self):
         return (

@@ -27,8 +27,8 @@ import numpy as np
 import numrnn
 from numrnn.data import CharVocab, load_text, sequential_partition
 from numrnn.models import CharLM
-from numrnn.plotting import moving_average, pyplot
-from numrnn.training import evaluate_lm, progress, tbptt_train
+from numrnn.study.plotting import moving_average, pyplot
+from numrnn.train import evaluate_lm, progress, tbptt_train
 
 
 def parse_args(argv=None):

@@ -48,18 +48,18 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
 
 import numrnn  # noqa: E402
-from numrnn.classification import (  # noqa: E402
+from numrnn.data import CharVocab, load_names, train_val_split  # noqa: E402
+from numrnn.metrics import normalize_rows  # noqa: E402
+from numrnn.models import SequenceClassifier  # noqa: E402
+from numrnn.study.plotting import moving_average, pyplot  # noqa: E402
+from numrnn.train import (  # noqa: E402
     class_weights,
     evaluate,
     load_classifier,
-    normalize_rows,
     predict_proba,
     save_classifier,
     train_classifier,
 )
-from numrnn.data import CharVocab, load_names, train_val_split  # noqa: E402
-from numrnn.models import SequenceClassifier  # noqa: E402
-from numrnn.plotting import moving_average, pyplot  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 CHECKPOINT = "names_best.npz"

@@ -30,8 +30,8 @@ import numpy as np
 import numrnn
 from numrnn.data import load_timeseries, sliding_windows
 from numrnn.functional import mse_loss
-from numrnn.plotting import pyplot
-from numrnn.training import progress
+from numrnn.study.plotting import pyplot
+from numrnn.train import progress
 
 # The seed's illustrative table: made-up but plausible numbers for an ice-cream stall.
 # Sales were written down as roughly 20 + 5 * temperature - 30 * price, plus noise.

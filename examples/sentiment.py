@@ -44,16 +44,16 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
 
 import numrnn  # noqa: E402
-from numrnn.classification import (  # noqa: E402
+from numrnn.data import WordVocab, load_polarity, train_val_split  # noqa: E402
+from numrnn.models import SequenceClassifier  # noqa: E402
+from numrnn.study.plotting import moving_average, pyplot  # noqa: E402
+from numrnn.train import (  # noqa: E402
     evaluate,
     load_classifier,
     predict_proba,
     save_classifier,
     train_classifier,
 )
-from numrnn.data import WordVocab, load_polarity, train_val_split  # noqa: E402
-from numrnn.models import SequenceClassifier  # noqa: E402
-from numrnn.plotting import moving_average, pyplot  # noqa: E402
 
 CLASSES = ("negative", "positive")
 CHECKPOINT = "sentiment.npz"

@@ -110,7 +110,7 @@ def train(model, data, args, name):
     import numrnn
     from numrnn.data import batches
     from numrnn.models.seq2seq import translation_batch
-    from numrnn.training import progress, update
+    from numrnn.train import progress, update
 
     sv, tv = data["src_vocab"], data["tgt_vocab"]
     src_ids, tgt_ids = data["train_ids"]

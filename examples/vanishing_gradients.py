@@ -5,7 +5,7 @@ r"""Vanishing gradients, measured: a tanh RNN, an LSTM and a GRU on the same lon
     python examples/vanishing_gradients.py --task first-symbol --seq-len 60
     python examples/vanishing_gradients.py --dry-run         # seconds, for the tests
 
-The task (``numrnn.tasks``) puts the information the answer needs far from the
+The task (``numrnn.study.tasks``) puts the information the answer needs far from the
 loss: in the adding problem the answer is the sum of two marked numbers, the
 first of them on average ``3T/4`` steps before the end; the loss is taken on the
 last step only.  Three models of the same hidden size, each a recurrent layer and
@@ -67,8 +67,8 @@ import numpy as np
 
 import numrnn
 from numrnn.functional import cross_entropy, mse_loss
-from numrnn.tasks import ADDING_BASELINE_MSE, adding_problem, first_symbol_task
-from numrnn.training import progress
+from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem, first_symbol_task
+from numrnn.train import progress
 
 CELLS = {"rnn": numrnn.RNN, "lstm": numrnn.LSTM, "gru": numrnn.GRU}
 COLORS = {"rnn": "C3", "lstm": "C0", "gru": "C2"}

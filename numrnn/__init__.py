@@ -6,7 +6,6 @@ matplotlib and tqdm (the examples) are imported inside the functions that use th
 """
 
 from . import (
-    classification,
     cli,
     data,
     functional,
@@ -16,12 +15,10 @@ from . import (
     models,
     nn,
     optim,
-    plotting,
     rng,
     study,
-    tasks,
     trace,
-    training,
+    train,
 )
 from .io import load, save
 from .nn import (
@@ -53,7 +50,6 @@ __all__ = [
     "Module",
     "Parameter",
     "RNNCell",
-    "classification",
     "cli",
     "clip_grad_norm_",
     "clip_grad_value_",
@@ -69,13 +65,11 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
-    "plotting",
     "rng",
     "save",
     "study",
-    "tasks",
     "trace",
-    "training",
+    "train",
 ]
 
 

@@ -1,4 +1,27 @@
-r"""Evaluation metrics: corpus BLEU (Papineni et al., 2002) on pre-tokenised text.
+r"""Evaluation metrics: classification (accuracy, confusion matrix), perplexity, BLEU.
+
+Classification
+--------------
+With :math:`M` the confusion matrix (:math:`M_{ij}` = number of items of true
+class :math:`i` predicted as :math:`j`, :math:`n_i = \sum_j M_{ij}`):
+
+.. math::
+    \text{accuracy} = \frac{\sum_i M_{ii}}{\sum_{ij} M_{ij}}, \qquad
+    \text{balanced accuracy} = \frac{1}{|\{i : n_i > 0\}|} \sum_{i:\, n_i > 0} \frac{M_{ii}}{n_i}
+
+Balanced accuracy is the macro average of per-class recall (scikit-learn's
+``balanced_accuracy_score``): every class counts the same however rare it is,
+so on unbalanced data it shows what plain accuracy hides.
+
+Perplexity
+----------
+:math:`\mathrm{PPL} = \exp(\bar L)` with :math:`\bar L` the mean per-token
+cross-entropy in nats: the number of equally likely tokens a model is as
+uncertain as.
+
+BLEU
+----
+Corpus BLEU (Papineni et al., 2002) on pre-tokenised text.
 
 BLEU-:math:`N` of hypotheses :math:`h_i` with references :math:`R_i` counts,
 for each order :math:`n \le N`, the hypotheses' n-grams and how many of them
@@ -33,8 +56,151 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["BLEU", "corpus_bleu", "ngram_counts", "sentence_bleu"]
+import numpy as np
 
+__all__ = [
+    "BLEU",
+    "accuracy",
+    "balanced_accuracy",
+    "check_labels",
+    "confusion_matrix",
+    "corpus_bleu",
+    "ngram_counts",
+    "normalize_rows",
+    "per_class_recall",
+    "perplexity",
+    "sentence_bleu",
+]
+
+
+# -- classification ---------------------------------------------------------------
+def check_labels(fn, name, y, num_classes=None):
+    """``y`` as a 1-d int64 array of class ids in ``[0, num_classes)``.
+
+    ``fn`` and ``name`` (the calling function and argument) go into the messages.
+
+    Raises:
+        ValueError: ``y`` is not 1-d, or an id lies outside ``[0, num_classes)``.
+        TypeError: ``y`` does not hold integers.
+    """
+    a = np.asarray(y)
+    if a.ndim != 1:
+        raise ValueError(f"{fn}: {name} must be a 1-d array of class ids; got shape {a.shape}")
+    if a.size and a.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: {name} must hold integer class ids; got dtype {a.dtype}")
+    a = a.astype(np.int64)
+    if num_classes is not None and a.size and (a.min() < 0 or a.max() >= num_classes):
+        raise ValueError(
+            f"{fn}: {name} must lie in [0, {num_classes}); got values in [{a.min()}, {a.max()}]"
+        )
+    return a
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """Counts ``M[i, j]`` of items of true class ``i`` predicted as class ``j``.
+
+    Args:
+        y_true, y_pred: 1-d integer arrays of the same length ``N``, values in
+            ``[0, num_classes)``.
+        num_classes: ``C`` (>= 1).
+
+    Returns:
+        int64 array ``(C, C)``; rows are true classes, columns predictions, and
+        ``M.sum() == N``.
+
+    Raises:
+        ValueError: shapes differ or are not 1-d, ``num_classes < 1``, or a label
+            lies outside ``[0, num_classes)``.
+        TypeError: non-integer labels.
+    """
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"confusion_matrix: num_classes must be an int >= 1; got {num_classes!r}")
+    t = check_labels("confusion_matrix", "y_true", y_true, num_classes)
+    p = check_labels("confusion_matrix", "y_pred", y_pred, num_classes)
+    if t.shape != p.shape:
+        raise ValueError(
+            f"confusion_matrix: y_true and y_pred must have the same shape; "
+            f"got {t.shape} and {p.shape}"
+        )
+    C = int(num_classes)
+    return np.bincount(t * C + p, minlength=C * C).reshape(C, C)  # (C, C)
+
+
+def accuracy(y_true, y_pred):
+    """Fraction of items with ``y_pred == y_true``.
+
+    Raises:
+        ValueError: shapes differ, are not 1-d, or are empty.
+    """
+    t = check_labels("accuracy", "y_true", y_true)
+    p = check_labels("accuracy", "y_pred", y_pred)
+    if t.shape != p.shape:
+        raise ValueError(
+            f"accuracy: y_true and y_pred must have the same shape; got {t.shape} and {p.shape}"
+        )
+    if t.size == 0:
+        raise ValueError("accuracy: no items (y_true is empty)")
+    return float(np.mean(t == p))
+
+
+def _square(fn, cm):
+    m = np.asarray(cm)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"{fn}: the confusion matrix must be square (C, C); got shape {m.shape}")
+    return m
+
+
+def per_class_recall(cm):
+    """Recall of each class, ``M[i, i] / M[i].sum()``; NaN for a class with no items.
+
+    Returns:
+        float64 ``(C,)``.
+
+    Raises:
+        ValueError: ``cm`` is not a square matrix.
+    """
+    m = _square("per_class_recall", cm).astype(np.float64)
+    n = m.sum(axis=1)  # (C,)
+    out = np.full(m.shape[0], np.nan)
+    np.divide(np.diag(m), n, out=out, where=n > 0)
+    return out
+
+
+def balanced_accuracy(cm):
+    """Mean recall over the classes that have items (macro-averaged accuracy).
+
+    Raises:
+        ValueError: ``cm`` is not square or counts no items at all.
+    """
+    r = per_class_recall(cm)
+    if np.all(np.isnan(r)):
+        raise ValueError("balanced_accuracy: the confusion matrix counts no items")
+    return float(np.nanmean(r))
+
+
+def normalize_rows(cm):
+    """Each row divided by its sum (rows of zeros stay zero): the fraction of each
+    true class given to each prediction, for plotting.  Returns float64 ``(C, C)``."""
+    m = _square("normalize_rows", cm).astype(np.float64)
+    n = m.sum(axis=1, keepdims=True)
+    return np.divide(m, n, out=np.zeros_like(m), where=n > 0)
+
+
+# -- language models ----------------------------------------------------------------
+def perplexity(mean_loss: float) -> float:
+    r""":math:`\exp(\bar L)` for a mean per-token cross-entropy :math:`\bar L` in nats.
+
+    Raises:
+        ValueError: ``mean_loss`` is negative or not finite.
+    """
+    if not (isinstance(mean_loss, (int, float, np.floating)) and math.isfinite(mean_loss)):
+        raise ValueError(f"perplexity: mean_loss must be a finite number; got {mean_loss!r}")
+    if mean_loss < 0:
+        raise ValueError(f"perplexity: mean_loss must be >= 0 (a cross-entropy); got {mean_loss}")
+    return math.exp(mean_loss)
+
+
+# -- BLEU ---------------------------------------------------------------------------
 _SMOOTH = {"none": None, "exp": None, "floor": 0.1, "add-k": 1.0}
 
 

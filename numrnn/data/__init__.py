@@ -7,7 +7,7 @@ need when it is missing.
 """
 
 from . import datasets
-from .batching import batches, pad_sequences
+from .batching import batches, encode_padded, pad_sequences
 from .datasets import (
     MissingPackageError,
     load_names,
@@ -31,6 +31,7 @@ __all__ = [
     "WordVocab",
     "batches",
     "datasets",
+    "encode_padded",
     "load_names",
     "load_polarity",
     "load_pydoc_text",

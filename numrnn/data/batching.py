@@ -15,7 +15,7 @@ import numpy as np
 
 from ..rng import make_rng
 
-__all__ = ["batches", "pad_sequences"]
+__all__ = ["batches", "encode_padded", "pad_sequences"]
 
 
 def pad_sequences(
@@ -169,3 +169,43 @@ def _batch_iter(order, batch_size, drop_last, lengths, pool_batches, gen):
     if gen is not None:
         chunks = [chunks[i] for i in gen.permutation(len(chunks))]
     yield from chunks
+
+
+def encode_padded(seqs, pad_id=0, max_len=None):
+    """Pad a batch of token-id sequences into ``(idx, lengths)`` for a classifier.
+
+    Args:
+        seqs: a non-empty list of 1-d integer sequences (lists or arrays of ids).
+        pad_id: the id written past each sequence's end (the vocabulary's ``pad_id``).
+        max_len: keep at most the first ``max_len`` tokens of each sequence.
+
+    Returns:
+        ``(idx, lengths)``: ``idx`` int64 ``(B, T)`` with ``T = max(lengths)``,
+        batch first; ``lengths`` int64 ``(B,)``.
+
+    Raises:
+        ValueError: ``seqs`` is empty, a sequence is empty (a recurrent layer has
+            no final state for it) or not 1-d, or ``max_len < 1``.
+        TypeError: ``seqs`` is not a list of sequences, or holds non-integer ids.
+    """
+    if max_len is not None and (not isinstance(max_len, (int, np.integer)) or max_len < 1):
+        raise ValueError(f"encode_padded: max_len must be an int >= 1 or None; got {max_len!r}")
+    if isinstance(seqs, (str, bytes)) or not hasattr(seqs, "__len__"):
+        raise TypeError(
+            f"encode_padded: seqs must be a list of id sequences; got {type(seqs).__name__}"
+        )
+    if len(seqs) == 0:
+        raise ValueError("encode_padded: seqs is empty; need at least one sequence")
+    for i, s in enumerate(seqs):
+        a = np.asarray(s)
+        if a.ndim != 1:
+            raise ValueError(
+                f"encode_padded: seqs[{i}] must be a 1-d sequence of ids; got shape {a.shape}"
+            )
+        if a.size == 0:
+            raise ValueError(
+                f"encode_padded: seqs[{i}] is empty; every sequence needs at least one token"
+            )
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"encode_padded: seqs[{i}] must hold integer ids; got dtype {a.dtype}")
+    return pad_sequences(seqs, pad_value=pad_id, dtype=np.int64, batch_first=True, max_len=max_len)

@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-from .rng import make_rng
+from ..rng import make_rng
 
 __all__ = ["ADDING_BASELINE_MSE", "adding_problem", "first_symbol_task"]
 

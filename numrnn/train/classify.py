@@ -1,23 +1,11 @@
-r"""Training and evaluating sequence classifiers: padding, metrics, the epoch loop.
+r"""Training and evaluating sequence classifiers: prediction, evaluation, the epoch loop.
 
 The examples ``names.py`` (nationality from a surname, characters) and
 ``sentiment.py`` (sentence polarity, words) share everything here.  The data are
 lists of token-id sequences of different lengths with one integer label each;
-a batch is padded to its longest member and the true lengths go to the model, so
-the recurrent layers stop at each row's last token (PyTorch's packed sequences).
-
-Metrics
--------
-With :math:`M` the confusion matrix (:math:`M_{ij}` = number of items of true
-class :math:`i` predicted as :math:`j`, :math:`n_i = \sum_j M_{ij}`):
-
-.. math::
-    \text{accuracy} = \frac{\sum_i M_{ii}}{\sum_{ij} M_{ij}}, \qquad
-    \text{balanced accuracy} = \frac{1}{|\{i : n_i > 0\}|} \sum_{i:\, n_i > 0} \frac{M_{ii}}{n_i}
-
-Balanced accuracy is the macro average of per-class recall (scikit-learn's
-``balanced_accuracy_score``): every class counts the same however rare it is,
-so on unbalanced data it shows what plain accuracy hides.
+a batch is padded to its longest member (:func:`numrnn.data.encode_padded`) and
+the true lengths go to the model, so the recurrent layers stop at each row's
+last token (PyTorch's packed sequences).  The metrics are in :mod:`numrnn.metrics`.
 """
 
 from __future__ import annotations
@@ -27,181 +15,25 @@ import time
 
 import numpy as np
 
-from .backend import to_numpy
-from .data import batches, pad_sequences
-from .functional import cross_entropy, softmax
-from .nn import eval_mode, no_grad
-from .rng import make_rng
-from .training import update
+from ..backend import to_numpy
+from ..data import batches, encode_padded
+from ..functional import cross_entropy, softmax
+from ..metrics import accuracy, balanced_accuracy, check_labels, confusion_matrix
+from ..nn import eval_mode, no_grad
+from ..rng import make_rng
+from .optimizer_step import update
+from .progress_bar import progress
 
 __all__ = [
-    "accuracy",
-    "balanced_accuracy",
     "class_weights",
-    "confusion_matrix",
-    "encode_padded",
     "evaluate",
-    "load_classifier",
-    "normalize_rows",
-    "per_class_recall",
     "predict_logits",
     "predict_proba",
-    "save_classifier",
     "train_classifier",
     "train_epoch",
 ]
 
 _METRICS = ("accuracy", "balanced_accuracy", "loss")
-
-
-# ---------------------------------------------------------------------------------
-# padding
-# ---------------------------------------------------------------------------------
-def encode_padded(seqs, pad_id=0, max_len=None):
-    """Pad a batch of token-id sequences into ``(idx, lengths)`` for a classifier.
-
-    Args:
-        seqs: a non-empty list of 1-d integer sequences (lists or arrays of ids).
-        pad_id: the id written past each sequence's end (the vocabulary's ``pad_id``).
-        max_len: keep at most the first ``max_len`` tokens of each sequence.
-
-    Returns:
-        ``(idx, lengths)``: ``idx`` int64 ``(B, T)`` with ``T = max(lengths)``,
-        batch first; ``lengths`` int64 ``(B,)``.
-
-    Raises:
-        ValueError: ``seqs`` is empty, a sequence is empty (a recurrent layer has
-            no final state for it) or not 1-d, or ``max_len < 1``.
-        TypeError: ``seqs`` is not a list of sequences, or holds non-integer ids.
-    """
-    if max_len is not None and (not isinstance(max_len, (int, np.integer)) or max_len < 1):
-        raise ValueError(f"encode_padded: max_len must be an int >= 1 or None; got {max_len!r}")
-    if isinstance(seqs, (str, bytes)) or not hasattr(seqs, "__len__"):
-        raise TypeError(
-            f"encode_padded: seqs must be a list of id sequences; got {type(seqs).__name__}"
-        )
-    if len(seqs) == 0:
-        raise ValueError("encode_padded: seqs is empty; need at least one sequence")
-    for i, s in enumerate(seqs):
-        a = np.asarray(s)
-        if a.ndim != 1:
-            raise ValueError(
-                f"encode_padded: seqs[{i}] must be a 1-d sequence of ids; got shape {a.shape}"
-            )
-        if a.size == 0:
-            raise ValueError(
-                f"encode_padded: seqs[{i}] is empty; every sequence needs at least one token"
-            )
-        if a.dtype.kind not in "iu":
-            raise TypeError(f"encode_padded: seqs[{i}] must hold integer ids; got dtype {a.dtype}")
-    return pad_sequences(seqs, pad_value=pad_id, dtype=np.int64, batch_first=True, max_len=max_len)
-
-
-# ---------------------------------------------------------------------------------
-# metrics
-# ---------------------------------------------------------------------------------
-def _labels(fn, name, y, num_classes=None):
-    a = np.asarray(y)
-    if a.ndim != 1:
-        raise ValueError(f"{fn}: {name} must be a 1-d array of class ids; got shape {a.shape}")
-    if a.size and a.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: {name} must hold integer class ids; got dtype {a.dtype}")
-    a = a.astype(np.int64)
-    if num_classes is not None and a.size and (a.min() < 0 or a.max() >= num_classes):
-        raise ValueError(
-            f"{fn}: {name} must lie in [0, {num_classes}); got values in [{a.min()}, {a.max()}]"
-        )
-    return a
-
-
-def confusion_matrix(y_true, y_pred, num_classes):
-    """Counts ``M[i, j]`` of items of true class ``i`` predicted as class ``j``.
-
-    Args:
-        y_true, y_pred: 1-d integer arrays of the same length ``N``, values in
-            ``[0, num_classes)``.
-        num_classes: ``C`` (>= 1).
-
-    Returns:
-        int64 array ``(C, C)``; rows are true classes, columns predictions, and
-        ``M.sum() == N``.
-
-    Raises:
-        ValueError: shapes differ or are not 1-d, ``num_classes < 1``, or a label
-            lies outside ``[0, num_classes)``.
-        TypeError: non-integer labels.
-    """
-    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"confusion_matrix: num_classes must be an int >= 1; got {num_classes!r}")
-    t = _labels("confusion_matrix", "y_true", y_true, num_classes)
-    p = _labels("confusion_matrix", "y_pred", y_pred, num_classes)
-    if t.shape != p.shape:
-        raise ValueError(
-            f"confusion_matrix: y_true and y_pred must have the same shape; "
-            f"got {t.shape} and {p.shape}"
-        )
-    C = int(num_classes)
-    return np.bincount(t * C + p, minlength=C * C).reshape(C, C)  # (C, C)
-
-
-def accuracy(y_true, y_pred):
-    """Fraction of items with ``y_pred == y_true``.
-
-    Raises:
-        ValueError: shapes differ, are not 1-d, or are empty.
-    """
-    t = _labels("accuracy", "y_true", y_true)
-    p = _labels("accuracy", "y_pred", y_pred)
-    if t.shape != p.shape:
-        raise ValueError(
-            f"accuracy: y_true and y_pred must have the same shape; got {t.shape} and {p.shape}"
-        )
-    if t.size == 0:
-        raise ValueError("accuracy: no items (y_true is empty)")
-    return float(np.mean(t == p))
-
-
-def _square(fn, cm):
-    m = np.asarray(cm)
-    if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise ValueError(f"{fn}: the confusion matrix must be square (C, C); got shape {m.shape}")
-    return m
-
-
-def per_class_recall(cm):
-    """Recall of each class, ``M[i, i] / M[i].sum()``; NaN for a class with no items.
-
-    Returns:
-        float64 ``(C,)``.
-
-    Raises:
-        ValueError: ``cm`` is not a square matrix.
-    """
-    m = _square("per_class_recall", cm).astype(np.float64)
-    n = m.sum(axis=1)  # (C,)
-    out = np.full(m.shape[0], np.nan)
-    np.divide(np.diag(m), n, out=out, where=n > 0)
-    return out
-
-
-def balanced_accuracy(cm):
-    """Mean recall over the classes that have items (macro-averaged accuracy).
-
-    Raises:
-        ValueError: ``cm`` is not square or counts no items at all.
-    """
-    r = per_class_recall(cm)
-    if np.all(np.isnan(r)):
-        raise ValueError("balanced_accuracy: the confusion matrix counts no items")
-    return float(np.nanmean(r))
-
-
-def normalize_rows(cm):
-    """Each row divided by its sum (rows of zeros stay zero): the fraction of each
-    true class given to each prediction, for plotting.  Returns float64 ``(C, C)``."""
-    m = _square("normalize_rows", cm).astype(np.float64)
-    n = m.sum(axis=1, keepdims=True)
-    return np.divide(m, n, out=np.zeros_like(m), where=n > 0)
 
 
 def class_weights(labels, num_classes, power=1.0):
@@ -222,7 +54,7 @@ def class_weights(labels, num_classes, power=1.0):
     """
     if not isinstance(power, (int, float)) or isinstance(power, bool) or power < 0:
         raise ValueError(f"class_weights: power must be a number >= 0; got {power!r}")
-    y = _labels("class_weights", "labels", labels, num_classes)
+    y = check_labels("class_weights", "labels", labels, num_classes)
     counts = np.bincount(y, minlength=num_classes).astype(np.float64)  # (C,)
     present = counts > 0
     w = np.zeros(num_classes)
@@ -272,7 +104,7 @@ def evaluate(model, seqs, labels, num_classes=None, batch_size=256, pad_id=0):
     Raises:
         ValueError: ``labels`` and ``seqs`` differ in length, or are empty.
     """
-    y = _labels("evaluate", "labels", labels)
+    y = check_labels("evaluate", "labels", labels)
     if y.size != len(seqs):
         raise ValueError(f"evaluate: {len(seqs)} sequences but {y.size} labels")
     if y.size == 0:
@@ -334,13 +166,15 @@ def train_epoch(
             ``<unk>`` learns to stand for "some word", as it must at test time.
         unk_id: the id that ``word_dropout`` writes (the vocabulary's ``unk_id``).
         time_budget: stop after this many seconds.
-        on_step: ``on_step(loss)`` after every step.
+        on_step: called as ``on_step(step, loss)`` after every step (``step``
+            counts from 0 within the pass); returning True stops the pass.  The
+            same contract as :func:`numrnn.train.tbptt_train`'s.
 
     Returns:
-        ``(losses, stopped)``: per-step mean losses, and whether the time budget
-        cut the pass short.
+        ``(losses, stopped)``: per-step mean losses, and whether ``on_step`` or
+        the time budget cut the pass short.
     """
-    y = _labels("train_epoch", "labels", labels)
+    y = check_labels("train_epoch", "labels", labels)
     if y.size != len(seqs):
         raise ValueError(f"train_epoch: {len(seqs)} sequences but {y.size} labels")
     if not isinstance(word_dropout, (int, float)) or not 0.0 <= word_dropout < 1.0:
@@ -361,8 +195,8 @@ def train_epoch(
         model.backward(dlogits)
         update(model, optimizer, clip_norm)
         losses.append(float(to_numpy(loss)))
-        if on_step is not None:
-            on_step(losses[-1])
+        if on_step is not None and on_step(len(losses) - 1, losses[-1]):
+            return losses, True
         if time_budget is not None and time.perf_counter() - start >= time_budget:
             return losses, True
     return losses, False
@@ -418,8 +252,6 @@ def train_classifier(
     Raises:
         ValueError: an unknown ``monitor``, ``epochs < 1`` or ``patience < 1``.
     """
-    from .training import progress
-
     if monitor not in _METRICS:
         raise ValueError(f"train_classifier: monitor must be one of {_METRICS}; got {monitor!r}")
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
@@ -454,7 +286,7 @@ def train_classifier(
     running = [None]
     postfix = {}
 
-    def on_step(loss):
+    def on_step(step, loss):
         running[0] = loss if running[0] is None else 0.95 * running[0] + 0.05 * loss
         bar.update(1)
         postfix["loss"] = f"{running[0]:.3f}"
@@ -512,29 +344,3 @@ def train_classifier(
     if val is None:
         hist["best_epoch"] = hist["epoch"][-1]
     return hist
-
-
-def save_classifier(path, model, optimizer, model_config, vocab, **metadata):
-    """Checkpoint a :class:`~numrnn.models.SequenceClassifier` with what rebuilds it.
-
-    ``model_config`` holds the constructor's keyword arguments and ``vocab`` the
-    vocabulary (stored as JSON); :func:`load_classifier` reads both back.
-    """
-    from .io import save
-
-    save(path, model, optimizer, model_config=model_config, vocab=vocab.to_dict(), **metadata)
-
-
-def load_classifier(path, vocab_class):
-    """``(model, vocab, metadata)`` from a :func:`save_classifier` checkpoint, or None if absent."""
-    import os
-
-    from .io import load, read_header
-    from .models import SequenceClassifier
-
-    if not os.path.exists(path):
-        return None
-    meta = read_header(path)["metadata"]
-    model = SequenceClassifier(**meta["model_config"])
-    load(path, model)
-    return model, vocab_class.from_dict(meta["vocab"]), meta

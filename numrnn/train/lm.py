@@ -1,4 +1,4 @@
-r"""Training loops the examples share: truncated BPTT over token streams, evaluation, progress.
+r"""Language models: truncated BPTT over token streams, and evaluation.
 
 Truncated backpropagation through time
 --------------------------------------
@@ -27,56 +27,17 @@ held fixed*, it passes: that is the function it is the exact gradient of.)
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
-from .backend import to_numpy
-from .functional import cross_entropy
-from .nn import eval_mode, no_grad
-from .optim import clip_grad_norm_
+from ..backend import to_numpy
+from ..functional import cross_entropy
+from ..metrics import perplexity
+from ..nn import eval_mode, no_grad
+from .optimizer_step import update
 
-__all__ = ["evaluate_lm", "progress", "tbptt_train", "update"]
-
-
-def progress(iterable=None, *, total=None, desc=None, disable=False, **kwargs):
-    """A tqdm progress bar when tqdm is installed, otherwise the iterable itself.
-
-    The returned object always has ``set_postfix`` and ``update`` (no-ops without tqdm).
-    """
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - depends on the environment
-        return _Silent(iterable)
-    kwargs.setdefault("mininterval", 0.5)
-    return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kwargs)
-
-
-class _Silent:
-    def __init__(self, iterable):
-        self.iterable = iterable
-
-    def __iter__(self):
-        return iter(self.iterable if self.iterable is not None else ())
-
-    def set_postfix(self, *args, **kwargs):
-        pass
-
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
-def update(model, optimizer, clip_norm=None):
-    """One optimiser step from the gradients in ``.grad``: clip the global norm (if
-    ``clip_norm`` is given), step, and zero the gradients for the next batch."""
-    if clip_norm is not None:
-        clip_grad_norm_(model.parameters(), clip_norm)
-    optimizer.step()
-    optimizer.zero_grad()
+__all__ = ["evaluate_lm", "tbptt_train"]
 
 
 def tbptt_train(
@@ -146,4 +107,4 @@ def evaluate_lm(model, stream, loss_fn=cross_entropy):
     if count == 0:
         raise ValueError("evaluate_lm: the stream yielded no tokens")
     mean = total / count
-    return mean, math.exp(mean)
+    return mean, perplexity(mean)

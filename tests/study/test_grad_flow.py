@@ -1,4 +1,4 @@
-"""numrnn.study and the gradient-flow record of the recurrent modules.
+"""numrnn.study.grad_flow and the gradient-flow record of the recurrent modules.
 
 The recorded norms are checked against torch: the same weights in loops of
 ``torch.nn.RNNCell``/``LSTMCell``/``GRUCell`` (one loop per layer and direction,

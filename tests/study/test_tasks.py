@@ -1,9 +1,9 @@
-"""numrnn.tasks: the synthetic long-range task generators."""
+"""numrnn.study.tasks: the synthetic long-range task generators."""
 
 import numpy as np
 import pytest
 
-from numrnn.tasks import ADDING_BASELINE_MSE, adding_problem, first_symbol_task
+from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem, first_symbol_task
 
 
 def test_adding_problem_shapes_markers_and_targets():

@@ -1,4 +1,4 @@
-"""Tests of numrnn.classification: padding, metrics against hand counts, the training loop."""
+"""Tests of numrnn.train.classify: prediction, evaluation and the training loop."""
 
 import math
 
@@ -6,115 +6,16 @@ import numpy as np
 import pytest
 
 import numrnn
-from numrnn.classification import (
-    accuracy,
-    balanced_accuracy,
+from numrnn.data import encode_padded
+from numrnn.models import SequenceClassifier
+from numrnn.train import (
     class_weights,
-    confusion_matrix,
-    encode_padded,
     evaluate,
-    normalize_rows,
-    per_class_recall,
     predict_logits,
     predict_proba,
     train_classifier,
     train_epoch,
 )
-from numrnn.models import SequenceClassifier
-
-# ---------------------------------------------------------------------------------
-# padding
-# ---------------------------------------------------------------------------------
-
-
-def test_encode_padded_pads_at_the_end_and_returns_lengths():
-    idx, lengths = encode_padded([[5, 6, 7], [8], np.array([9, 10])], pad_id=0)
-    assert idx.dtype == np.int64 and lengths.dtype == np.int64
-    np.testing.assert_array_equal(idx, [[5, 6, 7], [8, 0, 0], [9, 10, 0]])
-    np.testing.assert_array_equal(lengths, [3, 1, 2])
-
-
-def test_encode_padded_pad_id_and_max_len():
-    idx, lengths = encode_padded([[5, 6, 7, 8], [4]], pad_id=2, max_len=3)
-    np.testing.assert_array_equal(idx, [[5, 6, 7], [4, 2, 2]])
-    np.testing.assert_array_equal(lengths, [3, 1])
-
-
-@pytest.mark.parametrize(
-    "seqs, exc, words",
-    [
-        ([], ValueError, "empty"),
-        ([[1, 2], []], ValueError, "seqs[1] is empty"),
-        ([[[1, 2]]], ValueError, "1-d"),
-        ([[1.5, 2.0]], TypeError, "integer"),
-        ("abc", TypeError, "list of id sequences"),
-    ],
-)
-def test_encode_padded_rejects_bad_input(seqs, exc, words):
-    with pytest.raises(exc, match=None) as info:
-        encode_padded(seqs)
-    assert words in str(info.value)
-
-
-def test_encode_padded_rejects_bad_max_len():
-    with pytest.raises(ValueError, match="max_len"):
-        encode_padded([[1]], max_len=0)
-
-
-# ---------------------------------------------------------------------------------
-# metrics, checked against counts made by hand
-# ---------------------------------------------------------------------------------
-Y_TRUE = [0, 0, 0, 1, 1, 2, 2, 2, 2, 0]
-Y_PRED = [0, 1, 0, 1, 2, 2, 2, 0, 2, 0]
-# by hand: class 0 -> 0,1,0,0 ; class 1 -> 1,2 ; class 2 -> 2,2,0,2 ; class 3 absent
-HAND = np.array([[3, 1, 0, 0], [0, 1, 1, 0], [1, 0, 3, 0], [0, 0, 0, 0]])
-
-
-def test_confusion_matrix_matches_a_hand_count():
-    cm = confusion_matrix(Y_TRUE, Y_PRED, 4)
-    assert cm.dtype == np.int64 and cm.shape == (4, 4)
-    np.testing.assert_array_equal(cm, HAND)
-
-
-def test_accuracy_and_balanced_accuracy_by_hand():
-    assert accuracy(Y_TRUE, Y_PRED) == pytest.approx(7 / 10)
-    recall = per_class_recall(HAND)
-    np.testing.assert_allclose(recall[:3], [3 / 4, 1 / 2, 3 / 4])
-    assert math.isnan(recall[3])  # no items of class 3: it does not count
-    assert balanced_accuracy(HAND) == pytest.approx((3 / 4 + 1 / 2 + 3 / 4) / 3)
-
-
-def test_normalize_rows_fractions_per_true_class():
-    f = normalize_rows(HAND)
-    np.testing.assert_allclose(f[0], [0.75, 0.25, 0, 0])
-    np.testing.assert_allclose(f[1], [0, 0.5, 0.5, 0])
-    np.testing.assert_array_equal(f[3], 0)  # an empty row stays zero, no NaN
-
-
-@pytest.mark.parametrize(
-    "args, exc, words",
-    [
-        (([0, 1], [0], 2), ValueError, "same shape"),
-        (([0, 2], [0, 1], 2), ValueError, "[0, 2)"),
-        (([0, -1], [0, 1], 2), ValueError, "[0, 2)"),
-        (([0.0, 1.0], [0, 1], 2), TypeError, "integer"),
-        (([[0, 1]], [[0, 1]], 2), ValueError, "1-d"),
-        (([0, 1], [0, 1], 0), ValueError, "num_classes"),
-    ],
-)
-def test_confusion_matrix_rejects_bad_input(args, exc, words):
-    with pytest.raises(exc) as info:
-        confusion_matrix(*args)
-    assert words in str(info.value)
-
-
-def test_metric_errors():
-    with pytest.raises(ValueError, match="empty"):
-        accuracy([], [])
-    with pytest.raises(ValueError, match="square"):
-        balanced_accuracy(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="no items"):
-        balanced_accuracy(np.zeros((2, 2)))
 
 
 def test_class_weights():

@@ -1,4 +1,4 @@
-"""Truncated BPTT (numrnn.training) against PyTorch's detach() idiom, and the evaluation helper."""
+"""Truncated BPTT (numrnn.train.lm) against PyTorch's detach() idiom, and the evaluation helper."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from helpers import rel_err
 import numrnn
 from numrnn.data import sequential_partition
 from numrnn.models import CharLM
-from numrnn.training import evaluate_lm, tbptt_train
+from numrnn.train import evaluate_lm, tbptt_train
 
 torch = pytest.importorskip("torch")
 

@@ -1,0 +1,46 @@
+"""Training: the loops, their progress bar and checkpoints.
+
+Every loop runs the same step (forward, loss, ``model.backward``, :func:`update`)
+and takes the same callback: ``on_step(step, loss)`` after every step, with the
+step's index within the pass and its mean loss; returning True stops the pass.
+
+* :mod:`~numrnn.train.lm`: truncated BPTT over token streams, ``evaluate_lm``;
+* :mod:`~numrnn.train.classify`: the epoch loop, prediction and evaluation of
+  sequence classifiers;
+* :mod:`~numrnn.train.checkpoints`: a classifier saved with its config and vocabulary;
+* :mod:`~numrnn.train.progress_bar`, :mod:`~numrnn.train.optimizer_step`: the shared pieces.
+"""
+
+from . import checkpoints, classify, lm, optimizer_step, progress_bar
+from .checkpoints import load_classifier, save_classifier
+from .classify import (
+    class_weights,
+    evaluate,
+    predict_logits,
+    predict_proba,
+    train_classifier,
+    train_epoch,
+)
+from .lm import evaluate_lm, tbptt_train
+from .optimizer_step import update
+from .progress_bar import progress
+
+__all__ = [
+    "checkpoints",
+    "class_weights",
+    "classify",
+    "evaluate",
+    "evaluate_lm",
+    "lm",
+    "load_classifier",
+    "optimizer_step",
+    "predict_logits",
+    "predict_proba",
+    "progress",
+    "progress_bar",
+    "save_classifier",
+    "tbptt_train",
+    "train_classifier",
+    "train_epoch",
+    "update",
+]

@@ -29,5 +29,8 @@ LENGTHS = [5, 3, 1]
 
 
 def masked_lstm_backward(dout, dstate, cache):
-    """``dout`` (T, B, H), ``dstate = (dhT, dcT)``, ``cache = (caches, mask)`` -> ``dx``, ``(dh0, dc0)``, ``grads``."""
+    """``dout`` (T, B, H), ``dstate = (dhT, dcT)``, ``cache = (caches, mask)``.
+
+    Returns ``dx`` (T, B, D), ``(dh0, dc0)`` and ``grads``.
+    """
     raise NotImplementedError("write the loop; hint: multiply by mask[t] what enters the step")

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bias_or_zeros, sigmoid
+from numrnn.reference.common import bias_or_zeros, sigmoid
 
 __all__ = ["gru_backward", "gru_forward", "gru_step_backward", "gru_step_forward"]
 

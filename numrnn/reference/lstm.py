@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bias_or_zeros, sigmoid
+from numrnn.reference.common import bias_or_zeros, sigmoid
 
 __all__ = ["lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward"]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bias_or_zeros
+from numrnn.reference.common import bias_or_zeros
 
 __all__ = [
     "rnn_backward",

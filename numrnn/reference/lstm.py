@@ -123,9 +123,9 @@ def lstm_backward(dout, dstate, caches):
     step after it sent back; ``c_t`` receives only ``dc_next``.
     """
     dhT, dcT = dstate if dstate is not None else (None, None)
-    c_last = caches[-1][7]
+    c_prev = caches[-1][2]  # (B, H), the shape of every c
     dh_next = np.zeros_like(dout[0]) if dhT is None else dhT
-    dc_next = np.zeros_like(c_last) if dcT is None else dcT
+    dc_next = np.zeros_like(c_prev) if dcT is None else dcT
     dxs, grads = [], None
     for t in reversed(range(len(caches))):
         dx, (dh_next, dc_next), g = lstm_step_backward((dout[t] + dh_next, dc_next), caches[t])

@@ -64,8 +64,8 @@ PLANTS = [
         "bias-not-summed",
         None,
     ),
-    ("lstm", "lstm.py", "    df = dc * c_prev\n", "    df = dc * c\n", "wrong-gate:f", 4),
-    ("lstm", "lstm.py", "    do = dm * np.tanh(c)\n", "    do = dm * c\n", "wrong-gate:o", 4),
+    ("lstm", "lstm.py", "    df = dc * c_prev\n", "    df = dc * tanh_c\n", "wrong-gate:f", 4),
+    ("lstm", "lstm.py", "    do = dm * tanh_c\n", "    do = dm * o\n", "wrong-gate:o", 4),
     (
         "lstm",
         "lstm.py",

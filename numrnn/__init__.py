@@ -8,6 +8,7 @@ matplotlib and tqdm (the examples) are imported inside the functions that use th
 from . import (
     cli,
     data,
+    diagnosis,
     functional,
     interop,
     io,
@@ -15,11 +16,13 @@ from . import (
     models,
     nn,
     optim,
+    reference,
     rng,
     study,
     trace,
     train,
 )
+from .diagnosis import check_bptt
 from .io import load, save
 from .nn import (
     GRU,
@@ -31,6 +34,7 @@ from .nn import (
     LSTMCell,
     Module,
     Parameter,
+    Recurrent,
     RNNCell,
     eval_mode,
     no_grad,
@@ -50,10 +54,13 @@ __all__ = [
     "Module",
     "Parameter",
     "RNNCell",
+    "Recurrent",
+    "check_bptt",
     "cli",
     "clip_grad_norm_",
     "clip_grad_value_",
     "data",
+    "diagnosis",
     "eval_mode",
     "functional",
     "gradcheck",
@@ -65,6 +72,7 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
+    "reference",
     "rng",
     "save",
     "study",

@@ -5,9 +5,11 @@ names the way a reader goes down the page, with ``import numrnn`` and nothing
 else prepared.  A block's printed text must match the ``output`` block that
 follows it directly (compared as doctest does, with ``...`` standing for any text
 and runs of whitespace equal); a block with no ``output`` block must print
-nothing.  Blocks marked ```` ```python excerpt ```` quote a piece of the source
-to be read, not run: they must parse.  A block that needs torch, matplotlib or
-tqdm is skipped when that package is missing.
+nothing.  A block whose first line is a comment naming a file of the repository
+(``# numrnn/reference/lstm.py``) quotes that file, with ``...`` for lines left
+out: it is read, not run, so it must parse (``test_readme_quotes.py`` checks it
+against the file).  A block that needs torch, matplotlib or tqdm is skipped when
+that package is missing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ OPTIONAL = ("torch", "matplotlib", "tqdm")
 
 # A fenced block, possibly indented inside a list item: indent, info string, body.
 _FENCE = re.compile(r"^( *)```([^\n`]*)\n(.*?)^\1```[ \t]*$", re.S | re.M)
+
+
+_QUOTE = re.compile(r"# (?:numrnn|examples)/[\w/]+\.py\s*\n")
 
 
 def _body(match):
@@ -67,7 +72,7 @@ def python_blocks(relpath):
     """The ``python`` blocks of a Markdown file, each with its expected output.
 
     Returns a list of dicts: ``where`` (``file:line``), ``code``, ``excerpt`` (True
-    for ```` ```python excerpt ````) and ``expected`` (the text of an ``output``
+    for a quote of a source file) and ``expected`` (the text of an ``output``
     block that follows directly, or None).
     """
     text = (ROOT / relpath).read_text(encoding="utf-8")
@@ -88,7 +93,7 @@ def python_blocks(relpath):
             {
                 "where": f"{relpath}:{line}",
                 "code": _body(m),
-                "excerpt": "excerpt" in info[1:],
+                "excerpt": bool(_QUOTE.match(_body(m))),
                 "expected": expected,
             }
         )

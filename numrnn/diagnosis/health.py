@@ -142,7 +142,8 @@ def check_training_health(
             (
                 "overfit one batch",
                 ok,
-                f"loss {loss0:.4f} -> {loss:.4g} after {overfit_steps} Adam steps (lr {lr:g}); wanted <= 5% of the start",
+                f"loss {loss0:.4f} -> {loss:.4g} after {overfit_steps} Adam steps (lr {lr:g}); "
+                "wanted <= 5% of the start",
             )
         )
     finally:

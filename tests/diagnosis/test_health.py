@@ -50,7 +50,7 @@ def test_a_confident_initialisation_fails_the_ln_c_check():
     m = model()
     m.head.bias.data[...] = [20.0, 0.0, 0.0]  # one class favoured by e^20 at initialisation
     report = check_training_health(m, loss_fn, batch(), num_classes=3, overfit_steps=1, out=None)
-    ok = dict((name, ok) for name, ok, _ in report.checks)
+    ok = {name: ok for name, ok, _ in report.checks}
     assert not ok["loss at init"]
 
 
@@ -77,7 +77,7 @@ def test_a_wrong_backward_cannot_overfit_and_non_finite_gradients_are_named():
         return loss
 
     report = check_training_health(m, wrong_sign, batch(), overfit_steps=50, out=None)
-    assert not dict((n, ok) for n, ok, _ in report.checks)["overfit one batch"]
+    assert not {n: ok for n, ok, _ in report.checks}["overfit one batch"]
 
     def nan_grad(model, b):
         loss = loss_fn(model, b)

@@ -20,7 +20,7 @@ All a user writes is the step pair below (compare ``numrnn/reference/lstm.py``) 
 rest: layers, directions, variable lengths, ``hx``, dropout, state_dict.  The script
 checks the hand-written backward of a bidirectional 2-layer variable-length model
 with ``numrnn.gradcheck``, then trains it and ``numrnn.LSTM`` of the same size on the
-adding problem of ``numrnn.tasks`` (here with a different length per sequence) and
+adding problem of ``numrnn.study.tasks`` (here with a different length per sequence) and
 prints both mean squared errors against the constant-answer baseline 1/6.
 """
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from numrnn.tasks import ADDING_BASELINE_MSE, adding_problem
+from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
 
 import numrnn
 from numrnn.reference import Cell, Weight

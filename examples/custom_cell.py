@@ -29,12 +29,12 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
 
 import numrnn
 from numrnn.reference import Cell, Weight
 from numrnn.reference.cell import gated_weights
 from numrnn.reference.common import bias_or_zeros, sigmoid
+from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
 
 
 def peephole_step_forward(x, state, params):

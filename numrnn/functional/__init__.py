@@ -2,8 +2,9 @@
 
 The gradient convention
 -----------------------
-Every pair in :mod:`~numrnn.functional.activations`, :mod:`~numrnn.functional.linear`
-and :mod:`~numrnn.functional.attention` follows one convention::
+Every pair in :mod:`~numrnn.functional.activations`, :mod:`~numrnn.functional.linear`,
+:mod:`~numrnn.functional.attention` and :mod:`~numrnn.functional.additive_attention`
+follows one convention::
 
     out, cache = op_forward(*arrays, **options)
     grads = op_backward(dout, cache)
@@ -32,6 +33,8 @@ caches and accumulate parameter gradients.
 
 from .activations import *  # noqa: F403
 from .activations import __all__ as _act
+from .additive_attention import *  # noqa: F403
+from .additive_attention import __all__ as _add
 from .attention import *  # noqa: F403
 from .attention import __all__ as _att
 from .dropout import *  # noqa: F403
@@ -47,4 +50,4 @@ from .lstm import __all__ as _lstm
 from .rnn import *  # noqa: F403
 from .rnn import __all__ as _rnn
 
-__all__ = [*_act, *_att, *_drop, *_gru, *_lin, *_loss, *_lstm, *_rnn]
+__all__ = [*_act, *_add, *_att, *_drop, *_gru, *_lin, *_loss, *_lstm, *_rnn]

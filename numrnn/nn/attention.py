@@ -29,19 +29,21 @@ import math
 
 import numpy as np
 
-from ..functional.attention import (
-    _check_inputs,
-    _check_upstream,
+from ..functional.additive_attention import (
     additive_attention_backward,
     additive_attention_forward,
     additive_attention_step_backward,
     additive_attention_step_forward,
+    project_keys_backward,
+    project_keys_forward,
+)
+from ..functional.attention import (
+    _check_inputs,
+    _check_upstream,
     dot_attention_backward,
     dot_attention_forward,
     general_attention_backward,
     general_attention_forward,
-    project_keys_backward,
-    project_keys_forward,
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward,
 )

@@ -252,46 +252,16 @@ def train_classifier(
     Raises:
         ValueError: an unknown ``monitor``, ``epochs < 1`` or ``patience < 1``.
     """
-    if monitor not in _METRICS:
-        raise ValueError(f"train_classifier: monitor must be one of {_METRICS}; got {monitor!r}")
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"train_classifier: epochs must be an int >= 1; got {epochs!r}")
-    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-        raise ValueError(
-            f"train_classifier: patience must be an int >= 1 or None; got {patience!r}"
-        )
+    _check_schedule(monitor, epochs, patience)
     seqs, labels = train
     rng = make_rng(rng=rng)
-    steps_per_epoch = math.ceil(len(seqs) / batch_size)
-    hist = {
-        "epoch": [],
-        "train_loss": [],
-        "val_loss": [],
-        "val_accuracy": [],
-        "val_balanced_accuracy": [],
-        "step_loss": [],
-        "best_epoch": None,
-        "stopped_early": False,
-        "steps": 0,
-        "train_seconds": 0.0,
-    }
-    sign = 1.0 if monitor == "loss" else -1.0  # minimise sign * metric
-    best, best_state, bad = math.inf, None, 0
-    bar = progress(
-        total=None if time_budget is not None else epochs * steps_per_epoch,
+    hist = _new_history()
+    best = _BestEpoch(monitor, patience, restore_best)
+    bar = _LossBar(
+        total=None if time_budget is not None else epochs * math.ceil(len(seqs) / batch_size),
         desc=desc,
-        unit="step",
-        disable=not show_progress,
+        show=show_progress,
     )
-    running = [None]
-    postfix = {}
-
-    def on_step(step, loss):
-        running[0] = loss if running[0] is None else 0.95 * running[0] + 0.05 * loss
-        bar.update(1)
-        postfix["loss"] = f"{running[0]:.3f}"
-        bar.set_postfix(postfix, refresh=False)  # redrawn at tqdm's own pace
-
     try:
         for epoch in range(1, epochs + 1):
             left = None if time_budget is None else time_budget - hist["train_seconds"]
@@ -309,7 +279,7 @@ def train_classifier(
                 word_dropout=word_dropout,
                 unk_id=unk_id,
                 time_budget=left,
-                on_step=on_step,
+                on_step=bar.on_step,
             )
             hist["train_seconds"] += time.perf_counter() - t0
             hist["step_loss"].extend(losses)
@@ -320,27 +290,87 @@ def train_classifier(
                 scheduler.step()
             if val is not None:
                 r = evaluate(model, val[0], val[1], pad_id=pad_id)
-                hist["val_loss"].append(r["loss"])
-                hist["val_accuracy"].append(r["accuracy"])
-                hist["val_balanced_accuracy"].append(r["balanced_accuracy"])
-                postfix["val_acc"] = f"{r['accuracy']:.3f}"
-                bar.set_postfix(postfix)
-                score = sign * (r["loss"] if monitor == "loss" else r[monitor])
-                if score < best:
-                    best, bad, hist["best_epoch"] = score, 0, epoch
-                    if restore_best:
-                        best_state = model.state_dict()
-                else:
-                    bad += 1
-                    if patience is not None and bad >= patience:
-                        hist["stopped_early"] = True
-                        break
+                for key in ("loss", "accuracy", "balanced_accuracy"):
+                    hist[f"val_{key}"].append(r[key])
+                bar.show_accuracy(r["accuracy"])
+                if best.update(epoch, r, model):
+                    hist["stopped_early"] = True
+                    break
             if out_of_time:
                 break
     finally:
         bar.close()
-    if best_state is not None and hist["best_epoch"] != hist["epoch"][-1]:
-        model.load_state_dict(best_state)
-    if val is None:
-        hist["best_epoch"] = hist["epoch"][-1]
+    hist["best_epoch"] = best.epoch if val is not None else hist["epoch"][-1]
+    if best.state is not None and best.epoch != hist["epoch"][-1]:
+        model.load_state_dict(best.state)
     return hist
+
+
+def _check_schedule(monitor, epochs, patience):
+    """Raise ValueError for an unknown ``monitor``, ``epochs < 1`` or ``patience < 1``."""
+    if monitor not in _METRICS:
+        raise ValueError(f"train_classifier: monitor must be one of {_METRICS}; got {monitor!r}")
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"train_classifier: epochs must be an int >= 1; got {epochs!r}")
+    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
+        raise ValueError(
+            f"train_classifier: patience must be an int >= 1 or None; got {patience!r}"
+        )
+
+
+def _new_history():
+    """The empty history dict that :func:`train_classifier` fills and returns."""
+    return {
+        "epoch": [],
+        "train_loss": [],
+        "val_loss": [],
+        "val_accuracy": [],
+        "val_balanced_accuracy": [],
+        "step_loss": [],
+        "best_epoch": None,
+        "stopped_early": False,
+        "steps": 0,
+        "train_seconds": 0.0,
+    }
+
+
+class _BestEpoch:
+    """The best validation epoch so far, its weights, and the early-stopping count."""
+
+    def __init__(self, monitor, patience, keep_state):
+        self.monitor, self.patience, self.keep_state = monitor, patience, keep_state
+        self.sign = 1.0 if monitor == "loss" else -1.0  # minimise sign * metric
+        self.best, self.epoch, self.state, self.bad = math.inf, None, None, 0
+
+    def update(self, epoch, result, model):
+        """Record ``epoch``'s validation ``result``; True when patience has run out."""
+        score = self.sign * result[self.monitor]
+        if score < self.best:
+            self.best, self.epoch, self.bad = score, epoch, 0
+            if self.keep_state:
+                self.state = model.state_dict()
+            return False
+        self.bad += 1
+        return self.patience is not None and self.bad >= self.patience
+
+
+class _LossBar:
+    """The progress bar of :func:`train_classifier`: one tick per step, the running loss."""
+
+    def __init__(self, total, desc, show):
+        self.bar = progress(total=total, desc=desc, unit="step", disable=not show)
+        self.running, self.postfix = None, {}
+
+    def on_step(self, step, loss):
+        r = self.running
+        self.running = loss if r is None else 0.95 * r + 0.05 * loss
+        self.bar.update(1)
+        self.postfix["loss"] = f"{self.running:.3f}"
+        self.bar.set_postfix(self.postfix, refresh=False)  # redrawn at tqdm's own pace
+
+    def show_accuracy(self, accuracy):
+        self.postfix["val_acc"] = f"{accuracy:.3f}"
+        self.bar.set_postfix(self.postfix)
+
+    def close(self):
+        self.bar.close()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import numrnn
-from numrnn.functional import activations, attention, linear, losses
+from numrnn.functional import activations, additive_attention, attention, linear, losses
 
 B, S, TQ, D, H, DV = 2, 4, 3, 3, 5, 2
 
@@ -62,7 +62,7 @@ def _inputs(name, rng):
 def _pairs():
     """Every ``*_forward`` with a ``*_backward`` beside it in the functional modules."""
     pairs = {}
-    for module in (activations, linear, attention):
+    for module in (activations, linear, attention, additive_attention):
         for name in module.__all__:
             if name.endswith("_forward"):
                 stem = name[: -len("_forward")]

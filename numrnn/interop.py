@@ -132,76 +132,62 @@ def from_torch(torch_module: Any, dtype: Any = None, **kwargs: Any) -> Module:
         raise TypeError(
             f"from_torch: expected a torch.nn.Module; got {type(torch_module).__name__}"
         )
-    tparams = list(torch_module.parameters())
-    if dtype is None:
-        if not tparams:  # pragma: no cover - every supported module has parameters
-            raise TypeError("from_torch: the module has no parameters; pass dtype=")
-        tdt = str(tparams[0].dtype).replace("torch.", "")
-        try:
-            dtype = check_dtype(np.dtype(tdt))
-        except TypeError:
-            raise TypeError(
-                f"from_torch: the torch module's dtype is {tdt}; numrnn computes in float32 or float64: "
-                "pass dtype=numpy.float32 or numpy.float64"
-            ) from None
-    else:
-        dtype = check_dtype(dtype)
+    dtype = _numpy_dtype(torch_module, dtype)
+    out = _numrnn_module(torch_module, dict(dtype=dtype, seed=0, **kwargs))
     m = torch_module
-    kw = dict(dtype=dtype, seed=0, **kwargs)
-    if isinstance(m, nn.LSTM):
-        out = LSTM(
-            m.input_size,
-            m.hidden_size,
-            m.num_layers,
-            bias=m.bias,
-            batch_first=m.batch_first,
-            dropout=float(m.dropout),
-            bidirectional=m.bidirectional,
-            proj_size=m.proj_size,
-            **kw,
-        )
-    elif isinstance(m, nn.GRU):
-        out = GRU(
-            m.input_size,
-            m.hidden_size,
-            m.num_layers,
-            bias=m.bias,
-            batch_first=m.batch_first,
-            dropout=float(m.dropout),
-            bidirectional=m.bidirectional,
-            **kw,
-        )
-    elif isinstance(m, nn.RNN):
-        out = RNN(
-            m.input_size,
-            m.hidden_size,
-            m.num_layers,
-            nonlinearity=m.nonlinearity,
+    out.load_state_dict({k: v.detach().cpu().numpy() for k, v in m.state_dict().items()})
+    out.train(m.training)
+    return out
+
+
+def _numpy_dtype(torch_module, dtype):
+    """``dtype`` checked, or the torch module's dtype when None (float32/float64 only)."""
+    if dtype is not None:
+        return check_dtype(dtype)
+    tparams = list(torch_module.parameters())
+    if not tparams:  # pragma: no cover - every supported module has parameters
+        raise TypeError("from_torch: the module has no parameters; pass dtype=")
+    tdt = str(tparams[0].dtype).replace("torch.", "")
+    try:
+        return check_dtype(np.dtype(tdt))
+    except TypeError:
+        raise TypeError(
+            f"from_torch: the torch module's dtype is {tdt}; numrnn computes in float32 or "
+            "float64: pass dtype=numpy.float32 or numpy.float64"
+        ) from None
+
+
+def _numrnn_module(m, kw):
+    """The numrnn module with ``m``'s options (weights not copied yet); ``kw``: dtype, seed, ..."""
+    nn = _torch().nn
+    if isinstance(m, (nn.LSTM, nn.GRU, nn.RNN)):  # LSTM and GRU before RNN: the same base
+        layer = dict(
             bias=m.bias,
             batch_first=m.batch_first,
             dropout=float(m.dropout),
             bidirectional=m.bidirectional,
             **kw,
         )
-    elif isinstance(m, nn.RNNCell):
-        out = RNNCell(m.input_size, m.hidden_size, bias=m.bias, nonlinearity=m.nonlinearity, **kw)
-    elif isinstance(m, nn.LSTMCell):
-        out = LSTMCell(m.input_size, m.hidden_size, bias=m.bias, **kw)
-    elif isinstance(m, nn.GRUCell):
-        out = GRUCell(m.input_size, m.hidden_size, bias=m.bias, **kw)
-    elif isinstance(m, nn.Linear):
-        out = Linear(m.in_features, m.out_features, bias=m.bias is not None, **kw)
-    elif isinstance(m, nn.Embedding):
+        if isinstance(m, nn.LSTM):
+            return LSTM(m.input_size, m.hidden_size, m.num_layers, proj_size=m.proj_size, **layer)
+        if isinstance(m, nn.GRU):
+            return GRU(m.input_size, m.hidden_size, m.num_layers, **layer)
+        return RNN(m.input_size, m.hidden_size, m.num_layers, nonlinearity=m.nonlinearity, **layer)
+    if isinstance(m, nn.RNNCell):
+        return RNNCell(m.input_size, m.hidden_size, bias=m.bias, nonlinearity=m.nonlinearity, **kw)
+    if isinstance(m, nn.LSTMCell):
+        return LSTMCell(m.input_size, m.hidden_size, bias=m.bias, **kw)
+    if isinstance(m, nn.GRUCell):
+        return GRUCell(m.input_size, m.hidden_size, bias=m.bias, **kw)
+    if isinstance(m, nn.Linear):
+        return Linear(m.in_features, m.out_features, bias=m.bias is not None, **kw)
+    if isinstance(m, nn.Embedding):
         if m.max_norm is not None or m.scale_grad_by_freq:
             raise ValueError(
                 "from_torch: numrnn's Embedding has no max_norm or scale_grad_by_freq; got "
                 f"max_norm={m.max_norm}, scale_grad_by_freq={m.scale_grad_by_freq}"
             )
-        out = Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx, **kw)
-    else:
-        raise TypeError(
-            f"from_torch: no numrnn counterpart for {type(m).__name__}; supported: {_SUPPORTED}"
-        )
-    out.load_state_dict({k: v.detach().cpu().numpy() for k, v in m.state_dict().items()})
-    out.train(m.training)
-    return out
+        return Embedding(m.num_embeddings, m.embedding_dim, padding_idx=m.padding_idx, **kw)
+    raise TypeError(
+        f"from_torch: no numrnn counterpart for {type(m).__name__}; supported: {_SUPPORTED}"
+    )

@@ -3,9 +3,10 @@
 Every forward and backward in :mod:`numrnn.functional` is written once, against
 a small set of array operations reached through ``ops(x)``: the namespace that
 matches the array ``x``.  NumPy's is the default; a torch namespace (CPU or
-CUDA) exposes the same names over ``torch.Tensor``.  This module is the one place
-in numrnn that knows torch exists, and it imports torch only when a torch tensor
-or ``backend="torch"`` is actually used.
+CUDA) exposes the same names over ``torch.Tensor``.  This module and
+:mod:`numrnn.interop` (which converts modules to and from ``torch.nn``) are the
+only places in numrnn that import torch, and only when a torch tensor or
+``backend="torch"`` is actually used.
 
 Operator syntax (``a * b``, ``a + b``, ``a[t]``, ``a.T``, ``a.reshape``) means
 the same on both kinds of array, so the kernels use it freely; everything whose
@@ -17,10 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
-__all__ = ["NumpyOps", "TorchOps", "get_backend", "is_torch_tensor", "ops", "to_numpy"]
+if TYPE_CHECKING:  # for the type hints only; never imported at run time
+    import torch
+
+__all__ = ["Array", "NumpyOps", "TorchOps", "get_backend", "is_torch_tensor", "ops", "to_numpy"]
+
+#: What the type hints call an array: a NumPy array, or a torch tensor on the torch backend.
+Array: TypeAlias = "np.ndarray | torch.Tensor"
 
 
 def is_torch_tensor(x) -> bool:
@@ -29,7 +37,7 @@ def is_torch_tensor(x) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
-def to_numpy(x):
+def to_numpy(x: Array) -> np.ndarray:
     """Return ``x`` as a NumPy array (torch tensors are detached and moved to CPU)."""
     if is_torch_tensor(x):
         return x.detach().cpu().numpy()

@@ -46,6 +46,7 @@ import json
 import os
 import secrets
 import zipfile
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +263,15 @@ def _atomic_write(path, arrays):
     _fsync_dir(folder)
 
 
-def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
+def save(
+    path: str | os.PathLike,
+    model: Module,
+    optimizer: Optimizer | None = None,
+    scheduler: LRScheduler | None = None,
+    *,
+    rng: np.random.Generator | None = None,
+    **metadata: Any,
+) -> None:
     """Write a checkpoint of ``model`` (and optimiser, scheduler, generators) to ``path``.
 
     Args:
@@ -421,7 +430,7 @@ def _described_arrays(header):
     return out
 
 
-def read_header(path):
+def read_header(path: str | os.PathLike) -> dict:
     """The checkpoint's header (a dict) after checking the whole file; changes nothing.
 
     ``read_header(path)["metadata"]`` is what ``save`` got as ``**metadata``.
@@ -452,7 +461,14 @@ def _check_generator(where, label, gen, state):
     return decoded
 
 
-def load(path, model, optimizer=None, scheduler=None, *, rng=None):
+def load(
+    path: str | os.PathLike,
+    model: Module,
+    optimizer: Optimizer | None = None,
+    scheduler: LRScheduler | None = None,
+    *,
+    rng: np.random.Generator | None = None,
+) -> dict:
     """Restore a checkpoint written by :func:`save`; return its metadata.
 
     Everything is checked before anything changes: when an error is raised, the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import ops
+from ..backend import Array, ops
 
 __all__ = [
     "log_softmax",
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-def sigmoid(x):
+def sigmoid(x: Array) -> Array:
     r"""Logistic function :math:`\sigma(x) = 1 / (1 + e^{-x}) = \tfrac12 \tanh(\tfrac x2) + \tfrac12`.
 
     The tanh form never evaluates ``exp`` of a large number, so it cannot overflow.
@@ -40,47 +40,47 @@ def sigmoid(x):
     return ops(x).sigmoid(x)
 
 
-def sigmoid_forward(x):
+def sigmoid_forward(x: Array) -> tuple[Array, Array]:
     r""":math:`y = \sigma(x)` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
     y = sigmoid(x)
     return y, y
 
 
-def sigmoid_backward(dy, cache):
+def sigmoid_backward(dy: Array, cache: Array) -> tuple[Array]:
     r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot y (1 - y)`."""
     y = cache
     return (dy * y * (1 - y),)
 
 
-def tanh(x):
+def tanh(x: Array) -> Array:
     r""":math:`\tanh x`, computed by the array library (stable for any ``x``)."""
     return ops(x).tanh(x)
 
 
-def tanh_forward(x):
+def tanh_forward(x: Array) -> tuple[Array, Array]:
     r""":math:`y = \tanh x` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
     y = tanh(x)
     return y, y
 
 
-def tanh_backward(dy, cache):
+def tanh_backward(dy: Array, cache: Array) -> tuple[Array]:
     r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot (1 - y^2)`."""
     y = cache
     return (dy * (1 - y * y),)
 
 
-def relu(x):
+def relu(x: Array) -> Array:
     r""":math:`\max(x, 0)`."""
     return ops(x).maximum(x, 0)
 
 
-def relu_forward(x):
+def relu_forward(x: Array) -> tuple[Array, Array]:
     r""":math:`y = \max(x, 0)` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
     y = relu(x)
     return y, y
 
 
-def relu_backward(dy, cache):
+def relu_backward(dy: Array, cache: Array) -> tuple[Array]:
     r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot [y > 0]`."""
     y = cache
     return (dy * (y > 0),)
@@ -123,7 +123,7 @@ def _exp_nonpositive(z):
     return xp.exp(xp.maximum(z, floor)) * (z >= floor)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: Array, axis: int = -1) -> Array:
     r""":math:`\log \mathrm{softmax}(x)_i = x_i - m - \log \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`.
 
     Subtracting the maximum keeps every exponent at or below zero: no overflow,
@@ -136,20 +136,20 @@ def log_softmax(x, axis=-1):
     return shifted - xp.log(xp.sum(_exp_nonpositive(shifted), axis=axis, keepdims=True))
 
 
-def softmax(x, axis=-1):
+def softmax(x: Array, axis: int = -1) -> Array:
     r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}` (max-shifted, stable)."""
     xp = ops(x)
     e = _exp_nonpositive(x - xp.max(x, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
-def softmax_forward(x, axis=-1):
+def softmax_forward(x: Array, axis: int = -1) -> tuple[Array, tuple]:
     r""":math:`y = \mathrm{softmax}(x)` along ``axis``; returns ``(y, cache)``, ``y`` shaped as ``x``."""
     y = softmax(x, axis)
     return y, (y, axis)
 
 
-def softmax_backward(dy, cache):
+def softmax_backward(dy: Array, cache: tuple) -> tuple[Array]:
     r"""Softmax backward: ``(dx,)`` with
 
     :math:`\partial L/\partial x = y \odot (g - \sum_j g_j y_j)` with :math:`g = \partial L/\partial y`.
@@ -159,13 +159,13 @@ def softmax_backward(dy, cache):
     return (y * (dy - xp.sum(dy * y, axis=axis, keepdims=True)),)
 
 
-def log_softmax_forward(x, axis=-1):
+def log_softmax_forward(x: Array, axis: int = -1) -> tuple[Array, tuple]:
     r""":math:`y = \log \mathrm{softmax}(x)` along ``axis``; returns ``(y, cache)``."""
     y = log_softmax(x, axis)
     return y, (y, axis)
 
 
-def log_softmax_backward(dy, cache):
+def log_softmax_backward(dy: Array, cache: tuple) -> tuple[Array]:
     r"""``(dx,)`` with :math:`\partial L/\partial x = g - \mathrm{softmax}(x) \sum_j g_j`."""
     y, axis = cache
     xp = ops(y)

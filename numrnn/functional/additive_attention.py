@@ -10,7 +10,7 @@ composes the two.
 
 from __future__ import annotations
 
-from ..backend import ops
+from ..backend import Array, ops
 from .activations import tanh_backward, tanh_forward
 from .attention import (
     _attend_backward,
@@ -34,7 +34,9 @@ __all__ = [
 ]
 
 
-def project_keys_forward(keys, weight_k, bias=None):
+def project_keys_forward(
+    keys: Array, weight_k: Array, bias: Array | None = None
+) -> tuple[Array, tuple]:
     r"""The key half of the additive score, :math:`K W_k^\top + b`, once per source sequence.
 
     In an attention decoder the keys (the encoder's outputs) stay the same for
@@ -68,7 +70,7 @@ def project_keys_forward(keys, weight_k, bias=None):
     return linear_forward(keys, weight_k, bias)
 
 
-def project_keys_backward(dkeys_proj, cache):
+def project_keys_backward(dkeys_proj: Array, cache: tuple) -> tuple[Array, Array, Array | None]:
     r"""Gradients of the key projection :math:`P = K W_k^\top + b`.
 
     .. math::
@@ -86,7 +88,14 @@ def project_keys_backward(dkeys_proj, cache):
     return linear_backward(dkeys_proj, cache)
 
 
-def additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask=None):
+def additive_attention_step_forward(
+    query: Array,
+    keys_proj: Array,
+    values: Array,
+    weight_q: Array,
+    v: Array,
+    mask: Array | None = None,
+) -> tuple[tuple[Array, Array], tuple]:
     r"""Additive attention from precomputed key projections (one decoder step, or ``Tq``).
 
     .. math::
@@ -142,7 +151,7 @@ def additive_attention_step_forward(query, keys_proj, values, weight_q, v, mask=
     return (_unbatch(context, squeezed), _unbatch(weights, squeezed)), cache
 
 
-def additive_attention_step_backward(dout, cache):
+def additive_attention_step_backward(dout: tuple, cache: tuple) -> tuple:
     r"""Backward of :func:`additive_attention_step_forward`, one chain-rule line per forward line.
 
     .. math::
@@ -194,7 +203,16 @@ def additive_attention_step_backward(dout, cache):
     return _unbatch(dq, squeezed), dkeys_proj, dvalues, dweight_q, dv, None
 
 
-def additive_attention_forward(query, keys, values, weight_q, weight_k, v, bias=None, mask=None):
+def additive_attention_forward(
+    query: Array,
+    keys: Array,
+    values: Array,
+    weight_q: Array,
+    weight_k: Array,
+    v: Array,
+    bias: Array | None = None,
+    mask: Array | None = None,
+) -> tuple[tuple[Array, Array], tuple]:
     r"""Additive (Bahdanau) attention: :math:`e_{b,t,s} = w^\top \tanh(W_q q_{b,t} + W_k k_{b,s} + b)`.
 
     The composition of :func:`project_keys_forward` and
@@ -235,7 +253,7 @@ def additive_attention_forward(query, keys, values, weight_q, weight_k, v, bias=
     return out, (k_cache, step_cache)
 
 
-def additive_attention_backward(dout, cache):
+def additive_attention_backward(dout: tuple, cache: tuple) -> tuple:
     r"""Backward of :func:`additive_attention_forward`.
 
     The step's backward (see :func:`additive_attention_step_backward`) gives

@@ -70,7 +70,7 @@ import math
 
 import numpy as np
 
-from ..backend import ops
+from ..backend import Array, ops
 from .activations import softmax_backward, softmax_forward
 
 __all__ = [
@@ -189,7 +189,7 @@ def _batched(query):
 
 
 # --------------------------------------------------------------------- masked softmax
-def masked_softmax_forward(scores, mask=None):
+def masked_softmax_forward(scores: Array, mask: Array | None = None) -> tuple[Array, tuple]:
     r"""Softmax over the last axis that gives masked positions exactly zero weight.
 
     .. math::
@@ -216,7 +216,7 @@ def masked_softmax_forward(scores, mask=None):
     return softmax_forward(scores, axis=-1)
 
 
-def masked_softmax_backward(dweights, cache):
+def masked_softmax_backward(dweights: Array, cache: tuple) -> tuple[Array, None]:
     r""":math:`\bar e = \alpha \odot (\bar\alpha - \sum_s \bar\alpha_s \alpha_s)`: the softmax's backward.
 
     Masked positions have :math:`\alpha = 0`, so their score gradient is exactly zero.
@@ -304,7 +304,9 @@ def _dot_backward(who, dout, cache):
     return _unbatch(dq, squeezed), dkeys, dvalues, None
 
 
-def dot_attention_forward(query, keys, values, mask=None):
+def dot_attention_forward(
+    query: Array, keys: Array, values: Array, mask: Array | None = None
+) -> tuple[tuple[Array, Array], tuple]:
     r"""Dot-product (Luong "dot") attention: :math:`e_{b,t,s} = q_{b,t}^\top k_{b,s}`.
 
     Args:
@@ -323,7 +325,7 @@ def dot_attention_forward(query, keys, values, mask=None):
     return _dot_forward("dot_attention", query, keys, values, mask, 1.0)
 
 
-def dot_attention_backward(dout, cache):
+def dot_attention_backward(dout: tuple, cache: tuple) -> tuple[Array, Array, Array, None]:
     r"""Backward of :func:`dot_attention_forward`.
 
     .. math::
@@ -341,7 +343,13 @@ def dot_attention_backward(dout, cache):
     return _dot_backward("dot_attention_backward", dout, cache)
 
 
-def scaled_dot_product_attention_forward(query, keys, values, mask=None, scale=None):
+def scaled_dot_product_attention_forward(
+    query: Array,
+    keys: Array,
+    values: Array,
+    mask: Array | None = None,
+    scale: float | None = None,
+) -> tuple[tuple[Array, Array], tuple]:
     r"""Scaled dot-product attention: :math:`e = Q K^\top / \sqrt d` as one batched product.
 
     With ``Tq`` queries this is the batched-matrix-product form
@@ -368,7 +376,9 @@ def scaled_dot_product_attention_forward(query, keys, values, mask=None, scale=N
     return _dot_forward("scaled_dot_product_attention", query, keys, values, mask, float(scale))
 
 
-def scaled_dot_product_attention_backward(dout, cache):
+def scaled_dot_product_attention_backward(
+    dout: tuple, cache: tuple
+) -> tuple[Array, Array, Array, None]:
     r"""Backward of :func:`scaled_dot_product_attention_forward`.
 
     With :math:`\bar e` the scores' gradient and :math:`\sigma` the scale:
@@ -386,7 +396,9 @@ def scaled_dot_product_attention_backward(dout, cache):
     return _dot_backward("scaled_dot_product_attention_backward", dout, cache)
 
 
-def general_attention_forward(query, keys, values, weight, mask=None):
+def general_attention_forward(
+    query: Array, keys: Array, values: Array, weight: Array, mask: Array | None = None
+) -> tuple[tuple[Array, Array], tuple]:
     r"""Luong "general" (bilinear) attention: :math:`e_{b,t,s} = q_{b,t}^\top W k_{b,s}`.
 
     Computed as :math:`(q W) \cdot k`: the query is projected (``B Tq d_q d_k``
@@ -427,7 +439,9 @@ def general_attention_forward(query, keys, values, weight, mask=None):
     return (_unbatch(context, squeezed), _unbatch(weights, squeezed)), cache
 
 
-def general_attention_backward(dout, cache):
+def general_attention_backward(
+    dout: tuple, cache: tuple
+) -> tuple[Array, Array, Array, Array, None]:
     r"""Backward of :func:`general_attention_forward`.
 
     .. math::

@@ -7,12 +7,14 @@ convention of :mod:`numrnn.functional`): ``(dx, dweight, dbias)`` and
 
 from __future__ import annotations
 
-from ..backend import ops
+import numpy as np
+
+from ..backend import Array, ops
 
 __all__ = ["embedding_backward", "embedding_forward", "linear_backward", "linear_forward"]
 
 
-def linear_forward(x, weight, bias=None):
+def linear_forward(x: Array, weight: Array, bias: Array | None = None) -> tuple[Array, tuple]:
     r"""Affine map :math:`y = x W^\top + b`.
 
     Args:
@@ -31,7 +33,7 @@ def linear_forward(x, weight, bias=None):
     return y.reshape(*lead, weight.shape[0]), (x, weight, bias is not None)
 
 
-def linear_backward(dy, cache):
+def linear_backward(dy: Array, cache: tuple) -> tuple[Array, Array, Array | None]:
     r"""Gradients of :math:`y = x W^\top + b`.
 
     :math:`\partial L/\partial x = g W`, :math:`\partial L/\partial W = g^\top x`,
@@ -51,7 +53,9 @@ def linear_backward(dy, cache):
     return dx, dweight, dbias
 
 
-def embedding_forward(index, weight, padding_idx=None):
+def embedding_forward(
+    index: np.ndarray, weight: Array, padding_idx: int | None = None
+) -> tuple[Array, tuple]:
     r"""Row lookup :math:`e = W[\mathrm{index}]`.
 
     Args:
@@ -65,7 +69,7 @@ def embedding_forward(index, weight, padding_idx=None):
     return ops(weight).take(weight, index), (index, weight, padding_idx)
 
 
-def embedding_backward(de, cache):
+def embedding_backward(de: Array, cache: tuple) -> tuple[None, Array]:
     r"""Gradient of the lookup.
 
     :math:`\partial L/\partial W_k = \sum_{n: \mathrm{index}_n = k} \partial L/\partial e_n`.

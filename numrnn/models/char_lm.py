@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import Array, to_numpy
 from ..functional import softmax
 from ..nn import Embedding, Linear, Module, no_grad
 from ..nn.module import backend_pass, check_dtype, eval_mode, make_rng
@@ -52,18 +52,20 @@ class CharLM(Module):
         self._init_backend(backend, device)
 
     @backend_pass
-    def forward(self, idx, state=None):
+    def forward(self, idx: np.ndarray, state: Array | tuple | None = None) -> tuple:
         e = self.embedding(idx)  # (T, B, E)
         out, state = self.rnn(e, state)  # (T, B, H)
         return self.head(out), state  # (T, B, V)
 
     @backend_pass
-    def backward(self, dlogits):
+    def backward(self, dlogits: Array) -> None:
         dout = self.head.backward(dlogits)  # (T, B, H)
         de, _ = self.rnn.backward(dout)  # gradient of the initial state is dropped: truncated BPTT
         self.embedding.backward(de)
 
-    def sample(self, n, prime, temperature=1.0, rng=None):
+    def sample(
+        self, n: int, prime, temperature: float = 1.0, rng: np.random.Generator | None = None
+    ) -> list[int]:
         """Generate ``n`` token ids after the ids in ``prime`` (a non-empty sequence).
 
         Each next id is drawn from :math:`\\mathrm{softmax}(z / \\text{temperature})`;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import Array
 from ..nn import Embedding, Linear, Module
 from ..nn.module import backend_pass, check_dtype, make_rng
 from .recurrent import make_recurrent
@@ -68,7 +69,7 @@ class SequenceClassifier(Module):
         return state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
 
     @backend_pass
-    def forward(self, idx, lengths=None):
+    def forward(self, idx: np.ndarray, lengths=None) -> Array:
         e = self.embedding(idx)  # (B, T, E)
         out, state = self.rnn(e, lengths=lengths)
         hn = self._final_hidden(state)
@@ -81,7 +82,7 @@ class SequenceClassifier(Module):
         return self.head(feats)  # (B, C)
 
     @backend_pass
-    def backward(self, dlogits):
+    def backward(self, dlogits: Array) -> None:
         out_shape, state = self._pop_cache()
         xp = self._ops
         dfeats = self.head.backward(dlogits)  # (B, D*H)

@@ -51,7 +51,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import Array, to_numpy
 from ..data.batching import pad_sequences
 from ..functional import (
     cross_entropy,
@@ -393,7 +393,14 @@ class Seq2Seq(Module):
 
     # -- training -------------------------------------------------------------------
     @backend_pass
-    def forward(self, src, src_lengths, tgt_in, teacher_forcing_ratio=1.0, rng=None):
+    def forward(
+        self,
+        src: np.ndarray,
+        src_lengths,
+        tgt_in: np.ndarray,
+        teacher_forcing_ratio: float = 1.0,
+        rng: np.random.Generator | None = None,
+    ) -> Array:
         """Decoder logits ``(B, T, V)`` for the decoder inputs ``tgt_in`` ``(B, T)``.
 
         Args:
@@ -437,7 +444,7 @@ class Seq2Seq(Module):
         return logits
 
     @backend_pass
-    def backward(self, dlogits):
+    def backward(self, dlogits: Array) -> None:
         """Back-propagate ``dlogits`` ``(B, T, V)`` through every step, the attention and the encoder.
 
         Parameter gradients accumulate into ``.grad``; returns None (the inputs are ids).

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from ..backend import Array
 from ..functional.additive_attention import (
     additive_attention_backward,
     additive_attention_forward,
@@ -75,7 +76,9 @@ class _Attention(Module):
         return self._dtype
 
     @backend_pass
-    def forward(self, query, keys, values, mask=None):
+    def forward(
+        self, query: Array, keys: Array, values: Array, mask: Array | None = None
+    ) -> tuple[Array, Array]:
         """``context, weights = attn(query, keys, values, mask=None)``; see the module docstring for shapes.
 
         Raises:
@@ -97,7 +100,9 @@ class _Attention(Module):
         return context, weights
 
     @backend_pass
-    def backward(self, dcontext, dweights=None):
+    def backward(
+        self, dcontext: Array | None, dweights: Array | None = None
+    ) -> tuple[Array, Array, Array]:
         """``dquery, dkeys, dvalues = attn.backward(dcontext, dweights=None)`` for the newest pending forward.
 
         ``dcontext`` and ``dweights`` are the gradients of the loss with respect
@@ -220,7 +225,7 @@ class AdditiveAttention(_Attention):
         return entry[1]
 
     @backend_pass
-    def project_keys(self, keys):
+    def project_keys(self, keys: Array) -> Array:
         r"""The key half of the score, :math:`P = K W_k^\top + b`, ``(B, S, hidden_size)``.
 
         Raises:
@@ -234,7 +239,7 @@ class AdditiveAttention(_Attention):
         return keys_proj
 
     @backend_pass
-    def project_keys_backward(self, dkeys_proj):
+    def project_keys_backward(self, dkeys_proj: Array) -> Array:
         """Accumulate ``weight_k`` (and ``bias_k``) gradients; returns ``dkeys``.
 
         Raises:
@@ -248,7 +253,9 @@ class AdditiveAttention(_Attention):
         return dkeys
 
     @backend_pass
-    def step(self, query, keys_proj, values, mask=None):
+    def step(
+        self, query: Array, keys_proj: Array, values: Array, mask: Array | None = None
+    ) -> tuple[Array, Array]:
         """``context, weights`` from projected keys (see :meth:`project_keys`).
 
         Shapes as for calling the module, with ``keys_proj`` ``(B, S, hidden_size)``
@@ -268,7 +275,9 @@ class AdditiveAttention(_Attention):
         return out
 
     @backend_pass
-    def step_backward(self, dcontext, dweights=None):
+    def step_backward(
+        self, dcontext: Array | None, dweights: Array | None = None
+    ) -> tuple[Array, Array, Array]:
         """Accumulate ``weight_q`` and ``v`` gradients; returns ``(dquery, dkeys_proj, dvalues)``.
 
         Raises:

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..backend import Array
 from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array
 
@@ -118,13 +119,13 @@ class RNNCell(_CellBase):
         self.nonlinearity = nonlinearity
 
     @backend_pass
-    def forward(self, x, hx=None):
+    def forward(self, x: Array, hx: Array | tuple | None = None) -> Array | tuple:
         return self._single_state_forward(
             x, hx, lambda x, h, *w: F.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity)
         )
 
     @backend_pass
-    def backward(self, dh):
+    def backward(self, dh: Array) -> tuple:
         return self._single_state_backward(dh, F.rnn_step_backward)
 
 
@@ -137,7 +138,7 @@ class LSTMCell(_CellBase):
     gates = 4
 
     @backend_pass
-    def forward(self, x, hx=None):
+    def forward(self, x: Array, hx: Array | tuple | None = None) -> Array | tuple:
         states = [None, None] if hx is None else list(hx)
         if len(states) != 2:
             raise ValueError(f"LSTMCell: hx must be a tuple (h, c); got {len(states)} item(s)")
@@ -147,7 +148,7 @@ class LSTMCell(_CellBase):
         return (h, c) if batched else (h[0], c[0])
 
     @backend_pass
-    def backward(self, dhx):
+    def backward(self, dhx: tuple) -> tuple:
         cache, batched, shape = self._pop_cache()
         try:
             if not isinstance(dhx, (tuple, list)) or len(dhx) != 2:
@@ -178,9 +179,9 @@ class GRUCell(_CellBase):
     gates = 3
 
     @backend_pass
-    def forward(self, x, hx=None):
+    def forward(self, x: Array, hx: Array | tuple | None = None) -> Array | tuple:
         return self._single_state_forward(x, hx, F.gru_step_forward)
 
     @backend_pass
-    def backward(self, dh):
+    def backward(self, dh: Array) -> tuple:
         return self._single_state_backward(dh, F.gru_step_backward)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..backend import Array
 from ..functional.linear import (
     embedding_backward,
     embedding_forward,
@@ -57,7 +58,7 @@ class Linear(Module):
         self._init_backend(backend, device)
 
     @backend_pass
-    def forward(self, x):
+    def forward(self, x: Array) -> Array:
         check_array(self, "x", x, min_ndim=1, last_dim=self.in_features)
         bias = self.bias.data if self.bias is not None else None
         y, cache = linear_forward(x, self.weight.data, bias)
@@ -65,7 +66,7 @@ class Linear(Module):
         return y
 
     @backend_pass
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         cache = self._pop_cache()
         x = cache[0]
         expected = tuple(x.shape[:-1]) + (self.out_features,)
@@ -128,14 +129,14 @@ class Embedding(Module):
         self._init_backend(backend, device)
 
     @backend_pass
-    def forward(self, index):
+    def forward(self, index: np.ndarray) -> Array:
         index = check_index(self, "index", index, self.num_embeddings)
         e, cache = embedding_forward(index, self.weight.data, self.padding_idx)
         self._push_cache(cache)
         return e
 
     @backend_pass
-    def backward(self, de):
+    def backward(self, de: Array) -> None:
         cache = self._pop_cache()
         expected = tuple(cache[0].shape) + (self.embedding_dim,)
         if tuple(de.shape) != expected:

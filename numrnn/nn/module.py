@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +53,7 @@ class no_grad:
 
 
 @contextlib.contextmanager
-def eval_mode(module):
+def eval_mode(module: Module) -> Iterator[Module]:
     """Context manager: ``module`` and every submodule in eval mode, each restored after.
 
     ``with eval_mode(model), no_grad(): ...`` is how evaluation and decoding run:
@@ -125,7 +127,7 @@ def _zeros_like(x):
     return np.zeros_like(x)
 
 
-def backend_pass(method):
+def backend_pass(method: Callable) -> Callable:
     """Decorate a module's ``forward`` or ``backward`` to run in its backend's context.
 
     On the NumPy backend this is a plain call.  On the torch backend the
@@ -210,21 +212,21 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def named_parameters(self, prefix=""):
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Yield ``(name, Parameter)`` in PyTorch's order: own first, then submodules'."""
         for mod_name, mod in self.named_modules(prefix):
             for name, p in mod._parameters.items():
                 yield (f"{mod_name}.{name}" if mod_name else name), p
 
-    def parameters(self):
+    def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
     # -- state ------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """``OrderedDict`` of parameter name -> a NumPy copy of its values."""
         return OrderedDict((n, to_numpy(p.data).copy()) for n, p in self.named_parameters())
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Copy values from ``state_dict`` (NumPy arrays or torch tensors) into the parameters.
 
         Every entry is checked before any parameter changes.
@@ -268,16 +270,16 @@ class Module:
         return np.dtype(np.float32)
 
     # -- training utilities ---------------------------------------------------
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for p in self.parameters():
             p.zero_grad()
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Module:
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self) -> Module:
         return self.train(False)
 
     # -- backends ---------------------------------------------------------------
@@ -289,7 +291,7 @@ class Module:
     def device(self):
         return str(self._ops.device)
 
-    def to(self, backend=None, device=None):
+    def to(self, backend: str | None = None, device: str | None = None) -> Module:
         """Move parameters and gradients to ``backend`` ("numpy" or "torch") on ``device``.
 
         Pending forward caches are dropped: they belong to the old arrays.
@@ -330,13 +332,13 @@ class Module:
         for m in self.modules():
             m._caches.clear()
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
-    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def backward(self, *args, **kwargs):  # pragma: no cover - abstract
+    def backward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def extra_repr(self):

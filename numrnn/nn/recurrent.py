@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..backend import to_numpy
+from ..backend import Array, to_numpy
 from ..functional.dropout import dropout_mask
 from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array, shape_str
@@ -208,7 +208,9 @@ class RNNBase(Module):
 
     # -- forward ------------------------------------------------------------------
     @backend_pass
-    def forward(self, x, hx=None, lengths=None):
+    def forward(
+        self, x: Array, hx: Array | tuple | None = None, lengths=None
+    ) -> tuple[Array, Array | tuple]:
         """Run the stacked layers over ``x``; see the class docstring for shapes."""
         check_array(self, "x", x, ndim=(2, 3), last_dim=self.input_size)
         batched = x.ndim == 3
@@ -270,7 +272,9 @@ class RNNBase(Module):
 
     # -- backward -----------------------------------------------------------------
     @backend_pass
-    def backward(self, dout, dhx=None, record=False):
+    def backward(
+        self, dout: Array, dhx: Array | tuple | None = None, record: bool = False
+    ) -> tuple[Array, Array | tuple]:
         """BPTT through every layer; returns ``(dx, dh0)`` (LSTM: ``(dx, (dh0, dc0))``).
 
         ``dout`` has the shape of the forward's output; ``dhx`` that of its final

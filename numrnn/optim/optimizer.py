@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 
 import numpy as np
 
@@ -205,14 +206,14 @@ class Optimizer:
         """Raise ``ValueError`` if a hyperparameter in ``group`` is invalid."""
 
     # -- the training loop ---------------------------------------------------------
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every parameter's gradient to zero, in place (the arrays are kept)."""
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     p.zero_grad()
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
         """Update every parameter that has a gradient, once.
 
         Args:
@@ -279,7 +280,7 @@ class Optimizer:
         return st
 
     # -- state in and out ------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> dict:
         """A copy of the optimiser's state, in ``torch.optim``'s layout.
 
         Returns:
@@ -308,7 +309,7 @@ class Optimizer:
                     }
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict) -> None:
         """Replace hyperparameters and state with those of ``state_dict``.
 
         Accepts what :meth:`state_dict` returns (also the layout of a

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from ..backend import to_numpy
 from ..data import batches, encode_padded
 from ..functional import cross_entropy, softmax
 from ..metrics import accuracy, balanced_accuracy, check_labels, confusion_matrix
-from ..nn import eval_mode, no_grad
+from ..nn import Module, eval_mode, no_grad
+from ..optim import Optimizer
 from ..rng import make_rng
 from .optimizer_step import update
 from .progress_bar import progress
@@ -65,7 +67,9 @@ def class_weights(labels, num_classes, power=1.0):
 # ---------------------------------------------------------------------------------
 # prediction and evaluation
 # ---------------------------------------------------------------------------------
-def predict_logits(model, seqs, batch_size=256, pad_id=0):
+def predict_logits(
+    model: Module, seqs: Sequence, batch_size: int = 256, pad_id: int = 0
+) -> np.ndarray:
     """Logits ``(N, C)`` (NumPy) of ``model`` for every sequence, in the order given.
 
     The sequences are batched by length (less padding), run in evaluation mode
@@ -88,12 +92,16 @@ def predict_logits(model, seqs, batch_size=256, pad_id=0):
     return out
 
 
-def predict_proba(model, seqs, batch_size=256, pad_id=0):
+def predict_proba(
+    model: Module, seqs: Sequence, batch_size: int = 256, pad_id: int = 0
+) -> np.ndarray:
     """Class probabilities ``(N, C)``: the softmax of :func:`predict_logits`."""
     return softmax(predict_logits(model, seqs, batch_size, pad_id))
 
 
-def evaluate(model, seqs, labels, num_classes=None, batch_size=256, pad_id=0):
+def evaluate(
+    model: Module, seqs: Sequence, labels, num_classes=None, batch_size: int = 256, pad_id: int = 0
+) -> dict:
     """Loss and accuracy of ``model`` on labelled sequences.
 
     Returns:
@@ -128,22 +136,22 @@ def evaluate(model, seqs, labels, num_classes=None, batch_size=256, pad_id=0):
 # training
 # ---------------------------------------------------------------------------------
 def train_epoch(
-    model,
-    seqs,
+    model: Module,
+    seqs: Sequence,
     labels,
-    optimizer,
+    optimizer: Optimizer,
     *,
-    batch_size=64,
+    batch_size: int = 64,
     rng=None,
-    clip_norm=None,
+    clip_norm: float | None = None,
     weight=None,
-    bucket=True,
-    pad_id=0,
-    word_dropout=0.0,
-    unk_id=1,
-    time_budget=None,
-    on_step=None,
-):
+    bucket: bool = True,
+    pad_id: int = 0,
+    word_dropout: float = 0.0,
+    unk_id: int = 1,
+    time_budget: float | None = None,
+    on_step: Callable[[int, float], bool | None] | None = None,
+) -> tuple[list[float], bool]:
     """One pass over the training data in shuffled (length-bucketed) batches.
 
     Each step: pad the batch, ``logits = model(idx, lengths)``,

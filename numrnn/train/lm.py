@@ -28,30 +28,33 @@ held fixed*, it passes: that is the function it is the exact gradient of.)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 from ..backend import to_numpy
 from ..functional import cross_entropy
 from ..metrics import perplexity
-from ..nn import eval_mode, no_grad
+from ..nn import Module, eval_mode, no_grad
+from ..optim import Optimizer
 from .optimizer_step import update
 
 __all__ = ["evaluate_lm", "tbptt_train"]
 
 
 def tbptt_train(
-    model,
-    stream,
-    optimizer,
+    model: Module,
+    stream: Iterable,
+    optimizer: Optimizer,
     *,
     state=None,
-    clip_norm=None,
-    loss_fn=cross_entropy,
-    max_steps=None,
-    time_budget=None,
-    on_step=None,
-):
+    clip_norm: float | None = None,
+    loss_fn: Callable = cross_entropy,
+    max_steps: int | None = None,
+    time_budget: float | None = None,
+    on_step: Callable[[int, float], bool | None] | None = None,
+) -> tuple[list[float], Any, bool]:
     r"""One pass of truncated BPTT over ``stream``, carrying the state between chunks.
 
     For each ``(X, Y)`` of the stream: ``logits, state = model(X, state)``;
@@ -92,7 +95,9 @@ def tbptt_train(
     return losses, state, False
 
 
-def evaluate_lm(model, stream, loss_fn=cross_entropy):
+def evaluate_lm(
+    model: Module, stream: Iterable, loss_fn: Callable = cross_entropy
+) -> tuple[float, float]:
     """Mean per-token loss of ``model`` over ``stream`` (state carried, no cache kept).
 
     Returns ``(mean_loss, perplexity)`` with perplexity ``exp(mean_loss)``.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from ..optim import clip_grad_norm_
+from ..nn import Module
+from ..optim import Optimizer, clip_grad_norm_
 
 __all__ = ["update"]
 
 
-def update(model, optimizer, clip_norm=None):
+def update(model: Module, optimizer: Optimizer, clip_norm: float | None = None) -> None:
     """One optimiser step from the gradients in ``.grad``: clip the global norm (if
     ``clip_norm`` is given), step, and zero the gradients for the next batch."""
     if clip_norm is not None:

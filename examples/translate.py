@@ -109,7 +109,7 @@ def train(model, data, args, name):
 
     import numrnn
     from numrnn.data import batches
-    from numrnn.models.seq2seq import translation_batch
+    from numrnn.models import translation_batch
     from numrnn.train import progress, update
 
     sv, tv = data["src_vocab"], data["tgt_vocab"]
@@ -164,7 +164,7 @@ def train(model, data, args, name):
 
 def evaluate(model, data, args):
     from numrnn.metrics import corpus_bleu
-    from numrnn.models.seq2seq import translate_ids
+    from numrnn.models import translate_ids
 
     tv = data["tgt_vocab"]
     src_ids, _ = data["held_ids"]

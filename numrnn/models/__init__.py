@@ -3,7 +3,8 @@
 from . import decoding
 from .char_lm import CharLM
 from .classifier import SequenceClassifier
-from .seq2seq import Seq2Seq, translate_ids, translation_batch
+from .seq2seq import Seq2Seq
+from .translation import translate_ids, translation_batch
 
 __all__ = [
     "CharLM",

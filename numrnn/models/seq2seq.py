@@ -47,15 +47,11 @@ and, with attention, the weights ``(target tokens, source tokens)`` for heatmaps
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from ..backend import Array, to_numpy
-from ..data.batching import pad_sequences
 from ..functional import (
     cross_entropy,
-    log_softmax,
     tanh_backward,
     tanh_forward,
 )
@@ -67,37 +63,21 @@ from ..nn import (
     GeneralAttention,
     Linear,
     Module,
-    no_grad,
 )
-from ..nn.module import backend_pass, check_dtype, eval_mode, make_rng
-from .decoding import beam_search, greedy_search
+from ..nn.module import backend_pass, check_dtype, make_rng
 from .recurrent import make_recurrent
+from .translation import (
+    Encoded,
+    beam_hypotheses,
+    check_batch,
+    greedy_hypotheses,
+    unpack_hypotheses,
+    vocab_info,
+)
 
 __all__ = ["Seq2Seq"]
 
 _ATTENTION = (None, "additive", "dot", "general")
-
-
-class _Encoded(NamedTuple):
-    """What the decoder needs from the encoder, batch on axis 0 (state: axis 1)."""
-
-    outputs: object  # (B, S, C) encoder outputs (keys and values), or None without attention
-    mask: object  # (B, S) bool, True = a real source token, or None without attention
-    keys_proj: object  # (B, S, A) additive attention's key projection, or None
-    state: object  # decoder initial state (L, B, H), or a tuple (h0, c0) for the LSTM
-
-
-def _vocab_info(v, what):
-    """``(size, pad_id, bos_id, eos_id)`` from a Vocab-like object or an int size."""
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        if v < 1:
-            raise ValueError(f"Seq2Seq: {what} must be a vocabulary or a size >= 1; got {v}")
-        return int(v), None, None, None
-    if hasattr(v, "__len__") and hasattr(v, "pad_id"):
-        return len(v), v.pad_id, getattr(v, "bos_id", None), getattr(v, "eos_id", None)
-    raise TypeError(
-        f"Seq2Seq: {what} must be a numrnn.data.Vocab or an int size; got {type(v).__name__}"
-    )
 
 
 class Seq2Seq(Module):
@@ -155,8 +135,8 @@ class Seq2Seq(Module):
         device=None,
     ):
         super().__init__()
-        src_size, s_pad, _, _ = _vocab_info(src_vocab, "src_vocab")
-        tgt_size, t_pad, t_bos, t_eos = _vocab_info(tgt_vocab, "tgt_vocab")
+        src_size, s_pad, _, _ = vocab_info(src_vocab, "src_vocab")
+        tgt_size, t_pad, t_bos, t_eos = vocab_info(tgt_vocab, "tgt_vocab")
         if attention not in _ATTENTION:
             raise ValueError(f"Seq2Seq: attention must be one of {_ATTENTION}; got {attention!r}")
         for name, v in (
@@ -232,49 +212,6 @@ class Seq2Seq(Module):
         """An int64 index array in the module's backend (NumPy stays NumPy)."""
         return idx if self._ops.name == "numpy" else self._ops.asarray(idx)
 
-    def _check_batch(self, src, src_lengths, tgt_in=None):
-        src = np.asarray(to_numpy(src))
-        if src.ndim != 2 or src.dtype.kind not in "iu":
-            raise ValueError(
-                f"Seq2Seq: src must be a (B, S) integer array of source ids; got shape "
-                f"{src.shape}, dtype {src.dtype}"
-            )
-        B, S = src.shape
-        lengths = np.asarray(to_numpy(src_lengths))
-        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
-            raise ValueError(
-                f"Seq2Seq: src_lengths must be ({B},) integers, one per row of src; got shape "
-                f"{lengths.shape}, dtype {lengths.dtype}"
-            )
-        if B < 1 or S < 1 or lengths.min() < 1 or lengths.max() > S:
-            raise ValueError(
-                f"Seq2Seq: src_lengths must be in [1, {S}] (src has {S} columns); got "
-                f"min {lengths.min() if B else None}, max {lengths.max() if B else None}"
-            )
-        if tgt_in is not None:
-            tgt_in = np.asarray(to_numpy(tgt_in))
-            if (
-                tgt_in.ndim != 2
-                or tgt_in.shape[0] != B
-                or tgt_in.shape[1] < 1
-                or tgt_in.dtype.kind not in "iu"
-            ):
-                raise ValueError(
-                    f"Seq2Seq: tgt_in must be a ({B}, T) integer array (T >= 1, same rows as "
-                    f"src); got shape {tgt_in.shape}, dtype {tgt_in.dtype}"
-                )
-            if tgt_in.min() < 0 or tgt_in.max() >= self.tgt_vocab_size:
-                raise ValueError(
-                    f"Seq2Seq: tgt_in ids must be in [0, {self.tgt_vocab_size}); got min "
-                    f"{tgt_in.min()}, max {tgt_in.max()}"
-                )
-        if src.min() < 0 or src.max() >= self.src_vocab_size:
-            raise ValueError(
-                f"Seq2Seq: src ids must be in [0, {self.src_vocab_size}); got min {src.min()}, "
-                f"max {src.max()}"
-            )
-        return src, lengths.astype(np.int64), tgt_in
-
     def _dropout_mask(self, x):
         """Inverted-dropout mask like ``x`` (0 with probability p, else 1/(1-p)), or None when off."""
         p = self.dropout
@@ -290,7 +227,7 @@ class Seq2Seq(Module):
 
     # -- encoder --------------------------------------------------------------------
     def _encode(self, src, lengths):
-        """Run the encoder and the bridge; returns ``(_Encoded, cache)``."""
+        """Run the encoder and the bridge; returns ``(Encoded, cache)``."""
         xp = self._ops
         e = self.src_embedding(src)  # (B, S, E)
         emask = self._dropout_mask(e)
@@ -321,7 +258,7 @@ class Seq2Seq(Module):
             self.encoder.output_size * self.encoder.num_directions,
         )
         cache = (enc_shape, bridge_cache, keys_proj is not None, emask)
-        return _Encoded(outputs, mask, keys_proj, state), cache
+        return Encoded(outputs, mask, keys_proj, state), cache
 
     def _encode_backward(self, dstate0, doutputs, dkeys_proj, cache):
         """Gradients from the decoder's initial state and the attention into the encoder.
@@ -417,7 +354,7 @@ class Seq2Seq(Module):
         Raises:
             ValueError: bad shapes, lengths, ids or ratio (before any state changes).
         """
-        src, lengths, tgt_in = self._check_batch(src, src_lengths, tgt_in)
+        src, lengths, tgt_in = check_batch(self, src, src_lengths, tgt_in)
         if not 0.0 <= float(teacher_forcing_ratio) <= 1.0:
             raise ValueError(
                 f"Seq2Seq: teacher_forcing_ratio must be in [0, 1]; got {teacher_forcing_ratio!r}"
@@ -527,39 +464,6 @@ class Seq2Seq(Module):
         return float(to_numpy(loss))
 
     # -- inference ------------------------------------------------------------------
-    def _select(self, carry, index):
-        """Keep rows ``index`` (int64 NumPy array) of a decoding carry ``(decoder state, _Encoded)``."""
-        state, enc = carry
-        i = self._idx(index)
-        state = (
-            tuple(s[:, i] for s in state) if isinstance(state, tuple) else state[:, i]
-        )  # (L, K, H)
-        enc = _Encoded(
-            None if enc.outputs is None else enc.outputs[i],
-            None if enc.mask is None else enc.mask[index],  # the mask stays NumPy
-            None if enc.keys_proj is None else enc.keys_proj[i],
-            None,
-        )
-        return state, enc
-
-    def _step_fn(self):
-        def step(tokens, carry):
-            state, enc = carry
-            logits, state, weights = self._step(tokens, state, enc)
-            lp = log_softmax(to_numpy(logits).astype(np.float64), axis=-1)
-            return lp, (state, enc), weights
-
-        return step
-
-    def _start(self, src, src_lengths):
-        if self.bos_id is None or self.eos_id is None:
-            raise ValueError(
-                "Seq2Seq: decoding needs bos_id and eos_id (give them, or a tgt_vocab that has them)"
-            )
-        src, lengths, _ = self._check_batch(src, src_lengths)
-        enc, _ = self._encode(src, lengths)
-        return enc, src.shape[0]
-
     def greedy(self, src, src_lengths, max_len=50, return_hypotheses=False):
         """Greedy decoding of a batch.
 
@@ -570,17 +474,8 @@ class Seq2Seq(Module):
             ``return_hypotheses`` the :class:`~numrnn.models.decoding.Hypothesis`
             list instead (scores included).
         """
-        with eval_mode(self), no_grad():
-            enc, B = self._start(src, src_lengths)
-            hyps = greedy_search(
-                self._step_fn(),
-                (enc.state, enc._replace(state=None)),
-                B,
-                int(self.bos_id),
-                int(self.eos_id),
-                max_len,
-            )
-        return hyps if return_hypotheses else self._unpack(hyps, src_lengths)
+        hyps = greedy_hypotheses(self, src, src_lengths, max_len)
+        return hyps if return_hypotheses else unpack_hypotheses(hyps, src_lengths)
 
     def beam_search(
         self, src, src_lengths, beam_width=4, max_len=50, alpha=0.0, return_hypotheses=False
@@ -592,103 +487,11 @@ class Seq2Seq(Module):
         ``alpha`` is the length-normalisation exponent (``score = log p / len**alpha``).
         Returns the best hypothesis per row, as :meth:`greedy` does.
         """
-        with eval_mode(self), no_grad():
-            enc, B = self._start(src, src_lengths)
-            step, hyps = self._step_fn(), []
-            for b in range(B):
-                row = np.array([b], dtype=np.int64)
-                carry = self._select((enc.state, enc), row)
-                hyps.append(
-                    beam_search(
-                        step,
-                        carry,
-                        self._select,
-                        int(self.bos_id),
-                        int(self.eos_id),
-                        beam_width,
-                        max_len,
-                        alpha,
-                    )[0]
-                )
-        return hyps if return_hypotheses else self._unpack(hyps, src_lengths)
-
-    @staticmethod
-    def _unpack(hyps, src_lengths):
-        lengths = np.asarray(to_numpy(src_lengths))
-        tokens = [h.tokens for h in hyps]
-        attn = [
-            None if h.attention is None else h.attention[:, : int(n)] for h, n in zip(hyps, lengths)
-        ]
-        return tokens, attn
+        hyps = beam_hypotheses(self, src, src_lengths, beam_width, max_len, alpha)
+        return hyps if return_hypotheses else unpack_hypotheses(hyps, src_lengths)
 
     def extra_repr(self):
         return (
             f"cell={self.cell!r}, num_layers={self.num_layers}, bidirectional_encoder="
             f"{self.bidirectional_encoder}, attention={self.attention_kind!r}"
         )
-
-
-# ----------------------------------------------------------------------------- helpers
-def translation_batch(src_seqs, tgt_seqs, src_pad_id, tgt_pad_id, bos_id, eos_id):
-    """Pad id sequences into the arrays :class:`Seq2Seq` trains on.
-
-    Args:
-        src_seqs: ``B`` source id sequences (each non-empty).
-        tgt_seqs: ``B`` target id sequences (without ``<bos>`` / ``<eos>``).
-        src_pad_id, tgt_pad_id, bos_id, eos_id: the special ids.
-
-    Returns:
-        ``(src, src_lengths, tgt_in, tgt_out)``: ``src`` ``(B, S)`` padded with
-        ``src_pad_id``; ``src_lengths`` ``(B,)``; ``tgt_in`` ``(B, T)`` =
-        ``<bos> y_1 .. y_n`` and ``tgt_out`` ``(B, T)`` = ``y_1 .. y_n <eos>``, both
-        padded with ``tgt_pad_id``, ``T = max(n) + 1``.
-
-    Raises:
-        ValueError: the two lists differ in length, are empty, or a source is empty.
-    """
-    if len(src_seqs) != len(tgt_seqs) or not len(src_seqs):
-        raise ValueError(
-            f"translation_batch: need as many targets as sources (>= 1); got {len(src_seqs)} "
-            f"sources, {len(tgt_seqs)} targets"
-        )
-    if min(len(s) for s in src_seqs) < 1:
-        raise ValueError("translation_batch: every source needs at least one token")
-    src, src_lengths = pad_sequences(src_seqs, pad_value=src_pad_id)  # (B, S), (B,)
-    tgt_in, _ = pad_sequences([[bos_id, *t] for t in tgt_seqs], pad_value=tgt_pad_id)  # (B, T)
-    tgt_out, _ = pad_sequences([[*t, eos_id] for t in tgt_seqs], pad_value=tgt_pad_id)  # (B, T)
-    return src, src_lengths, tgt_in, tgt_out
-
-
-def translate_ids(
-    model, src_seqs, method="greedy", batch_size=64, beam_width=4, alpha=0.0, max_len=None
-):
-    """Decode many source id sequences with ``model``; returns ``(tokens, attention)`` lists.
-
-    Sources are decoded in length-sorted batches (less padding) and returned in
-    the given order.  ``max_len`` defaults to ``2 * len(source) + 10`` of the
-    longest source in each batch.
-
-    Raises:
-        ValueError: ``method`` is not ``"greedy"`` or ``"beam"``.
-    """
-    if method not in ("greedy", "beam"):
-        raise ValueError(f"translate_ids: method must be 'greedy' or 'beam'; got {method!r}")
-    order = np.argsort([len(s) for s in src_seqs], kind="stable")
-    tokens, attn = [None] * len(src_seqs), [None] * len(src_seqs)
-    pad = model.src_pad_id
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        lengths = np.array([len(src_seqs[i]) for i in idx], dtype=np.int64)
-        src = np.full((len(idx), int(lengths.max())), pad, dtype=np.int64)
-        for r, i in enumerate(idx):
-            src[r, : lengths[r]] = src_seqs[i]
-        limit = max_len or 2 * int(lengths.max()) + 10
-        if method == "greedy":
-            tok, att = model.greedy(src, lengths, max_len=limit)
-        else:
-            tok, att = model.beam_search(
-                src, lengths, beam_width=beam_width, max_len=limit, alpha=alpha
-            )
-        for r, i in enumerate(idx):
-            tokens[i], attn[i] = tok[r], att[r]
-    return tokens, attn

@@ -379,7 +379,7 @@ def test_torch_backend_agrees_with_numpy():
 
 
 def test_translation_batch_and_translate_ids():
-    from numrnn.models.seq2seq import translate_ids, translation_batch
+    from numrnn.models import translate_ids, translation_batch
 
     src, lengths, tgt_in, tgt_out = translation_batch(
         [[5, 6, 7], [8]], [[3, 4], [9, 10, 11]], PAD, PAD, BOS, EOS
@@ -415,7 +415,7 @@ def test_learns_to_reverse():
         eos_id=EOS,
     )
     opt = numrnn.optim.Adam(model.parameters(), lr=1e-2)
-    from numrnn.models.seq2seq import translation_batch
+    from numrnn.models import translation_batch
 
     def sample(n):
         srcs = [list(rng.integers(3, V, rng.integers(2, 6))) for _ in range(n)]

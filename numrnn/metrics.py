@@ -305,6 +305,24 @@ def corpus_bleu(hypotheses, references, max_order=4, smooth="none", smooth_value
     if not hypotheses:
         raise ValueError("corpus_bleu: the corpus is empty")
     value = _SMOOTH[smooth] if smooth_value is None else float(smooth_value)
+    counts, totals, sys_len, ref_len = _clipped_counts(hypotheses, references, max_order)
+    precisions, valid = _precisions(counts, totals, smooth, value)
+    if sys_len == 0:
+        bp = 0.0
+    elif sys_len < ref_len:
+        bp = math.exp(1.0 - ref_len / sys_len)
+    else:
+        bp = 1.0
+    if valid and all(p > 0 for p in precisions):
+        log_sum = sum(math.log(p / 100.0) for p in precisions) / max_order
+        score = 100.0 * bp * math.exp(log_sum)
+    else:
+        score = 0.0
+    return BLEU(score, tuple(precisions), bp, sys_len, ref_len, tuple(counts), tuple(totals))
+
+
+def _clipped_counts(hypotheses, references, max_order):
+    """Clipped n-gram matches and totals per order, and the hypothesis and reference lengths."""
     counts, totals = [0] * max_order, [0] * max_order
     sys_len = ref_len = 0
     for i, (hyp, refs) in enumerate(zip(hypotheses, references)):
@@ -324,15 +342,20 @@ def corpus_bleu(hypotheses, references, max_order=4, smooth="none", smooth_value
             counts[len(gram) - 1] += min(k, best[gram])
         for n in range(1, max_order + 1):
             totals[n - 1] += max(c - n + 1, 0)
+    return counts, totals, sys_len, ref_len
+
+
+def _precisions(counts, totals, smooth, value):
+    """The smoothed precisions :math:`p_n` in percent, and False when the score is 0."""
+    max_order = len(counts)
     precisions = [0.0] * max_order
-    log_sum, valid, exp_k = 0.0, any(counts), 1.0  # no match at all: 0 whatever the smoothing
+    valid, exp_k = any(counts), 1.0  # no match at all: 0 whatever the smoothing
     for n in range(1, max_order + 1 if valid else 1):
         match, total = float(counts[n - 1]), float(totals[n - 1])
         if smooth == "add-k" and n > 1:
             match, total = match + value, total + value
         if total == 0:  # no n-grams of this order in the whole corpus
-            valid = False
-            break
+            return precisions, False
         if match == 0:
             if smooth == "exp":
                 exp_k *= 2
@@ -343,18 +366,7 @@ def corpus_bleu(hypotheses, references, max_order=4, smooth="none", smooth_value
                 valid = False
         else:
             precisions[n - 1] = 100.0 * match / total
-    if sys_len == 0:
-        bp = 0.0
-    elif sys_len < ref_len:
-        bp = math.exp(1.0 - ref_len / sys_len)
-    else:
-        bp = 1.0
-    if valid and all(p > 0 for p in precisions):
-        log_sum = sum(math.log(p / 100.0) for p in precisions) / max_order
-        score = 100.0 * bp * math.exp(log_sum)
-    else:
-        score = 0.0
-    return BLEU(score, tuple(precisions), bp, sys_len, ref_len, tuple(counts), tuple(totals))
+    return precisions, valid
 
 
 def sentence_bleu(hypothesis, references, max_order=4, smooth="exp", smooth_value=None):

@@ -70,14 +70,13 @@ from .translation import (
     Encoded,
     beam_hypotheses,
     check_batch,
+    check_sizes,
     greedy_hypotheses,
     unpack_hypotheses,
     vocab_info,
 )
 
 __all__ = ["Seq2Seq"]
-
-_ATTENTION = (None, "additive", "dot", "general")
 
 
 class Seq2Seq(Module):
@@ -134,24 +133,16 @@ class Seq2Seq(Module):
         backend="numpy",
         device=None,
     ):
+        """Check every option, then build the submodules (see the class docstring).
+
+        Longer than 60 lines because the submodules must be created in this order,
+        which is the order of ``state_dict()``, shared with the torch reference model.
+        """
         super().__init__()
         src_size, s_pad, _, _ = vocab_info(src_vocab, "src_vocab")
         tgt_size, t_pad, t_bos, t_eos = vocab_info(tgt_vocab, "tgt_vocab")
-        if attention not in _ATTENTION:
-            raise ValueError(f"Seq2Seq: attention must be one of {_ATTENTION}; got {attention!r}")
-        for name, v in (
-            ("embed_size", embed_size),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Seq2Seq: {name} must be an int >= 1; got {v!r}")
+        check_sizes(attention, embed_size, hidden_size, num_layers, bidirectional_encoder)
         H, E, dirs = int(hidden_size), int(embed_size), 2 if bidirectional_encoder else 1
-        if attention == "dot" and dirs * H != H:
-            raise ValueError(
-                "Seq2Seq: attention='dot' needs keys of the decoder's size H, but a bidirectional "
-                f"encoder gives 2H = {2 * H}; use 'general' or 'additive'"
-            )
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         self.src_vocab_size, self.tgt_vocab_size = src_size, tgt_size

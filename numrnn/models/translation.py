@@ -22,6 +22,7 @@ __all__ = [
     "Encoded",
     "beam_hypotheses",
     "check_batch",
+    "check_sizes",
     "greedy_hypotheses",
     "translate_ids",
     "translation_batch",
@@ -50,6 +51,31 @@ def vocab_info(v, what):
     raise TypeError(
         f"Seq2Seq: {what} must be a numrnn.data.Vocab or an int size; got {type(v).__name__}"
     )
+
+
+ATTENTION = (None, "additive", "dot", "general")
+
+
+def check_sizes(attention, embed_size, hidden_size, num_layers, bidirectional_encoder):
+    """Raise ``ValueError`` for a :class:`~numrnn.models.Seq2Seq` option that does not fit.
+
+    ``attention`` must be one of :data:`ATTENTION`; the sizes ints >= 1; ``"dot"``
+    attention needs keys of the decoder's size, so no bidirectional encoder.
+    """
+    if attention not in ATTENTION:
+        raise ValueError(f"Seq2Seq: attention must be one of {ATTENTION}; got {attention!r}")
+    for name, v in (
+        ("embed_size", embed_size),
+        ("hidden_size", hidden_size),
+        ("num_layers", num_layers),
+    ):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"Seq2Seq: {name} must be an int >= 1; got {v!r}")
+    if attention == "dot" and bidirectional_encoder:
+        raise ValueError(
+            "Seq2Seq: attention='dot' needs keys of the decoder's size H, but a bidirectional "
+            f"encoder gives 2H = {2 * int(hidden_size)}; use 'general' or 'additive'"
+        )
 
 
 def check_batch(model, src, src_lengths, tgt_in=None):

@@ -110,3 +110,21 @@ def test_checkpoint_roundtrip_unchanged(tmp_path):
     other = numrnn.Linear(3, 2, seed=1)
     numrnn.load(path, other)
     np.testing.assert_array_equal(other.weight.data, model.weight.data)
+
+
+@pytest.mark.parametrize("module", ["numrnn", "numrnn.trace"])
+def test_python_m_runs_without_a_runpy_warning(module):
+    # ``import numrnn`` imports every part; running one of them with -m must not warn
+    # that the module was already imported (it would run twice, in two namespaces).
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    args = ["trace", "rnn"] if module == "numrnn" else ["rnn"]
+    res = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "FORWARD" in res.stdout

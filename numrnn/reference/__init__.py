@@ -16,6 +16,7 @@ checks that they do, and checks these against finite differences and torch.
 from .cell import Cell, Weight, gru_cell, lstm_cell, rnn_cell, rnn_relu_cell, uniform_init
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .masked import masked_backward, masked_forward
 from .rnn import (
     rnn_backward,
     rnn_forward,
@@ -37,6 +38,8 @@ __all__ = [
     "lstm_forward",
     "lstm_step_backward",
     "lstm_step_forward",
+    "masked_backward",
+    "masked_forward",
     "rnn_backward",
     "rnn_cell",
     "rnn_forward",

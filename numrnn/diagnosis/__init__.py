@@ -6,6 +6,14 @@ names the mistake from :data:`CATALOGUE`; see ``examples/exercises/README.md``.
 
 from .catalogue import CATALOGUE, Mistake
 from .check import check_bptt
+from .health import HealthReport, check_training_health
 from .report import BPTTReport
 
-__all__ = ["CATALOGUE", "BPTTReport", "Mistake", "check_bptt"]
+__all__ = [
+    "CATALOGUE",
+    "BPTTReport",
+    "HealthReport",
+    "Mistake",
+    "check_bptt",
+    "check_training_health",
+]

@@ -73,6 +73,12 @@ CATALOGUE = {
             "the chain rule adds no factor of its own",
         ),
         Mistake(
+            "wrong-dh-prev",
+            "The step's gradient to the previous state misses a path or has one too many: "
+            "with one step, every weight and dx is right and only dh0 (or dc0) is wrong.",
+            "dh_prev = sum over every use of h_prev in the step (GRU: dh * z, the gates, W_hn)",
+        ),
+        Mistake(
             "mutated-input",
             "The backward wrote into one of its arguments (for instance dout[t] += dh_next), "
             "which corrupts the caller's arrays.",

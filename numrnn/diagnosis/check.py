@@ -232,6 +232,13 @@ def _diagnose_probe(cell, probe, got, expected, sim_inputs, diagnoses, details):
             diagnoses.append(kind)
             details.append(f"{kind}: {n} ({probe} probe)")
     initial = {f"d{s}0" for s in cell.states}
+    if probe == "one step":
+        # with a single step the loop-level mistakes coincide (dropping dc_next is ignoring
+        # dcT); this probe only tells a wrong step apart: its gates, or its dh_prev alone
+        if set(wrong) <= initial:
+            diagnoses.append("wrong-dh-prev")
+            details.append(f"wrong-dh-prev: with one step, only {', '.join(wrong)} is wrong")
+        return
     if set(wrong) <= initial:
         diagnoses.append("wrong-initial-state")
         details.append(f"wrong-initial-state: only {', '.join(wrong)} is wrong ({probe} probe)")
@@ -256,7 +263,7 @@ def _diagnose_probe(cell, probe, got, expected, sim_inputs, diagnoses, details):
             if all(close(got[n], simulated[n]) for n in expected):
                 diagnoses.append(mistake)
                 details.append(
-                    f"{mistake}: every gradient equals the loop with that mistake ({probe} probe)"
+                    f"{mistake}: every gradient equals the reference loop with that mistake"
                 )
                 break
     _one_step_weights(cell, probe, got, expected, sim_inputs, wrong, diagnoses, details)

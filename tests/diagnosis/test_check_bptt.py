@@ -122,6 +122,7 @@ PLANTS = [
         "wrong-initial-state",
         -1,
     ),
+    ("gru", "gru.py", "    dh_direct = dh * z\n", "    dh_direct = 0 * dh\n", "wrong-dh-prev", 3),
     (
         "gru",
         "gru.py",
@@ -216,6 +217,7 @@ def test_padding_leak_is_named(tmp_path):
 
 def test_every_catalogue_entry_is_planted_somewhere():
     named = {p[4].split(":")[0] for p in PLANTS} | {"padding-leak"}
+    # the embedding exercise's entry is planted in tests/examples/test_sequence_exercises.py
     assert set(CATALOGUE) - named == {"repeated-index-overwritten", "wrong-shape", "unclassified"}
 
 

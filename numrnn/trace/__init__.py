@@ -38,7 +38,7 @@ optionally, ``bias_ih`` and ``bias_hh``; a ``_l0`` suffix is accepted so a saved
 Every trace prints its weights in that format, ready to be edited.
 """
 
-from .format import format_trace
-from .run import KINDS, LOSSES, Trace, default_weights, main, trace
+from .run import KINDS, LOSSES, default_weights, main, trace
+from .tables import Trace, format_trace
 
 __all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]

@@ -5,18 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import reference as R
+from .tables import _GATES, _PARAMS, Trace, format_trace
 
-__all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "main", "trace"]
+__all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
 
 KINDS = ("rnn", "lstm", "gru")
 LOSSES = ("sum", "last")
-_GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 # The default weights cycle through these values, parameter after parameter, in
 # PyTorch's order: small, distinct and with one decimal, so a step is a few
 # multiplications a student can do with a calculator.
@@ -24,73 +22,6 @@ _PATTERN = (0.5, -0.3, 0.1, 0.2, -0.4, 0.3, -0.2, 0.4, -0.1, 0.6, -0.5)
 
 
 # -- the computation ------------------------------------------------------------------------------
-
-
-@dataclass
-class Trace:
-    r"""Every number of one forward and backward pass (batch of one, float64).
-
-    Attributes:
-        kind: ``"rnn"``, ``"lstm"`` or ``"gru"``; nonlinearity: the RNN's ``"tanh"``/``"relu"``.
-        inputs: ``(T, D)``; weights: name -> array in PyTorch's layout (no biases
-            when the layer has none); h0 ``(H,)``; c0 ``(H,)`` (LSTM) or None.
-        loss_kind: ``"sum"`` or ``"last"``; loss: the value of :math:`L`.
-        forward: ``T`` dicts, one per step (``forward[t - 1]`` is step ``t``),
-            quantity name -> ``(H,)`` array (``"x"`` is ``(D,)``); the names are
-            listed, with their formulas, by :func:`format_trace`.
-        backward: ``T`` dicts indexed like ``forward``: the gradients of step ``t``
-            (``"dh"`` the whole :math:`\partial L/\partial h_t`, ``"da"`` or
-            ``"da_<gate>"`` the pre-activation gradients, ``"dc"`` for the LSTM, ...).
-        step_grads: ``T`` dicts of each step's contribution to every parameter gradient.
-        grads: the parameter gradients (sums of ``step_grads``); dh0, dc0: the
-            gradients of the initial states.
-    """
-
-    kind: str
-    nonlinearity: str
-    inputs: np.ndarray
-    weights: dict
-    h0: np.ndarray
-    c0: np.ndarray | None
-    loss_kind: str
-    loss: float = 0.0
-    forward: list = field(default_factory=list)
-    backward: list = field(default_factory=list)
-    step_grads: list = field(default_factory=list)
-    grads: dict = field(default_factory=dict)
-    dh0: np.ndarray | None = None
-    dc0: np.ndarray | None = None
-
-    @property
-    def hidden_size(self):
-        return int(self.h0.shape[0])
-
-    @property
-    def input_size(self):
-        return int(self.inputs.shape[1])
-
-    @property
-    def seq_len(self):
-        return int(self.inputs.shape[0])
-
-    def as_dict(self):
-        """The trace as plain Python (lists and floats), e.g. for ``json.dumps``."""
-
-        def plain(v):
-            if isinstance(v, np.ndarray):
-                return v.tolist()
-            if isinstance(v, dict):
-                return {k: plain(u) for k, u in v.items()}
-            if isinstance(v, list):
-                return [plain(u) for u in v]
-            return v
-
-        return {name: plain(getattr(self, name)) for name in self.__dataclass_fields__}
-
-    def __str__(self):
-        from .format import format_trace  # format.py imports this module
-
-        return format_trace(self)
 
 
 def default_weights(kind, hidden_size=1, input_size=1):
@@ -399,8 +330,6 @@ def _parser():
 
 def main(argv=None):
     """Command-line entry point; returns 0, or exits with status 2 on bad arguments."""
-    from .format import format_trace  # format.py reads this module's names
-
     parser = _parser()
     args = parser.parse_args(argv)
     if not 0 <= args.precision <= 17:

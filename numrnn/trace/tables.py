@@ -1,14 +1,89 @@
-"""The printed form of a trace: weights, equations, and one table per pass."""
+"""The record of a trace (:class:`Trace`) and how it prints (:func:`format_trace`).
+
+:mod:`numrnn.trace` computes a trace with the reference's step pairs; this file
+holds the record it fills and lays the record out as text tables, one column per
+time step, each row with its formula.  No arithmetic of the recurrent layers here.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .run import _GATES, _PARAMS, Trace
+__all__ = ["Trace", "format_trace"]
 
-__all__ = ["format_trace"]
+_GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass
+class Trace:
+    r"""Every number of one forward and backward pass (batch of one, float64).
+
+    Attributes:
+        kind: ``"rnn"``, ``"lstm"`` or ``"gru"``; nonlinearity: the RNN's ``"tanh"``/``"relu"``.
+        inputs: ``(T, D)``; weights: name -> array in PyTorch's layout (no biases
+            when the layer has none); h0 ``(H,)``; c0 ``(H,)`` (LSTM) or None.
+        loss_kind: ``"sum"`` or ``"last"``; loss: the value of :math:`L`.
+        forward: ``T`` dicts, one per step (``forward[t - 1]`` is step ``t``),
+            quantity name -> ``(H,)`` array (``"x"`` is ``(D,)``); the names are
+            listed, with their formulas, by :func:`format_trace`.
+        backward: ``T`` dicts indexed like ``forward``: the gradients of step ``t``
+            (``"dh"`` the whole :math:`\partial L/\partial h_t`, ``"da"`` or
+            ``"da_<gate>"`` the pre-activation gradients, ``"dc"`` for the LSTM, ...).
+        step_grads: ``T`` dicts of each step's contribution to every parameter gradient.
+        grads: the parameter gradients (sums of ``step_grads``); dh0, dc0: the
+            gradients of the initial states.
+    """
+
+    kind: str
+    nonlinearity: str
+    inputs: np.ndarray
+    weights: dict
+    h0: np.ndarray
+    c0: np.ndarray | None
+    loss_kind: str
+    loss: float = 0.0
+    forward: list = field(default_factory=list)
+    backward: list = field(default_factory=list)
+    step_grads: list = field(default_factory=list)
+    grads: dict = field(default_factory=dict)
+    dh0: np.ndarray | None = None
+    dc0: np.ndarray | None = None
+
+    @property
+    def hidden_size(self):
+        return int(self.h0.shape[0])
+
+    @property
+    def input_size(self):
+        return int(self.inputs.shape[1])
+
+    @property
+    def seq_len(self):
+        return int(self.inputs.shape[0])
+
+    def as_dict(self):
+        """The trace as plain Python (lists and floats), e.g. for ``json.dumps``."""
+
+        def plain(v):
+            if isinstance(v, np.ndarray):
+                return v.tolist()
+            if isinstance(v, dict):
+                return {k: plain(u) for k, u in v.items()}
+            if isinstance(v, list):
+                return [plain(u) for u in v]
+            return v
+
+        return {name: plain(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    def __str__(self):
+        return format_trace(self)
+
+
+# -- formatting -----------------------------------------------------------------------------------
 
 
 def _fmt(v, precision):

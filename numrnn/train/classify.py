@@ -265,45 +265,30 @@ def train_classifier(
     rng = make_rng(rng=rng)
     hist = _new_history()
     best = _BestEpoch(monitor, patience, restore_best)
-    bar = _LossBar(
-        total=None if time_budget is not None else epochs * math.ceil(len(seqs) / batch_size),
-        desc=desc,
-        show=show_progress,
+    epoch_options = dict(
+        batch_size=batch_size,
+        clip_norm=clip_norm,
+        weight=weight,
+        pad_id=pad_id,
+        word_dropout=word_dropout,
+        unk_id=unk_id,
     )
+    steps = None if time_budget is not None else epochs * math.ceil(len(seqs) / batch_size)
+    bar = _LossBar(total=steps, desc=desc, show=show_progress)
+    epoch_options["on_step"] = bar.on_step
     try:
         for epoch in range(1, epochs + 1):
             left = None if time_budget is None else time_budget - hist["train_seconds"]
             t0 = time.perf_counter()
             losses, out_of_time = train_epoch(
-                model,
-                seqs,
-                labels,
-                optimizer,
-                batch_size=batch_size,
-                rng=rng,
-                clip_norm=clip_norm,
-                weight=weight,
-                pad_id=pad_id,
-                word_dropout=word_dropout,
-                unk_id=unk_id,
-                time_budget=left,
-                on_step=bar.on_step,
+                model, seqs, labels, optimizer, rng=rng, time_budget=left, **epoch_options
             )
-            hist["train_seconds"] += time.perf_counter() - t0
-            hist["step_loss"].extend(losses)
-            hist["steps"] += len(losses)
-            hist["epoch"].append(epoch)
-            hist["train_loss"].append(float(np.mean(losses)))
+            _record_epoch(hist, epoch, losses, time.perf_counter() - t0)
             if scheduler is not None:
                 scheduler.step()
-            if val is not None:
-                r = evaluate(model, val[0], val[1], pad_id=pad_id)
-                for key in ("loss", "accuracy", "balanced_accuracy"):
-                    hist[f"val_{key}"].append(r[key])
-                bar.show_accuracy(r["accuracy"])
-                if best.update(epoch, r, model):
-                    hist["stopped_early"] = True
-                    break
+            if val is not None and _validate(model, val, pad_id, epoch, hist, bar, best):
+                hist["stopped_early"] = True
+                break
             if out_of_time:
                 break
     finally:
@@ -324,6 +309,24 @@ def _check_schedule(monitor, epochs, patience):
         raise ValueError(
             f"train_classifier: patience must be an int >= 1 or None; got {patience!r}"
         )
+
+
+def _validate(model, val, pad_id, epoch, hist, bar, best):
+    """Evaluate on ``val``, record it in ``hist`` and ``best``; True when patience ran out."""
+    r = evaluate(model, val[0], val[1], pad_id=pad_id)
+    for key in ("loss", "accuracy", "balanced_accuracy"):
+        hist[f"val_{key}"].append(r[key])
+    bar.show_accuracy(r["accuracy"])
+    return best.update(epoch, r, model)
+
+
+def _record_epoch(hist, epoch, losses, seconds):
+    """Add one training pass to the history: its steps' losses, their mean, the time."""
+    hist["train_seconds"] += seconds
+    hist["step_loss"].extend(losses)
+    hist["steps"] += len(losses)
+    hist["epoch"].append(epoch)
+    hist["train_loss"].append(float(np.mean(losses)))
 
 
 def _new_history():

@@ -23,6 +23,7 @@ from . import (
     train,
 )
 from .diagnosis import check_bptt
+from .gradcheck import gradcheck  # the function; its files are numrnn/gradcheck/*.py
 from .io import load, save
 from .nn import (
     GRU,
@@ -79,13 +80,3 @@ __all__ = [
     "trace",
     "train",
 ]
-
-
-def __getattr__(name):
-    # numrnn.gradcheck is imported on first use, so that ``python -m numrnn.gradcheck``
-    # runs it fresh; the module object is callable: numrnn.gradcheck(module, inputs).
-    if name == "gradcheck":
-        import importlib
-
-        return importlib.import_module(".gradcheck", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ __all__ = ["TOOLS", "main"]
 
 
 def _gradcheck(argv: Sequence[str]) -> int:
-    from .gradcheck import main as gradcheck_main
+    from .gradcheck.cli import main as gradcheck_main
 
     return gradcheck_main(list(argv))
 

@@ -112,13 +112,15 @@ def test_checkpoint_roundtrip_unchanged(tmp_path):
     np.testing.assert_array_equal(other.weight.data, model.weight.data)
 
 
-@pytest.mark.parametrize("module", ["numrnn", "numrnn.trace"])
+@pytest.mark.parametrize("module", ["numrnn", "numrnn.trace", "numrnn.gradcheck"])
 def test_python_m_runs_without_a_runpy_warning(module):
     # ``import numrnn`` imports every part; running one of them with -m must not warn
     # that the module was already imported (it would run twice, in two namespaces).
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    args = ["trace", "rnn"] if module == "numrnn" else ["rnn"]
+    args = {"numrnn": ["trace", "rnn"], "numrnn.trace": ["rnn"], "numrnn.gradcheck": ["linear"]}[
+        module
+    ]
     res = subprocess.run(
         [sys.executable, "-W", "error::RuntimeWarning", "-m", module, *args],
         capture_output=True,
@@ -127,4 +129,4 @@ def test_python_m_runs_without_a_runpy_warning(module):
         timeout=120,
     )
     assert res.returncode == 0, res.stderr
-    assert "FORWARD" in res.stdout
+    assert ("PASSED" if module == "numrnn.gradcheck" else "FORWARD") in res.stdout

@@ -93,3 +93,64 @@ def test_the_checks_can_fail(tmp_path):
         (6, "__init_subclass__"),
         (8, "assigns __class__"),
     ]
+
+
+# The layers in import order (README "Layout"): each may import only from those before it.
+LAYERS = [
+    "backend",
+    "rng",
+    "data",
+    "reference",
+    "functional",
+    "nn",
+    "optim",
+    "models",
+    "metrics",
+    "io",
+    "interop",
+    "train",
+    "study",
+    "diagnosis",
+    "gradcheck",
+    "trace",
+    "cli",
+]
+
+
+def upward_imports(path, root=ROOT):
+    """``(line, target layer)`` for each relative import of ``path`` that goes up the layers."""
+    rel = path.relative_to(root)
+    source = rel.parts[0].removesuffix(".py")
+    package = ("numrnn", *rel.parts[:-1])  # the package the file's relative imports start in
+    found = []
+    for node in ast.walk(_tree(path)):
+        if not (isinstance(node, ast.ImportFrom) and node.level > 0):
+            continue
+        base = package[: len(package) - (node.level - 1)]
+        full = [*base, *(node.module.split(".") if node.module else [])]
+        targets = [full[1]] if len(full) > 1 else [a.name for a in node.names]
+        for target in targets:
+            known = source in LAYERS and target in LAYERS
+            if known and LAYERS.index(target) > LAYERS.index(source):
+                found.append((node.lineno, target))
+    return found
+
+
+def test_each_layer_imports_only_from_the_layers_before_it():
+    offenders = [
+        f"{p.relative_to(ROOT).as_posix()}:{line} imports {target}"
+        for p in FILES
+        for line, target in upward_imports(p)
+    ]
+    assert offenders == []
+
+
+def test_an_upward_import_is_found(tmp_path):
+    # data/ importing from nn/ goes up the layers; nn/ importing from data/ does not.
+    pkg = tmp_path / "numrnn"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "nn").mkdir()
+    (pkg / "data" / "bad.py").write_text("from ..nn import Module\n")
+    (pkg / "nn" / "good.py").write_text("from ..data import batches\nfrom . import module\n")
+    assert upward_imports(pkg / "data" / "bad.py", root=pkg) == [(1, "nn")]
+    assert upward_imports(pkg / "nn" / "good.py", root=pkg) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,20 +28,20 @@ __all__ = ["gradcheck"]
 
 
 def gradcheck(
-    target,
-    inputs,
-    eps=1e-6,
+    target: Module | tuple[Callable, Callable],
+    inputs: Any,
+    eps: float = 1e-6,
     *,
-    kwargs=None,
-    rtol=1e-5,
-    atol=None,
-    noise_factor=100.0,
-    max_entries=200,
-    seed=0,
-    input_names=None,
-    check_inputs=True,
-    unpack_grad=None,
-):
+    kwargs: dict | None = None,
+    rtol: float = 1e-5,
+    atol: float | None = None,
+    noise_factor: float = 100.0,
+    max_entries: int | None = 200,
+    seed: int = 0,
+    input_names: Sequence[str] | None = None,
+    check_inputs: bool = True,
+    unpack_grad: bool | None = None,
+) -> GradcheckReport:
     r"""Check a module's or a forward/backward pair's gradients by central differences.
 
     The scalar differentiated is :math:`L = \sum G \odot y` over the output leaves,

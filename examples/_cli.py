@@ -254,3 +254,26 @@ def write_json(path, obj):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def example_metadata(path, example, model_class, prog, option):
+    """The metadata of the checkpoint at ``path``, checked to come from ``example``.
+
+    A file that is not a numrnn checkpoint, or that was written by another example (its
+    metadata's ``example``, or for older files without it, the class of the model it
+    holds, differs from ``model_class``), stops the command with a usage error naming
+    ``option`` (the argument that led to the file) and what the file is instead.
+    """
+    from numrnn.io import CheckpointError, read_header
+
+    try:
+        header = read_header(path)
+    except CheckpointError as err:
+        usage_error(prog, f"argument {option}: {err}")
+    meta = header.get("metadata", {})
+    held = header.get("model", {}).get("class")
+    tag = meta.get("example")
+    if tag == example or (tag is None and held == model_class):
+        return meta
+    what = f"was written by {tag}.py" if isinstance(tag, str) else f"holds a {held}"
+    usage_error(prog, f"argument {option}: {path} {what}; a checkpoint of {example}.py is needed")

@@ -28,6 +28,7 @@ import time
 import numpy as np
 from _cli import (
     apply_dry_run,
+    example_metadata,
     existing_file,
     existing_steps,
     may_replace,
@@ -44,7 +45,6 @@ from _cli import (
 
 import numrnn
 from numrnn.data import CharVocab, load_text, sequential_partition
-from numrnn.io import CheckpointError, read_header
 from numrnn.models import CharLM
 from numrnn.plotting import moving_average, pyplot
 from numrnn.training import evaluate_lm, progress, tbptt_train
@@ -399,19 +399,12 @@ def load_char_lm(path, prog=f"{PROG} generate"):
     A file that is not a numrnn checkpoint, or the checkpoint of another example, stops
     the command with a usage error naming ``--checkpoint`` and what the file is.
     """
-    try:
-        header = read_header(path)
-    except CheckpointError as err:
-        usage_error(prog, f"argument --checkpoint: {err}")
-    meta = header.get("metadata", {})
-    if meta.get("example") != "char_lm":
-        other = meta.get("example")
-        held = header.get("model", {}).get("class", "model")
-        what = f"written by {other}.py" if isinstance(other, str) else f"a {held} checkpoint"
+    meta = example_metadata(path, "char_lm", "CharLM", prog, "--checkpoint")
+    if "model_config" not in meta:
         usage_error(
             prog,
-            f"argument --checkpoint: {path} is {what}, not a char_lm.py checkpoint "
-            "(one written by a char_lm.py training run)",
+            f"argument --checkpoint: {path} was written by an older char_lm.py that did not "
+            "record the model's configuration; train it again to generate from it",
         )
     vocab = CharVocab(meta["vocab"], pad_token=None, unk_token=None)
     model = CharLM(**meta["model_config"])

@@ -86,7 +86,9 @@ class CharLM(Module):
             or not isinstance(top_k, (int, np.integer))
             or not 1 <= top_k <= self.vocab_size
         ):
-            raise ValueError(f"sample: top_k must be an int in [1, {self.vocab_size}]; got {top_k!r}")
+            raise ValueError(
+                f"sample: top_k must be an int in [1, {self.vocab_size}]; got {top_k!r}"
+            )
         if int(n) < 0:
             raise ValueError(f"sample: n must be >= 0; got {n}")
         rng = make_rng(None, rng) if rng is not None else np.random.default_rng()

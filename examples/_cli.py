@@ -223,13 +223,14 @@ def existing_steps(path, prog, overwrite):
     return steps
 
 
-def may_replace(path, old_steps, new_steps, prog):
+def may_replace(path, old_steps, new_steps, prog, taken=None):
     """Whether a checkpoint of ``new_steps`` may be written at ``path`` (prints why not).
 
-    ``old_steps`` is :func:`existing_steps`'s answer.  No file is written after zero
-    steps; a file with more steps than ``new_steps`` is kept.
+    ``old_steps`` is :func:`existing_steps`'s answer; ``taken`` the steps this run took
+    (default ``new_steps``; less when it resumed from a checkpoint).  Nothing is written
+    after zero steps taken; a file with more steps than ``new_steps`` is kept.
     """
-    if new_steps == 0:
+    if (new_steps if taken is None else taken) == 0:
         print(f"{prog}: no training step was taken; nothing saved to {path}", file=sys.stderr)
         return False
     if old_steps is not None and new_steps < old_steps:

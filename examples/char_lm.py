@@ -97,7 +97,12 @@ def build_parser():
         "--sample", type=nonnegative_int, default=400, help="characters to generate after training"
     )
     p.add_argument("--temperature", type=positive_float, default=0.8)
-    p.add_argument("--prime", default="ROMEO:\n", help="text the sample starts from")
+    p.add_argument(
+        "--prime",
+        default=None,
+        help="text the sample starts from (default: 'ROMEO:\\n' for Shakespeare, "
+        "the first character of --text otherwise)",
+    )
     p.add_argument("--compare", action="store_true", help="train RNN, GRU, LSTM and 2-layer LSTM")
     p.add_argument("--resume", type=existing_file, help="continue from this checkpoint")
     p.add_argument(
@@ -121,7 +126,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.dry_run:
         apply_dry_run(p, args, argv, DRY_RUN)
-    if args.sample > 0 and not args.prime:
+    if args.sample > 0 and args.prime == "":
         p.error("argument --prime: needs at least one character when --sample > 0")
     return args
 
@@ -245,7 +250,7 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
     _, ppl = evaluate_lm(model, val_stream)
     history["val_step"].append(step)
     history["val_ppl"].append(ppl)
-    saved = may_replace(ckpt, old_steps, step - first_step, PROG)
+    saved = may_replace(ckpt, old_steps, step, PROG, taken=step - first_step)
     if saved:
         numrnn.save(
             ckpt,
@@ -321,6 +326,8 @@ def main(argv=None):
     vocab = CharVocab.build(text, pad_token=None, unk_token=None)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
     check_sizes(args, len(train_ids), len(val_ids))
+    if args.prime is None:
+        args.prime = text[0] if args.text else "ROMEO:\n"
     if args.sample > 0 and not args.compare:
         check_prime(args.prime, vocab)
     print(

@@ -405,3 +405,23 @@ def test_results_json_is_written_atomically(tmp_path):
     with pytest.raises(TypeError):
         _cli.write_json(str(path), {"a": np.zeros(2)})  # not JSON: the old file stays
     assert '"a"' in path.read_text() and sorted(os.listdir(tmp_path)) == ["results.json"]
+
+
+@pytest.mark.parametrize(
+    "name, filename", [("names", "names_best.npz"), ("sentiment", "sentiment.npz")]
+)
+@pytest.mark.parametrize("kind", ["other example", "not a checkpoint"])
+def test_predict_refuses_a_checkpoint_it_cannot_use(name, filename, kind, tmp_path, capsys):
+    path = tmp_path / filename
+    if kind == "other example":
+        _fake_checkpoint(path, 5)
+    else:
+        path.write_text("a note")
+    before = snapshot(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        example(name).predict(["Smith", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--out" in err and str(path) in err, err
+    if kind == "other example":
+        assert "char_lm.py" in err and f"{name}.py" in err
+    assert snapshot(tmp_path) == before

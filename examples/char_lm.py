@@ -176,6 +176,40 @@ def check_prime(prime, vocab, prog=PROG):
         )
 
 
+def model_config(args, cell, num_layers, vocab):
+    """The keyword arguments of :class:`CharLM` (saved in the checkpoint for ``generate``)."""
+    return {
+        "vocab_size": len(vocab),
+        "embed_size": args.embed_size,
+        "hidden_size": args.hidden_size,
+        "num_layers": num_layers,
+        "cell": cell,
+        "dropout": args.dropout if num_layers > 1 else 0.0,
+    }
+
+
+def check_resume(args, vocab):
+    """Stop with a usage error unless ``--resume`` names a char_lm.py checkpoint of this
+    text's vocabulary and of the model the options describe."""
+    meta = example_metadata(args.resume, "char_lm", "CharLM", PROG, "--resume")
+    if meta.get("vocab") != list(vocab.itos):
+        usage_error(PROG, f"argument --resume: {args.resume} was trained on another text")
+    saved = meta.get("model_config", {})
+    planned = model_config(args, args.cell, args.num_layers, vocab)
+    differ = [
+        f"{k} {saved[k]!r} (options: {planned[k]!r})"
+        for k in planned
+        if k in saved and saved[k] != planned[k]
+    ]
+    if differ:
+        usage_error(
+            PROG,
+            f"argument --resume: {args.resume} holds another model: "
+            + ", ".join(differ)
+            + "; give the options it was trained with",
+        )
+
+
 def checkpoint_path(args, name):
     return os.path.join(args.out, "checkpoint.npz" if name == "main" else f"checkpoint_{name}.npz")
 
@@ -187,23 +221,14 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
     (``old_steps``: the steps of the checkpoint already there); ``row["saved"]`` says.
     """
     rng = np.random.default_rng(args.seed)
-    config = {
-        "vocab_size": len(vocab),
-        "embed_size": args.embed_size,
-        "hidden_size": args.hidden_size,
-        "num_layers": num_layers,
-        "cell": cell,
-        "dropout": args.dropout if num_layers > 1 else 0.0,
-    }
+    config = model_config(args, cell, num_layers, vocab)
     model = CharLM(**config, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
     step, history = 0, {"step": [], "loss": [], "val_step": [], "val_ppl": []}
     ckpt = checkpoint_path(args, name)
     resume = args.resume if name == "main" else None
     if resume:
-        meta = numrnn.load(resume, model, opt, rng=rng)
-        if meta.get("vocab") != list(vocab.itos):
-            sys.exit(f"char_lm: {resume} was trained on another vocabulary")
+        meta = numrnn.load(resume, model, opt, rng=rng)  # checked by check_resume
         step, history = int(meta["step"]), meta["history"]
         print(f"resumed from {resume} at step {step}")
     first_step = step
@@ -339,6 +364,8 @@ def main(argv=None):
         configs = [("rnn", "rnn", 1), ("gru", "gru", 1), ("lstm", "lstm", 1), ("lstm-2", "lstm", 2)]
     else:
         configs = [("main", args.cell, args.num_layers)]
+    if args.resume and not args.compare:
+        check_resume(args, vocab)
     # every checkpoint this run may replace is looked at before any training
     old = {
         name: existing_steps(checkpoint_path(args, name), PROG, args.overwrite)

@@ -425,3 +425,17 @@ def test_predict_refuses_a_checkpoint_it_cannot_use(name, filename, kind, tmp_pa
     if kind == "other example":
         assert "char_lm.py" in err and f"{name}.py" in err
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "tag, message", [("char_lm", "another text"), ("translate", "translate.py")]
+)
+def test_resume_from_a_checkpoint_that_does_not_fit_is_a_usage_error(tag, message, out, capsys):
+    path = out.parent / "other.npz"
+    numrnn.save(path, numrnn.models.CharLM(5, 4, 8, seed=0), example=tag, step=7)
+    before = snapshot(out.parent)
+    with pytest.raises(SystemExit) as exc:
+        example("char_lm").main(["--dry-run", "--resume", str(path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--resume" in err and message in err, err
+    assert snapshot(out.parent) == before

@@ -30,6 +30,8 @@ and the confusion matrix of the best one on the held-out names.  The best model
 is saved as OUT/names_best.npz (numrnn.io: weights, optimiser state, and its
 configuration, vocabulary and class names as metadata), which `predict` reads;
 `predict` without a checkpoint trains first (the default run) and then answers.
+A checkpoint already in --out is replaced only by a run with more training steps
+(--overwrite replaces it anyway).
 """
 
 from __future__ import annotations

@@ -26,6 +26,8 @@ Figures go to --out: the training loss and the validation loss and accuracy per
 epoch.  The model is saved as OUT/sentiment.npz (numrnn.io: weights, optimiser
 state, and its configuration and vocabulary as metadata), which `predict` reads;
 `predict` without a checkpoint trains first (the default run) and then answers.
+A checkpoint already in --out is replaced only by a run with more training steps
+(--overwrite replaces it anyway).
 """
 
 from __future__ import annotations

@@ -469,8 +469,6 @@ def attention_paths(path, n):
 
 
 def translate(argv):
-    import numpy as np
-
     from numrnn.data.datasets import translation_tokenizers
 
     args = parse_translate_args(argv)
@@ -498,42 +496,47 @@ def translate(argv):
     pngs = attention_paths(args.attention_png, len(tokens)) if plt is not None else []
     results = []
     for k, toks in enumerate(tokens):
-        ids = src_vocab.encode(toks)
-        unknown = [t for t, i in zip(toks, ids.tolist()) if i == src_vocab.unk_id]
-        src, lengths = ids[None, :], np.array([len(ids)])
-        max_len = 2 * len(ids) + 10
-        greedy = model.greedy(src, lengths, max_len=max_len, return_hypotheses=True)[0]
-        beam = model.beam_search(
-            src,
-            lengths,
-            beam_width=args.beam_width,
-            max_len=max_len,
-            alpha=args.alpha,
-            return_hypotheses=True,
-        )[0]
-        shown = " ".join(f"{t}[unknown]" if t in unknown else t for t in toks)
-        print(f"source      : {shown}")
-        if unknown:
-            print(
-                f"              not in the training vocabulary, read as <unk>: {', '.join(unknown)}"
-            )
-        for label, h in (("greedy", greedy), (f"beam ({args.beam_width})", beam)):
-            words = " ".join(tgt_vocab.to_tokens(h.tokens))
-            end = "" if h.finished else f"; no <eos> within {max_len} tokens"
-            print(f"{label:12s}: {words}   (log p = {h.log_prob:.3f}{end})")
-        print()
+        r = translate_one(model, toks, src_vocab, tgt_vocab, args.beam_width, args.alpha)
+        beam = r["beam"]
         if pngs and beam.attention is not None and len(beam.tokens):
             draw_attention(
                 plt,
-                beam.attention[:, : len(ids)],
+                beam.attention[:, : len(toks)],
                 toks,
                 tgt_vocab.to_tokens(beam.tokens),
                 f"{meta['model_name']} attention (beam {args.beam_width})",
                 pngs[k],
             )
             print(f"wrote {pngs[k]}")
-        results.append({"unknown": unknown, "greedy": greedy, "beam": beam})
+        results.append(r)
     return results
+
+
+def translate_one(model, toks, src_vocab, tgt_vocab, beam_width, alpha):
+    """Greedy and beam translations of one tokenised sentence, printed with log p.
+
+    Returns ``{"unknown": [...], "greedy": Hypothesis, "beam": Hypothesis}``.
+    """
+    import numpy as np
+
+    ids = src_vocab.encode(toks)
+    unknown = [t for t, i in zip(toks, ids.tolist()) if i == src_vocab.unk_id]
+    src, lengths = ids[None, :], np.array([len(ids)])
+    max_len = 2 * len(ids) + 10
+    greedy = model.greedy(src, lengths, max_len=max_len, return_hypotheses=True)[0]
+    beam = model.beam_search(
+        src, lengths, beam_width=beam_width, max_len=max_len, alpha=alpha, return_hypotheses=True
+    )[0]
+    shown = " ".join(f"{t}[unknown]" if t in unknown else t for t in toks)
+    print(f"source      : {shown}")
+    if unknown:
+        print(f"              not in the training vocabulary, read as <unk>: {', '.join(unknown)}")
+    for label, h in (("greedy", greedy), (f"beam ({beam_width})", beam)):
+        words = " ".join(tgt_vocab.to_tokens(h.tokens))
+        end = "" if h.finished else f"; no <eos> within {max_len} tokens"
+        print(f"{label:12s}: {words}   (log p = {h.log_prob:.3f}{end})")
+    print()
+    return {"unknown": unknown, "greedy": greedy, "beam": beam}
 
 
 if __name__ == "__main__":

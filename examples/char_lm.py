@@ -412,7 +412,13 @@ def parse_generate_args(argv):
         description="Generate text from a checkpoint written by char_lm.py (no training).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--checkpoint", required=True, type=existing_file, metavar="PATH")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=existing_file,
+        metavar="PATH",
+        help="written by a char_lm.py training run (OUT/checkpoint.npz)",
+    )
     p.add_argument(
         "--prime",
         default=None,

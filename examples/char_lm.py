@@ -126,6 +126,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.dry_run:
         apply_dry_run(p, args, argv, DRY_RUN)
+    if args.resume and args.compare:
+        p.error("argument --resume: continues one model; it cannot be combined with --compare")
     if args.sample > 0 and args.prime == "":
         p.error("argument --prime: needs at least one character when --sample > 0")
     return args

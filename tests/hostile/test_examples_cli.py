@@ -166,6 +166,7 @@ CASES = [
     for option, values in options.items()
     for value in values
 ]
+CASES += [("char_lm", "main", ["--compare", "--resume", "out/keep.txt"], "--resume")]
 # a dry run does not make a bad option acceptable
 CASES += [(name, "main", ["--dry-run", "--epochs", "0"], "--epochs") for name in BAD_NUMBERS]
 CASES += [("vanishing_gradients", "main", ["--dry-run", "--steps", "0"], "--steps")]

@@ -96,7 +96,11 @@ def parse_args(argv=None):
     p.add_argument("--num-layers", type=positive_int, default=1, help="stacked recurrent layers")
     p.add_argument("--bidirectional", action="store_true", help="read names in both directions")
     p.add_argument(
-        "--epochs", type=positive_int, default=10, help="passes over the training names, per model"
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="passes over the training names, per model (10 if not given; with --seconds, "
+        "the most passes within that time, unlimited if not given)",
     )
     p.add_argument(
         "--seconds",
@@ -227,7 +231,7 @@ def train_one(args, cell, vocab, classes, train, val, weight):
     cfg = model_config(args, cell, vocab, len(classes))
     model = SequenceClassifier(**cfg, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
-    epochs = args.epochs if args.seconds is None else 10_000
+    epochs = args.epochs or (10 if args.seconds is None else 10_000)
     sched = (
         numrnn.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         if args.seconds is None
@@ -382,9 +386,12 @@ def main(argv=None, return_model=False):
     )
     power = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}[args.class_weights]
     weight = None if power == 0 else class_weights(train[1], C, power).astype(np.float32)
-    budget = (
-        f"{args.seconds:g} s of training" if args.seconds is not None else f"{args.epochs} epochs"
-    )
+    if args.seconds is None:
+        budget = f"{args.epochs or 10} epochs"
+    else:
+        budget = f"{args.seconds:g} s of training" + (
+            f", at most {args.epochs} epochs" if args.epochs else ""
+        )
     print(f"budget per model: {budget}; class weights: {args.class_weights}")
     ckpt = os.path.join(args.out, CHECKPOINT)
     old_steps = existing_steps(ckpt, "names.py", args.overwrite)

@@ -154,17 +154,17 @@ class AdditiveAttention(_Attention):
 
     def __init__(
         self,
-        query_size,
-        key_size,
-        hidden_size,
-        bias=False,
+        query_size: int,
+        key_size: int,
+        hidden_size: int,
+        bias: bool = False,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: np.typing.DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         sizes = (query_size, key_size, hidden_size)
         if any(int(n) != n or n < 1 for n in sizes):
@@ -310,15 +310,15 @@ class GeneralAttention(_Attention):
 
     def __init__(
         self,
-        query_size,
-        key_size,
+        query_size: int,
+        key_size: int,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: np.typing.DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         if any(int(n) != n or n < 1 for n in (query_size, key_size)):
             raise ValueError(
@@ -350,7 +350,15 @@ class GeneralAttention(_Attention):
 class _ParameterFree(_Attention):
     _same_dim = True
 
-    def __init__(self, *, dtype=np.float32, seed=None, rng=None, backend="numpy", device=None):
+    def __init__(
+        self,
+        *,
+        dtype: np.typing.DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         self._init_dtype(dtype)
         make_rng(seed, rng)  # validates; there is nothing to initialise

@@ -8,6 +8,7 @@ is BPTT written out by hand (the LIFO caches make that order the natural one).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -24,16 +25,16 @@ class _CellBase(Module):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        bias=True,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: np.typing.DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
@@ -110,7 +111,14 @@ class RNNCell(_CellBase):
     ``h = cell(x, h=None)``; ``dx, dh_prev = cell.backward(dh)``.
     """
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", **kwargs):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        **kwargs: Any,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"RNNCell: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}"

@@ -29,16 +29,16 @@ class Linear(Module):
 
     def __init__(
         self,
-        in_features,
-        out_features,
-        bias=True,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: np.typing.DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
         if self.in_features < 1 or self.out_features < 1:
@@ -95,16 +95,16 @@ class Embedding(Module):
 
     def __init__(
         self,
-        num_embeddings,
-        embedding_dim,
-        padding_idx=None,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: np.typing.DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if self.num_embeddings < 1 or self.embedding_dim < 1:

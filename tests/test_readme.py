@@ -156,3 +156,25 @@ def test_output_comparison_can_fail():
     assert checker.check_output("(128, 32)\n", "(128,  32)\n", flags)
     assert not checker.check_output("(128, 32)\n", "(128, 33)\n", flags)
     assert checker.check_output("loss ...\n", "loss 4.17\n", flags)
+
+
+def test_a_missing_optional_package_skips_and_any_other_error_fails(tmp_path):
+    # The runner itself: a block whose optional package is absent is skipped, an import
+    # error of any other package fails, and names carry from block to block.
+    blocks = [
+        {"where": "doc:1", "code": "x = 2\nprint(x)\n"},
+        {"where": "doc:5", "code": "import numrnn_absent_optional\n"},
+        {"where": "doc:9", "code": "import numrnn_absent_other\n"},
+        {"where": "doc:13", "code": "print(x + 1)\n"},
+    ]
+    res = subprocess.run(
+        [sys.executable, "-c", _RUNNER, "numrnn_absent_optional"],
+        input=json.dumps(blocks),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    got = [(r["status"], r["stdout"]) for r in json.loads(res.stdout)]
+    assert got == [("ok", "2\n"), ("skip", ""), ("error", ""), ("ok", "3\n")]

@@ -164,7 +164,7 @@ def _amax(xp, v):
 
 
 def _needs_float64(dt, bound):
-    """True when float arithmetic in ``dt`` may overflow on values up to ``bound`` (see the module docstring)."""
+    """True when arithmetic in ``dt`` may overflow on values up to ``bound`` (module docstring)."""
     return dt.itemsize < 8 and not bound < float(np.finfo(dt).max) / 4
 
 

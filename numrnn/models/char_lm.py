@@ -8,6 +8,7 @@ from ..backend import to_numpy
 from ..functional import softmax
 from ..nn import Embedding, Linear, Module, no_grad
 from ..nn.module import check_dtype, make_rng
+from ..nn.validate import check_array, peek_cache
 from .recurrent import make_recurrent
 
 __all__ = ["CharLM"]
@@ -57,6 +58,15 @@ class CharLM(Module):
         return self.head(out), state  # (T, B, V)
 
     def backward(self, dlogits):
+        """Back-propagate ``dlogits`` ``(T, B, V)`` through the chunk; returns None.
+
+        Raises:
+            RuntimeError: no forward is pending.
+            TypeError / ValueError: ``dlogits`` is not an array of the model's dtype
+                and the logits' shape (nothing changes; the forward stays pending).
+        """
+        x = peek_cache(self.head)[0]  # the head's input, (T, B, H)
+        check_array(self, "dlogits", dlogits, shape=tuple(x.shape[:-1]) + (self.vocab_size,))
         dout = self.head.backward(dlogits)  # (T, B, H)
         de, _ = self.rnn.backward(dout)  # gradient of the initial state is dropped: truncated BPTT
         self.embedding.backward(de)

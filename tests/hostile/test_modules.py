@@ -137,27 +137,102 @@ _X = np.zeros((5, 2, 3))
 @pytest.mark.parametrize(
     "make,call,exc,match",
     [
-        (lambda: LSTM(3, 4, dtype=F64), lambda m: m(_X, 5), TypeError, r"hx must be None or a tuple \(h0, c0\)"),
-        (lambda: LSTM(3, 4, dtype=F64), lambda m: m(_X, np.zeros((1, 2, 4))), TypeError, r"hx .*\(h0, c0\)"),
-        (lambda: LSTM(3, 4, dtype=F64), lambda m: m(_X, (np.zeros((1, 2, 4)),)), ValueError, r"hx must be a tuple \(h0, c0\)"),
-        (lambda: LSTM(3, 4, dtype=F64), lambda m: m(_X, (np.zeros((1, 2, 4)), 5)), TypeError, r"hx\[1\] must be a numpy"),
-        (lambda: LSTMCell(3, 4, dtype=F64), lambda m: m(np.zeros((2, 3)), 5), TypeError, r"hx must be None or a tuple \(h0, c0\)"),
-        (lambda: LSTMCell(3, 4, dtype=F64), lambda m: m(np.zeros((2, 3)), (np.zeros((2, 4)),)), ValueError, r"hx must be a tuple \(h0, c0\)"),
+        (
+            lambda: LSTM(3, 4, dtype=F64),
+            lambda m: m(_X, 5),
+            TypeError,
+            r"hx must be None or a tuple \(h0, c0\)",
+        ),
+        (
+            lambda: LSTM(3, 4, dtype=F64),
+            lambda m: m(_X, np.zeros((1, 2, 4))),
+            TypeError,
+            r"hx .*\(h0, c0\)",
+        ),
+        (
+            lambda: LSTM(3, 4, dtype=F64),
+            lambda m: m(_X, (np.zeros((1, 2, 4)),)),
+            ValueError,
+            r"hx must be a tuple \(h0, c0\)",
+        ),
+        (
+            lambda: LSTM(3, 4, dtype=F64),
+            lambda m: m(_X, (np.zeros((1, 2, 4)), 5)),
+            TypeError,
+            r"hx\[1\] must be a numpy",
+        ),
+        (
+            lambda: LSTMCell(3, 4, dtype=F64),
+            lambda m: m(np.zeros((2, 3)), 5),
+            TypeError,
+            r"hx must be None or a tuple \(h0, c0\)",
+        ),
+        (
+            lambda: LSTMCell(3, 4, dtype=F64),
+            lambda m: m(np.zeros((2, 3)), (np.zeros((2, 4)),)),
+            ValueError,
+            r"hx must be a tuple \(h0, c0\)",
+        ),
         (lambda: GRU(3, 4, dtype=F64), lambda m: m(_X, 5), TypeError, "hx must be a numpy.ndarray"),
-        (lambda: RNNCell(3, 4, dtype=F64), lambda m: m(np.zeros((2, 3)), [0.0] * 4), TypeError, "hx must be a numpy.ndarray"),
-        (lambda: RNN(3, 4, dtype=F64), lambda m: m(_X.tolist()), TypeError, "x must be a numpy.ndarray"),
+        (
+            lambda: RNNCell(3, 4, dtype=F64),
+            lambda m: m(np.zeros((2, 3)), [0.0] * 4),
+            TypeError,
+            "hx must be a numpy.ndarray",
+        ),
+        (
+            lambda: RNN(3, 4, dtype=F64),
+            lambda m: m(_X.tolist()),
+            TypeError,
+            "x must be a numpy.ndarray",
+        ),
         (lambda: RNN(3, 4), lambda m: m(_X), TypeError, "x has dtype float64"),
-        (lambda: GRU(3, 4, dtype=F64), lambda m: m(np.zeros((5, 2, 4))), ValueError, "x must have 3 features"),
+        (
+            lambda: GRU(3, 4, dtype=F64),
+            lambda m: m(np.zeros((5, 2, 4))),
+            ValueError,
+            "x must have 3 features",
+        ),
         (lambda: GRU(3, 4, dtype=F64), lambda m: m(_X, lengths=[5, 6]), ValueError, "length"),
-        (lambda: Linear(3, 4, dtype=F64), lambda m: m(np.zeros((2, 4))), ValueError, "x must have 3 features"),
-        (lambda: Linear(3, 4, dtype=F64), lambda m: m([[0.0] * 3]), TypeError, "x must be a numpy.ndarray"),
+        (
+            lambda: Linear(3, 4, dtype=F64),
+            lambda m: m(np.zeros((2, 4))),
+            ValueError,
+            "x must have 3 features",
+        ),
+        (
+            lambda: Linear(3, 4, dtype=F64),
+            lambda m: m([[0.0] * 3]),
+            TypeError,
+            "x must be a numpy.ndarray",
+        ),
         (lambda: Linear(3, 4), lambda m: m(np.zeros((2, 3))), TypeError, "x has dtype float64"),
-        (lambda: Embedding(5, 3), lambda m: m(np.array([0, 5])), ValueError, r"index values must be in \[0, 5\)"),
-        (lambda: Embedding(5, 3), lambda m: m(np.array([0.0, 1.0])), TypeError, "index must be an integer array"),
-        (lambda: DotAttention(dtype=F64), lambda m: m(np.zeros((2, 3)), np.zeros((2, 4, 5)), np.zeros((2, 4, 3))), ValueError, "3"),
-        (lambda: GeneralAttention(3, 5, dtype=F64), lambda m: m(np.zeros((2, 3)), np.zeros((2, 4, 5)), [0.0]), TypeError, "values"),
+        (
+            lambda: Embedding(5, 3),
+            lambda m: m(np.array([0, 5])),
+            ValueError,
+            r"index values must be in \[0, 5\)",
+        ),
+        (
+            lambda: Embedding(5, 3),
+            lambda m: m(np.array([0.0, 1.0])),
+            TypeError,
+            "index must be an integer array",
+        ),
+        (
+            lambda: DotAttention(dtype=F64),
+            lambda m: m(np.zeros((2, 3)), np.zeros((2, 4, 5)), np.zeros((2, 4, 3))),
+            ValueError,
+            "3",
+        ),
+        (
+            lambda: GeneralAttention(3, 5, dtype=F64),
+            lambda m: m(np.zeros((2, 3)), np.zeros((2, 4, 5)), [0.0]),
+            TypeError,
+            "values",
+        ),
     ],
-)  # fmt: skip
+)
 def test_forward_refuses_and_changes_nothing(make, call, exc, match):
     m = make()
     before = _state(m)
@@ -254,12 +329,32 @@ def test_a_float32_layer_never_casts_a_float64_gradient(kind):
 @pytest.mark.parametrize(
     "make,call,exc,match",
     [
-        (lambda: LSTM(3, 4, dtype=F64), lambda m, y: m.backward(y, 5), TypeError, r"dhx must be None or a tuple \(dhn, dcn\)"),
-        (lambda: LSTMCell(3, 4, dtype=F64), lambda m, y: m.backward(y), TypeError, r"dhx must be a tuple \(dh, dc\)"),
-        (lambda: LSTMCell(3, 4, dtype=F64), lambda m, y: m.backward((y,)), ValueError, r"dhx must be a tuple \(dh, dc\)"),
-        (lambda: GRU(3, 4, dtype=F64), lambda m, y: m.backward(y, np.zeros((1, 2, 5))), ValueError, r"dhx must have shape \(1, 2, 4\)"),
+        (
+            lambda: LSTM(3, 4, dtype=F64),
+            lambda m, y: m.backward(y, 5),
+            TypeError,
+            r"dhx must be None or a tuple \(dhn, dcn\)",
+        ),
+        (
+            lambda: LSTMCell(3, 4, dtype=F64),
+            lambda m, y: m.backward(y),
+            TypeError,
+            r"dhx must be a tuple \(dh, dc\)",
+        ),
+        (
+            lambda: LSTMCell(3, 4, dtype=F64),
+            lambda m, y: m.backward((y,)),
+            ValueError,
+            r"dhx must be a tuple \(dh, dc\)",
+        ),
+        (
+            lambda: GRU(3, 4, dtype=F64),
+            lambda m, y: m.backward(y, np.zeros((1, 2, 5))),
+            ValueError,
+            r"dhx must have shape \(1, 2, 4\)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_backward_refuses_bad_state_gradients(make, call, exc, match):
     m = make()
     y = m(_X)[0] if isinstance(m, (LSTM, GRU)) else m(_X[0])[0]
@@ -282,22 +377,86 @@ def _arrays(tree):
 
 _EDIT_CASES = {
     "linear": (lambda: Linear(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((5, 3)),)),
-    "rnn": (lambda: RNN(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((5, 2, 3)), r.standard_normal((1, 2, 4)))),
+    "rnn": (
+        lambda: RNN(3, 4, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((5, 2, 3)), r.standard_normal((1, 2, 4))),
+    ),
     "rnn unbatched": (lambda: RNN(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((5, 3)),)),
-    "rnn batch_first": (lambda: RNN(3, 4, batch_first=True, dtype=F64, seed=0), lambda r: (r.standard_normal((2, 5, 3)),)),
-    "gru 2 layers": (lambda: GRU(3, 4, num_layers=2, dtype=F64, seed=0), lambda r: (r.standard_normal((5, 2, 3)), r.standard_normal((2, 2, 4)))),
-    "gru bidirectional": (lambda: GRU(3, 4, bidirectional=True, dtype=F64, seed=0), lambda r: (r.standard_normal((5, 2, 3)),)),
-    "lstm": (lambda: LSTM(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((5, 2, 3)), (r.standard_normal((1, 2, 4)), r.standard_normal((1, 2, 4))))),
-    "lstm proj": (lambda: LSTM(3, 4, proj_size=2, dtype=F64, seed=0), lambda r: (r.standard_normal((5, 2, 3)),)),
-    "rnncell": (lambda: RNNCell(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((2, 3)), r.standard_normal((2, 4)))),
-    "grucell": (lambda: GRUCell(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((2, 3)), r.standard_normal((2, 4)))),
-    "lstmcell": (lambda: LSTMCell(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((2, 3)), (r.standard_normal((2, 4)), r.standard_normal((2, 4))))),
-    "lstmcell unbatched": (lambda: LSTMCell(3, 4, dtype=F64, seed=0), lambda r: (r.standard_normal(3),)),
-    "additive attention": (lambda: AdditiveAttention(3, 2, 4, dtype=F64, seed=0), lambda r: (r.standard_normal((2, 3)), r.standard_normal((2, 5, 2)), r.standard_normal((2, 5, 3)))),
-    "general attention": (lambda: GeneralAttention(3, 2, dtype=F64, seed=0), lambda r: (r.standard_normal((2, 4, 3)), r.standard_normal((2, 5, 2)), r.standard_normal((2, 5, 3)))),
-    "dot attention": (lambda: DotAttention(dtype=F64), lambda r: (r.standard_normal((2, 3)), r.standard_normal((2, 5, 3)), r.standard_normal((2, 5, 3)))),
-    "scaled dot attention": (lambda: ScaledDotProductAttention(dtype=F64), lambda r: (r.standard_normal((2, 4, 3)), r.standard_normal((2, 5, 3)), r.standard_normal((2, 5, 3)))),
-}  # fmt: skip
+    "rnn batch_first": (
+        lambda: RNN(3, 4, batch_first=True, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((2, 5, 3)),),
+    ),
+    "gru 2 layers": (
+        lambda: GRU(3, 4, num_layers=2, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((5, 2, 3)), r.standard_normal((2, 2, 4))),
+    ),
+    "gru bidirectional": (
+        lambda: GRU(3, 4, bidirectional=True, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((5, 2, 3)),),
+    ),
+    "lstm": (
+        lambda: LSTM(3, 4, dtype=F64, seed=0),
+        lambda r: (
+            r.standard_normal((5, 2, 3)),
+            (r.standard_normal((1, 2, 4)), r.standard_normal((1, 2, 4))),
+        ),
+    ),
+    "lstm proj": (
+        lambda: LSTM(3, 4, proj_size=2, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((5, 2, 3)),),
+    ),
+    "rnncell": (
+        lambda: RNNCell(3, 4, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((2, 3)), r.standard_normal((2, 4))),
+    ),
+    "grucell": (
+        lambda: GRUCell(3, 4, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((2, 3)), r.standard_normal((2, 4))),
+    ),
+    "lstmcell": (
+        lambda: LSTMCell(3, 4, dtype=F64, seed=0),
+        lambda r: (
+            r.standard_normal((2, 3)),
+            (r.standard_normal((2, 4)), r.standard_normal((2, 4))),
+        ),
+    ),
+    "lstmcell unbatched": (
+        lambda: LSTMCell(3, 4, dtype=F64, seed=0),
+        lambda r: (r.standard_normal(3),),
+    ),
+    "additive attention": (
+        lambda: AdditiveAttention(3, 2, 4, dtype=F64, seed=0),
+        lambda r: (
+            r.standard_normal((2, 3)),
+            r.standard_normal((2, 5, 2)),
+            r.standard_normal((2, 5, 3)),
+        ),
+    ),
+    "general attention": (
+        lambda: GeneralAttention(3, 2, dtype=F64, seed=0),
+        lambda r: (
+            r.standard_normal((2, 4, 3)),
+            r.standard_normal((2, 5, 2)),
+            r.standard_normal((2, 5, 3)),
+        ),
+    ),
+    "dot attention": (
+        lambda: DotAttention(dtype=F64),
+        lambda r: (
+            r.standard_normal((2, 3)),
+            r.standard_normal((2, 5, 3)),
+            r.standard_normal((2, 5, 3)),
+        ),
+    ),
+    "scaled dot attention": (
+        lambda: ScaledDotProductAttention(dtype=F64),
+        lambda r: (
+            r.standard_normal((2, 4, 3)),
+            r.standard_normal((2, 5, 3)),
+            r.standard_normal((2, 5, 3)),
+        ),
+    ),
+}
 
 
 def _upstream(kind, out, r):
@@ -307,9 +466,11 @@ def _upstream(kind, out, r):
     if kind.startswith("lstmcell"):
         return ((r.standard_normal(out[0].shape), r.standard_normal(out[1].shape)),)
     return tuple(
-        tuple(r.standard_normal(s.shape) for s in o) if isinstance(o, tuple) else r.standard_normal(o.shape)
+        tuple(r.standard_normal(s.shape) for s in o)
+        if isinstance(o, tuple)
+        else r.standard_normal(o.shape)
         for o in out
-    )  # fmt: skip
+    )
 
 
 def _run(kind, edit_outputs, edit_inputs):
@@ -545,10 +706,18 @@ _T = np.array([0, 1, 2])
         (lambda: F.cross_entropy(_L, _T, weight=["a"] * 4), TypeError, "weight"),
         (lambda: F.nll_loss(_L, _T.astype(float)), TypeError, "target"),
         (lambda: F.mse_loss(_L, np.zeros((3, 5))), ValueError, "target"),
-        (lambda: F.binary_cross_entropy_with_logits(_L, np.zeros(4), weight=np.ones(5)), ValueError, "target"),
-        (lambda: F.binary_cross_entropy_with_logits(_L, _L, pos_weight=np.ones(5)), ValueError, "pos_weight"),
+        (
+            lambda: F.binary_cross_entropy_with_logits(_L, np.zeros(4), weight=np.ones(5)),
+            ValueError,
+            "target",
+        ),
+        (
+            lambda: F.binary_cross_entropy_with_logits(_L, _L, pos_weight=np.ones(5)),
+            ValueError,
+            "pos_weight",
+        ),
     ],
-)  # fmt: skip
+)
 def test_losses_refuse_bad_arguments(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -572,13 +741,27 @@ def _torch64(fn, *args, **kw):
     "ours,theirs",
     [
         (lambda x: F.cross_entropy(x, _T), lambda t, x, y: t.nn.functional.cross_entropy(x, y)),
-        (lambda x: F.cross_entropy(x, _T, label_smoothing=0.2), lambda t, x, y: t.nn.functional.cross_entropy(x, y, label_smoothing=0.2)),
-        (lambda x: F.cross_entropy(x, _T, reduction="sum"), lambda t, x, y: t.nn.functional.cross_entropy(x, y, reduction="sum")),
-        (lambda x: F.cross_entropy(x, _T, reduction="none"), lambda t, x, y: t.nn.functional.cross_entropy(x, y, reduction="none")),
+        (
+            lambda x: F.cross_entropy(x, _T, label_smoothing=0.2),
+            lambda t, x, y: t.nn.functional.cross_entropy(x, y, label_smoothing=0.2),
+        ),
+        (
+            lambda x: F.cross_entropy(x, _T, reduction="sum"),
+            lambda t, x, y: t.nn.functional.cross_entropy(x, y, reduction="sum"),
+        ),
+        (
+            lambda x: F.cross_entropy(x, _T, reduction="none"),
+            lambda t, x, y: t.nn.functional.cross_entropy(x, y, reduction="none"),
+        ),
         (lambda x: F.nll_loss(x, _T), lambda t, x, y: t.nn.functional.nll_loss(x, y)),
-        (lambda x: F.binary_cross_entropy_with_logits(x, (_T[:, None] > 0) * np.ones((3, 4))), lambda t, x, y: t.nn.functional.binary_cross_entropy_with_logits(x, (y[:, None] > 0) * t.ones(3, 4, dtype=t.float64))),
+        (
+            lambda x: F.binary_cross_entropy_with_logits(x, (_T[:, None] > 0) * np.ones((3, 4))),
+            lambda t, x, y: t.nn.functional.binary_cross_entropy_with_logits(
+                x, (y[:, None] > 0) * t.ones(3, 4, dtype=t.float64)
+            ),
+        ),
     ],
-)  # fmt: skip
+)
 def test_losses_at_the_edge_of_float32_signal_nothing_and_equal_torch_in_float64(ours, theirs):
     x = _HUGE.astype(np.float32)
     with np.errstate(all="raise"):

@@ -20,9 +20,8 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..backend import to_numpy
 from .module import Module, Parameter, check_dtype, make_rng
-from .validate import check_array, check_probability, check_size, private, shape_str
+from .validate import check_array, check_lengths, check_probability, check_size, private, shape_str
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
@@ -176,31 +175,6 @@ class RNNBase(Module):
             out.append(private(self, part) if batched else private(self, part[:, None]))
         return out
 
-    def _check_lengths(self, lengths, T, B, batched):
-        if lengths is None:
-            return None
-        name = type(self).__name__
-        if not batched:
-            raise ValueError(
-                f"{name}: lengths needs a batched (3-D) input; got a 2-D (unbatched) input"
-            )
-        arr = to_numpy(lengths) if not isinstance(lengths, (list, tuple)) else np.asarray(lengths)
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise TypeError(
-                f"{name}: lengths must be a 1-D sequence of integers; got dtype {arr.dtype}, "
-                f"shape {shape_str(arr.shape)}"
-            )
-        if arr.shape[0] != B:
-            raise ValueError(
-                f"{name}: lengths must have one entry per batch row ({B}); got {arr.shape[0]}"
-            )
-        if arr.min() < 1 or arr.max() > T:
-            raise ValueError(
-                f"{name}: every length must be in [1, {T}] (the sequence length); "
-                f"got min {arr.min()}, max {arr.max()}"
-            )
-        return arr.astype(np.int64)
-
     def _index(self, idx):
         return idx if self._ops.name == "numpy" else self._ops.asarray(idx)
 
@@ -220,7 +194,7 @@ class RNNBase(Module):
                 f"got shape {shape_str(x.shape)}"
             )
         states = self._check_states(hx, B, batched)
-        lengths = self._check_lengths(lengths, T, B, batched)
+        lengths = check_lengths(self, lengths, T, B, batched)
         xp = self._ops
         x = private(self, x)  # the cache keeps x: the caller's array stays theirs
         order = batch_sizes = None

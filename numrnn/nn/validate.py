@@ -10,6 +10,7 @@ from .module import is_grad_enabled
 __all__ = [
     "check_array",
     "check_index",
+    "check_lengths",
     "check_padding_idx",
     "check_probability",
     "check_size",
@@ -175,3 +176,36 @@ def private(module, x):
     if x is None or not is_grad_enabled():
         return x
     return module._ops.copy(x)
+
+
+def check_lengths(module, lengths, T, B, batched):
+    """Return ``lengths`` as an ``int64`` array of ``B`` values in ``[1, T]``, or None.
+
+    Raises:
+        TypeError: ``lengths`` is not a 1-D sequence of integers.
+        ValueError: the input is unbatched, there is not one length per batch row,
+            or a length is outside ``[1, T]``.
+    """
+    if lengths is None:
+        return None
+    name = type(module).__name__
+    if not batched:
+        raise ValueError(
+            f"{name}: lengths needs a batched (3-D) input; got a 2-D (unbatched) input"
+        )
+    arr = to_numpy(lengths) if not isinstance(lengths, (list, tuple)) else np.asarray(lengths)
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise TypeError(
+            f"{name}: lengths must be a 1-D sequence of integers; got dtype {arr.dtype}, "
+            f"shape {shape_str(arr.shape)}"
+        )
+    if arr.shape[0] != B:
+        raise ValueError(
+            f"{name}: lengths must have one entry per batch row ({B}); got {arr.shape[0]}"
+        )
+    if arr.min() < 1 or arr.max() > T:
+        raise ValueError(
+            f"{name}: every length must be in [1, {T}] (the sequence length); "
+            f"got min {arr.min()}, max {arr.max()}"
+        )
+    return arr.astype(np.int64)

@@ -65,6 +65,8 @@ _SIZE_CONSTRUCTORS = {
     "GRUCell": (lambda a, b: GRUCell(a, b), ("input_size", "hidden_size")),
     "GeneralAttention": (lambda a, b: GeneralAttention(a, b), ("query_size", "key_size")),
     "AdditiveAttention": (lambda a, b: AdditiveAttention(a, b, 4), ("query_size", "key_size")),
+    "CharLM": (lambda a, b: CharLM(a, b, 4), ("vocab_size", "embed_size")),
+    "SequenceClassifier": (lambda a, b: SequenceClassifier(a, b), ("vocab_size", "num_classes")),
 }
 _BAD_SIZES = [
     (2.7, TypeError),  # used to become 2
@@ -523,10 +525,32 @@ def test_a_decoder_loop_may_rescale_its_state_in_place(cell):
         np.testing.assert_array_equal(a, b)
 
 
-def test_no_grad_forwards_copy_nothing():
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_model_s_logits_and_state_may_be_edited_in_place(cell):
+    def run(edit):
+        m = CharLM(7, 3, 4, cell=cell, dtype=F64, seed=0)
+        idx = np.array([[1, 2], [3, 4], [5, 6]])
+        logits, state = m(idx)
+        if edit:
+            for a in _arrays(logits) + _arrays(state):
+                a *= 0.5
+            idx[...] = 0
+        m.backward(np.random.default_rng(4).standard_normal(logits.shape))
+        return [p.grad.copy() for p in m.parameters()]
+
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_copies_are_made_only_while_gradients_are_recorded():
+    from numrnn.nn.validate import private
+
     m = Linear(3, 4, dtype=F64, seed=0)
     x = np.ones((2, 3))
+    copy = private(m, x)
+    assert copy is not x and not np.shares_memory(copy, x)
     with numrnn.no_grad():
+        assert private(m, x) is x
         m(x)
     assert not m._caches
 

@@ -30,6 +30,7 @@ from numrnn.nn import (
     ScaledDotProductAttention,
 )
 from numrnn.optim import SGD, Adagrad, Adam, AdamW, RMSprop, clip_grad_norm_, clip_grad_value_
+from numrnn.reference import lstm_cell
 
 F64 = np.float64
 
@@ -65,6 +66,7 @@ _SIZE_CONSTRUCTORS = {
     "GRUCell": (lambda a, b: GRUCell(a, b), ("input_size", "hidden_size")),
     "GeneralAttention": (lambda a, b: GeneralAttention(a, b), ("query_size", "key_size")),
     "AdditiveAttention": (lambda a, b: AdditiveAttention(a, b, 4), ("query_size", "key_size")),
+    "Recurrent": (lambda a, b: numrnn.Recurrent(lstm_cell, a, b), ("input_size", "hidden_size")),
     "CharLM": (lambda a, b: CharLM(a, b, 4), ("vocab_size", "embed_size")),
     "SequenceClassifier": (lambda a, b: SequenceClassifier(a, b), ("vocab_size", "num_classes")),
 }
@@ -457,6 +459,10 @@ _EDIT_CASES = {
             r.standard_normal((2, 5, 3)),
             r.standard_normal((2, 5, 3)),
         ),
+    ),
+    "recurrent lstm_cell": (
+        lambda: numrnn.Recurrent(lstm_cell, 3, 4, dtype=F64, seed=0),
+        lambda r: (r.standard_normal((5, 2, 3)), (r.standard_normal((1, 2, 4)),) * 2),
     ),
 }
 

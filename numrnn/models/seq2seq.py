@@ -71,7 +71,7 @@ from ..nn import (
     no_grad,
 )
 from ..nn.module import check_dtype, make_rng
-from ..nn.validate import check_array, peek_cache
+from ..nn.validate import check_array, check_size, peek_cache
 from .decoding import beam_search, greedy_search
 from .recurrent import make_recurrent
 
@@ -166,8 +166,7 @@ class Seq2Seq(Module):
             ("hidden_size", hidden_size),
             ("num_layers", num_layers),
         ):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Seq2Seq: {name} must be an int >= 1; got {v!r}")
+            check_size("Seq2Seq", name, v)
         H, E, dirs = int(hidden_size), int(embed_size), 2 if bidirectional_encoder else 1
         if attention == "dot" and dirs * H != H:
             raise ValueError(

@@ -13,7 +13,7 @@ import pytest
 
 import numrnn
 import numrnn.functional as F
-from numrnn.models import CharLM, SequenceClassifier
+from numrnn.models import CharLM, Seq2Seq, SequenceClassifier
 from numrnn.nn import (
     GRU,
     LSTM,
@@ -97,6 +97,9 @@ def test_constructor_refuses_a_size_that_is_not_a_positive_integer(cls, position
     "make,exc,match",
     [
         (lambda: AdditiveAttention(3, 3, 2.5), TypeError, "hidden_size must be an integer"),
+        (lambda: Seq2Seq(5, 6, hidden_size=2.5), TypeError, "Seq2Seq: hidden_size must be an"),
+        (lambda: Seq2Seq(5, 6, embed_size="8"), TypeError, "Seq2Seq: embed_size must be an"),
+        (lambda: Seq2Seq(5, 6, num_layers=0), ValueError, "Seq2Seq: num_layers must be an"),
         (lambda: LSTM(3, 4, num_layers=1.0), TypeError, "num_layers must be an integer"),
         (lambda: LSTM(3, 4, num_layers=0), ValueError, "num_layers must be an integer >= 1"),
         (lambda: LSTM(3, 4, proj_size=2.0), TypeError, "proj_size must be an integer >= 0"),

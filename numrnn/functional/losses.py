@@ -124,6 +124,14 @@ def _class_layout(fn, x_shape, t_shape):
     )
 
 
+def _check_ignore_index(fn, ignore_index):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(
+            f"{fn}: ignore_index must be an integer (a class index never used, -100 by default); "
+            f"got {ignore_index!r}"
+        )
+
+
 def _class_targets(fn, xp, target, C, ignore_index):
     """Check class indices; return ``valid`` (bool) and the indices with ignored ones set to 0."""
     valid = target != ignore_index
@@ -244,7 +252,8 @@ def cross_entropy(
         of the per-sample shape for probability targets), ``dlogits`` like ``logits``.
 
     Raises:
-        TypeError: logits not floating point, or target neither integer nor floating point.
+        TypeError: logits not floating point, target neither integer nor floating point,
+            or ``ignore_index`` not an integer.
         ValueError: shapes that do not fit (the message gives both), a class index
             outside ``[0, C)`` that is not ``ignore_index`` (the message names it),
             a weight not of shape ``(C,)``, an unknown reduction, or smoothing outside ``[0, 1]``.
@@ -252,7 +261,12 @@ def cross_entropy(
     fn = "cross_entropy"
     xp, x, dt = _float_input(fn, "logits", logits)
     _check_reduction(fn, reduction)
-    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+    _check_ignore_index(fn, ignore_index)
+    if (
+        isinstance(label_smoothing, bool)
+        or not isinstance(label_smoothing, numbers.Real)
+        or not 0.0 <= label_smoothing <= 1.0
+    ):
         raise ValueError(
             f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}"
         )
@@ -360,12 +374,14 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
         ``(loss, dlog_probs)``.
 
     Raises:
-        TypeError: log_probs not floating point, or target not integer.
+        TypeError: log_probs not floating point, target not integer, or ``ignore_index``
+            not an integer.
         ValueError: as :func:`cross_entropy`.
     """
     fn = "nll_loss"
     xp, x, dt = _float_input(fn, "log_probs", log_probs)
     _check_reduction(fn, reduction)
+    _check_ignore_index(fn, ignore_index)
     target = xp.asarray(target)
     if xp.numpy_dtype(target).kind not in "iu":
         raise TypeError(

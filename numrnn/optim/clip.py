@@ -97,6 +97,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not _is_number(max_norm) or not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be a number >= 0; got {max_norm!r}")
     try:
+        if isinstance(norm_type, bool):
+            raise TypeError
         norm_type = float(norm_type)
     except (TypeError, ValueError):
         raise ValueError(

@@ -694,6 +694,7 @@ def _grads(n=3, bad=None):
         (lambda ps: clip_grad_norm_(ps, -1.0), ValueError, "max_norm"),
         (lambda ps: clip_grad_norm_(ps, "1"), ValueError, "max_norm"),
         (lambda ps: clip_grad_norm_(ps, 1.0, norm_type=0), ValueError, "norm_type"),
+        (lambda ps: clip_grad_norm_(ps, 1.0, norm_type=True), ValueError, "norm_type"),
         (lambda ps: clip_grad_norm_(ps + [np.zeros(4)], 1.0), TypeError, "item 3 is a ndarray"),
         (lambda ps: clip_grad_value_(ps, -1.0), ValueError, "clip_value"),
         (lambda ps: clip_grad_value_(ps, None), ValueError, "clip_value"),
@@ -737,6 +738,10 @@ _T = np.array([0, 1, 2])
         (lambda: F.cross_entropy(_L, _T, label_smoothing=1.5), ValueError, "label_smoothing"),
         (lambda: F.cross_entropy(_L, _T, weight=np.ones(3)), ValueError, "weight"),
         (lambda: F.cross_entropy(_L, _T, weight=["a"] * 4), TypeError, "weight"),
+        (lambda: F.cross_entropy(_L, _T, ignore_index=1.5), TypeError, "ignore_index"),
+        (lambda: F.cross_entropy(_L, _T, ignore_index="a"), TypeError, "ignore_index"),
+        (lambda: F.nll_loss(_L, _T, ignore_index=None), TypeError, "ignore_index"),
+        (lambda: F.cross_entropy(_L, _T, label_smoothing=True), ValueError, "label_smoothing"),
         (lambda: F.nll_loss(_L, _T.astype(float)), TypeError, "target"),
         (lambda: F.mse_loss(_L, np.zeros((3, 5))), ValueError, "target"),
         (

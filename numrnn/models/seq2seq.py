@@ -65,6 +65,7 @@ from ..nn import (
     Module,
 )
 from ..nn.module import backend_pass, check_dtype, make_rng
+from ..nn.validate import check_array, peek_cache
 from .recurrent import make_recurrent
 from .translation import (
     Encoded,
@@ -379,15 +380,11 @@ class Seq2Seq(Module):
 
         Raises:
             RuntimeError: no pending forward.
+            TypeError: ``dlogits`` is not an array of the model's backend and dtype.
             ValueError: ``dlogits`` has the wrong shape (the forward stays pending).
         """
-        cache = self._pop_cache()
-        enc_cache, step_caches, shape, is_tuple = cache
-        if tuple(dlogits.shape) != shape:
-            self._push_cache(cache)
-            raise ValueError(
-                f"Seq2Seq.backward: dlogits must have shape {shape}; got {tuple(dlogits.shape)}"
-            )
+        check_array(self, "dlogits", dlogits, shape=peek_cache(self)[2])
+        enc_cache, step_caches, shape, is_tuple = self._pop_cache()
         xp = self._ops
         T = shape[1]
         H, E, C = self.hidden_size, self.embed_size, self.context_size

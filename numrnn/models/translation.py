@@ -16,6 +16,7 @@ from ..backend import to_numpy
 from ..data.batching import pad_sequences
 from ..functional import log_softmax
 from ..nn import eval_mode, no_grad
+from ..nn.validate import check_size
 from .decoding import beam_search, greedy_search
 
 __all__ = [
@@ -57,10 +58,15 @@ ATTENTION = (None, "additive", "dot", "general")
 
 
 def check_sizes(attention, embed_size, hidden_size, num_layers, bidirectional_encoder):
-    """Raise ``ValueError`` for a :class:`~numrnn.models.Seq2Seq` option that does not fit.
+    """Raise for a :class:`~numrnn.models.Seq2Seq` option that does not fit.
 
     ``attention`` must be one of :data:`ATTENTION`; the sizes ints >= 1; ``"dot"``
     attention needs keys of the decoder's size, so no bidirectional encoder.
+
+    Raises:
+        TypeError: a size is not an integer.
+        ValueError: an unknown ``attention``, a size below 1, or ``"dot"`` attention
+            with a bidirectional encoder.
     """
     if attention not in ATTENTION:
         raise ValueError(f"Seq2Seq: attention must be one of {ATTENTION}; got {attention!r}")
@@ -69,8 +75,7 @@ def check_sizes(attention, embed_size, hidden_size, num_layers, bidirectional_en
         ("hidden_size", hidden_size),
         ("num_layers", num_layers),
     ):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"Seq2Seq: {name} must be an int >= 1; got {v!r}")
+        check_size("Seq2Seq", name, v)
     if attention == "dot" and bidirectional_encoder:
         raise ValueError(
             "Seq2Seq: attention='dot' needs keys of the decoder's size H, but a bidirectional "

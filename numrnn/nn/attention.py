@@ -233,7 +233,8 @@ class AdditiveAttention(_Attention):
         """
         check_array(self, "keys", keys, ndim=3)
         bias = self.bias_k.data if self.bias_k is not None else None
-        keys_proj, cache = project_keys_forward(keys, self.weight_k.data, bias)
+        # the cache keeps the keys: a copy, so the caller may edit theirs
+        keys_proj, cache = project_keys_forward(private(self, keys), self.weight_k.data, bias)
         self._push_cache(("project_keys", cache))
         return keys_proj
 
@@ -266,12 +267,15 @@ class AdditiveAttention(_Attention):
         """
         check_array(self, "query", query)
         if mask is not None:
-            mask = self._ops.asarray(mask)
-        out, cache = additive_attention_step_forward(
+            mask = private(self, self._ops.asarray(mask))
+        # the cache keeps the query, the values and the weights (not keys_proj): copies, so
+        # the caller may edit theirs
+        query, values = private(self, query), private(self, values)
+        (context, weights), cache = additive_attention_step_forward(
             query, keys_proj, values, self.weight_q.data, self.v.data, mask
         )
         self._push_cache(("step", cache))
-        return out
+        return private(self, context), private(self, weights)
 
     @backend_pass
     def step_backward(

@@ -62,3 +62,20 @@ def test_backward_out_of_order_is_a_clear_error():
     att.project_keys_backward(np.zeros_like(keys_proj))
     with pytest.raises(RuntimeError, match="no pending forward"):
         att.step_backward(dctx[0])
+
+
+def test_editing_inputs_and_outputs_in_place_changes_no_gradient():
+    # the halves keep copies of what their caches hold, like calling the module
+    def grads(edit):
+        att, queries, keys, mask, dctx = _setup()
+        keys_proj = att.project_keys(keys)
+        ctx, w = att.step(queries[0], keys_proj, keys, mask)
+        if edit:
+            for a in (queries, keys, ctx, w):
+                a *= 0.5
+        dq, dkp, dv = att.step_backward(dctx[0])
+        dk = att.project_keys_backward(dkp)
+        return [dq, dv, dk] + [p.grad.copy() for p in att.parameters()]
+
+    for a, b in zip(grads(False), grads(True)):
+        np.testing.assert_array_equal(a, b)

@@ -48,6 +48,7 @@ import sys
 import numpy as np
 
 from . import reference as R
+from . import trace_fd as TF
 from .trace_tables import _GATES, _PARAMS, Trace, format_trace
 
 __all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
@@ -96,6 +97,8 @@ def trace(
     c0=None,
     loss="sum",
     nonlinearity=None,
+    truncate=None,
+    check=True,
 ):
     r"""Run one sequence forward and backward and keep every intermediate number.
 
@@ -113,16 +116,35 @@ def trace(
         loss: ``"sum"`` (:math:`L = \sum_t \sum_j h_{t,j}`) or ``"last"``
             (:math:`L = \sum_j h_{T,j}`).
         nonlinearity: the RNN's ``"tanh"`` (default) or ``"relu"``.
+        truncate: None (full BPTT) or ``K >= 1``: chunked truncated BPTT, as
+            :func:`numrnn.training.tbptt_train` runs it.  The sequence is cut into
+            chunks of ``K`` steps (``t = 1..K``, ``K+1..2K``, ...; the last may be
+            shorter); the forward carries the state across, the backward does not:
+            at ``t = K, 2K, ... < T`` the gradient step ``t+1`` sends back
+            (:math:`\partial L/\partial h_t`, and :math:`\partial L/\partial c_t`
+            for the LSTM) is set to zero.  The dropped values are kept as
+            ``backward[t - 1]["dh_cut"]`` (``"dc_cut"``), the full BPTT's
+            :math:`\partial L/\partial h_t` as ``"dh_full"`` and its parameter
+            gradients as ``full_grads``.  ``K >= T`` cuts nothing: the full trace.
+        check: also compute ``numeric_grads``, the central differences of the loss
+            the gradients are exact for (:mod:`numrnn.trace_fd`: :math:`L` itself
+            without cuts; with cuts, each chunk's loss from its incoming state held
+            fixed), ``2 x (number of parameter entries)`` extra forward passes.
 
     Returns:
         A :class:`Trace`.
 
     Raises:
         ValueError: an unknown kind, loss or nonlinearity; empty or non-finite
-            inputs; weights or states of the wrong shape, or unknown weight names.
-        TypeError: inputs or weights that are not numbers.
+            inputs; weights or states of the wrong shape, or unknown weight names;
+            ``truncate`` not an integer >= 1.
+        TypeError: inputs or weights that are not numbers; ``check`` not a bool.
     """
     kind = _check_kind(kind)
+    if truncate is not None:
+        truncate = _check_size("truncate", truncate)
+    if not isinstance(check, bool):
+        raise TypeError(f"check must be True or False; got {check!r}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {loss!r}")
     x = _check_inputs(inputs)  # (T, D)
@@ -166,13 +188,43 @@ def trace(
     hs = [s["h"] for s in tr.forward]
     tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
 
-    # Backward through time: t = T .. 1, carrying dh_next (and dc_next) from step t+1,
-    # as numrnn.reference's *_backward loops do, with the loss's own part split out.
-    tr.backward = [None] * T
-    tr.step_grads = [None] * T
+    # Chunks of `truncate` steps (chunked truncated BPTT): the gradient that step t+1
+    # sends back to step t is dropped at the last step t of every chunk but the last.
+    K = T if truncate is None else truncate
+    cuts = list(range(K - 1, T - 1, K))  # 0-based steps whose dh_next is cut
+    tr.truncate, tr.cuts = truncate, [t + 1 for t in cuts]
+    tr.backward, tr.step_grads, tr.dh0, tr.dc0 = _backward(kind, caches, loss, H, cuts)
+    tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
+    if cuts:
+        full, full_grads, _, _ = _backward(kind, caches, loss, H, [])
+        tr.full_grads = {k: sum(g[k] for g in full_grads) for k in _PARAMS if k in W}
+        for rec, rec_full in zip(tr.backward, full):
+            rec["dh_full"] = rec_full["dh"]
+    if check:
+        # the state each chunk starts from, as this forward computed it, then held fixed
+        after = [(t + 1, tr.forward[t]["h"], tr.forward[t].get("c")) for t in cuts]
+        starts = [(0, h0, c0)] + after
+        tr.numeric_grads = TF.numeric_gradients(kind, x, W, starts, loss, nonlinearity)
+        _, size = TF.objective(kind, x, W, starts, loss, nonlinearity, terms=True)
+        tr.fd_eps, tr.fd_noise = TF.EPS, TF.rounding_noise(size)
+    return tr
+
+
+def _backward(kind, caches, loss, H, cuts):
+    """Backpropagate through the cached steps, t = T .. 1; ``cuts``: 0-based steps whose
+    gradient from t+1 is dropped.  Returns (records, step gradients, dh0, dc0)."""
+    T = len(caches)
+    # Carrying dh_next (and dc_next) from step t+1, as numrnn.reference's *_backward
+    # loops do, with the loss's own part split out.
+    records, step_grads = [None] * T, [None] * T
     dh_next = np.zeros((1, H))
     dc_next = np.zeros((1, H)) if kind == "lstm" else None
     for t in reversed(range(T)):
+        cut = {}
+        if t in cuts:  # the chunk boundary: what step t+1 sent back is discarded
+            cut["dh_cut"], dh_next = dh_next, np.zeros((1, H))
+            if dc_next is not None:
+                cut["dc_cut"], dc_next = dc_next, np.zeros((1, H))
         dh_loss = np.ones(H) if (loss == "sum" or t == T - 1) else np.zeros(H)
         dh = dh_next + dh_loss  # (1, H) everything that reaches h_t
         rec = {"dh_loss": dh_loss, "dh_next": dh_next, "dh": dh}
@@ -185,13 +237,12 @@ def trace(
             )
         else:
             dx, dh_prev, grads = R.gru_step_backward(dh, caches[t], record=rec)
-        tr.backward[t] = _one_row(rec)
-        tr.step_grads[t] = grads
+        rec.update(cut)
+        records[t] = _one_row(rec)
+        step_grads[t] = grads
         dh_next = dh_prev
-    tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
-    tr.dh0 = dh_next[0].copy()
-    tr.dc0 = None if dc_next is None else dc_next[0].copy()
-    return tr
+    dc0 = None if dc_next is None else dc_next[0].copy()
+    return records, step_grads, dh_next[0].copy(), dc0
 
 
 def _one_row(record):
@@ -364,6 +415,19 @@ def _parser():
     p.add_argument(
         "--nonlinearity", choices=("tanh", "relu"), default=None, help="RNN only (default tanh)"
     )
+    p.add_argument(
+        "--truncate",
+        metavar="K",
+        type=int,
+        default=None,
+        help="chunked truncated BPTT: cut the backward every K steps (an integer >= 1; "
+        "K >= T cuts nothing), show what is dropped and the full gradient beside it",
+    )
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="leave out the finite-difference column (numeric) and its relative error",
+    )
     return p
 
 
@@ -373,6 +437,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 0 <= args.precision <= 17:
         parser.error(f"--precision must be in [0, 17]; got {args.precision}")
+    if args.truncate is not None and args.truncate < 1:
+        parser.error(f"--truncate must be an integer >= 1 (steps per chunk); got {args.truncate}")
     if args.nonlinearity is not None and args.kind != "rnn":
         parser.error("--nonlinearity applies to the rnn only")
     try:
@@ -400,6 +466,8 @@ def main(argv=None):
             hidden_size=args.hidden_size,
             loss=args.loss,
             nonlinearity=args.nonlinearity,
+            truncate=args.truncate,
+            check=not args.no_check,
         )
     except (TypeError, ValueError) as err:
         parser.error(str(err))

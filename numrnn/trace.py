@@ -30,6 +30,14 @@ From the shell::
 
     python -m numrnn.trace lstm --inputs 1,2,3 --hidden-size 1 --precision 4
     python -m numrnn.trace gru --weights my_weights.json --loss last
+    python -m numrnn.trace rnn --inputs 1,2,3,4 --truncate 2   # truncated BPTT, K = 2
+
+Beside every parameter gradient the trace prints its central difference in float64
+and their relative error (:mod:`numrnn.trace_fd`; ``--no-check`` leaves them out).
+``--truncate K`` runs chunked truncated BPTT: the gradient carried back from step
+``t+1`` is cut at the end of every chunk of ``K`` steps; the trace shows the values
+cut, the full gradient next to the truncated one, and checks the truncated one
+against the objective it is exact for (each chunk from its incoming state held fixed).
 
 The weights JSON holds PyTorch's names (``weight_ih``, ``weight_hh`` and,
 optionally, ``bias_ih`` and ``bias_hh``; a ``_l0`` suffix is accepted so a saved

@@ -477,8 +477,8 @@ def _check_lines(tr):
     """The footer that says what the numeric column is and how to read the relative error."""
     of = "L_K (the truncated objective above)" if tr.cuts else "L (the loss above)"
     return [
-        f"numeric: central differences of {of}, one entry w at a time, in float64:",
-        f"  (L(w + eps) - L(w - eps)) / (2 eps) with eps = {tr.fd_eps:g}, which balances the",
+        f"numeric: central differences of {of}, one entry w at a time,",
+        f"  in float64: (L(w + eps) - L(w - eps)) / (2 eps) with eps = {tr.fd_eps:g}, which balances the",
         "  truncation error eps^2 |L'''| / 6 against the rounding error u S / eps (u = 2^-52,",
         "  S = the sum of the absolute values of the loss's terms): both near 1e-10 relative.",
         "rel err: |total - numeric| / max(|total|, |numeric|, noise), noise = u S / eps = "

@@ -780,3 +780,15 @@ def test_cli_bad_truncate_exit_2(value):
 def test_bad_truncate_and_check_raise(kwargs, error, match):
     with pytest.raises(error, match=match):
         trace("rnn", [1.0, 2.0], **kwargs)
+
+
+def test_readme_shows_real_output():
+    """The README's trace excerpts are lines of the real output (formula column cut)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
+        readme = fh.read()
+    for command in ("rnn`:", "rnn --inputs 1,2,3,4 --truncate 2`"):
+        block = readme.split("From `python -m numrnn.trace " + command)[1].split("```")[1]
+        out = run_cli(*command.rstrip(":`").split()).stdout.splitlines()
+        for line in block.strip("\n").splitlines():
+            assert any(o.startswith(line.rstrip()) for o in out), line

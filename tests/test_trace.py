@@ -788,7 +788,7 @@ def test_readme_shows_real_output():
     with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
         readme = fh.read()
     for command in ("rnn`:", "rnn --inputs 1,2,3,4 --truncate 2`"):
-        block = readme.split("From `python -m numrnn.trace " + command)[1].split("```")[1]
+        block = readme.split("`python -m numrnn.trace " + command)[1].split("```")[1]
         out = run_cli(*command.rstrip(":`").split()).stdout.splitlines()
         for line in block.strip("\n").splitlines():
             assert any(o.startswith(line.rstrip()) for o in out), line

@@ -175,24 +175,7 @@ def trace(
     c0 = _check_state("c0", c0, H) if kind == "lstm" else None
 
     tr = Trace(kind, nonlinearity, x, W, h0, c0, loss)
-    # Every number comes from the reference's step pair (numrnn/reference/), which
-    # stores its intermediate quantities in the ``record`` dict it is given.
-    caches = []
-    h, c = h0[None], None if c0 is None else c0[None]  # (1, H): a batch of one row
-    for t in range(T):
-        rec = {"x": x[t], "h_prev": h}
-        xt = x[t][None]  # (1, D)
-        if kind == "rnn":
-            h, cache = R.rnn_step_forward(xt, h, W, nonlinearity, record=rec)
-        elif kind == "lstm":
-            rec["c_prev"] = c
-            (h, c), cache = R.lstm_step_forward(xt, (h, c), W, record=rec)
-        else:
-            h, cache = R.gru_step_forward(xt, h, W, record=rec)
-        rec["h"] = h
-        tr.forward.append(_one_row(rec))
-        caches.append(cache)
-
+    tr.forward, caches = _forward(kind, x, W, h0, c0, nonlinearity)
     hs = [s["h"] for s in tr.forward]
     tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
 
@@ -216,6 +199,28 @@ def trace(
         _, size = TF.objective(kind, x, W, starts, loss, nonlinearity, terms=True)
         tr.fd_eps, tr.fd_noise = TF.EPS, TF.rounding_noise(size)
     return tr
+
+
+def _forward(kind, x, W, h0, c0, nonlinearity):
+    """Run the steps t = 1 .. T; returns (one record per step, the steps' caches)."""
+    # Every number comes from the reference's step pair (numrnn/reference/), which
+    # stores its intermediate quantities in the ``record`` dict it is given.
+    records, caches = [], []
+    h, c = h0[None], None if c0 is None else c0[None]  # (1, H): a batch of one row
+    for t in range(x.shape[0]):
+        rec = {"x": x[t], "h_prev": h}
+        xt = x[t][None]  # (1, D)
+        if kind == "rnn":
+            h, cache = R.rnn_step_forward(xt, h, W, nonlinearity, record=rec)
+        elif kind == "lstm":
+            rec["c_prev"] = c
+            (h, c), cache = R.lstm_step_forward(xt, (h, c), W, record=rec)
+        else:
+            h, cache = R.gru_step_forward(xt, h, W, record=rec)
+        rec["h"] = h
+        records.append(_one_row(rec))
+        caches.append(cache)
+    return records, caches
 
 
 def _backward(kind, caches, loss, H, cuts):

@@ -307,30 +307,9 @@ def _param_rows(W, kind, H, precision):
     return lines
 
 
-def format_trace(tr, precision=4):
-    """The trace as text: equations, weights, forward table, loss, backward tables.
-
-    Columns of the step tables are time steps: ``t = 1 .. T`` for the forward and
-    ``t = T .. 1`` (the order BPTT visits them) for the backward.  Numbers are
-    printed with ``precision`` decimals (scientific notation when smaller than
-    ``10**-precision``).
-
-    Raises:
-        TypeError: ``tr`` is not a :class:`Trace`.
-        ValueError: ``precision`` is not an integer in [0, 17].
-    """
-    if not isinstance(tr, Trace):
-        raise TypeError(
-            f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}"
-        )
-    if (
-        isinstance(precision, bool)
-        or not isinstance(precision, (int, np.integer))
-        or not 0 <= precision <= 17
-    ):
-        raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
+def _header_lines(tr, p):
+    """The title, the equations, the weights (also as JSON), the initial state, the inputs."""
     kind, H, D, T = tr.kind, tr.hidden_size, tr.input_size, tr.seq_len
-    p = precision
     out = []
     bias = "" if "bias_ih" in tr.weights else ", no bias"
     out.append(
@@ -360,6 +339,34 @@ def format_trace(tr, precision=4):
     out.append(f"Inputs: {xs}")
     out.append("")
 
+    return out
+
+
+def format_trace(tr, precision=4):
+    """The trace as text: equations, weights, forward table, loss, backward tables.
+
+    Columns of the step tables are time steps: ``t = 1 .. T`` for the forward and
+    ``t = T .. 1`` (the order BPTT visits them) for the backward.  Numbers are
+    printed with ``precision`` decimals (scientific notation when smaller than
+    ``10**-precision``).
+
+    Raises:
+        TypeError: ``tr`` is not a :class:`Trace`.
+        ValueError: ``precision`` is not an integer in [0, 17].
+    """
+    if not isinstance(tr, Trace):
+        raise TypeError(
+            f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}"
+        )
+    if (
+        isinstance(precision, bool)
+        or not isinstance(precision, (int, np.integer))
+        or not 0 <= precision <= 17
+    ):
+        raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
+    kind, H, T = tr.kind, tr.hidden_size, tr.seq_len
+    p = precision
+    out = _header_lines(tr, p)
     fcols = [f"t={t + 1}" for t in range(T)]
     out.append("FORWARD (one column per time step)")
     out.append(_table(fcols, _quantity_rows(tr.forward, _forward_spec(kind, tr.nonlinearity)), p))

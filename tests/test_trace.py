@@ -522,6 +522,7 @@ def test_cli_vector_inputs_and_state_dict_names(tmp_path):
         (["lstm", "--weights", "/nonexistent/w.json"], "cannot read"),
         (["lstm", "--precision", "40"], "--precision"),
         (["gru", "--nonlinearity", "relu"], "rnn only"),
+        (["rnn", "--truncate", "0"], "--truncate must be an integer >= 1"),
     ],
 )
 def test_cli_bad_arguments_exit_2(args, message):
@@ -761,11 +762,22 @@ def test_truncate_at_least_T_is_the_full_trace(kind):
     assert note in res.stdout and res.stdout.replace(note, "") == run_cli(kind).stdout
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "2.5", "two", ""])
-def test_cli_bad_truncate_exit_2(value):
-    res = run_cli("rnn", "--truncate", value)
-    assert res.returncode == 2
-    assert "--truncate" in res.stderr and "Traceback" not in res.stderr
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--truncate", "0"], "--truncate must be an integer >= 1 (steps per chunk); got 0"),
+        (["--truncate=-2"], "--truncate must be an integer >= 1 (steps per chunk); got -2"),
+        (["--truncate", "2.5"], "argument --truncate: invalid int value: '2.5'"),
+        (["--truncate", "two"], "argument --truncate: invalid int value: 'two'"),
+        (["--truncate"], "argument --truncate: expected one argument"),
+    ],
+)
+def test_cli_bad_truncate_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["rnn", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

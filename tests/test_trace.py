@@ -713,6 +713,9 @@ def test_truncated_tables_show_the_cut():
     assert "TRUNCATION  K = 3" in out and "chunks t = 1..3, 4..6, 7..7" in out
     assert "at t = 3, 6, the dL/dh_t and dL/dc_t that step t+1 sends back is set to 0" in out
     tr = trace("lstm", LONG, truncate=3)
+    plain = json.loads(json.dumps(tr.as_dict()))
+    assert plain["truncate"] == 3 and plain["cuts"] == [3, 6] and plain["fd_eps"] == 1e-5
+    assert plain["numeric_grads"]["weight_hh"] == pytest.approx(tr.grads["weight_hh"].tolist())
     # columns t = 7 .. 1: the carried gradients are 0 at t = 7 (the end) and at the cuts
     back = [tr.backward[t] for t in reversed(range(7))]
     assert row(out, "dL/dh_t from t+1", 7) == pytest.approx(

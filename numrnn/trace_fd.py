@@ -30,8 +30,9 @@ difference in float64: truncation :math:`\varepsilon^2 |L'''| / 6` (about 2e-11 
 the O(1) third derivatives of these small layers) against rounding
 :math:`u S / \varepsilon` (:math:`u = 2^{-52}`, :math:`S = \sum |\ell_t|` the size
 of the loss's terms; about 2e-11 S).  Both are near 1e-10 relative for the O(1)
-gradients of a trace, so a correct gradient agrees to about 1e-9 and any wrong
-term (a missing factor or gate, O(1e-2) and more) stands out by millions.
+gradients of a trace, so a correct gradient agrees to about 1e-10 (1e-8 for an
+entry of 1e-3, whose difference is then at the rounding noise), and any wrong term
+(a missing factor or gate, O(1e-2) and more) stands out by a factor of a million.
 """
 
 from __future__ import annotations

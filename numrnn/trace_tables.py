@@ -490,5 +490,6 @@ def _check_lines(tr):
         "  S = the sum of the absolute values of the loss's terms): both near 1e-10 relative.",
         "rel err: |total - numeric| / max(|total|, |numeric|, noise), noise = u S / eps = "
         f"{tr.fd_noise:.1e}:",
-        "  1e-8 or less when the backward is right; a wrong term shows as 1e-3 and more.",
+        "  about 1e-8 or less when the backward is right (most near 1e-10; more for entries",
+        "  close to the noise); a wrong term shows as 1e-3 and more.",
     ]

@@ -551,9 +551,10 @@ def test_cli_bad_weights_exit_2(tmp_path, capsys):
 # The numeric column is a central difference in float64 with eps = 1e-5: its truncation
 # error eps^2 |L'''| / 6 and its rounding error u S / eps are both about 1e-10 of the O(1)
 # gradients of these small layers (the largest relative error measured over the three
-# kinds, both losses, hidden sizes 1 to 3 and the truncated objective was 7e-9).  FD_REL =
-# 1e-6 leaves a margin of more than 100, and a wrong term (a missing factor, a dropped
-# path, O(1e-2) relative) exceeds it ten-thousandfold.  FD_ABS covers entries near zero,
+# kinds, both losses, hidden sizes 1 to 3 and the truncated objective was 1.6e-8, on an
+# entry of 1e-3 whose difference, 2e-11, is at the rounding noise).  FD_REL = 1e-6 leaves
+# a margin of 60, and a wrong term (a missing factor, a dropped path, O(1e-2) relative)
+# exceeds it ten-thousandfold.  FD_ABS covers entries near zero,
 # where only the rounding noise u S / eps (about 1e-10 here) is left.
 FD_REL, FD_ABS = 1e-6, 1e-9
 

@@ -439,7 +439,8 @@ def _parser():
     p.add_argument(
         "--no-check",
         action="store_true",
-        help="leave out the finite-difference column (numeric) and its relative error",
+        help="leave out the finite-difference column (numeric) and its relative error, "
+        "which cost two forward passes per parameter entry",
     )
     return p
 

@@ -30,15 +30,40 @@ From the shell::
 
     numrnn trace lstm --inputs 1,2,3 --hidden-size 1 --precision 4
     python -m numrnn.trace gru --weights my_weights.json --loss last
+    python -m numrnn.trace rnn --inputs 1,2,3,4 --truncate 2   # truncated BPTT, K = 2
+
+Beside every parameter gradient the trace prints its central difference in float64
+and their relative error (:mod:`numrnn.trace.fd`; ``--no-check`` leaves them out).
+``--truncate K`` runs chunked truncated BPTT: the gradient carried back from step
+``t+1`` is cut at the end of every chunk of ``K`` steps; the trace shows the values
+cut, the full gradient next to the truncated one, and checks the truncated one
+against the objective it is exact for (each chunk from its incoming state held fixed).
 
 The weights JSON holds PyTorch's names (``weight_ih``, ``weight_hh`` and,
 optionally, ``bias_ih`` and ``bias_hh``; a ``_l0`` suffix is accepted so a saved
 ``state_dict`` works) as nested lists, plus optional ``h0``, ``c0`` (LSTM) and
 ``nonlinearity`` (RNN).  Without biases the layer has none (``bias=False``).
 Every trace prints its weights in that format, ready to be edited.
+
+Files: ``run.py`` computes a trace and holds the command line; ``checks.py`` checks
+its arguments; ``fd.py`` the finite-difference column; ``tables.py`` the
+:class:`Trace` record and its printed tables.
 """
 
+from . import checks, fd, run, tables
 from .run import KINDS, LOSSES, default_weights, main, trace
 from .tables import Trace, format_trace
 
-__all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
+__all__ = [
+    "KINDS",
+    "LOSSES",
+    "Trace",
+    "checks",
+    "default_weights",
+    "fd",
+    "format_trace",
+    "main",
+    "run",
+    "tables",
+    "trace",
+]

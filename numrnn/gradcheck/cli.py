@@ -98,6 +98,11 @@ _DEFAULTS = {
 
 
 def _parser():
+    """The command's argument parser.
+
+    Longer than 60 lines: one ``add_argument`` per option, a flat list that reads
+    best as it is.
+    """
     p = argparse.ArgumentParser(
         prog="python -m numrnn.gradcheck",
         description="Check a numrnn layer's hand-written gradients against central differences "

@@ -379,3 +379,16 @@ def test_char_lm_distributed_without_torchrun_says_so(tmp_path):
     assert res.returncode != 0
     assert "--distributed: init_from_env: the environment lacks RANK, WORLD_SIZE" in res.stderr
     assert "start the script with torchrun" in res.stderr
+
+
+@pytest.mark.benchmark
+def test_benchmark_script_prints_its_table(tmp_path):
+    md = tmp_path / "dist.md"
+    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "distributed.py")]
+    cmd += ["--repeats=1", "--steps=2", "--warmup=1", "--hidden-size=16", "--embed-size=8"]
+    cmd += ["--batch-size=4", "--seq-len=8", f"--markdown={md}"]
+    res = subprocess.run(cmd, env=plain_env(), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    table = md.read_text()
+    for label in ("1 proc x 1 thread", "1 proc x 2 threads", "2 procs x 1 thread"):
+        assert f"| {label} |" in table

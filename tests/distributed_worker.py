@@ -3,16 +3,11 @@
 Each is started once per rank with the variables torchrun would set (``RANK``,
 ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``):
 
-``python distributed_worker.py step OUT``
-    one training step of a tiny float64 CharLM on this rank's block of a fixed
-    global batch, for the NumPy and the torch backend; writes ``OUT/rank{r}.npz``
-    with the parameters before and after the broadcast, the gradients, the mean
-    loss, the parameters after one Adam step, this rank's first data shard and a
-    few draws of :func:`numrnn.distributed.rank_rng`.
-
-``python distributed_worker.py train STEPS SAVE [--load CKPT]``
-    (optionally loads ``CKPT`` on every rank), trains ``STEPS`` steps with
-    :func:`segment`, and rank 0 writes the checkpoint ``SAVE``.
+``python distributed_worker.py all OUT STEPS CKPT``
+    :func:`step`, writing ``OUT/rank{r}.npz``; then :func:`train` from scratch,
+    rank 0 writing ``OUT/two.npz``; then :func:`train` from ``CKPT`` (a checkpoint
+    written by one process), rank 0 writing ``OUT/one_two.npz``.  One launch for
+    all, since starting the processes is what takes time.
 
 ``python distributed_worker.py forever CKPT TIMEOUT``
     trains until killed, rank 0 writing ``CKPT`` after every step and printing
@@ -73,8 +68,12 @@ def _numpy(x):
     return numrnn.backend.to_numpy(x).copy()
 
 
-def step(out):
-    rank, world = distributed.init_from_env(timeout=60)
+def step(out, rank):
+    """One training step of a tiny float64 CharLM on this rank's block of a fixed
+    global batch, for the NumPy and the torch backend; writes ``out/rank{rank}.npz``
+    with the parameters before and after the broadcast, the gradients, the mean
+    loss, the parameters after one Adam step, this rank's first data shard and a
+    few draws of :func:`numrnn.distributed.rank_rng`."""
     X, Y = global_batch()
     result = {}
     for backend in ("numpy", "torch"):
@@ -103,7 +102,8 @@ def step(out):
 
 
 def train(steps, save, load=None):
-    rank, _ = distributed.init_from_env(timeout=60)
+    """(Optionally loads ``load`` on every rank,) trains ``steps`` steps with
+    :func:`segment`; rank 0 writes the checkpoint ``save``."""
     model, opt = build(SEED)
     data_rng = np.random.default_rng(SEED)
     if load is not None:
@@ -135,10 +135,12 @@ def forever(ckpt, timeout):
 
 if __name__ == "__main__":
     what, args = sys.argv[1], sys.argv[2:]
-    if what == "step":
-        step(args[0])
-    elif what == "train":
-        train(int(args[0]), args[1], load=args[3] if len(args) > 2 else None)
+    if what == "all":
+        out, steps, ckpt = args[0], int(args[1]), args[2]
+        rank, _ = distributed.init_from_env(timeout=60)
+        step(out, rank)
+        train(steps, os.path.join(out, "two.npz"))
+        train(steps, os.path.join(out, "one_two.npz"), load=ckpt)
     elif what == "forever":
         forever(args[0], float(args[1]))
     else:

@@ -91,11 +91,26 @@ def rel_err(a, b):
 # -------------------------------------------------------------------------------------
 # one step, two processes against one
 # -------------------------------------------------------------------------------------
+STEPS = 3
+
+
 @pytest.fixture(scope="module")
-def step_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("step")
-    finish(start("step", out))
-    return [dict(np.load(out / f"rank{r}.npz")) for r in range(2)]
+def two_processes(tmp_path_factory):
+    """One launch of 2 processes (tests/distributed_worker.py ``all``): the one-step
+    results of each rank, a checkpoint trained on 2 processes from scratch, and one
+    trained on 2 processes from the checkpoint ``one.npz`` written here by 1 process."""
+    out = tmp_path_factory.mktemp("two")
+    model, opt = worker.build(worker.SEED)
+    data_rng = np.random.default_rng(worker.SEED)
+    worker.segment(model, opt, data_rng, STEPS)
+    numrnn.save(out / "one.npz", model, opt, rng=data_rng)
+    finish(start("all", out, STEPS, out / "one.npz"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def step_results(two_processes):
+    return [dict(np.load(two_processes / f"rank{r}.npz")) for r in range(2)]
 
 
 def reference_step(backend):
@@ -153,9 +168,6 @@ def test_data_shards_differ_and_make_up_the_global_batch(step_results):
 # -------------------------------------------------------------------------------------
 # checkpoints move between 2 processes and 1
 # -------------------------------------------------------------------------------------
-STEPS = 3
-
-
 def reference_run(segments):
     """One process, ``segments`` segments of STEPS steps, uninterrupted."""
     model, opt = worker.build(worker.SEED)
@@ -171,9 +183,8 @@ def assert_same_params(model, ref):
         assert rel_err(p.data, q.data) < RTOL, name
 
 
-def test_checkpoint_written_by_two_processes_resumes_in_one(tmp_path):
-    ckpt = tmp_path / "two.npz"
-    finish(start("train", STEPS, ckpt))
+def test_checkpoint_written_by_two_processes_resumes_in_one(two_processes):
+    ckpt = two_processes / "two.npz"
     model, opt = worker.build(seed=99)  # loading must overwrite all of it
     data_rng = np.random.default_rng(0)
     meta = numrnn.load(ckpt, model, opt, rng=data_rng)
@@ -183,14 +194,9 @@ def test_checkpoint_written_by_two_processes_resumes_in_one(tmp_path):
     assert rel_err(losses, ref_losses) < RTOL
 
 
-def test_checkpoint_written_by_one_process_resumes_in_two(tmp_path):
-    model, opt = worker.build(worker.SEED)
-    data_rng = np.random.default_rng(worker.SEED)
-    worker.segment(model, opt, data_rng, STEPS)
-    numrnn.save(tmp_path / "one.npz", model, opt, rng=data_rng)
-    finish(start("train", STEPS, tmp_path / "two.npz", "--load", tmp_path / "one.npz"))
+def test_checkpoint_written_by_one_process_resumes_in_two(two_processes):
     model, opt = worker.build(seed=99)
-    numrnn.load(tmp_path / "two.npz", model, opt)
+    numrnn.load(two_processes / "one_two.npz", model, opt)
     assert_same_params(model, reference_run(2)[0])
 
 
@@ -208,7 +214,7 @@ def wait_for_saves(proc, n):
     "victim, how",
     [
         (1, signal.SIGKILL),
-        (0, signal.SIGKILL),
+        pytest.param(0, signal.SIGKILL, marks=pytest.mark.slow),  # rank 0 hosts the store
         pytest.param(1, signal.SIGSTOP, marks=pytest.mark.slow),  # waits out the timeout
     ],
     ids=["rank1-killed", "rank0-killed", "rank1-hung"],

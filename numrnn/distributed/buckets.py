@@ -26,6 +26,19 @@ def unique_parameters(parameters):
     return out
 
 
+def _check_reducible(arrays, who):
+    """Raise ``TypeError`` unless the process group's backend can reduce ``arrays``:
+    NCCL reduces CUDA tensors only (gloo takes CPU arrays and tensors)."""
+    if _dist().get_backend() != "nccl":
+        return
+    for x in arrays:
+        if not (is_torch_tensor(x) and x.is_cuda):
+            raise TypeError(
+                f"{who}: the nccl backend reduces CUDA tensors only; build the model with "
+                "backend='torch', device='cuda' (or use gloo for a model on the CPU)"
+            )
+
+
 def _as_tensor(x):
     """A torch tensor sharing ``x``'s memory (``torch.from_numpy`` for NumPy arrays)."""
     if is_torch_tensor(x):
@@ -80,6 +93,7 @@ def broadcast_parameters(parameters, src=0, bucket_mb=DEFAULT_BUCKET_MB):
     Raises:
         RuntimeError: no process group (see :func:`init_from_env`).
         ValueError: ``src`` is not a rank of the group.
+        TypeError: the group's backend is nccl and a parameter is not a CUDA tensor.
         DistributedError: the broadcast failed (a peer died or timed out).
     """
     dist = _require_group("broadcast_parameters")
@@ -88,6 +102,7 @@ def broadcast_parameters(parameters, src=0, bucket_mb=DEFAULT_BUCKET_MB):
         raise ValueError(f"broadcast_parameters: src must be a rank in [0, {world}); got {src!r}")
     params = unique_parameters(parameters)
     datas = [p.data for p in params]
+    _check_reducible(datas, "broadcast_parameters")
     for k, idx in enumerate(_group_into_buckets(datas, bucket_mb)):
         sizes = [_numel(datas[i]) for i in idx]
         flat = _flat_buffer(datas[idx[0]], sum(sizes))
@@ -126,6 +141,7 @@ class GradientBuckets:
     Raises:
         RuntimeError: no process group (see :func:`init_from_env`).
         ValueError: ``bucket_mb`` is not a positive number.
+        TypeError: the group's backend is nccl and a gradient is not a CUDA tensor.
     """
 
     def __init__(self, parameters, bucket_mb=DEFAULT_BUCKET_MB):
@@ -136,6 +152,7 @@ class GradientBuckets:
         self.params = unique_parameters(parameters)
         self.buckets, self._slots = [], []  # _slots[k]: (param, view) pairs of bucket k
         grads = [p.grad for p in self.params]
+        _check_reducible(grads, "GradientBuckets")
         for idx in _group_into_buckets(grads, bucket_mb):
             flat = _flat_buffer(grads[idx[0]], sum(_numel(grads[i]) for i in idx))
             slots, offset = [], 0

@@ -54,6 +54,15 @@ def rank_rng(seed, rank):
     return np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(int(rank) + 1)[-1])
 
 
+def _device():
+    """Where a small tensor must be for the process group's backend to reduce it."""
+    import torch
+
+    if _dist().get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 class DataParallel:
     r"""A model trained data-parallel: its backward ends with the gradients averaged.
 
@@ -165,7 +174,7 @@ class DataParallel:
         import torch
 
         dist = _dist()
-        t = torch.tensor([float(loss), 1.0 if stop else 0.0], dtype=torch.float64)
+        t = torch.tensor([float(loss), 1.0 if stop else 0.0], dtype=torch.float64, device=_device())
         _collective("all_reduce of the step's loss", dist.all_reduce, t, op=dist.ReduceOp.SUM)
         return float(t[0]) / self.world_size, bool(t[1] > 0)
 
@@ -179,6 +188,6 @@ class DataParallel:
         import torch
 
         dist = _dist()
-        t = torch.tensor([float(value)], dtype=torch.float64)
+        t = torch.tensor([float(value)], dtype=torch.float64, device=_device())
         _collective("all_reduce (max)", dist.all_reduce, t, op=dist.ReduceOp.MAX)
         return float(t[0])

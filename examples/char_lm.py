@@ -166,6 +166,8 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
                 history["val_step"].append(step)
                 history["val_ppl"].append(ppl)
                 bar.set_postfix(loss=f"{running:.3f}", val_ppl=f"{ppl:.2f}")
+            if dp is not None:
+                spent = dp.max(spent)  # the others wait here while rank 0 evaluates (not timed)
         epoch += 1
         state = None  # a new pass cuts the text at a new offset: start the streams afresh
     bar.close()

@@ -287,6 +287,22 @@ def test_shared_parameters_are_reduced_once(group_of_one):
     assert sum(x.size for x in buckets.buckets) == 12 + 4 + 4
 
 
+@pytest.mark.parametrize("axis", [0, 1])
+def test_shard_batch_blocks_make_up_the_batch(axis):
+    batch = np.arange(6 * 9).reshape(6, 9)
+    blocks = [distributed.shard_batch(batch, r, 3, axis) for r in range(3)]
+    assert all(b.shape[axis] == batch.shape[axis] // 3 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=axis), batch)
+    t = torch.as_tensor(batch)
+    assert torch.equal(distributed.shard_batch(t, 1, 3, axis), torch.as_tensor(blocks[1]))
+
+
+def test_agree_and_max_in_a_group_of_one(group_of_one):
+    dp = distributed.DataParallel(numrnn.Linear(2, 2, seed=0))
+    assert dp.agree(2.5, False) == (2.5, False) and dp.agree(1.0, True) == (1.0, True)
+    assert dp.max(3.25) == 3.25 and dp.is_main and dp.world_size == 1
+
+
 def test_errors_name_what_is_wrong(group_of_one):
     model = numrnn.Linear(2, 2, seed=0)
     with pytest.raises(ValueError, match="bucket_mb must be a number > 0; got 0"):
@@ -299,6 +315,10 @@ def test_errors_name_what_is_wrong(group_of_one):
         distributed.shard_batch(np.zeros((4, 3)), 0, 2, axis=1)
     with pytest.raises(ValueError, match=r"rank must be in \[0, 2\); got 2"):
         distributed.shard_batch(np.zeros((4, 4)), 2, 2, axis=1)
+    with pytest.raises(ValueError, match=r"axis must be in \[0, 1\) for a batch of shape \(4,\)"):
+        distributed.shard_batch(np.zeros(4), 0, 2, axis=1)
+    with pytest.raises(ValueError, match="world_size must be an int; got 2.0"):
+        distributed.shard_batch(np.zeros((4, 4)), 0, 2.0, axis=1)
     with pytest.raises(ValueError, match="seed must be an int >= 0; got -1"):
         distributed.rank_rng(-1, 0)
 

@@ -16,13 +16,30 @@ def shard_batch(batch, rank, world_size, axis):
     With ``B`` rows along ``axis``, rank ``r`` gets rows ``r B/N .. (r+1) B/N - 1``;
     the blocks of all ranks, concatenated in rank order, give back ``batch``.
 
+    Args:
+        batch: an array (NumPy or torch) with at least ``axis + 1`` dimensions.
+        rank, world_size: ints, ``0 <= rank < world_size``.
+        axis: the batch axis (1 for time-major ``(T, B, ...)``).
+
     Raises:
-        ValueError: ``B`` is not divisible by ``world_size``, or ``rank`` is not in
-            ``[0, world_size)``.
+        ValueError: ``B`` is not divisible by ``world_size``, ``rank`` is not in
+            ``[0, world_size)``, or ``axis`` is not an axis of ``batch``.
     """
-    b = batch.shape[axis]
+    if not hasattr(batch, "shape"):
+        batch = np.asarray(batch)
+    for name, v in (("world_size", world_size), ("rank", rank), ("axis", axis)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"shard_batch: {name} must be an int; got {v!r}")
+    if world_size < 1:
+        raise ValueError(f"shard_batch: world_size must be >= 1; got {world_size}")
     if not 0 <= rank < world_size:
         raise ValueError(f"shard_batch: rank must be in [0, {world_size}); got {rank!r}")
+    if not 0 <= axis < len(batch.shape):
+        raise ValueError(
+            f"shard_batch: axis must be in [0, {len(batch.shape)}) for a batch of shape "
+            f"{tuple(batch.shape)}; got {axis}"
+        )
+    b = batch.shape[axis]
     if b % world_size:
         raise ValueError(
             f"shard_batch: the batch has {b} rows along axis {axis}, which do not split "

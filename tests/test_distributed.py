@@ -237,6 +237,7 @@ def test_a_dead_or_hung_peer_stops_the_other_with_a_clear_error(tmp_path, victim
             p.communicate()
     assert survivor.returncode != 0
     assert "DistributedError" in err and f"failed on rank {1 - victim} of 2" in err, err[-2000:]
+    assert "within the group's timeout (4 s)" in err
     # a killed peer is noticed at once (closed connection); a hung one within the
     # timeout (plus the time to start the error path on a loaded machine)
     assert took < timeout + 20, took

@@ -46,7 +46,8 @@ Backends
 The NumPy backend and the torch backend on the CPU use the ``gloo`` communication
 backend.  A torch-backend model on CUDA uses ``nccl`` (one process per GPU, each
 with its own device); that path is written to the same calls but is not exercised
-by the test suite, which runs on CPUs.
+by the test suite, which runs on CPUs.  NCCL's collectives run asynchronously, so
+there a failed peer is reported by NCCL's own watchdog, not as DistributedError.
 
 torch is imported inside the functions of this module only, so ``import numrnn``
 still needs NumPy alone.

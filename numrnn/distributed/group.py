@@ -10,6 +10,7 @@ __all__ = ["DEFAULT_TIMEOUT", "DistributedError", "init_from_env", "quiet_unless
 
 #: seconds a collective may wait for the other processes before failing
 DEFAULT_TIMEOUT = 300.0
+_TIMEOUT = [None]  # the timeout of the group init_from_env made, for error messages
 
 
 class DistributedError(RuntimeError):
@@ -87,6 +88,7 @@ def init_from_env(backend=None, timeout=DEFAULT_TIMEOUT):
     dist.init_process_group(
         backend, init_method="env://", timeout=datetime.timedelta(seconds=timeout), **kwargs
     )
+    _TIMEOUT[0] = float(timeout)
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -106,12 +108,13 @@ def _collective(what, fn, *args, **kwargs):
     dist = _dist()
     try:
         fn(*args, **kwargs)
-    except Exception as err:
+    except RuntimeError as err:  # gloo's errors (DistBackendError is a RuntimeError)
         rank = dist.get_rank() if dist.is_initialized() else "?"
         size = dist.get_world_size() if dist.is_initialized() else "?"
+        timeout = f"{_TIMEOUT[0]:g} s" if _TIMEOUT[0] is not None else "set by the caller"
         raise DistributedError(
             f"numrnn.distributed: {what} failed on rank {rank} of {size}: another process "
-            f"has died or stopped answering within the process group's timeout ({err})"
+            f"has died, or has not answered within the group's timeout ({timeout}): {err}"
         ) from err
 
 

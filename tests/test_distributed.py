@@ -419,3 +419,22 @@ def test_benchmark_script_prints_its_table(tmp_path):
     table = md.read_text()
     for label in ("1 proc x 1 thread", "1 proc x 2 threads", "2 procs x 1 thread"):
         assert f"| {label} |" in table
+
+
+@pytest.mark.slow
+def test_char_lm_distributed_refuses_a_batch_that_does_not_split(tmp_path):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    res = subprocess.run(
+        [*launcher, "--nproc_per_node=2", CHAR_LM, "--dry-run", "--distributed"]
+        + ["--batch-size", "7", "--out", str(tmp_path)],
+        env=plain_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert res.returncode != 0
+    assert "argument --batch-size: 7 must be a multiple of the number of processes (2)" in (
+        res.stderr
+    )
+    assert not (tmp_path / "checkpoint.npz").exists()

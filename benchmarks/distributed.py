@@ -67,7 +67,7 @@ def worker(args):
     from numrnn import distributed
     from numrnn.data import CharVocab, load_text, sequential_partition
     from numrnn.models import CharLM
-    from numrnn.training import tbptt_train
+    from numrnn.train import tbptt_train
 
     dp = None
     if "RANK" in os.environ:

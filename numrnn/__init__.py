@@ -1,7 +1,8 @@
 """numrnn: recurrent networks with hand-written backpropagation through time, in NumPy.
 
 ``import numrnn`` imports every part of the package and needs NumPy only: torch
-(the parity tests, :mod:`numrnn.interop` and the optional torch backend),
+(the parity tests, :mod:`numrnn.interop`, :mod:`numrnn.distributed` and the
+optional torch backend),
 matplotlib and tqdm (the examples) are imported inside the functions that use them.
 """
 
@@ -9,6 +10,7 @@ from . import (
     cli,
     data,
     diagnosis,
+    distributed,
     functional,
     interop,
     io,
@@ -62,6 +64,7 @@ __all__ = [
     "clip_grad_value_",
     "data",
     "diagnosis",
+    "distributed",
     "eval_mode",
     "functional",
     "gradcheck",

@@ -3,9 +3,10 @@
 Every forward and backward in :mod:`numrnn.functional` is written once, against
 a small set of array operations reached through ``ops(x)``: the namespace that
 matches the array ``x``.  NumPy's is the default; a torch namespace (CPU or
-CUDA) exposes the same names over ``torch.Tensor``.  This module and
-:mod:`numrnn.interop` (which converts modules to and from ``torch.nn``) are the
-only places in numrnn that import torch, and only when a torch tensor or
+CUDA) exposes the same names over ``torch.Tensor``.  This module,
+:mod:`numrnn.interop` (which converts modules to and from ``torch.nn``) and
+:mod:`numrnn.distributed` (``torch.distributed``) are the only places in numrnn
+that import torch, and only when a torch tensor or
 ``backend="torch"`` is actually used.
 
 Operator syntax (``a * b``, ``a + b``, ``a[t]``, ``a.T``, ``a.reshape``) means

@@ -28,7 +28,7 @@ from numrnn.data import sequential_partition
 from numrnn.functional import cross_entropy
 from numrnn.models import CharLM
 from numrnn.optim import Adam
-from numrnn.training import tbptt_train
+from numrnn.train import tbptt_train
 
 V, T, B = 11, 6, 4  # vocabulary, steps per batch, global batch (2 rows per rank with 2 ranks)
 SEED = 3

@@ -5,11 +5,12 @@ names the way a reader goes down the page, with ``import numrnn`` and nothing
 else prepared.  A block's printed text must match the ``output`` block that
 follows it directly (compared as doctest does, with ``...`` standing for any text
 and runs of whitespace equal); a block with no ``output`` block must print
-nothing.  A block whose first line is a comment naming a file of the repository
-(``# numrnn/reference/lstm.py``) quotes that file, with ``...`` for lines left
-out: it is read, not run, so it must parse (``test_readme_quotes.py`` checks it
-against the file).  A block that needs torch, matplotlib or tqdm is skipped when
-that package is missing.
+nothing.  Two kinds of block are read, not run, so they must parse: a block
+marked ```` ```python excerpt ```` (a fragment that needs names the page does not
+define), and a block whose first line is a comment naming a file of the
+repository (``# numrnn/reference/lstm.py``), which quotes that file with ``...``
+for lines left out (``test_readme_quotes.py`` checks it against the file).  A
+block that needs torch, matplotlib or tqdm is skipped when that package is missing.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def python_blocks(relpath):
     """The ``python`` blocks of a Markdown file, each with its expected output.
 
     Returns a list of dicts: ``where`` (``file:line``), ``code``, ``excerpt`` (True
-    for a quote of a source file) and ``expected`` (the text of an ``output``
+    for an excerpt or a quote of a source file) and ``expected`` (the text of an ``output``
     block that follows directly, or None).
     """
     text = (ROOT / relpath).read_text(encoding="utf-8")
@@ -93,7 +94,7 @@ def python_blocks(relpath):
             {
                 "where": f"{relpath}:{line}",
                 "code": _body(m),
-                "excerpt": bool(_QUOTE.match(_body(m))),
+                "excerpt": "excerpt" in info[1:] or bool(_QUOTE.match(_body(m))),
                 "expected": expected,
             }
         )

@@ -87,7 +87,7 @@ class DataParallel:
     rank and lays the gradients out in buckets (:class:`GradientBuckets`).
     ``dp(*args)`` is ``model(*args)``; ``dp.backward(*args)`` is
     ``model.backward(*args)`` followed by :meth:`GradientBuckets.average`, so a
-    training loop written for one process (:func:`numrnn.training.tbptt_train`)
+    training loop written for one process (:func:`numrnn.train.tbptt_train`)
     clips and steps the averaged gradient unchanged.  Save and evaluate
     ``dp.module``: its parameter names are the model's own, so a checkpoint does
     not depend on the number of processes.

@@ -7,7 +7,7 @@ trace can print analytic and numeric gradients side by side.
 
 The objective.  The sequence is cut into chunks of ``K`` steps (``K >= T``: one
 chunk, the whole sequence), as chunked truncated BPTT (what
-:func:`numrnn.training.tbptt_train` runs) cuts it.  A chunk starts from the state
+:func:`numrnn.train.tbptt_train` runs) cuts it.  A chunk starts from the state
 the forward pass *at the current weights* reached there, held constant (in
 PyTorch, ``h.detach()``):
 

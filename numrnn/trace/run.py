@@ -87,7 +87,7 @@ def trace(
             (:math:`L = \sum_j h_{T,j}`).
         nonlinearity: the RNN's ``"tanh"`` (default) or ``"relu"``.
         truncate: None (full BPTT) or ``K >= 1``: chunked truncated BPTT, as
-            :func:`numrnn.training.tbptt_train` runs it.  The sequence is cut into
+            :func:`numrnn.train.tbptt_train` runs it.  The sequence is cut into
             chunks of ``K`` steps (``t = 1..K``, ``K+1..2K``, ...; the last may be
             shorter); the forward carries the state across, the backward does not:
             at ``t = K, 2K, ... < T`` the gradient step ``t+1`` sends back

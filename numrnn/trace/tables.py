@@ -426,7 +426,7 @@ def _truncation_lines(tr):
     at = ", ".join(map(str, tr.cuts))
     carried = "dL/dh_t" + (" and dL/dc_t" if tr.kind == "lstm" else "")
     return [
-        f"TRUNCATION  K = {K}: chunked truncated BPTT (as numrnn.training.tbptt_train runs it),",
+        f"TRUNCATION  K = {K}: chunked truncated BPTT (as numrnn.train.tbptt_train runs it),",
         f"  chunks t = {chunks}.  The forward carries the state across chunks; the backward",
         f"  does not: at t = {at}, the {carried} that step t+1 sends back is set to 0",
         "  (row 'from t+1'); the 'dropped' rows show the value discarded.  The gradients are",

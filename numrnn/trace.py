@@ -1,7 +1,7 @@
 r"""Step-by-step traces of a small RNN, LSTM or GRU, for checking BPTT by hand.
 
 A trace runs one sequence (batch of one, float64) through the step functions of
-:mod:`numrnn.functional` and keeps every number a student would write down:
+:mod:`numrnn.kernels` and keeps every number a student would write down:
 per time step the pre-activations, the gates, the cell and hidden states; the
 loss; and, walking back through time, the gradient reaching each hidden state
 (split into what the loss sends directly and what step ``t+1`` sends back), the
@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import functional as F
+from . import kernels as K
 
 __all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
 
@@ -228,7 +229,7 @@ def trace(
         ah = h @ w_hh.T + b_hh  # (1, G) recurrent part
         rec = {"x": x[t].copy(), "h_prev": h[0].copy()}
         if kind == "rnn":
-            h_new, cache = F.rnn_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+            h_new, cache = K.rnn_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
             rec.update(a_x=ax[0], a_h=ah[0], a=(ax + ah)[0], h=h_new[0].copy())
         elif kind == "lstm":
             rec["c_prev"] = c[0].copy()
@@ -239,7 +240,7 @@ def trace(
                 "g": F.tanh(a[2 * H : 3 * H]),
                 "o": F.sigmoid(a[3 * H :]),
             }
-            h_new, c_new, cache = F.lstm_step_forward(xt, h, c, w_ih, w_hh, b_ih, b_hh)
+            h_new, c_new, cache = K.lstm_step_forward(xt, h, c, w_ih, w_hh, b_ih, b_hh)
             for k, name in enumerate("ifgo"):
                 rec["a_" + name] = a[k * H : (k + 1) * H]
             rec.update(gates)
@@ -250,7 +251,7 @@ def trace(
             r = F.sigmoid(a_r)
             u, ax_n = ah[0, 2 * H :], ax[0, 2 * H :]
             a_n = ax_n + r * u
-            h_new, cache = F.gru_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh)
+            h_new, cache = K.gru_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh)
             rec.update(
                 a_r=a_r,
                 a_z=a_z,
@@ -280,10 +281,10 @@ def trace(
         dh = dh_next + dh_loss  # (1, H) everything that reaches h_t
         rec = {"dh_loss": dh_loss, "dh_next": dh_next[0].copy(), "dh": dh[0].copy()}
         if kind == "rnn":
-            dx, dh_prev, grads = F.rnn_step_backward(dh, caches[t])
+            dx, dh_prev, grads = K.rnn_step_backward(dh, caches[t])
             rec["da"] = grads["bias_ih"].copy()
         elif kind == "lstm":
-            dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc_next, caches[t])
+            dx, dh_prev, dc_prev, grads = K.lstm_step_backward(dh, dc_next, caches[t])
             d = dh[0]
             dc = dc_next[0] + d * s["o"] * (1 - s["tanh_c"] ** 2)
             rec.update(
@@ -300,7 +301,7 @@ def trace(
             rec["dc_prev"] = dc_prev[0].copy()
             dc_next = dc_prev
         else:
-            dx, dh_prev, grads = F.gru_step_backward(dh, caches[t])
+            dx, dh_prev, grads = K.gru_step_backward(dh, caches[t])
             d = dh[0]
             dx_delta = grads["bias_ih"]  # [delta^r, delta^z, delta^n]
             rec.update(

@@ -1,6 +1,6 @@
 """Single-step cells ``RNNCell``, ``LSTMCell``, ``GRUCell`` (PyTorch's ``nn.*Cell``).
 
-A cell runs one time step with the step functions of :mod:`numrnn.functional`;
+A cell runs one time step with the step functions of :mod:`numrnn.kernels`;
 calling it once per step and then ``backward`` once per step, in reverse order,
 is BPTT written out by hand (the LIFO caches make that order the natural one).
 """
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import functional as F
+from .. import kernels as K
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array
 
@@ -119,11 +119,11 @@ class RNNCell(_CellBase):
 
     def forward(self, x, hx=None):
         return self._single_state_forward(
-            x, hx, lambda x, h, *w: F.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity)
+            x, hx, lambda x, h, *w: K.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity)
         )
 
     def backward(self, dh):
-        return self._single_state_backward(dh, F.rnn_step_backward)
+        return self._single_state_backward(dh, K.rnn_step_backward)
 
 
 class LSTMCell(_CellBase):
@@ -139,7 +139,7 @@ class LSTMCell(_CellBase):
         if len(states) != 2:
             raise ValueError(f"LSTMCell: hx must be a tuple (h, c); got {len(states)} item(s)")
         x, (h, c), batched = self._check_input(x, states)
-        h, c, cache = F.lstm_step_forward(x, h, c, *self._weights())
+        h, c, cache = K.lstm_step_forward(x, h, c, *self._weights())
         self._push_cache((cache, batched, tuple(h.shape)))
         return (h, c) if batched else (h[0], c[0])
 
@@ -158,7 +158,7 @@ class LSTMCell(_CellBase):
             raise
         if not batched:
             dh, dc = dh[None], (None if dc is None else dc[None])
-        dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc, cache)
+        dx, dh_prev, dc_prev, grads = K.lstm_step_backward(dh, dc, cache)
         self._accumulate(grads)
         if not batched:
             return dx[0], (dh_prev[0], dc_prev[0])
@@ -174,7 +174,7 @@ class GRUCell(_CellBase):
     gates = 3
 
     def forward(self, x, hx=None):
-        return self._single_state_forward(x, hx, F.gru_step_forward)
+        return self._single_state_forward(x, hx, K.gru_step_forward)
 
     def backward(self, dh):
-        return self._single_state_backward(dh, F.gru_step_backward)
+        return self._single_state_backward(dh, K.gru_step_backward)

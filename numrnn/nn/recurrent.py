@@ -1,6 +1,6 @@
 """Multi-layer, bidirectional ``RNN``, ``LSTM`` and ``GRU`` modules with PyTorch's interface.
 
-Each module stacks the one-layer-direction functions of :mod:`numrnn.functional`:
+Each module stacks the one-layer-direction functions of :mod:`numrnn.kernels`:
 layer ``l`` reads the (concatenated, for bidirectional) outputs of layer ``l-1``,
 with dropout between layers in training mode.  ``backward`` runs the layers in
 reverse, adds the two directions' input gradients, and accumulates every
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .. import functional as F
+from .. import kernels as K
 from ..backend import to_numpy
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array, shape_str
@@ -396,7 +396,7 @@ class RNN(RNNBase):
         )
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, hn, cache = F.rnn_forward(
+        out, hn, cache = K.rnn_forward(
             x,
             state[0],
             nonlinearity=self.nonlinearity,
@@ -407,12 +407,12 @@ class RNN(RNNBase):
         return out, [hn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
-        dx, dh0, grads = F.rnn_backward(dout, None if dstate is None else dstate[0], cache, record)
+        dx, dh0, grads = K.rnn_backward(dout, None if dstate is None else dstate[0], cache, record)
         return dx, [dh0], grads
 
 
 class LSTM(RNNBase):
-    r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.functional.lstm`).
+    r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.kernels.lstm`).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
     dropout=0.0, bidirectional=False, proj_size=0, *, dtype, seed, rng, backend, device)``
@@ -453,14 +453,14 @@ class LSTM(RNNBase):
         return [(n, B, self.output_size), (n, B, self.hidden_size)]
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, (hn, cn), cache = F.lstm_forward(
+        out, (hn, cn), cache = K.lstm_forward(
             x, state[0], state[1], reverse=reverse, batch_sizes=batch_sizes, **params
         )
         return out, [hn, cn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
         dh, dc = (None, None) if dstate is None else dstate
-        dx, (dh0, dc0), grads = F.lstm_backward(dout, dh, dc, cache, record)
+        dx, (dh0, dc0), grads = K.lstm_backward(dout, dh, dc, cache, record)
         return dx, [dh0, dc0], grads
 
 
@@ -491,11 +491,11 @@ class GRU(RNNBase):
         )
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, hn, cache = F.gru_forward(
+        out, hn, cache = K.gru_forward(
             x, state[0], reverse=reverse, batch_sizes=batch_sizes, **params
         )
         return out, [hn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
-        dx, dh0, grads = F.gru_backward(dout, None if dstate is None else dstate[0], cache, record)
+        dx, dh0, grads = K.gru_backward(dout, None if dstate is None else dstate[0], cache, record)
         return dx, [dh0], grads

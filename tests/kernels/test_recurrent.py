@@ -1,4 +1,4 @@
-"""Finite-difference checks of every recurrent forward/backward pair in numrnn.functional.
+"""Finite-difference checks of every recurrent forward/backward pair in numrnn.kernels.
 
 Central differences in float64 with eps = 1e-6: the truncation error is
 O(eps^2) ~ 1e-12 and the rounding error ~ 1e-16 * |L| / eps ~ 1e-10 for the
@@ -11,7 +11,7 @@ import pytest
 from helpers import rel_err
 from tests_fd import numeric_grad
 
-import numrnn.functional as F
+import numrnn.kernels as K
 
 EPS = 1e-6
 TOL = 1e-6
@@ -56,11 +56,11 @@ def test_rnn_layer(case, nonlinearity):
     kw = dict(nonlinearity=nonlinearity, reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
-        out, hn, _ = F.rnn_forward(x, h0, **w, **kw)
+        out, hn, _ = K.rnn_forward(x, h0, **w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn)
 
-    _, _, cache = F.rnn_forward(x, h0, **w, **kw)
-    dx, dh0, grads = F.rnn_backward(dout, dhn, cache)
+    _, _, cache = K.rnn_forward(x, h0, **w, **kw)
+    dx, dh0, grads = K.rnn_backward(dout, dhn, cache)
     _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
 
 
@@ -85,11 +85,11 @@ def test_lstm_layer(case, proj):
     kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
-        out, (hn, cn), _ = F.lstm_forward(x, h0, c0, **w, **kw)
+        out, (hn, cn), _ = K.lstm_forward(x, h0, c0, **w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn) + np.sum(cn * dcn)
 
-    _, _, cache = F.lstm_forward(x, h0, c0, **w, **kw)
-    dx, (dh0, dc0), grads = F.lstm_backward(dout, dhn, dcn, cache)
+    _, _, cache = K.lstm_forward(x, h0, c0, **w, **kw)
+    dx, (dh0, dc0), grads = K.lstm_backward(dout, dhn, dcn, cache)
     _check({"x": x, "h0": h0, "c0": c0, **w}, loss, {"x": dx, "h0": dh0, "c0": dc0, **grads})
 
 
@@ -103,11 +103,11 @@ def test_gru_layer(case):
     kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
-        out, hn, _ = F.gru_forward(x, h0, **w, **kw)
+        out, hn, _ = K.gru_forward(x, h0, **w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn)
 
-    _, _, cache = F.gru_forward(x, h0, **w, **kw)
-    dx, dh0, grads = F.gru_backward(dout, dhn, cache)
+    _, _, cache = K.gru_forward(x, h0, **w, **kw)
+    dx, dh0, grads = K.gru_backward(dout, dhn, cache)
     _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
 
 
@@ -124,14 +124,14 @@ def test_step_pairs(kind, bias):
     if kind == "lstm":
 
         def loss():
-            hn, cn, _ = F.lstm_step_forward(x, h, c, **w)
+            hn, cn, _ = K.lstm_step_forward(x, h, c, **w)
             return np.sum(hn * dh) + np.sum(cn * dc)
 
-        _, _, cache = F.lstm_step_forward(x, h, c, **w)
-        dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc, cache)
+        _, _, cache = K.lstm_step_forward(x, h, c, **w)
+        dx, dh_prev, dc_prev, grads = K.lstm_step_backward(dh, dc, cache)
         _check({"x": x, "h": h, "c": c, **w}, loss, {"x": dx, "h": dh_prev, "c": dc_prev, **grads})
     else:
-        fwd, bwd = getattr(F, f"{kind}_step_forward"), getattr(F, f"{kind}_step_backward")
+        fwd, bwd = getattr(K, f"{kind}_step_forward"), getattr(K, f"{kind}_step_backward")
 
         def loss():
             return np.sum(fwd(x, h, **w)[0] * dh)
@@ -147,8 +147,8 @@ def test_step_equals_one_step_layer():
     B, D, H = 3, 4, 5
     x, h, c = rng.standard_normal((B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     w = _weights(rng, 4, D, H, True)
-    hs, cs, _ = F.lstm_step_forward(x, h, c, **w)
-    out, (hn, cn), _ = F.lstm_forward(x[None], h, c, **w)
+    hs, cs, _ = K.lstm_step_forward(x, h, c, **w)
+    out, (hn, cn), _ = K.lstm_forward(x[None], h, c, **w)
     np.testing.assert_allclose(hs, hn, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(cs, cn, rtol=1e-14, atol=1e-15)
 
@@ -172,11 +172,11 @@ def test_backward_leaves_its_arguments_untouched(kind):
     given = {"x": x, "h0": h0, "c0": c0, "dout": dout, "dhn": dhn, "dcn": dcn, **w}
     before = {k: v.copy() for k, v in given.items()}
     if kind == "lstm":
-        _, _, cache = F.lstm_forward(x, h0, c0, **w, batch_sizes=[3, 2, 2, 1])
-        F.lstm_backward(dout, dhn, dcn, cache)
+        _, _, cache = K.lstm_forward(x, h0, c0, **w, batch_sizes=[3, 2, 2, 1])
+        K.lstm_backward(dout, dhn, dcn, cache)
     else:
-        _, _, cache = getattr(F, f"{kind}_forward")(x, h0, **w, batch_sizes=[3, 2, 2, 1])
-        getattr(F, f"{kind}_backward")(dout, dhn, cache)
+        _, _, cache = getattr(K, f"{kind}_forward")(x, h0, **w, batch_sizes=[3, 2, 2, 1])
+        getattr(K, f"{kind}_backward")(dout, dhn, cache)
     for k, v in given.items():
         np.testing.assert_array_equal(v, before[k], err_msg=f"{k} was modified")
 
@@ -195,12 +195,12 @@ def test_float32_stays_float32(kind):
     w = {k: f32(v) for k, v in _weights(rng, G, D, H, True).items()}
     dout = f32(rng.standard_normal((T, B, H)))
     if kind == "lstm":
-        out, (hn, cn), cache = F.lstm_forward(x, h0, c0, **w)
-        dx, (dh0, dc0), grads = F.lstm_backward(dout, None, None, cache)
+        out, (hn, cn), cache = K.lstm_forward(x, h0, c0, **w)
+        dx, (dh0, dc0), grads = K.lstm_backward(dout, None, None, cache)
         arrays = [out, hn, cn, dx, dh0, dc0, *grads.values()]
     else:
-        out, hn, cache = getattr(F, f"{kind}_forward")(x, h0, **w)
-        dx, dh0, grads = getattr(F, f"{kind}_backward")(dout, None, cache)
+        out, hn, cache = getattr(K, f"{kind}_forward")(x, h0, **w)
+        dx, dh0, grads = getattr(K, f"{kind}_backward")(dout, None, cache)
         arrays = [out, hn, dx, dh0, *grads.values()]
     assert all(a.dtype == np.float32 for a in arrays if a is not None)
 
@@ -210,7 +210,7 @@ def test_batch_sizes_validated():
     w = _weights(np.random.default_rng(0), 1, 1, 1, True)
     for bad in ([2, 2], [1, 1, 1], [2, 1, 2], [2, 2, -1]):
         with pytest.raises(ValueError, match="batch_sizes"):
-            F.rnn_forward(x, h0, **w, batch_sizes=bad)
+            K.rnn_forward(x, h0, **w, batch_sizes=bad)
 
 
 @pytest.mark.parametrize("x_scale", [1e4, -1e4])
@@ -220,10 +220,10 @@ def test_saturated_gates_no_warnings(x_scale):
     x = np.full((T, B, D), x_scale)
     w = _weights(rng, 4, D, H, True)
     with np.errstate(all="raise"):
-        out, (hn, cn), cache = F.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), **w)
-        F.lstm_backward(np.ones_like(out), None, None, cache)
-        out, hn, cache = F.gru_forward(x, np.zeros((B, H)), **_weights(rng, 3, D, H, True))
-        F.gru_backward(np.ones_like(out), None, cache)
+        out, (hn, cn), cache = K.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), **w)
+        K.lstm_backward(np.ones_like(out), None, None, cache)
+        out, hn, cache = K.gru_forward(x, np.zeros((B, H)), **_weights(rng, 3, D, H, True))
+        K.gru_backward(np.ones_like(out), None, cache)
     assert np.all(np.isfinite(out))
 
 
@@ -240,12 +240,12 @@ def test_padding_with_extreme_values_raises_no_warning(kind):
     bs = [3, 3, 3, 1, 1]
     with np.errstate(all="raise"):
         if kind == "lstm":
-            out, _, cache = F.lstm_forward(
+            out, _, cache = K.lstm_forward(
                 x, np.zeros((B, H)), np.zeros((B, H)), **w, batch_sizes=bs
             )
-            dx, _, grads = F.lstm_backward(np.ones_like(out), None, None, cache)
+            dx, _, grads = K.lstm_backward(np.ones_like(out), None, None, cache)
         else:
-            out, _, cache = getattr(F, f"{kind}_forward")(x, np.zeros((B, H)), **w, batch_sizes=bs)
-            dx, _, grads = getattr(F, f"{kind}_backward")(np.ones_like(out), None, cache)
+            out, _, cache = getattr(K, f"{kind}_forward")(x, np.zeros((B, H)), **w, batch_sizes=bs)
+            dx, _, grads = getattr(K, f"{kind}_backward")(np.ones_like(out), None, cache)
     assert all(np.all(np.isfinite(g)) for g in grads.values() if g is not None)
     assert np.all(dx[3:, 1:] == 0)

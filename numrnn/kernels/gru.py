@@ -186,7 +186,7 @@ def gru_forward(
 
     Args:
         x: ``(T, B, D)``; h0: ``(B, H)``; weight_ih: ``(3H, D)``; weight_hh: ``(3H, H)``;
-        biases ``(3H,)`` or None; reverse, batch_sizes: as in :func:`numrnn.functional.rnn_forward`.
+        biases ``(3H,)`` or None; reverse, batch_sizes: as in :func:`numrnn.kernels.rnn_forward`.
 
     Returns:
         ``out`` ``(T, B, H)`` (zero at padded positions), ``hn`` ``(B, H)`` and the cache.

@@ -260,7 +260,7 @@ def lstm_forward(
         x: ``(T, B, D)``; h0: ``(B, P)``; c0: ``(B, H)`` (``P = H`` without projection).
         weight_ih: ``(4H, D)``; weight_hh: ``(4H, P)``; biases ``(4H,)`` or None;
         weight_hr: ``(P, H)`` projection or None.
-        reverse, batch_sizes: as in :func:`numrnn.functional.rnn_forward`.
+        reverse, batch_sizes: as in :func:`numrnn.kernels.rnn_forward`.
 
     Returns:
         ``out`` ``(T, B, P)`` (zero at padded positions), ``(hn (B, P), cn (B, H))``, cache.

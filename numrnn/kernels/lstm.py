@@ -1,4 +1,8 @@
-r"""The LSTM (PyTorch's formulation, gates stacked ``i, f, g, o``), optionally with projection.
+r"""The LSTM, optimised (PyTorch's formulation, gates stacked ``i, f, g, o``, optional projection).
+
+The readable version is ``numrnn/reference/lstm.py``: the same equations, one
+line of code each.  This file computes the same numbers (tested to float64
+rounding) with the tricks listed below.
 
 .. math::
 
@@ -21,26 +25,48 @@ the gradient reaching :math:`c_t` from step ``t+1``:
     \delta &= [\partial i\, i(1-i),\; \partial f\, f(1-f),\; \partial g\,(1-g^2),\; \partial o\, o(1-o)] \\
     \partial h_{t-1} &= \delta W_{hh}
 
-Everything in these equations except :math:`\partial m` and :math:`\partial c` is
-known once the forward has run, so the backward first forms, for every step at
-once, the *local factors* (:func:`lstm_local_grads`)
-
-.. math::
-
-    \kappa &= [\,g\, i(1-i),\; c_{t-1} f(1-f),\; i (1-g^2),\; \tanh c_t\, o(1-o)\,], \qquad
-    k^c = o (1 - \tanh^2 c_t)
-
-and the loop over time keeps only the recursion (:func:`lstm_chain_step`):
-
-.. math::
-
-    \partial c_t = \partial c_{t+1} \odot f_{t+1} + \partial m_t \odot k^c_t, \qquad
-    \delta_t = [\partial c_t, \partial c_t, \partial c_t, \partial m_t] \odot \kappa_t, \qquad
-    \partial h_{t-1} \mathrel{+}= \delta_t W_{hh}
-
 What BPTT keeps per step: the four activated gates (``4H``), the cell state
 (``H``) and the hidden state (``H``, or ``P`` with projection): exactly what the
 equations above read.  :math:`\tanh c_t` and :math:`m_t` are recomputed.
+
+The tricks, each with the identity it relies on:
+
+* **One tanh for all four gates.** :math:`\sigma(a) = \tfrac12 \tanh(\tfrac12 a) + \tfrac12`,
+  so with a per-column ``scale`` (1/2 on ``i, f, o``, 1 on ``g``) and
+  ``shift = 1 - scale`` every gate is ``scale * tanh(scale * a) + shift``: one
+  ``tanh`` over the ``(B, 4H)`` block, which also never overflows (``exp`` would).
+* **Halved rows.** :math:`a` is linear in the weights and biases, so
+  ``scale * a`` is computed by multiplying the ``i, f, o`` rows of :math:`W_{ih}`,
+  :math:`W_{hh}` and the bias by 1/2 once per sequence: the inner ``scale * a``
+  costs nothing per step.
+* **Folded bias**: :math:`b_{ih} + b_{hh}` is added once to the input projection
+  (a sum of biases is one bias); both biases get the gradient :math:`\sum \delta`.
+* **One derivative expression for all gates**, written through the activated
+  value :math:`G`: :math:`\sigma' = s(1-s)` and :math:`\tanh' = 1 - g^2` are both
+  ``G * (sigmoid_mask - G) + tanh_mask`` (:class:`GateConstants`).
+* **Local factors** (:func:`lstm_local_grads`): everything in the backward except
+  :math:`\partial m` and :math:`\partial c` is known once the forward has run,
+
+  .. math::
+
+      \kappa &= [\,g\, i(1-i),\; c_{t-1} f(1-f),\; i (1-g^2),\; \tanh c_t\, o(1-o)\,], \qquad
+      k^c = o (1 - \tanh^2 c_t)
+
+  and is formed for a *block* of steps with one array operation per term, the
+  block sized to stay in cache (:func:`.driver.backward_blocks`).  The loop over
+  time keeps only the recursion (:func:`lstm_chain_step`):
+
+  .. math::
+
+      \partial c_t = \partial c_{t+1} \odot f_{t+1} + \partial m_t \odot k^c_t, \qquad
+      \delta_t = [\partial c_t, \partial c_t, \partial c_t, \partial m_t] \odot \kappa_t, \qquad
+      \partial h_{t-1} = \delta_t W_{hh}
+
+* **Products out of the loop** (:mod:`.products`), a row-major :math:`W_{hh}^\top`
+  (:func:`.products.transposed`), in-place updates into preallocated buffers
+  (``out=``), and per-thread workspaces for :math:`\kappa/\delta` and :math:`k^c`
+  (:func:`.driver.workspace`: a fresh ``(T, B, 4H)`` array costs a page fault per
+  page on its first write, every call).
 """
 
 from __future__ import annotations
@@ -48,26 +74,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import ops
-from .sequence import (
-    _record,
-    active_rows,
-    backward_blocks,
-    check_batch_sizes,
-    input_weight_grads,
-    per_step,
-    project_inputs,
-    recurrent_weight_grad,
-    row_prefixes,
-    sequence_views,
-    state_slots,
-    states_per_step,
-    time_steps,
-    transposed,
-    workspace,
-    zero_padding,
-)
+from .driver import TimeLoop, workspace
+from .products import input_weight_grads, project_inputs, recurrent_weight_grad, transposed
 
 __all__ = [
+    "GateConstants",
+    "gate_constants",
     "lstm_backward",
     "lstm_cell_forward",
     "lstm_chain_step",
@@ -83,18 +95,19 @@ class GateConstants:
 
     They let one elementwise expression serve all four gates at once:
 
-    * activation: :math:`\sigma(a) = \tfrac12 \tanh(\tfrac12 a) + \tfrac12` and
-      :math:`\tanh(a) = 1 \cdot \tanh(1 \cdot a) + 0`, so
-      ``gates = scale * tanh(scale * a) + shift`` with ``scale`` 1/2 on ``i, f, o`` and
-      1 on ``g``, ``shift = 1 - scale`` (single pass, never overflows);
-    * derivative, written through the activated value ``G``:
-      :math:`\sigma' = s(1 - s)` and :math:`\tanh' = 1 - g^2`, so
-      ``G * (U - G) + V`` with ``U`` 1 on ``i, f, o`` and 0 on ``g``, ``V = 1 - U``.
+    * ``scale``: 1/2 on the columns of ``i, f, o``, 1 on ``g``; ``shift = 1 - scale``.
+      The activation of every gate is ``scale * tanh(scale * a) + shift``, because
+      :math:`\sigma(a) = \tfrac12 \tanh(\tfrac12 a) + \tfrac12` and
+      :math:`\tanh(a) = 1 \cdot \tanh(1 \cdot a) + 0`.
+    * ``sigmoid_mask``: 1 on ``i, f, o``, 0 on ``g``; ``tanh_mask = 1 - sigmoid_mask``.
+      The derivative of every gate, through its activated value ``G``, is
+      ``G * (sigmoid_mask - G) + tanh_mask``, because :math:`\sigma' = s (1 - s)`
+      and :math:`\tanh' = 1 - g^2`.
 
     Use :func:`gate_constants`, which makes them once per size, backend and dtype.
     """
 
-    __slots__ = ("U", "V", "scale", "shift")
+    __slots__ = ("scale", "shift", "sigmoid_mask", "tanh_mask")
 
     def __init__(self, H, like):
         xp = ops(like)
@@ -104,7 +117,7 @@ class GateConstants:
         const = lambda v: xp.asarray(np.asarray(v, dtype=dtype))  # noqa: E731
         self.scale = const(1 - 0.5 * sigmoid_cols)
         self.shift = const(0.5 * sigmoid_cols)
-        self.U, self.V = const(sigmoid_cols), const(1 - sigmoid_cols)
+        self.sigmoid_mask, self.tanh_mask = const(sigmoid_cols), const(1 - sigmoid_cols)
 
 
 _GATE_CONSTANTS = {}
@@ -119,25 +132,30 @@ def gate_constants(H, like):
     return k
 
 
-def lstm_cell_forward(a, c_prev, c, m, k):
+def _halve_sigmoid_rows(param, k):
+    """``param`` with the rows of ``i, f, o`` times 1/2 (``k.scale``): a new array, or None."""
+    if param is None:
+        return None
+    return param * (k.scale[:, None] if param.ndim == 2 else k.scale)
+
+
+def lstm_cell_forward(gates, c_prev, c, m, k):
     r"""The pointwise part of a step: gates, new cell state and :math:`m = o \odot \tanh c`.
 
     Args:
-        a: ``(B, 4H)`` pre-activations *times* ``k.scale`` (halved for ``i, f, o``:
-            :math:`\sigma(a) = \tfrac12\tanh(\tfrac12 a) + \tfrac12`); overwritten in place
-            by the gates ``[i, f, g, o]``.  The layer gets the halving for free by
-            halving those rows of the weights once per sequence (the pre-activation
-            is linear in them).
-        c_prev: ``(B, H)``.
+        gates: ``(B, 4H)``: on entry the pre-activations times ``k.scale`` (the
+            layer halves the ``i, f, o`` rows of its weights for that); on return
+            the gates ``[i, f, g, o]``, computed in place.
+        c_prev: ``(B, H)`` :math:`c_{t-1}`.
         c, m: ``(B, H)`` output buffers for :math:`c_t` and :math:`m_t`.
         k: :class:`GateConstants` for this ``H`` and dtype (:func:`gate_constants`).
     """
-    xp = ops(a)
+    xp = ops(gates)
     H = c.shape[-1]
-    xp.tanh(a, out=a)  # tanh(a/2) for i, f, o; tanh(a) for g
-    a *= k.scale
-    a += k.shift
-    i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+    xp.tanh(gates, out=gates)  # tanh(a/2) for i, f, o; tanh(a) for g
+    gates *= k.scale
+    gates += k.shift  # sigma(a) = tanh(a/2)/2 + 1/2 for i, f, o; g = tanh(a)
+    i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
     xp.multiply(i, g, out=m)
     xp.multiply(f, c_prev, out=c)
     c += m  # c_t = f * c_{t-1} + i * g
@@ -145,14 +163,14 @@ def lstm_cell_forward(a, c_prev, c, m, k):
     m *= o  # m_t = o * tanh(c_t)
 
 
-def lstm_local_grads(gates, c_prev, c, coef, k_c):
+def lstm_local_grads(gates, c_prev, c, kappa, k_c):
     r"""The factors of the backward that do not depend on the incoming gradient.
 
-    Works on one step ``(B, .)`` or on every step at once ``(T, B, .)``.
+    Works on one step ``(B, .)`` or on a block of steps ``(S, B, .)``.
 
     Args:
         gates: ``(..., 4H)`` activated ``[i, f, g, o]``; c_prev, c: ``(..., H)``.
-        coef: ``(..., 4H)`` output buffer for
+        kappa: ``(..., 4H)`` output buffer for
             :math:`\kappa = [g\, i(1-i),\; c_{t-1} f(1-f),\; i(1-g^2),\; \tanh c_t\, o(1-o)]`.
         k_c: ``(..., H)`` output buffer for :math:`k^c = o (1 - \tanh^2 c_t)`.
     """
@@ -161,85 +179,41 @@ def lstm_local_grads(gates, c_prev, c, coef, k_c):
     k = gate_constants(H, gates)
     i, f, g, o = (gates[..., j * H : (j + 1) * H] for j in range(4))
     tanh_c = xp.tanh(c, out=k_c)
-    xp.subtract(k.U, gates, out=coef)  # the activations' derivatives, all gates at once:
-    coef *= gates  # G (U - G) + V = s (1 - s) for i, f, o and 1 - g^2 for g
-    coef += k.V
-    coef[..., :H] *= g  # d c / d i = g
-    coef[..., H : 2 * H] *= c_prev  # d c / d f = c_{t-1}
-    coef[..., 2 * H : 3 * H] *= i  # d c / d g = i
-    coef[..., 3 * H :] *= tanh_c  # d m / d o = tanh c_t
+    xp.subtract(k.sigmoid_mask, gates, out=kappa)  # the derivatives of all gates at once:
+    kappa *= gates  # G (sigmoid_mask - G) + tanh_mask = s (1 - s) for i, f, o; 1 - g^2 for g
+    kappa += k.tanh_mask
+    kappa[..., :H] *= g  # d c / d i = g
+    kappa[..., H : 2 * H] *= c_prev  # d c / d f = c_{t-1}
+    kappa[..., 2 * H : 3 * H] *= i  # d c / d g = i
+    kappa[..., 3 * H :] *= tanh_c  # d m / d o = tanh c_t
     xp.multiply(tanh_c, tanh_c, out=k_c)
     xp.subtract(1, k_c, out=k_c)
     k_c *= o  # d m / d c = o (1 - tanh^2 c_t)
 
 
-def lstm_chain_step(dm, dc, coef, k_c, f, work, dc_total=None):
+def lstm_chain_step(dm, dc, kappa, k_c, f, dc_total=None):
     r"""One step of the backward recursion, in place.
 
     Args:
         dm: ``(B, H)`` gradient of :math:`m_t`.
         dc: ``(B, H)``: on entry :math:`\partial c_{t+1} \odot f_{t+1}` (what reaches
             :math:`c_t` from the next step), on return :math:`\partial L/\partial c_{t-1}`.
-        coef: ``(B, 4H)`` the local factors :math:`\kappa_t`; on return the
+        kappa: ``(B, 4H)`` the local factors :math:`\kappa_t`; on return the
             pre-activation gradient :math:`\delta_t`.
-        k_c: ``(B, H)`` :math:`k^c_t`; f: ``(B, H)`` the forget gate; work: ``(B, H)`` scratch.
+        k_c: ``(B, H)`` :math:`k^c_t`; used as scratch (overwritten).
+        f: ``(B, H)`` the forget gate :math:`f_t`.
         dc_total: optional ``(B, H)`` buffer that receives the whole :math:`\partial L/\partial c_t`.
     """
     xp = ops(dm)
     B, H = dc.shape
-    dc += xp.multiply(dm, k_c, out=work)  # dc_t = dc_{t+1} f_{t+1} + dm k^c
+    k_c *= dm
+    dc += k_c  # dc_t = dc_{t+1} f_{t+1} + dm k^c
     if dc_total is not None:
         dc_total[...] = dc
-    ifg = coef[:, : 3 * H].reshape(B, 3, H)
+    ifg = kappa[:, : 3 * H].reshape(B, 3, H)
     xp.multiply(ifg, dc[:, None, :], out=ifg)  # delta^{i,f,g} = dc * kappa^{i,f,g}
-    xp.multiply(coef[:, 3 * H :], dm, out=coef[:, 3 * H :])  # delta^o = dm * kappa^o
-    dc *= f  # dL/dc_{t-1} = dc_t * f
-
-
-def _bias(bias_ih, bias_hh):
-    return None if bias_ih is None else bias_ih + bias_hh
-
-
-def lstm_step_forward(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    r"""One LSTM step (no projection): ``x`` ``(B, D)``, ``h_prev``/``c_prev`` ``(B, H)``.
-
-    Weights ``weight_ih`` ``(4H, D)``, ``weight_hh`` ``(4H, H)``, biases ``(4H,)`` or None.
-
-    Returns:
-        ``h`` ``(B, H)``, ``c`` ``(B, H)`` and the cache.
-    """
-    xp = ops(x)
-    a = xp.matmul(x, weight_ih.T) + xp.matmul(h_prev, weight_hh.T)  # (B, 4H)
-    if bias_ih is not None:
-        a += _bias(bias_ih, bias_hh)
-    c, h = xp.empty_like(c_prev), xp.empty_like(c_prev)
-    k = gate_constants(c.shape[-1], a)
-    a *= k.scale
-    lstm_cell_forward(a, c_prev, c, h, k)
-    return h, c, (x, h_prev, c_prev, a, c, weight_ih, weight_hh, bias_ih is not None)
-
-
-def lstm_step_backward(dh, dc, cache):
-    r"""Backward of one step: returns ``(dx, dh_prev, dc_prev, grads)``.
-
-    ``dh``, ``dc``: ``(B, H)`` gradients of the step's outputs (``dc`` may be None).
-    ``grads`` holds ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
-    """
-    x, h_prev, c_prev, gates, c, weight_ih, weight_hh, has_bias = cache
-    xp = ops(dh)
-    H = c.shape[-1]
-    da, k_c = xp.empty_like(gates), xp.empty_like(c)  # (B, 4H), (B, H)
-    lstm_local_grads(gates, c_prev, c, da, k_c)
-    dc_prev = xp.zeros_like(c) if dc is None else xp.copy(dc)  # becomes dL/dc_{t-1}
-    lstm_chain_step(dh, dc_prev, da, k_c, gates[:, H : 2 * H], xp.empty_like(c))
-    db = xp.sum(da, axis=0) if has_bias else None
-    grads = {
-        "weight_ih": xp.matmul(da.T, x),
-        "weight_hh": xp.matmul(da.T, h_prev),
-        "bias_ih": db,
-        "bias_hh": None if db is None else xp.copy(db),
-    }
-    return xp.matmul(da, weight_ih), xp.matmul(da, weight_hh), dc_prev, grads
+    xp.multiply(kappa[:, 3 * H :], dm, out=kappa[:, 3 * H :])  # delta^o = dm * kappa^o
+    dc *= f  # dL/dc_{t-1} = dc_t * f_t
 
 
 def lstm_forward(
@@ -264,131 +238,151 @@ def lstm_forward(
 
     Returns:
         ``out`` ``(T, B, P)`` (zero at padded positions), ``(hn (B, P), cn (B, H))``, cache.
+
+    Raises:
+        ValueError: inconsistent ``batch_sizes``.
     """
     xp = ops(x)
-    T, B, _ = x.shape
-    H, P = c0.shape[-1], h0.shape[-1]
-    batch_sizes = check_batch_sizes(batch_sizes, T, B)
+    loop = TimeLoop(x, reverse, batch_sizes)
+    H = c0.shape[-1]
     k = gate_constants(H, x)
-    scaled = lambda w: None if w is None else w * (k.scale[:, None] if w.ndim == 2 else k.scale)  # noqa: E731
-    # pre-activations times k.scale for every step, then the gates (see lstm_cell_forward)
-    gates = project_inputs(x, scaled(weight_ih), scaled(_bias(bias_ih, bias_hh)))  # (T, B, 4H)
-    hs = xp.empty((T + 1, B, P), like=gates)  # hidden states in time order
-    cs = xp.empty((T + 1, B, H), like=gates)  # cell states in time order
-    start = T if reverse else 0
-    hs[start], cs[start] = h0, c0
-    m = None if weight_hr is None else xp.empty((B, H), like=gates)  # projection input m_t
-    rec = xp.empty((B, 4 * H), like=gates)  # recurrent term h_{t-1} W_hh^T of one step
-    whhT = transposed(scaled(weight_hh))  # (P, 4H) row-major, rows of i, f, o halved
+    bias = None if bias_ih is None else bias_ih + bias_hh  # folded bias
+    # (T, B, 4H): the pre-activations times k.scale (halved rows); each step turns its own
+    # rows into the gates [i, f, g, o] in place, which is what the backward reads
+    gates = project_inputs(x, _halve_sigmoid_rows(weight_ih, k), _halve_sigmoid_rows(bias, k))
+    hs, cs = loop.states(h0), loop.states(c0)  # (T + 1, B, P), (T + 1, B, H) in time order
+    h_prev, h_new = loop.read_write(hs)
+    c_prev, c_new = loop.read_write(cs)
+    gates_t = loop.per_step(gates)
+    recurrent = loop.row_prefixes(xp.empty((loop.B, 4 * H), like=gates))  # h_{t-1} W_hh^T
+    whhT = transposed(_halve_sigmoid_rows(weight_hh, k))  # (P, 4H) row-major
     cell = xp.fused(lstm_cell_forward)  # the function itself, or compiled (torch, fused=True)
-    whrT = None if weight_hr is None else transposed(weight_hr)  # (H, P)
-    # views of each step's active rows, made once (see sequence.per_step)
-    A = per_step(gates, batch_sizes)
-    h_read, h_write = states_per_step(hs, reverse, batch_sizes)
-    c_read, c_write = states_per_step(cs, reverse, batch_sizes)
-    R = row_prefixes(rec, batch_sizes)
-    M = None if weight_hr is None else row_prefixes(m, batch_sizes)
-    for t in time_steps(T, reverse):
-        n = active_rows(batch_sizes, t, B)
-        a = A[t]  # (n, 4H)
-        a += xp.matmul(h_read[t], whhT, out=R[n])
-        if weight_hr is None:
-            cell(a, c_read[t], c_write[t], h_write[t], k)
-        else:
-            cell(a, c_read[t], c_write[t], M[n], k)
-            xp.matmul(M[n], whrT, out=h_write[t])  # h_t = m_t W_hr^T
-        if n < B:
-            p, c = state_slots(t, reverse)
-            hs[c, n:], cs[c, n:] = hs[p, n:], cs[p, n:]  # inactive rows keep their states
-    out, _, hn = sequence_views(hs, reverse)
-    _, _, cn = sequence_views(cs, reverse)
-    if batch_sizes is not None:
-        out = zero_padding(xp.copy(out), batch_sizes)
-        zero_padding(gates, batch_sizes)  # padded rows hold unused pre-activations: clear them
-    cache = (
-        x,
-        hs,
-        cs,
-        gates,
-        weight_ih,
-        weight_hh,
-        weight_hr,
-        bias_ih is not None,
-        reverse,
-        batch_sizes,
-    )
-    return out, (xp.copy(hn), xp.copy(cn)), cache
+    if weight_hr is None:
+
+        def step(t, n):
+            a = gates_t[t]  # (n, 4H)
+            a += xp.matmul(h_prev[t], whhT, out=recurrent[n])
+            cell(a, c_prev[t], c_new[t], h_new[t], k)  # h_t = m_t
+
+    else:
+        m_rows = loop.row_prefixes(xp.empty((loop.B, H), like=gates))  # m_t of one step
+        whrT = transposed(weight_hr)  # (H, P) row-major
+
+        def step(t, n):
+            a = gates_t[t]
+            a += xp.matmul(h_prev[t], whhT, out=recurrent[n])
+            cell(a, c_prev[t], c_new[t], m_rows[n], k)
+            xp.matmul(m_rows[n], whrT, out=h_new[t])  # h_t = m_t W_hr^T
+
+    loop.forward(step, hs, cs)
+    out, hn = loop.output(hs)
+    loop.clear_padding(gates)  # padded rows hold unused pre-activations
+    cache = (x, hs, cs, gates, weight_ih, weight_hh, weight_hr, bias_ih is not None, loop)
+    return out, (hn, loop.final(cs)), cache
 
 
 def lstm_backward(dout, dhn, dcn, cache, record=None):
-    r"""BPTT through one LSTM layer-direction.
+    r"""BPTT through one LSTM layer-direction (the module docstring has the equations).
 
     Args:
         dout: ``(T, B, P)`` or None; dhn: ``(B, P)`` or None; dcn: ``(B, H)`` or None.
+        cache: from :func:`lstm_forward`.
+        record: None, or a dict that receives ``"h"`` and ``"c"``: the norms of
+            :math:`\partial L/\partial h_t` and :math:`\partial L/\partial c_t`
+            (active rows) for every ``t``, NumPy ``(T,)`` arrays.
 
     Returns:
         ``(dx (T, B, D), (dh0 (B, P), dc0 (B, H)), grads)`` with ``grads`` holding
         ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh`` and ``weight_hr``.
     """
-    x, hs, cs, gates, weight_ih, weight_hh, weight_hr, has_bias, reverse, batch_sizes = cache
+    x, hs, cs, gates, weight_ih, weight_hh, weight_hr, has_bias, loop = cache
     xp = ops(hs)
-    T, B, P = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
     H = cs.shape[-1]
-    c_all, c_prev_all, _ = sequence_views(cs, reverse)  # c_t and c_{t-1} for every t, (T, B, H)
-    da = workspace(
-        "lstm.da", gates.shape, gates
-    )  # (T, B, 4H): kappa_t, then delta_t; 0 where padded
-    if weight_hr is not None:
-        ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, for dW_hr after the loop
-        dhs = xp.zeros((T, B, P), like=hs)  # dL/dh_t, for dW_hr after the loop
-    # the gradients carried from step to step, t = T-1 .. 0
-    dh_next = xp.zeros((B, P), like=hs) if dhn is None else xp.copy(dhn)
-    dc_next = xp.zeros((B, H), like=cs) if dcn is None else xp.copy(dcn)
-    work = xp.empty((B, H), like=cs)
-    dc_t = xp.empty((B, H), like=cs) if record is not None else None  # whole dL/dc_t, recorded
+    c_all, c_prev_all = loop.current(cs), loop.previous(cs)  # c_t, c_{t-1}: (T, B, H)
+    # (T, B, 4H): kappa_t, then delta_t in place; 0 where padded
+    delta = workspace("lstm.delta", gates.shape, gates)
+    k_c = workspace("lstm.k_c", c_all.shape, gates)  # (T, B, H): k^c_t, then scratch
+    dh_next, dc_next = loop.carried(dhn, hs), loop.carried(dcn, cs)
     local_grads, chain_step = xp.fused(lstm_local_grads), xp.fused(lstm_chain_step)
-    # views of each step's active rows, made once (see sequence.per_step)
-    delta, f_gate = per_step(da, batch_sizes), per_step(gates[..., H : 2 * H], batch_sizes)
-    dO = None if dout is None else per_step(dout, batch_sizes)
-    DH, DC, W = (row_prefixes(buf, batch_sizes) for buf in (dh_next, dc_next, work))
-    for lo, hi, steps in backward_blocks(T, reverse, B * 4 * H):
-        # 1. the local factors kappa, k^c of a block of steps at once, kappa written into da
-        k_c = xp.empty((hi - lo, B, H), like=cs)
-        local_grads(gates[lo:hi], c_prev_all[lo:hi], c_all[lo:hi], da[lo:hi], k_c)
-        zero_padding(da[lo:hi], None if batch_sizes is None else batch_sizes[lo:hi])
-        # 2. the recursion through the block, step by step
-        for t in steps:
-            n = active_rows(batch_sizes, t, B)
-            dh = DH[n]  # (n, P); rows past n pass their gradients through unchanged
-            if dO is not None:
-                dh += dO[t]
-            if record is not None:
-                _record(record, "h", t, T, dh)
-            if weight_hr is None:
-                dm = dh
-            else:
-                dhs[t, :n] = dh
-                dm = xp.matmul(dh, weight_hr)  # (n, H)
-            chain_step(
-                dm,
-                DC[n],
-                delta[t],
-                k_c[t - lo, :n],
-                f_gate[t],
-                W[n],
-                None if record is None else dc_t[:n],
-            )
-            if record is not None:
-                _record(record, "c", t, T, dc_t[:n])
-            xp.matmul(delta[t], weight_hh, out=DH[n])  # dL/dh_{t-1}
-    # 3. after the loop: every weight gradient and dx as one product over all steps
-    _, h_prev, _ = sequence_views(hs, reverse)
-    dx, dweight_ih, db = input_weight_grads(da, x, weight_ih)
+    delta_t, k_c_t = loop.per_step(delta), loop.per_step(k_c)
+    f_t = loop.per_step(gates[..., H : 2 * H])
+    dc_rows = loop.row_prefixes(dc_next)
+    if record is not None:
+        dc_total = loop.row_prefixes(xp.empty(dc_next.shape, like=cs))  # recorded dL/dc_t
+    if weight_hr is not None:
+        dhs = xp.zeros(loop.current(hs).shape, like=hs)  # (T, B, P) dL/dh_t, for dW_hr
+
+    def local_factors(lo, hi):
+        local_grads(gates[lo:hi], c_prev_all[lo:hi], c_all[lo:hi], delta[lo:hi], k_c[lo:hi])
+
+    def step(t, n, dh):
+        if weight_hr is None:
+            dm = dh
+        else:
+            dhs[t, :n] = dh
+            dm = xp.matmul(dh, weight_hr)  # (n, H)
+        if record is None:
+            chain_step(dm, dc_rows[n], delta_t[t], k_c_t[t], f_t[t])
+        else:
+            chain_step(dm, dc_rows[n], delta_t[t], k_c_t[t], f_t[t], dc_total[n])
+            loop.record(record, "c", t, dc_total[n])
+        xp.matmul(delta_t[t], weight_hh, out=dh)  # dL/dh_{t-1}
+
+    loop.backward(local_factors, step, dout, dh_next, 4 * H, (delta,), record)
+    dx, dweight_ih, dbias = input_weight_grads(delta, x, weight_ih)
     grads = {
         "weight_ih": dweight_ih,
-        "weight_hh": recurrent_weight_grad(da, h_prev),
-        "bias_ih": db if has_bias else None,
-        "bias_hh": xp.copy(db) if has_bias else None,
-        "weight_hr": None if weight_hr is None else recurrent_weight_grad(dhs, ms),
+        "weight_hh": recurrent_weight_grad(delta, loop.previous(hs)),
+        "bias_ih": dbias if has_bias else None,
+        "bias_hh": xp.copy(dbias) if has_bias else None,
+        "weight_hr": None,
     }
+    if weight_hr is not None:
+        ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, recomputed
+        grads["weight_hr"] = recurrent_weight_grad(dhs, ms)
     return dx, (dh_next, dc_next), grads
+
+
+def lstm_step_forward(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    r"""One LSTM step (a cell, no projection), with the pointwise kernels of the layer.
+
+    Args:
+        x: ``(B, D)``; h_prev, c_prev: ``(B, H)``; weight_ih: ``(4H, D)``;
+        weight_hh: ``(4H, H)``; bias_ih, bias_hh: ``(4H,)`` or both None.
+
+    Returns:
+        ``h`` ``(B, H)``, ``c`` ``(B, H)`` and the cache for :func:`lstm_step_backward`.
+    """
+    xp = ops(x)
+    gates = xp.matmul(x, weight_ih.T) + xp.matmul(h_prev, weight_hh.T)  # (B, 4H)
+    if bias_ih is not None:
+        gates += bias_ih + bias_hh
+    c, h = xp.empty_like(c_prev), xp.empty_like(c_prev)
+    k = gate_constants(c.shape[-1], gates)
+    gates *= k.scale  # one step: scale the pre-activations rather than the weights
+    lstm_cell_forward(gates, c_prev, c, h, k)
+    return h, c, (x, h_prev, c_prev, gates, c, weight_ih, weight_hh, bias_ih is not None)
+
+
+def lstm_step_backward(dh, dc, cache):
+    r"""Backward of :func:`lstm_step_forward` given the gradients of ``h`` and ``c`` (``dc`` may be None).
+
+    Returns:
+        ``(dx (B, D), dh_prev (B, H), dc_prev (B, H), grads)``; ``grads`` holds
+        ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+    """
+    x, h_prev, c_prev, gates, c, weight_ih, weight_hh, has_bias = cache
+    xp = ops(dh)
+    H = c.shape[-1]
+    delta, k_c = xp.empty_like(gates), xp.empty_like(c)  # (B, 4H), (B, H)
+    lstm_local_grads(gates, c_prev, c, delta, k_c)
+    dc_prev = xp.zeros_like(c) if dc is None else xp.copy(dc)  # becomes dL/dc_{t-1}
+    lstm_chain_step(dh, dc_prev, delta, k_c, gates[:, H : 2 * H])
+    dbias = xp.sum(delta, axis=0) if has_bias else None
+    grads = {
+        "weight_ih": xp.matmul(delta.T, x),
+        "weight_hh": xp.matmul(delta.T, h_prev),
+        "bias_ih": dbias,
+        "bias_hh": None if dbias is None else xp.copy(dbias),
+    }
+    return xp.matmul(delta, weight_ih), xp.matmul(delta, weight_hh), dc_prev, grads

@@ -168,13 +168,29 @@ class LSTMCell(_CellBase):
 class GRUCell(_CellBase):
     r"""One GRU step (gates ``r, z, n``, ``b_hn`` inside the reset product): ``h = cell(x, h)``.
 
-    ``dx, dh_prev = cell.backward(dh)``.
+    ``dx, dh_prev = cell.backward(dh)``.  ``reset_after=False`` applies the reset
+    gate before the product, :math:`n = \tanh(x W_{in}^\top + b_{in} + (r \odot h)
+    W_{hn}^\top + b_{hn})` (Cho et al., 2014), as ``GRU(..., reset_after=False)``.
+
+    Raises:
+        TypeError: ``reset_after`` is not a bool.
     """
 
     gates = 3
 
+    def __init__(self, input_size, hidden_size, bias=True, reset_after=True, **kwargs):
+        if not isinstance(reset_after, (bool, np.bool_)):
+            raise TypeError(f"GRUCell: reset_after must be True or False; got {reset_after!r}")
+        super().__init__(input_size, hidden_size, bias, **kwargs)
+        self.reset_after = bool(reset_after)
+
     def forward(self, x, hx=None):
-        return self._single_state_forward(x, hx, K.gru_step_forward)
+        return self._single_state_forward(
+            x, hx, lambda x, h, *w: K.gru_step_forward(x, h, *w, reset_after=self.reset_after)
+        )
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
     def backward(self, dh):
         return self._single_state_backward(dh, K.gru_step_backward)

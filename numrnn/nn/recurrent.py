@@ -468,9 +468,17 @@ class GRU(RNNBase):
     r"""Gated recurrent unit, gates ``r, z, n`` with ``b_hn`` inside the reset product (PyTorch's).
 
     ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, *, dtype, seed, rng, backend, device)``
+    dropout=0.0, bidirectional=False, reset_after=True, *, dtype, seed, rng, backend, device)``
 
     ``out, hn = gru(x, hx=None, lengths=None)``; ``dx, dh0 = gru.backward(dout, dhx=None)``.
+
+    ``reset_after=True`` (PyTorch's GRU): :math:`n = \tanh(x W_{in}^\top + b_{in} + r \odot
+    (h W_{hn}^\top + b_{hn}))`.  ``reset_after=False`` (Cho et al., 2014; Keras's
+    ``reset_after=False``): :math:`n = \tanh(x W_{in}^\top + b_{in} + (r \odot h) W_{hn}^\top
+    + b_{hn})`.  Same parameters and names; see :mod:`numrnn.kernels.gru_reset_before`.
+
+    Raises:
+        TypeError: ``reset_after`` is not a bool.
     """
 
     mode, gates = "gru", 3
@@ -484,17 +492,29 @@ class GRU(RNNBase):
         batch_first=False,
         dropout=0.0,
         bidirectional=False,
+        reset_after=True,
         **kwargs,
     ):
+        if not isinstance(reset_after, (bool, np.bool_)):
+            raise TypeError(f"GRU: reset_after must be True or False; got {reset_after!r}")
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, **kwargs
         )
+        self.reset_after = bool(reset_after)
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
         out, hn, cache = K.gru_forward(
-            x, state[0], reverse=reverse, batch_sizes=batch_sizes, **params
+            x,
+            state[0],
+            reverse=reverse,
+            batch_sizes=batch_sizes,
+            reset_after=self.reset_after,
+            **params,
         )
         return out, [hn], cache
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
     def _run_backward(self, dout, dstate, cache, record):
         dx, dh0, grads = K.gru_backward(dout, None if dstate is None else dstate[0], cache, record)

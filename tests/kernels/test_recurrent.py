@@ -6,6 +6,8 @@ losses here, so a correct backward agrees to ~1e-8 normwise; the tolerance
 1e-6 is two orders above that, while a 1% error in a gradient is 1e-2.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 from helpers import rel_err
@@ -15,6 +17,24 @@ import numrnn.kernels as K
 
 EPS = 1e-6
 TOL = 1e-6
+
+#: the GRU with the reset gate before the recurrent product (Cho et al., 2014), tested as a 4th kind
+GRU_BEFORE = "gru_reset_before"
+GATES = {"rnn": 1, "lstm": 4, "gru": 3, GRU_BEFORE: 3}
+
+
+def _layer_pair(kind):
+    """The layer-direction forward and backward of an RNN, GRU or reset-before GRU."""
+    if kind == GRU_BEFORE:
+        return partial(K.gru_forward, reset_after=False), K.gru_backward
+    return getattr(K, f"{kind}_forward"), getattr(K, f"{kind}_backward")
+
+
+def _step_pair(kind):
+    """The step forward and backward of an RNN, GRU or reset-before GRU."""
+    if kind == GRU_BEFORE:
+        return partial(K.gru_step_forward, reset_after=False), K.gru_step_backward
+    return getattr(K, f"{kind}_step_forward"), getattr(K, f"{kind}_step_backward")
 
 
 def _weights(rng, G, D, H, bias, P=None):
@@ -94,7 +114,8 @@ def test_lstm_layer(case, proj):
 
 
 @pytest.mark.parametrize("case", LAYER_CASES)
-def test_gru_layer(case):
+@pytest.mark.parametrize("kind", ["gru", GRU_BEFORE])
+def test_gru_layer(case, kind):
     rng = np.random.default_rng(2)
     T, B, D, H = 5, 4, 3, 4
     x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
@@ -102,21 +123,23 @@ def test_gru_layer(case):
     dout, dhn = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
     kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
+    forward, backward = _layer_pair(kind)
+
     def loss():
-        out, hn, _ = K.gru_forward(x, h0, **w, **kw)
+        out, hn, _ = forward(x, h0, **w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn)
 
-    _, _, cache = K.gru_forward(x, h0, **w, **kw)
-    dx, dh0, grads = K.gru_backward(dout, dhn, cache)
+    _, _, cache = forward(x, h0, **w, **kw)
+    dx, dh0, grads = backward(dout, dhn, cache)
     _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 @pytest.mark.parametrize("bias", [True, False])
 def test_step_pairs(kind, bias):
     rng = np.random.default_rng(3)
     B, D, H = 3, 4, 3
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     x, h = rng.standard_normal((B, D)), rng.standard_normal((B, H))
     c = rng.standard_normal((B, H))
     w = _weights(rng, G, D, H, bias)
@@ -131,7 +154,7 @@ def test_step_pairs(kind, bias):
         dx, dh_prev, dc_prev, grads = K.lstm_step_backward(dh, dc, cache)
         _check({"x": x, "h": h, "c": c, **w}, loss, {"x": dx, "h": dh_prev, "c": dc_prev, **grads})
     else:
-        fwd, bwd = getattr(K, f"{kind}_step_forward"), getattr(K, f"{kind}_step_backward")
+        fwd, bwd = _step_pair(kind)
 
         def loss():
             return np.sum(fwd(x, h, **w)[0] * dh)
@@ -153,11 +176,11 @@ def test_step_equals_one_step_layer():
     np.testing.assert_allclose(cs, cn, rtol=1e-14, atol=1e-15)
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 def test_backward_leaves_its_arguments_untouched(kind):
     rng = np.random.default_rng(5)
     T, B, D, H = 4, 3, 2, 3
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     x, h0, c0 = (
         rng.standard_normal((T, B, D)),
         rng.standard_normal((B, H)),
@@ -175,17 +198,18 @@ def test_backward_leaves_its_arguments_untouched(kind):
         _, _, cache = K.lstm_forward(x, h0, c0, **w, batch_sizes=[3, 2, 2, 1])
         K.lstm_backward(dout, dhn, dcn, cache)
     else:
-        _, _, cache = getattr(K, f"{kind}_forward")(x, h0, **w, batch_sizes=[3, 2, 2, 1])
-        getattr(K, f"{kind}_backward")(dout, dhn, cache)
+        forward, backward = _layer_pair(kind)
+        _, _, cache = forward(x, h0, **w, batch_sizes=[3, 2, 2, 1])
+        backward(dout, dhn, cache)
     for k, v in given.items():
         np.testing.assert_array_equal(v, before[k], err_msg=f"{k} was modified")
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 def test_float32_stays_float32(kind):
     rng = np.random.default_rng(6)
     T, B, D, H = 3, 2, 3, 4
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     f32 = lambda a: None if a is None else a.astype(np.float32)  # noqa: E731
     x, h0, c0 = (
         f32(rng.standard_normal((T, B, D))),
@@ -199,8 +223,9 @@ def test_float32_stays_float32(kind):
         dx, (dh0, dc0), grads = K.lstm_backward(dout, None, None, cache)
         arrays = [out, hn, cn, dx, dh0, dc0, *grads.values()]
     else:
-        out, hn, cache = getattr(K, f"{kind}_forward")(x, h0, **w)
-        dx, dh0, grads = getattr(K, f"{kind}_backward")(dout, None, cache)
+        forward, backward = _layer_pair(kind)
+        out, hn, cache = forward(x, h0, **w)
+        dx, dh0, grads = backward(dout, None, cache)
         arrays = [out, hn, dx, dh0, *grads.values()]
     assert all(a.dtype == np.float32 for a in arrays if a is not None)
 
@@ -222,17 +247,19 @@ def test_saturated_gates_no_warnings(x_scale):
     with np.errstate(all="raise"):
         out, (hn, cn), cache = K.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), **w)
         K.lstm_backward(np.ones_like(out), None, None, cache)
-        out, hn, cache = K.gru_forward(x, np.zeros((B, H)), **_weights(rng, 3, D, H, True))
-        K.gru_backward(np.ones_like(out), None, cache)
+        for reset_after in (True, False):
+            w3 = _weights(rng, 3, D, H, True)
+            out, hn, cache = K.gru_forward(x, np.zeros((B, H)), **w3, reset_after=reset_after)
+            K.gru_backward(np.ones_like(out), None, cache)
     assert np.all(np.isfinite(out))
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 def test_padding_with_extreme_values_raises_no_warning(kind):
     """Padded positions may hold anything; they never reach the arithmetic of the backward."""
     rng = np.random.default_rng(8)
     T, B, D, H = 5, 3, 2, 4
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     x = rng.standard_normal((T, B, D))
     x[3:, 1] = 1e150  # padding far outside any activation's useful range
     x[3:, 2] = -1e150
@@ -245,7 +272,8 @@ def test_padding_with_extreme_values_raises_no_warning(kind):
             )
             dx, _, grads = K.lstm_backward(np.ones_like(out), None, None, cache)
         else:
-            out, _, cache = getattr(K, f"{kind}_forward")(x, np.zeros((B, H)), **w, batch_sizes=bs)
-            dx, _, grads = getattr(K, f"{kind}_backward")(np.ones_like(out), None, cache)
+            forward, backward = _layer_pair(kind)
+            out, _, cache = forward(x, np.zeros((B, H)), **w, batch_sizes=bs)
+            dx, _, grads = backward(np.ones_like(out), None, cache)
     assert all(np.all(np.isfinite(g)) for g in grads.values() if g is not None)
     assert np.all(dx[3:, 1:] == 0)

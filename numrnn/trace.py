@@ -1,7 +1,7 @@
 r"""Step-by-step traces of a small RNN, LSTM or GRU, for checking BPTT by hand.
 
-A trace runs one sequence (batch of one, float64) through the step functions of
-:mod:`numrnn.kernels` and keeps every number a student would write down:
+A trace runs one sequence (batch of one, float64) through the step pairs of
+:mod:`numrnn.reference` (the textbook layer) and keeps every number a student would write down:
 per time step the pre-activations, the gates, the cell and hidden states; the
 loss; and, walking back through time, the gradient reaching each hidden state
 (split into what the loss sends directly and what step ``t+1`` sends back), the
@@ -44,19 +44,16 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import functional as F
-from . import kernels as K
+from . import reference as R
+from .trace_tables import _GATES, _PARAMS, Trace, format_trace
 
 __all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
 
 KINDS = ("rnn", "lstm", "gru")
 LOSSES = ("sum", "last")
-_GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 # The default weights cycle through these values, parameter after parameter, in
 # PyTorch's order: small, distinct and with one decimal, so a step is a few
 # multiplications a student can do with a calculator.
@@ -64,71 +61,6 @@ _PATTERN = (0.5, -0.3, 0.1, 0.2, -0.4, 0.3, -0.2, 0.4, -0.1, 0.6, -0.5)
 
 
 # -- the computation ------------------------------------------------------------------------------
-
-
-@dataclass
-class Trace:
-    r"""Every number of one forward and backward pass (batch of one, float64).
-
-    Attributes:
-        kind: ``"rnn"``, ``"lstm"`` or ``"gru"``; nonlinearity: the RNN's ``"tanh"``/``"relu"``.
-        inputs: ``(T, D)``; weights: name -> array in PyTorch's layout (no biases
-            when the layer has none); h0 ``(H,)``; c0 ``(H,)`` (LSTM) or None.
-        loss_kind: ``"sum"`` or ``"last"``; loss: the value of :math:`L`.
-        forward: ``T`` dicts, one per step (``forward[t - 1]`` is step ``t``),
-            quantity name -> ``(H,)`` array (``"x"`` is ``(D,)``); the names are
-            listed, with their formulas, by :func:`format_trace`.
-        backward: ``T`` dicts indexed like ``forward``: the gradients of step ``t``
-            (``"dh"`` the whole :math:`\partial L/\partial h_t`, ``"da"`` or
-            ``"da_<gate>"`` the pre-activation gradients, ``"dc"`` for the LSTM, ...).
-        step_grads: ``T`` dicts of each step's contribution to every parameter gradient.
-        grads: the parameter gradients (sums of ``step_grads``); dh0, dc0: the
-            gradients of the initial states.
-    """
-
-    kind: str
-    nonlinearity: str
-    inputs: np.ndarray
-    weights: dict
-    h0: np.ndarray
-    c0: np.ndarray | None
-    loss_kind: str
-    loss: float = 0.0
-    forward: list = field(default_factory=list)
-    backward: list = field(default_factory=list)
-    step_grads: list = field(default_factory=list)
-    grads: dict = field(default_factory=dict)
-    dh0: np.ndarray | None = None
-    dc0: np.ndarray | None = None
-
-    @property
-    def hidden_size(self):
-        return int(self.h0.shape[0])
-
-    @property
-    def input_size(self):
-        return int(self.inputs.shape[1])
-
-    @property
-    def seq_len(self):
-        return int(self.inputs.shape[0])
-
-    def as_dict(self):
-        """The trace as plain Python (lists and floats), e.g. for ``json.dumps``."""
-
-        def plain(v):
-            if isinstance(v, np.ndarray):
-                return v.tolist()
-            if isinstance(v, dict):
-                return {k: plain(u) for k, u in v.items()}
-            if isinstance(v, list):
-                return [plain(u) for u in v]
-            return v
-
-        return {name: plain(getattr(self, name)) for name in self.__dataclass_fields__}
-
-    def __str__(self):
-        return format_trace(self)
 
 
 def default_weights(kind, hidden_size=1, input_size=1):
@@ -213,114 +145,60 @@ def trace(
     c0 = _check_state("c0", c0, H) if kind == "lstm" else None
 
     tr = Trace(kind, nonlinearity, x, W, h0, c0, loss)
-    has_bias = "bias_ih" in W
-    G = len(_GATES[kind]) * H
-    # Without biases the steps run with zero biases: the same numbers, and the
-    # bias gradient of a one-row step is then exactly its pre-activation gradient.
-    b_ih = W["bias_ih"] if has_bias else np.zeros(G)
-    b_hh = W["bias_hh"] if has_bias else np.zeros(G)
-    w_ih, w_hh = W["weight_ih"], W["weight_hh"]
-
+    # Every number comes from the reference's step pair (numrnn/reference/), which
+    # stores its intermediate quantities in the ``record`` dict it is given.
     caches = []
     h, c = h0[None], None if c0 is None else c0[None]  # (1, H): a batch of one row
     for t in range(T):
+        rec = {"x": x[t], "h_prev": h}
         xt = x[t][None]  # (1, D)
-        ax = xt @ w_ih.T + b_ih  # (1, G) input part of the pre-activations
-        ah = h @ w_hh.T + b_hh  # (1, G) recurrent part
-        rec = {"x": x[t].copy(), "h_prev": h[0].copy()}
         if kind == "rnn":
-            h_new, cache = K.rnn_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
-            rec.update(a_x=ax[0], a_h=ah[0], a=(ax + ah)[0], h=h_new[0].copy())
+            h, cache = R.rnn_step_forward(xt, h, W, nonlinearity, record=rec)
         elif kind == "lstm":
-            rec["c_prev"] = c[0].copy()
-            a = (ax + ah)[0]
-            gates = {
-                "i": F.sigmoid(a[:H]),
-                "f": F.sigmoid(a[H : 2 * H]),
-                "g": F.tanh(a[2 * H : 3 * H]),
-                "o": F.sigmoid(a[3 * H :]),
-            }
-            h_new, c_new, cache = K.lstm_step_forward(xt, h, c, w_ih, w_hh, b_ih, b_hh)
-            for k, name in enumerate("ifgo"):
-                rec["a_" + name] = a[k * H : (k + 1) * H]
-            rec.update(gates)
-            rec.update(c=c_new[0].copy(), tanh_c=F.tanh(c_new[0]), h=h_new[0].copy())
-            c = c_new
+            rec["c_prev"] = c
+            (h, c), cache = R.lstm_step_forward(xt, (h, c), W, record=rec)
         else:
-            a_r, a_z = (ax + ah)[0, :H], (ax + ah)[0, H : 2 * H]
-            r = F.sigmoid(a_r)
-            u, ax_n = ah[0, 2 * H :], ax[0, 2 * H :]
-            a_n = ax_n + r * u
-            h_new, cache = K.gru_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh)
-            rec.update(
-                a_r=a_r,
-                a_z=a_z,
-                u=u,
-                ax_n=ax_n,
-                r=r,
-                a_n=a_n,
-                z=F.sigmoid(a_z),
-                n=F.tanh(a_n),
-                h=h_new[0].copy(),
-            )
-        tr.forward.append(rec)
+            h, cache = R.gru_step_forward(xt, h, W, record=rec)
+        rec["h"] = h
+        tr.forward.append(_one_row(rec))
         caches.append(cache)
-        h = h_new
 
     hs = [s["h"] for s in tr.forward]
     tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
 
-    # Backward through time: t = T .. 1, carrying dh_next (and dc_next) from step t+1.
+    # Backward through time: t = T .. 1, carrying dh_next (and dc_next) from step t+1,
+    # as numrnn.reference's *_backward loops do, with the loss's own part split out.
     tr.backward = [None] * T
     tr.step_grads = [None] * T
     dh_next = np.zeros((1, H))
     dc_next = np.zeros((1, H)) if kind == "lstm" else None
     for t in reversed(range(T)):
-        s = tr.forward[t]
         dh_loss = np.ones(H) if (loss == "sum" or t == T - 1) else np.zeros(H)
         dh = dh_next + dh_loss  # (1, H) everything that reaches h_t
-        rec = {"dh_loss": dh_loss, "dh_next": dh_next[0].copy(), "dh": dh[0].copy()}
+        rec = {"dh_loss": dh_loss, "dh_next": dh_next, "dh": dh}
         if kind == "rnn":
-            dx, dh_prev, grads = K.rnn_step_backward(dh, caches[t])
-            rec["da"] = grads["bias_ih"].copy()
+            dx, dh_prev, grads = R.rnn_step_backward(dh, caches[t], record=rec)
         elif kind == "lstm":
-            dx, dh_prev, dc_prev, grads = K.lstm_step_backward(dh, dc_next, caches[t])
-            d = dh[0]
-            dc = dc_next[0] + d * s["o"] * (1 - s["tanh_c"] ** 2)
-            rec.update(
-                dc_next=dc_next[0].copy(),
-                do=d * s["tanh_c"],
-                dc=dc,
-                di=dc * s["g"],
-                df=dc * s["c_prev"],
-                dg=dc * s["i"],
+            rec["dc_next"] = dc_next
+            dx, (dh_prev, dc_next), grads = R.lstm_step_backward(
+                (dh, dc_next), caches[t], record=rec
             )
-            delta = grads["bias_ih"]
-            for k, name in enumerate("ifgo"):
-                rec["da_" + name] = delta[k * H : (k + 1) * H].copy()
-            rec["dc_prev"] = dc_prev[0].copy()
-            dc_next = dc_prev
         else:
-            dx, dh_prev, grads = K.gru_step_backward(dh, caches[t])
-            d = dh[0]
-            dx_delta = grads["bias_ih"]  # [delta^r, delta^z, delta^n]
-            rec.update(
-                dn=d * (1 - s["z"]), dz=d * (s["h_prev"] - s["n"]), da_n=dx_delta[2 * H :].copy()
-            )
-            rec.update(
-                dr=rec["da_n"] * s["u"],
-                da_r=dx_delta[:H].copy(),
-                da_z=dx_delta[H : 2 * H].copy(),
-                dh_direct=d * s["z"],
-            )
-        rec.update(dh_prev=dh_prev[0].copy(), dx=dx[0].copy())
-        tr.backward[t] = rec
-        tr.step_grads[t] = {k: grads[k].copy() for k in _PARAMS if k in W}
+            dx, dh_prev, grads = R.gru_step_backward(dh, caches[t], record=rec)
+        tr.backward[t] = _one_row(rec)
+        tr.step_grads[t] = grads
         dh_next = dh_prev
     tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
     tr.dh0 = dh_next[0].copy()
     tr.dc0 = None if dc_next is None else dc_next[0].copy()
     return tr
+
+
+def _one_row(record):
+    """A step's record with the batch axis of one row dropped: name -> 1-D array (copies)."""
+    return {
+        k: np.array(v[0] if np.ndim(v) == 2 else v, dtype=np.float64) for k, v in record.items()
+    }
 
 
 # -- argument checks ------------------------------------------------------------------------------
@@ -425,326 +303,6 @@ def _check_weights(kind, weights, D, hidden_size):
                 )
         W[name] = arr
     return W, H, extra
-
-
-# -- formatting -----------------------------------------------------------------------------------
-
-
-def _fmt(v, precision):
-    v = float(v)
-    if v == 0:
-        return f"{0.0:.{precision}f}"
-    if abs(v) < 10.0**-precision or abs(v) >= 1e7:
-        return f"{v:.{precision}e}"
-    return f"{v:.{precision}f}"
-
-
-def _table(columns, rows, precision, note_header="formula"):
-    """Aligned text table: rows of (label, numbers, note); blank label = separator line."""
-    cells = [(lab, [_fmt(v, precision) for v in vals], note) for lab, vals, note in rows if lab]
-    lw = max([len("quantity")] + [len(lab) for lab, _, _ in cells])
-    nw = max([len(c) for c in columns] + [len(s) for _, vals, _ in cells for s in vals])
-    head = (
-        "  "
-        + "quantity".ljust(lw)
-        + "".join("  " + c.rjust(nw) for c in columns)
-        + "   "
-        + note_header
-    )
-    lines = [head, "  " + "-" * (len(head) - 2)]
-    for lab, vals, note in rows:
-        if not lab:
-            lines.append("")
-            continue
-        strs = [_fmt(v, precision) for v in vals]
-        lines.append(
-            "  "
-            + lab.ljust(lw)
-            + "".join("  " + s.rjust(nw) for s in strs)
-            + ("   " + note if note else "")
-        )
-    return "\n".join(lines)
-
-
-def _quantity_rows(steps, spec):
-    """Rows of a step table: ``spec`` is a list of (key, label, note), None for a separator."""
-    rows = []
-    for item in spec:
-        if item is None:
-            rows.append(("", [], ""))
-            continue
-        key, label, note = item
-        per_step = [np.asarray(s[key]).reshape(-1) for s in steps]
-        n = per_step[0].size
-        if "{j}" not in label:
-            label += "{j}"
-        for j in range(n):
-            lab = label.replace("{j}", "" if n == 1 else f"[{j}]")
-            rows.append((lab, [v[j] for v in per_step], note if j == 0 else ""))
-    return rows
-
-
-def _forward_spec(kind, nonlinearity):
-    common = [("x", "x_t", "input"), ("h_prev", "h_{t-1}", "state read by step t")]
-    if kind == "rnn":
-        act = "tanh(a)" if nonlinearity == "tanh" else "max(a, 0)"
-        return common + [
-            None,
-            ("a_x", "a_x", "W_ih x_t + b_ih"),
-            ("a_h", "a_h", "W_hh h_{t-1} + b_hh"),
-            ("a", "a", "a_x + a_h"),
-            None,
-            ("h", "h_t", act),
-        ]
-    if kind == "lstm":
-        spec = common + [("c_prev", "c_{t-1}", "cell state read by step t"), None]
-        for g in "ifgo":
-            spec.append((f"a_{g}", f"a_{g}", f"W_i{g} x_t + b_i{g} + W_h{g} h_{{t-1}} + b_h{g}"))
-        spec.append(None)
-        for g in "ifgo":
-            spec.append((g, g, f"{'tanh' if g == 'g' else 'sigmoid'}(a_{g})"))
-        return spec + [
-            None,
-            ("c", "c_t", "f * c_{t-1} + i * g"),
-            ("tanh_c", "tanh(c_t)", "tanh(c_t)"),
-            ("h", "h_t", "o * tanh(c_t)"),
-        ]
-    return common + [
-        None,
-        ("a_r", "a_r", "W_ir x_t + b_ir + W_hr h_{t-1} + b_hr"),
-        ("a_z", "a_z", "W_iz x_t + b_iz + W_hz h_{t-1} + b_hz"),
-        ("r", "r", "sigmoid(a_r)"),
-        ("z", "z", "sigmoid(a_z)"),
-        ("ax_n", "ax_n", "W_in x_t + b_in"),
-        ("u", "u", "W_hn h_{t-1} + b_hn"),
-        ("a_n", "a_n", "W_in x_t + b_in + r * u"),
-        ("n", "n", "tanh(a_n)"),
-        None,
-        ("h", "h_t", "(1 - z) * n + z * h_{t-1}"),
-    ]
-
-
-def _backward_spec(kind, nonlinearity, loss_kind):
-    src = (
-        "1 at every t (L = sum of h)"
-        if loss_kind == "sum"
-        else "1 at t = T, else 0 (L = sum of h_T)"
-    )
-    common = [
-        ("dh_loss", "dL/dh_t{j} loss", src),
-        ("dh_next", "dL/dh_t{j} from t+1", "dL/dh_{t-1} sent back by step t+1 (0 at t = T)"),
-        ("dh", "dL/dh_t", "total: loss part + part from t+1"),
-        None,
-    ]
-    if kind == "rnn":
-        deriv = "(1 - h_t^2)" if nonlinearity == "tanh" else "[h_t > 0]"
-        return common + [
-            ("da", "da", f"dL/dh_t * {deriv}"),
-            None,
-            ("dh_prev", "dL/dh_{t-1}", "W_hh^T da"),
-            ("dx", "dL/dx_t", "W_ih^T da"),
-        ]
-    if kind == "lstm":
-        return common + [
-            ("dc_next", "dL/dc_t{j} from t+1", "dL/dc_{t-1} sent back by step t+1 (0 at t = T)"),
-            ("do", "do", "dL/dh_t * tanh(c_t)"),
-            ("dc", "dL/dc_t", "from t+1 + dL/dh_t * o * (1 - tanh(c_t)^2)"),
-            ("di", "di", "dL/dc_t * g"),
-            ("df", "df", "dL/dc_t * c_{t-1}"),
-            ("dg", "dg", "dL/dc_t * i"),
-            None,
-            ("da_i", "da_i", "di * i * (1 - i)"),
-            ("da_f", "da_f", "df * f * (1 - f)"),
-            ("da_g", "da_g", "dg * (1 - g^2)"),
-            ("da_o", "da_o", "do * o * (1 - o)"),
-            None,
-            ("dc_prev", "dL/dc_{t-1}", "dL/dc_t * f"),
-            ("dh_prev", "dL/dh_{t-1}", "W_hh^T [da_i, da_f, da_g, da_o]"),
-            ("dx", "dL/dx_t", "W_ih^T [da_i, da_f, da_g, da_o]"),
-        ]
-    return common + [
-        ("dn", "dn", "dL/dh_t * (1 - z)"),
-        ("dz", "dz", "dL/dh_t * (h_{t-1} - n)"),
-        ("da_n", "da_n", "dn * (1 - n^2)"),
-        ("dr", "dr", "da_n * u"),
-        None,
-        ("da_r", "da_r", "dr * r * (1 - r)"),
-        ("da_z", "da_z", "dz * z * (1 - z)"),
-        None,
-        ("dh_direct", "dL/dh_t{j} * z", "the path h_{t-1} -> h_t that skips the weights"),
-        ("dh_prev", "dL/dh_{t-1}", "dL/dh_t * z + W_hh^T [da_r, da_z, da_n * r]"),
-        ("dx", "dL/dx_t", "W_ih^T [da_r, da_z, da_n]"),
-    ]
-
-
-_EQUATIONS = {
-    "rnn": ["h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)"],
-    "lstm": [
-        "[a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh   (rows stacked i, f, g, o)",
-        "i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)",
-        "c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)",
-    ],
-    "gru": [
-        "r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)   (rows stacked r, z, n)",
-        "z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)",
-        "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))",
-        "h_t = (1 - z) * n + z * h_{t-1}",
-    ],
-}
-
-
-def _entry_label(name, gates, H, r, k=None):
-    gate = gates[r // H]
-    unit = str(r % H) if H > 1 else ""
-    row = (gate + unit) or "0"
-    return f"{name}[{row}]" if k is None else f"{name}[{row},{k}]"
-
-
-def _param_rows(W, kind, H, precision):
-    gates = _GATES[kind]
-    lines = []
-    for name in _PARAMS:
-        if name not in W:
-            continue
-        arr = W[name]
-        blocks = "" if kind == "rnn" else f", rows stacked {', '.join(gates)}"
-        lines.append(f"  {name}  shape {tuple(arr.shape)}{blocks}")
-        for g, gate in enumerate(gates):
-            block = arr[g * H : (g + 1) * H]
-            for j, row in enumerate(block.reshape(H, -1)):
-                tag = f"{gate}:" if (j == 0 and gate) else ""
-                vals = "  ".join(_fmt(v, precision).rjust(precision + 3) for v in row)
-                lines.append(f"    {tag:<3} [{vals}]")
-    return lines
-
-
-def format_trace(tr, precision=4):
-    """The trace as text: equations, weights, forward table, loss, backward tables.
-
-    Columns of the step tables are time steps: ``t = 1 .. T`` for the forward and
-    ``t = T .. 1`` (the order BPTT visits them) for the backward.  Numbers are
-    printed with ``precision`` decimals (scientific notation when smaller than
-    ``10**-precision``).
-
-    Raises:
-        TypeError: ``tr`` is not a :class:`Trace`.
-        ValueError: ``precision`` is not an integer in [0, 17].
-    """
-    if not isinstance(tr, Trace):
-        raise TypeError(
-            f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}"
-        )
-    if (
-        isinstance(precision, bool)
-        or not isinstance(precision, (int, np.integer))
-        or not 0 <= precision <= 17
-    ):
-        raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
-    kind, H, D, T = tr.kind, tr.hidden_size, tr.input_size, tr.seq_len
-    p = precision
-    out = []
-    bias = "" if "bias_ih" in tr.weights else ", no bias"
-    out.append(
-        f"numrnn trace: {kind.upper()}, hidden size {H}, input size {D}, T = {T}{bias}, float64, "
-        f"batch of one"
-    )
-    out.append("")
-    out.append("Equations (PyTorch's formulation; * is the elementwise product):")
-    for line in _EQUATIONS[kind]:
-        if tr.nonlinearity == "relu":
-            line = line.replace("tanh(", "relu(")
-        out.append("  " + line)
-    out.append("")
-    out.append("Weights:")
-    out.extend(_param_rows(tr.weights, kind, H, p))
-    js = {k: v.tolist() for k, v in tr.weights.items()}
-    out.append("  as a --weights JSON file: " + json.dumps(js))
-    init = f"h_0 = {[float(v) for v in tr.h0]}"
-    if tr.c0 is not None:
-        init += f", c_0 = {[float(v) for v in tr.c0]}"
-    out.append(f"Initial state: {init}")
-    xs = ", ".join(
-        f"x_{t + 1} = "
-        + (_fmt(r[0], p) if D == 1 else "[" + ", ".join(_fmt(v, p) for v in r) + "]")
-        for t, r in enumerate(tr.inputs)
-    )
-    out.append(f"Inputs: {xs}")
-    out.append("")
-
-    fcols = [f"t={t + 1}" for t in range(T)]
-    out.append("FORWARD (one column per time step)")
-    out.append(_table(fcols, _quantity_rows(tr.forward, _forward_spec(kind, tr.nonlinearity)), p))
-    out.append("")
-
-    hs = [s["h"] for s in tr.forward]
-    if tr.loss_kind == "sum":
-        terms = [v for h in hs for v in h]
-        out.append("LOSS  L = sum over t and units of h_t")
-    else:
-        terms = list(hs[-1])
-        out.append("LOSS  L = sum over units of h_T (the last hidden state)")
-    if len(terms) <= 12:
-        out.append(
-            "  L = "
-            + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ")
-            + f" = {_fmt(tr.loss, p)}"
-        )
-    else:
-        out.append(f"  L = (sum of {len(terms)} values of the h_t row above) = {_fmt(tr.loss, p)}")
-    out.append("")
-
-    order = list(reversed(range(T)))
-    bcols = [f"t={t + 1}" for t in order]
-    out.append("BACKWARD (columns in the order BPTT visits the steps: t = T .. 1)")
-    out.append(
-        _table(
-            bcols,
-            _quantity_rows(
-                [tr.backward[t] for t in order], _backward_spec(kind, tr.nonlinearity, tr.loss_kind)
-            ),
-            p,
-        )
-    )
-    out.append("")
-
-    out.append("PARAMETER GRADIENTS (each step's contribution, then the total over steps)")
-    rows = []
-    gates = _GATES[kind]
-    for name in _PARAMS:
-        if name not in tr.grads:
-            continue
-        total = tr.grads[name]
-        if rows:
-            rows.append(("", [], ""))
-        note = {
-            "weight_ih": "sum_t da_t x_t^T",
-            "weight_hh": "sum_t da_t h_{t-1}^T",
-            "bias_ih": "sum_t da_t",
-            "bias_hh": "sum_t da_t",
-        }[name]
-        if kind == "gru" and name != "bias_ih" and name != "weight_ih":
-            note = {
-                "weight_hh": "sum_t [da_r, da_z, da_n * r]_t h_{t-1}^T",
-                "bias_hh": "sum_t [da_r, da_z, da_n * r]_t",
-            }[name]
-        for idx in np.ndindex(*total.shape):
-            lab = _entry_label(name, gates, H, *idx)
-            vals = [tr.step_grads[t][name][idx] for t in order] + [total[idx]]
-            rows.append((lab, vals, note))
-            note = ""
-    out.append(_table(bcols + ["total"], rows, p))
-    out.append("")
-    tail = "Gradient of the initial state: " + ", ".join(
-        f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else f"dL/dh_0[{j}] = {_fmt(v, p)}"
-        for j, v in enumerate(tr.dh0)
-    )
-    if tr.dc0 is not None:
-        tail += ", " + ", ".join(
-            f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
-            for j, v in enumerate(tr.dc0)
-        )
-    out.append(tail)
-    return "\n".join(out)
 
 
 # -- command line ---------------------------------------------------------------------------------

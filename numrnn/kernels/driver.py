@@ -28,10 +28,14 @@ last step; reverse: still ``h_0`` before their first), which makes the final sta
 each row's state at its own last valid step.  In the backward the inactive rows
 likewise carry their gradient through unchanged.
 
-**Per-step views made once.**  ``buf[t, :n]`` costs a slice object and a view per
-use; the loop instead indexes lists of views built before it starts
-(:meth:`TimeLoop.per_step`, :meth:`TimeLoop.read_write`, :meth:`TimeLoop.row_prefixes`),
-which matters when a step's arrays are small (``B = 1``: a few microseconds per step).
+**Per-step views made once.**  The step functions index lists of views built
+before the loop (:meth:`TimeLoop.per_step`, :meth:`TimeLoop.read_write`,
+:meth:`TimeLoop.row_prefixes`) instead of slicing ``buf[t, :n]`` inside it.  With
+every row active the lists come from ``list(buf)``, which makes all views in one C
+loop: at ``B = 1`` a step of tanh-RNN arithmetic took 1.53 µs against 1.66 µs with
+slicing in the loop.  With variable lengths the lists cost what the slices would.
+A kernel hands its step to the loop as a closure over these views (one Python call
+per step, about 0.1 µs).
 
 **The backward in blocks.**  What a step's backward needs that does not depend on
 the incoming gradient (the *local factors*, e.g. :math:`1 - h_t^2`) is computed

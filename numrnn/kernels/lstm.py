@@ -230,6 +230,8 @@ def lstm_forward(
 ):
     r"""One layer-direction of an LSTM over ``T`` steps.
 
+    (A few lines over 60: the step with and without projection are kept side by side.)
+
     Args:
         x: ``(T, B, D)``; h0: ``(B, P)``; c0: ``(B, H)`` (``P = H`` without projection).
         weight_ih: ``(4H, D)``; weight_hh: ``(4H, P)``; biases ``(4H,)`` or None;
@@ -260,18 +262,16 @@ def lstm_forward(
     if weight_hr is None:
 
         def step(t, n):
-            a = gates_t[t]  # (n, 4H)
-            a += xp.matmul(h_prev[t], whhT, out=recurrent[n])
-            cell(a, c_prev[t], c_new[t], h_new[t], k)  # h_t = m_t
+            gates_t[t] += xp.matmul(h_prev[t], whhT, out=recurrent[n])  # (n, 4H), scaled
+            cell(gates_t[t], c_prev[t], c_new[t], h_new[t], k)  # the gates; h_t = m_t
 
     else:
         m_rows = loop.row_prefixes(xp.empty((loop.B, H), like=gates))  # m_t of one step
         whrT = transposed(weight_hr)  # (H, P) row-major
 
         def step(t, n):
-            a = gates_t[t]
-            a += xp.matmul(h_prev[t], whhT, out=recurrent[n])
-            cell(a, c_prev[t], c_new[t], m_rows[n], k)
+            gates_t[t] += xp.matmul(h_prev[t], whhT, out=recurrent[n])
+            cell(gates_t[t], c_prev[t], c_new[t], m_rows[n], k)
             xp.matmul(m_rows[n], whrT, out=h_new[t])  # h_t = m_t W_hr^T
 
     loop.forward(step, hs, cs)

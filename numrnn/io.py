@@ -49,14 +49,27 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import json
 import os
 import secrets
+import stat
 import zipfile
 
 import numpy as np
 
 from .backend import to_numpy
+from .checkpoint_format import (
+    MAX_HEADER_BYTES,
+    ZIP_ERRORS,
+    CheckpointError,
+    check_header,
+    check_json,
+    list_members,
+    member_layout,
+    read_member,
+    verify_member,
+)
 from .nn.cells import GRUCell, LSTMCell, RNNCell
 from .nn.linear import Embedding, Linear
 from .nn.module import Module, check_dtype
@@ -86,53 +99,9 @@ _OPTIM = "optim/state/"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint cannot be read, or does not fit what it is loaded into."""
-
-
 # --------------------------------------------------------------------------------------
-# JSON helpers
+# random generators
 # --------------------------------------------------------------------------------------
-def _check_json(value, where, _active=None):
-    """Raise ``TypeError`` unless ``value`` is made of JSON types only.
-
-    Allowed: ``None``, ``bool``, ``int``, ``float`` (NumPy's ``float64`` is a
-    ``float``), ``str``, lists and tuples of these (tuples come back as lists),
-    and dicts with string keys.  ``where`` names the value in the message, e.g.
-    ``metadata['vocab'][3]``.
-    """
-    if value is None or isinstance(value, (bool, str, float)):
-        return
-    if isinstance(value, int):  # bool handled above; numpy integers are not int
-        return
-    active = set() if _active is None else _active
-    if isinstance(value, (list, tuple, dict)):
-        if id(value) in active:
-            raise TypeError(f"{where} contains itself; JSON cannot hold a reference cycle")
-        active.add(id(value))
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if not isinstance(k, str):
-                    raise TypeError(
-                        f"{where} has the key {k!r} of type {type(k).__name__}; JSON object keys "
-                        "must be strings (convert it, e.g. str(key))"
-                    )
-                _check_json(v, f"{where}[{k!r}]", active)
-        else:
-            for i, v in enumerate(value):
-                _check_json(v, f"{where}[{i}]", active)
-        active.discard(id(value))
-        return
-    hint = ""
-    if isinstance(value, np.generic):
-        hint = " (a NumPy scalar: convert it with .item())"
-    elif isinstance(value, np.ndarray):
-        hint = " (an array: convert it with .tolist())"
-    raise TypeError(
-        f"{where} is of type {type(value).__name__}, which is not JSON-serialisable{hint}"
-    )
-
-
 def _rng_state_to_json(state):
     """A bit generator's ``state`` dict with its arrays turned into tagged lists."""
     if isinstance(state, dict):
@@ -187,6 +156,20 @@ def _check_types(model, optimizer, scheduler, rng, fn):
         )
 
 
+def _path(path, fn):
+    """``path`` as a ``str``: a ``str``, ``bytes`` (decoded as the OS does) or ``os.PathLike``."""
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: path must be a str, bytes or os.PathLike; got {type(path).__name__}"
+        ) from None
+    text = os.fsdecode(text)
+    if not text or "\x00" in text:
+        raise ValueError(f"{fn}: path must be a non-empty file name without NUL characters")
+    return text
+
+
 def _describe(arr):
     return {"shape": list(arr.shape), "dtype": arr.dtype.str}
 
@@ -205,7 +188,7 @@ def _optimizer_entry(model, optimizer, arrays):
     groups = []
     for gi, group in enumerate(sd["param_groups"]):
         packed = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
-        _check_json(packed, f"save: optimizer.param_groups[{gi}]")
+        check_json(packed, f"save: optimizer.param_groups[{gi}]")
         groups.append(packed)
     state = {}
     for idx, entries in sd["state"].items():
@@ -237,6 +220,44 @@ def _optimizer_entry(model, optimizer, arrays):
     }
 
 
+def _target(path):
+    """Where ``save`` writes for ``path``, and the mode to give the file (None: a new file).
+
+    A regular file is replaced; a symbolic link to a regular file is followed
+    (the file it points to is replaced, the link stays); anything else that
+    exists is refused.  The existing file's permission bits are kept.
+    """
+    try:
+        st = os.stat(path)  # follows symbolic links
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "save: path is a symbolic link to a missing file; numrnn does not create files "
+                "through dangling links",
+                path,
+            ) from None
+        return path, None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "save: path is a folder, not a file", path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        raise FileExistsError(
+            errno.EEXIST,
+            f"save: path exists and is {kind}; numrnn replaces regular files only",
+            path,
+        )
+    return os.path.realpath(path), stat.S_IMODE(st.st_mode)
+
+
 def _tmp_name(path):
     folder, base = os.path.split(os.path.abspath(path))
     return folder, os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
@@ -258,11 +279,14 @@ def _fsync_dir(folder):
 
 def _atomic_write(path, arrays):
     """Write ``arrays`` as an .npz to ``path`` atomically (temporary file, fsync, replace)."""
+    path, mode = _target(path)
     folder, tmp = _tmp_name(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)  # the process's umask applies, as for an ordinary file
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None:  # keep the replaced file's permissions
+                os.chmod(f.fileno() if os.chmod in os.supports_fd else tmp, mode)
             np.savez(f, allow_pickle=False, **arrays)
             f.flush()
             os.fsync(f.fileno())
@@ -278,8 +302,11 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
     """Write a checkpoint of ``model`` (and optimiser, scheduler, generators) to ``path``.
 
     Args:
-        path: the file to write (used as given; ``.npz`` is the customary suffix).
-            An existing file is replaced atomically.
+        path: the file to write: a ``str``, ``bytes`` or ``os.PathLike``
+            (``.npz`` is the customary suffix).  An existing regular file is
+            replaced atomically and keeps its permission bits; a symbolic link
+            to a regular file is followed (the file it points to is replaced,
+            the link stays a link).
         model: a :class:`numrnn.Module` (NumPy or torch backend).  Its parameters
             and the state of every ``numpy.random.Generator`` it holds (the
             recurrent layers' dropout generators) are saved.
@@ -289,17 +316,23 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
         rng: a ``numpy.random.Generator`` of the caller's (e.g. the one that
             shuffles the data) whose state is saved, or None.
         **metadata: anything else to keep, JSON types only (None, bool, int,
-            float, str, lists/tuples, dicts with string keys): a vocabulary, the
-            epoch, the global step, a configuration.  Tuples come back as lists.
+            float, str, lists/tuples, dicts with string keys), nested at most
+            64 levels deep, at most 16 MiB as JSON: a vocabulary, the epoch,
+            the global step, a configuration.  Tuples come back as lists.
 
     Raises:
-        TypeError: an argument of the wrong type, or metadata (or an optimiser
-            hyperparameter) that JSON cannot hold; nothing is written then.
-        OSError: the file cannot be written; ``path`` is left as it was and the
-            temporary file is removed.
+        TypeError: an argument of the wrong type (``path`` included), or
+            metadata (or an optimiser hyperparameter) that JSON cannot hold;
+            nothing is written then.
+        ValueError: metadata nested too deep or too large, or an empty path.
+        OSError: the file cannot be written (``path`` is left as it was and the
+            temporary file is removed); ``IsADirectoryError`` when ``path`` is a
+            folder, ``FileExistsError`` when it is a FIFO, a device or a socket,
+            ``FileNotFoundError`` for a symbolic link to a missing file.
     """
     _check_types(model, optimizer, scheduler, rng, "save")
-    _check_json(metadata, "save: metadata")
+    path = _path(path, "save")
+    check_json(metadata, "save: metadata")
     arrays = {}
     params = {}
     for name, value in model.state_dict().items():
@@ -319,130 +352,161 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
     if scheduler is not None:
         sd = scheduler.state_dict()
         sd = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sd.items()}
-        _check_json(sd, "save: scheduler.state_dict()")
+        check_json(sd, "save: scheduler.state_dict()")
         header["scheduler"] = {"class": type(scheduler).__name__, "state": sd}
-    text = json.dumps(header, allow_nan=True)
-    arrays[_HEADER] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    try:
+        text = json.dumps(header, allow_nan=True).encode("utf-8")
+    except ValueError as err:  # e.g. an int with more digits than Python converts
+        raise ValueError(f"save: metadata cannot be written as JSON ({err})") from None
+    if len(text) > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"save: the metadata takes {len(text)} bytes as JSON; a checkpoint's header holds "
+            f"at most {MAX_HEADER_BYTES}"
+        )
+    arrays[_HEADER] = np.frombuffer(text, dtype=np.uint8)
     _atomic_write(path, arrays)
 
 
 # --------------------------------------------------------------------------------------
 # reading and checking
 # --------------------------------------------------------------------------------------
-def _read(path):
-    """Read and check the file's structure: returns ``(header, arrays)`` or raises."""
-    where = f"checkpoint {os.fspath(path)}"
-    with open(path, "rb") as f:  # FileNotFoundError and other OS errors pass through
-        start = f.read(4)
-    if start != _ZIP_MAGIC:
-        what = "an empty file" if not start else "not a .npz (zip) archive"
-        raise CheckpointError(f"{where}: is {what}, so not a numrnn checkpoint")
-    arrays = {}
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):  # pragma: no cover - the magic check rules this out
-                raise CheckpointError(f"{where}: is not a .npz archive")
-            for key in npz.files:
-                try:
-                    arrays[key] = npz[key]
-                except ValueError as err:
-                    if "pickle" in str(err).lower() or "object" in str(err).lower():
-                        raise CheckpointError(
-                            f"{where}: entry {key!r} holds Python objects (pickled data); a checkpoint "
-                            "holds numeric arrays only, and loading objects could run code, so the "
-                            "file is refused"
-                        ) from None
-                    raise
-    except CheckpointError:
-        raise
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        EOFError,
-        ValueError,
-        OSError,
-        KeyError,
-        RuntimeError,
-        NotImplementedError,
-    ) as err:
-        raise CheckpointError(
-            f"{where}: is truncated or corrupt ({type(err).__name__}: {err})"
-        ) from None
-    for key, arr in arrays.items():
-        if arr.dtype.hasobject:  # pragma: no cover - numpy already refuses these
-            raise CheckpointError(f"{where}: entry {key!r} holds Python objects; refused")
-    raw = arrays.pop(_HEADER, None)
-    if raw is None:
+def _unique_keys(pairs):
+    """``json.loads`` hook: a JSON object that names a key twice is refused."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"the key {k!r} appears twice in one object")
+        out[k] = v
+    return out
+
+
+def _read_json_header(zf, members, where):
+    """The parsed header member; its size is checked before it is read."""
+    info = members.get(_HEADER)
+    if info is None:
         raise CheckpointError(
             f"{where}: has no {_HEADER!r} entry, so it is not a numrnn checkpoint"
         )
-    if raw.dtype != np.uint8 or raw.ndim != 1:
+    if info.file_size > MAX_HEADER_BYTES + 4096:  # + room for the .npy header
+        raise CheckpointError(
+            f"{where}: the {_HEADER!r} entry declares {info.file_size} bytes; a header holds at "
+            f"most {MAX_HEADER_BYTES}"
+        )
+    dtype, shape = member_layout(zf, info, where)
+    if dtype != np.uint8 or len(shape) != 1:
         raise CheckpointError(
             f"{where}: the {_HEADER!r} entry must be 1-D uint8 bytes; got dtype "
-            f"{raw.dtype}, shape {raw.shape}"
+            f"{dtype}, shape {shape}"
         )
+    raw = read_member(zf, info, dtype, shape, where)
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise CheckpointError(f"{where}: the header is not valid JSON ({err})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        fmt = header.get("format") if isinstance(header, dict) else None
-        raise CheckpointError(f"{where}: header format is {fmt!r}, expected {FORMAT!r}")
-    version = header.get("version")
-    if version != VERSION:
+        return json.loads(raw.tobytes().decode("utf-8"), object_pairs_hook=_unique_keys)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise CheckpointError(
-            f"{where}: has format version {version!r}; this numrnn reads version {VERSION} only"
-        )
-    try:
-        described = _described_arrays(header)
-    except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise CheckpointError(
-            f"{where}: the header is malformed ({type(err).__name__}: {err})"
+            f"{where}: the header is not valid JSON ({type(err).__name__}: {err})"
         ) from None
-    missing = [k for k in described if k not in arrays]
-    unexpected = [k for k in arrays if k not in described]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{where}: the entries do not match the header: missing {missing}, unexpected {unexpected}"
-        )
-    for key, desc in described.items():
-        arr = arrays[key]
-        if list(arr.shape) != desc["shape"] or arr.dtype.str != desc["dtype"]:
-            raise CheckpointError(
-                f"{where}: entry {key!r} is {arr.dtype.str} of shape {tuple(arr.shape)} but the header "
-                f"says {desc['dtype']} of shape {tuple(desc['shape'])} (corrupt file)"
-            )
-        if arr.dtype.kind not in "fiub":
-            raise CheckpointError(f"{where}: entry {key!r} has non-numeric dtype {arr.dtype}")
-    return header, arrays
 
 
 def _described_arrays(header):
-    """``{npz key: {"shape", "dtype"}}`` for every array the header announces."""
+    """``{npz key: (dtype, shape)}`` for every array the (checked) header announces."""
     out = {}
     for name, desc in header["model"]["parameters"].items():
-        out[_MODEL + name] = {"shape": list(desc["shape"]), "dtype": str(desc["dtype"])}
-    opt = header.get("optimizer")
+        out[_MODEL + name] = (np.dtype(desc["dtype"]), tuple(desc["shape"]))
+    opt = header["optimizer"]
     if opt is not None:
         for idx, entry in opt["state"].items():
             for key, desc in entry["arrays"].items():
-                out[f"{_OPTIM}{idx}/{key}"] = {
-                    "shape": list(desc["shape"]),
-                    "dtype": str(desc["dtype"]),
-                }
+                out[f"{_OPTIM}{idx}/{key}"] = (np.dtype(desc["dtype"]), tuple(desc["shape"]))
     return out
+
+
+class _Checkpoint:
+    """An open checkpoint whose header and member layouts are checked; arrays are read on demand.
+
+    ``header`` is the parsed, checked JSON header; ``layouts`` maps each array's
+    key to its ``(dtype, shape)``, equal in the header and in the member's
+    ``.npy`` header and matching the member's declared size.  Nothing of the
+    arrays' data has been read yet.
+    """
+
+    def __init__(self, path, where):
+        self.where = where
+        # closed by close() / __exit__; FileNotFoundError and other OS errors pass through
+        self._file = open(path, "rb")  # noqa: SIM115
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self):
+        where = self.where
+        start = self._file.read(4)
+        if start != _ZIP_MAGIC:
+            what = "an empty file" if not start else "not a .npz (zip) archive"
+            raise CheckpointError(f"{where}: is {what}, so not a numrnn checkpoint")
+        self._file.seek(0)
+        try:
+            self.zip = zipfile.ZipFile(self._file)
+        except ZIP_ERRORS as err:
+            raise CheckpointError(
+                f"{where}: is truncated or corrupt ({type(err).__name__}: {err})"
+            ) from None
+        self.members = list_members(self.zip, where)
+        self.header = _read_json_header(self.zip, self.members, where)
+        check_header(self.header, where)
+        self.layouts = _described_arrays(self.header)
+        keys = [k for k in self.members if k != _HEADER]
+        missing = [k for k in self.layouts if k not in self.members]
+        unexpected = [k for k in keys if k not in self.layouts]
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{where}: the entries do not match the header: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
+        for key, (dtype, shape) in self.layouts.items():
+            got = member_layout(self.zip, self.members[key], where)
+            if got != (dtype, shape):
+                raise CheckpointError(
+                    f"{where}: entry {key!r} is {got[0].str} of shape {got[1]} but the header "
+                    f"says {dtype.str} of shape {shape} (corrupt file)"
+                )
+
+    def read(self, key):
+        """The array stored under ``key`` (its layout was checked when the file was opened)."""
+        dtype, shape = self.layouts[key]
+        return read_member(self.zip, self.members[key], dtype, shape, self.where)
+
+    def verify(self, keys):
+        """Read the members ``keys`` through (length and CRC) without keeping them."""
+        for key in keys:
+            verify_member(self.zip, self.members[key], self.where)
+
+    def close(self):
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 def read_header(path):
     """The checkpoint's header (a dict) after checking the whole file; changes nothing.
 
     ``read_header(path)["metadata"]`` is what ``save`` got as ``**metadata``.
+    Every member is read through (its length and CRC checked) without keeping
+    its data, so memory stays bounded whatever the file announces.
 
     Raises:
         CheckpointError: as :func:`load`, for a file that cannot be read.
     """
-    header, _ = _read(path)
-    return header
+    path = _path(path, "read_header")
+    with _Checkpoint(path, f"checkpoint {path}") as ck:
+        ck.verify(list(ck.members))
+        return ck.header
 
 
 def _fmt_shape(shape):
@@ -459,7 +523,7 @@ def _check_generator(where, label, gen, state):
         raise CheckpointError(f"{where}: {label} was a {got} generator; this one is a {want}")
     try:
         type(gen.bit_generator)().state = decoded
-    except (TypeError, ValueError, KeyError) as err:
+    except (TypeError, ValueError, KeyError, OverflowError) as err:
         raise CheckpointError(f"{where}: the saved state of {label} is invalid ({err})") from None
     return decoded
 
@@ -472,8 +536,18 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
     Parameters are copied into the model's own arrays (its backend, device and
     dtype), so a checkpoint written on one backend loads on the other.
 
+    The file is checked in this order, and no array data is read before the
+    first three steps pass: (1) the zip's members (``.npy`` only, each named
+    once, stored or deflated, sizes the compressed data can hold); (2) every
+    field of the JSON header, for type and range (see
+    :mod:`numrnn.checkpoint_format`); (3) each member's ``.npy`` header and
+    declared size against the JSON header, and every announced shape against
+    the model's parameters and the optimiser's.  Only then are the arrays read,
+    in chunks, into arrays of the announced size: memory use is bounded by the
+    size of the parameters the model expects, whatever the file claims.
+
     Args:
-        path: the checkpoint file.
+        path: the checkpoint file (``str``, ``bytes`` or ``os.PathLike``).
         model: the :class:`numrnn.Module` to fill; its parameter names and shapes
             must be those saved.  The states of its random generators (dropout)
             are restored too.
@@ -487,56 +561,60 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
         the metadata dict given to ``save``.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        CheckpointError: (a ``ValueError``) the file is not a .npz archive, is
-            truncated or corrupt, holds Python objects, has another format
-            version, or does not fit: a parameter missing, unexpected or of
-            another shape, an optimiser or scheduler of another class or layout,
-            a generator missing or of another kind, or optimiser/scheduler/rng
-            state requested that the file does not hold.
+        FileNotFoundError: ``path`` does not exist (other ``OSError``s, such as
+            ``IsADirectoryError``, pass through too).
+        CheckpointError: (a ``ValueError``) naming the file and the problem: the
+            file is not a .npz archive, is truncated or corrupt, holds Python
+            objects or non-``.npy`` members, has another format version, a
+            header field of the wrong type or out of range, or does not fit: a
+            parameter missing, unexpected or of another shape, an optimiser or
+            scheduler of another class or layout, a generator missing or of
+            another kind, or optimiser/scheduler/rng state requested that the
+            file does not hold.
         TypeError: an argument of the wrong type.
     """
     _check_types(model, optimizer, scheduler, rng, "load")
-    where = f"checkpoint {os.fspath(path)}"
-    header, arrays = _read(path)
-    try:
-        apply, metadata = _prepare(where, header, arrays, model, optimizer, scheduler, rng)
-    except (KeyError, TypeError, AttributeError, IndexError) as err:
-        # a header that passed the format checks but lacks or mistypes an entry
-        raise CheckpointError(
-            f"{where}: the header is malformed ({type(err).__name__}: {err})"
-        ) from None
+    path = _path(path, "load")
+    where = f"checkpoint {path}"
+    with _Checkpoint(path, where) as ck:
+        apply, metadata = _prepare(ck, model, optimizer, scheduler, rng)
     apply()
     return metadata
 
 
-def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
-    """Check the checkpoint against the objects; return ``(apply, metadata)``, changing nothing."""
-    # -- the model's parameters ---------------------------------------------------
+def _check_parameters(ck, model):
+    """The saved parameters must be the model's: same names, same shapes, float dtypes."""
+    where, saved = ck.where, ck.header["model"]["parameters"]
     own = dict(model.named_parameters())
-    saved = header["model"]["parameters"]
     missing = [n for n in own if n not in saved]
     unexpected = [n for n in saved if n not in own]
     if missing or unexpected:
         raise CheckpointError(
             f"{where}: the parameters do not match the model ({type(model).__name__}, the file's is "
-            f"{header['model'].get('class')}): missing {missing}, unexpected {unexpected}"
+            f"{ck.header['model']['class']}): missing {missing}, unexpected {unexpected}"
         )
-    params = {}
     for name, p in own.items():
-        arr = arrays[_MODEL + name]
-        if tuple(arr.shape) != tuple(p.shape):
+        dtype, shape = ck.layouts[_MODEL + name]
+        if shape != tuple(p.shape):
             raise CheckpointError(
-                f"{where}: parameter {name!r} has shape {_fmt_shape(arr.shape)}, "
+                f"{where}: parameter {name!r} has shape {_fmt_shape(shape)}, "
                 f"the model expects {_fmt_shape(p.shape)}"
             )
-        if arr.dtype.kind != "f":
-            raise CheckpointError(f"{where}: parameter {name!r} has non-float dtype {arr.dtype}")
-        params[name] = arr
+        if dtype.kind != "f":
+            raise CheckpointError(f"{where}: parameter {name!r} has non-float dtype {dtype}")
+    return own
 
-    # -- the model's generators ---------------------------------------------------
+
+def _prepare(ck, model, optimizer, scheduler, rng):
+    """Check the checkpoint against the objects; return ``(apply, metadata)``, changing nothing.
+
+    All checks that need no array data come first; the arrays are read last.
+    """
+    where, header = ck.where, ck.header
+    own = _check_parameters(ck, model)
+
     gens = _model_generators(model)
-    saved_gens = header.get("generators") or {}
+    saved_gens = header["generators"]
     missing = [n for n in gens if n not in saved_gens]
     unexpected = [n for n in saved_gens if n not in gens]
     if missing or unexpected:
@@ -547,53 +625,28 @@ def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
     gen_states = {
         n: _check_generator(where, f"generator {n!r}", g, saved_gens[n]) for n, g in gens.items()
     }
+    opt_entry = _check_optimizer_layout(ck, model, optimizer)
+    sched_sd = None
+    if scheduler is not None:
+        sched_sd = _check_scheduler(where, header["scheduler"], scheduler)
+    rng_state = None
+    if rng is not None:
+        if header["rng"] is None:
+            raise CheckpointError(f"{where}: holds no rng state, but rng= was given")
+        rng_state = _check_generator(where, "rng", rng, header["rng"])
 
-    # -- optimiser ------------------------------------------------------------------
+    # -- every layout fits: read the arrays (the others are read through for their CRC)
+    params = {name: ck.read(_MODEL + name) for name in own}
+    opt_keys = [k for k in ck.layouts if k.startswith(_OPTIM)]
+    if optimizer is None:
+        ck.verify(opt_keys)
     opt_sd = None
     if optimizer is not None:
-        entry = header.get("optimizer")
-        if entry is None:
-            raise CheckpointError(f"{where}: holds no optimiser state, but an optimiser was given")
-        if entry["class"] != type(optimizer).__name__:
-            raise CheckpointError(
-                f"{where}: the optimiser state is {entry['class']}'s; the optimiser given is a "
-                f"{type(optimizer).__name__}"
-            )
-        opt_sd = _optimizer_state_dict(where, model, optimizer, entry, arrays)
+        opt_sd = _optimizer_state_dict(ck, opt_entry)
         try:
             copy.copy(optimizer).load_state_dict(opt_sd)  # dry run: changes nothing of optimizer
         except (ValueError, TypeError, KeyError) as err:
             raise CheckpointError(f"{where}: the optimiser state does not fit: {err}") from None
-
-    # -- scheduler --------------------------------------------------------------------
-    sched_sd = None
-    if scheduler is not None:
-        entry = header.get("scheduler")
-        if entry is None:
-            raise CheckpointError(f"{where}: holds no scheduler state, but a scheduler was given")
-        if entry["class"] != type(scheduler).__name__:
-            raise CheckpointError(
-                f"{where}: the scheduler state is {entry['class']}'s; the scheduler given is a "
-                f"{type(scheduler).__name__}"
-            )
-        sched_sd = entry["state"]
-        try:
-            copy.copy(scheduler).load_state_dict(sched_sd)  # dry run on a shallow copy
-        except (ValueError, TypeError, KeyError) as err:
-            raise CheckpointError(f"{where}: the scheduler state does not fit: {err}") from None
-
-    # -- the caller's generator -----------------------------------------------------------
-    rng_state = None
-    if rng is not None:
-        if header.get("rng") is None:
-            raise CheckpointError(f"{where}: holds no rng state, but rng= was given")
-        rng_state = _check_generator(where, "rng", rng, header["rng"])
-
-    metadata = header.get("metadata")
-    if not isinstance(metadata, dict):
-        raise CheckpointError(
-            f"{where}: the metadata must be a JSON object; got {type(metadata).__name__}"
-        )
 
     def apply():  # everything fits: nothing below can fail
         model.load_state_dict(params)
@@ -606,11 +659,37 @@ def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
         if rng_state is not None:
             rng.bit_generator.state = rng_state
 
-    return apply, metadata
+    return apply, header["metadata"]
 
 
-def _optimizer_state_dict(where, model, optimizer, entry, arrays):
-    """Rebuild the optimiser's ``state_dict`` from the header entry and arrays, checking the layout."""
+def _check_scheduler(where, entry, scheduler):
+    """The saved scheduler state, after a dry run on a shallow copy of ``scheduler``."""
+    if entry is None:
+        raise CheckpointError(f"{where}: holds no scheduler state, but a scheduler was given")
+    if entry["class"] != type(scheduler).__name__:
+        raise CheckpointError(
+            f"{where}: the scheduler state is {entry['class']}'s; the scheduler given is a "
+            f"{type(scheduler).__name__}"
+        )
+    try:
+        copy.copy(scheduler).load_state_dict(entry["state"])
+    except (ValueError, TypeError, KeyError, OverflowError) as err:
+        raise CheckpointError(f"{where}: the scheduler state does not fit: {err}") from None
+    return entry["state"]
+
+
+def _check_optimizer_layout(ck, model, optimizer):
+    """The saved optimiser entry must cover ``optimizer``'s parameters, in order, with their shapes."""
+    if optimizer is None:
+        return None
+    where, entry = ck.where, ck.header["optimizer"]
+    if entry is None:
+        raise CheckpointError(f"{where}: holds no optimiser state, but an optimiser was given")
+    if entry["class"] != type(optimizer).__name__:
+        raise CheckpointError(
+            f"{where}: the optimiser state is {entry['class']}'s; the optimiser given is a "
+            f"{type(optimizer).__name__}"
+        )
     names = {id(p): n for n, p in model.named_parameters()}
     ordered, seen = [], set()
     for group in optimizer.param_groups:
@@ -638,18 +717,25 @@ def _optimizer_state_dict(where, model, optimizer, entry, arrays):
                 f"{where}: the optimiser's parameter {i} ({name!r}) has shape {_fmt_shape(p.data.shape)}; "
                 f"the checkpoint's has {_fmt_shape(saved_shape)}"
             )
+    for idx, item in entry["state"].items():
+        for key in item["arrays"]:
+            shape = ck.layouts[f"{_OPTIM}{idx}/{key}"][1]
+            if shape != tuple(ordered[int(idx)].data.shape):
+                raise CheckpointError(
+                    f"{where}: optimiser state {key!r} of parameter {idx} has shape "
+                    f"{_fmt_shape(shape)}; the parameter has {_fmt_shape(ordered[int(idx)].data.shape)}"
+                )
+    return entry
+
+
+def _optimizer_state_dict(ck, entry):
+    """Rebuild the optimiser's ``state_dict`` from the (checked) header entry, reading its arrays."""
     state = {}
     for idx, item in entry["state"].items():
-        try:
-            index = int(idx)
-        except ValueError:
-            raise CheckpointError(
-                f"{where}: optimiser state index {idx!r} is not an integer"
-            ) from None
         st = dict(item["numbers"])
         for key in item["arrays"]:
-            st[key] = arrays[f"{_OPTIM}{idx}/{key}"]
-        state[index] = st
+            st[key] = ck.read(f"{_OPTIM}{idx}/{key}")
+        state[int(idx)] = st
     groups = []
     for g in entry["param_groups"]:
         g = dict(g)

@@ -399,8 +399,8 @@ def member_layout(zf, info, where):
             or a size that does not match.
     """
     name = _short(info.filename)
-    with zf.open(info) as stream:
-        try:
+    try:
+        with zf.open(info) as stream:
             version = np.lib.format.read_magic(stream)
             if version == (1, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
@@ -408,12 +408,12 @@ def member_layout(zf, info, where):
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
             else:
                 raise ValueError(f".npy format version {version} is not read")
-        except ZIP_ERRORS + (SyntaxError, TypeError) as err:
-            raise CheckpointError(
-                f"{where}: member {name} is truncated or corrupt, or has no valid .npy header "
-                f"({type(err).__name__}: {err})"
-            ) from None
-        start = stream.tell()
+            start = stream.tell()
+    except ZIP_ERRORS + (SyntaxError, TypeError) as err:
+        raise CheckpointError(
+            f"{where}: member {name} is truncated or corrupt, or has no valid .npy header "
+            f"({type(err).__name__}: {err})"
+        ) from None
     if dtype.hasobject:
         raise CheckpointError(
             f"{where}: member {name} holds Python objects (pickled data); a checkpoint holds "

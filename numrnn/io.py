@@ -29,11 +29,18 @@ leaves either the previous checkpoint or the new one at ``path``, never a mix;
 at worst a hidden temporary file ``.<name>.<pid>.<random>.tmp`` stays behind,
 which ``load`` never reads and which may be deleted.
 
+``save`` replaces a regular file (keeping its permission bits) or, through a
+symbolic link, the regular file the link points to; it refuses a folder
+(``IsADirectoryError``), a FIFO, device or socket (``FileExistsError``) and a
+link to a missing file (``FileNotFoundError``), before writing anything.
+
 Every part of a checkpoint is checked against the model, the optimiser, the
 scheduler and the generators before any of them changes; a file that is
-truncated, corrupt, of another format version, holding Python objects, or
-that does not fit (a missing or unexpected parameter, another shape) raises
+truncated, corrupt, crafted, of another format version, holding Python objects,
+or that does not fit (a missing or unexpected parameter, another shape) raises
 :class:`CheckpointError`, a ``ValueError`` that names the file and the problem.
+No array is read before its declared shape and size have been checked
+(:mod:`numrnn.checkpoint_format` holds those checks and the format's limits).
 
 Torch interop
 -------------
@@ -47,29 +54,17 @@ these two functions only.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import errno
 import json
-import os
-import secrets
-import stat
-import zipfile
 
 import numpy as np
 
 from .backend import to_numpy
-from .checkpoint_format import (
-    MAX_HEADER_BYTES,
-    ZIP_ERRORS,
-    CheckpointError,
-    check_header,
-    check_json,
-    list_members,
-    member_layout,
-    read_member,
-    verify_member,
-)
+from .checkpoint_files import HEADER as _HEADER
+from .checkpoint_files import MODEL as _MODEL
+from .checkpoint_files import OPTIM as _OPTIM
+from .checkpoint_files import CheckpointFile, atomic_write, check_path
+from .checkpoint_format import MAX_HEADER_BYTES, CheckpointError, check_json
 from .nn.cells import GRUCell, LSTMCell, RNNCell
 from .nn.linear import Embedding, Linear
 from .nn.module import Module, check_dtype
@@ -92,11 +87,6 @@ __all__ = [
 FORMAT = "numrnn-checkpoint"
 #: the format version this module writes (and the only one it reads)
 VERSION = 1
-
-_HEADER = "header"
-_MODEL = "model/"
-_OPTIM = "optim/state/"
-_ZIP_MAGIC = b"PK\x03\x04"
 
 
 # --------------------------------------------------------------------------------------
@@ -156,20 +146,6 @@ def _check_types(model, optimizer, scheduler, rng, fn):
         )
 
 
-def _path(path, fn):
-    """``path`` as a ``str``: a ``str``, ``bytes`` (decoded as the OS does) or ``os.PathLike``."""
-    try:
-        text = os.fspath(path)
-    except TypeError:
-        raise TypeError(
-            f"{fn}: path must be a str, bytes or os.PathLike; got {type(path).__name__}"
-        ) from None
-    text = os.fsdecode(text)
-    if not text or "\x00" in text:
-        raise ValueError(f"{fn}: path must be a non-empty file name without NUL characters")
-    return text
-
-
 def _describe(arr):
     return {"shape": list(arr.shape), "dtype": arr.dtype.str}
 
@@ -220,84 +196,6 @@ def _optimizer_entry(model, optimizer, arrays):
     }
 
 
-def _target(path):
-    """Where ``save`` writes for ``path``, and the mode to give the file (None: a new file).
-
-    A regular file is replaced; a symbolic link to a regular file is followed
-    (the file it points to is replaced, the link stays); anything else that
-    exists is refused.  The existing file's permission bits are kept.
-    """
-    try:
-        st = os.stat(path)  # follows symbolic links
-    except FileNotFoundError:
-        if os.path.islink(path):
-            raise FileNotFoundError(
-                errno.ENOENT,
-                "save: path is a symbolic link to a missing file; numrnn does not create files "
-                "through dangling links",
-                path,
-            ) from None
-        return path, None
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(errno.EISDIR, "save: path is a folder, not a file", path)
-    if not stat.S_ISREG(st.st_mode):
-        kind = (
-            "a FIFO"
-            if stat.S_ISFIFO(st.st_mode)
-            else "a device"
-            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "a socket"
-            if stat.S_ISSOCK(st.st_mode)
-            else "not a regular file"
-        )
-        raise FileExistsError(
-            errno.EEXIST,
-            f"save: path exists and is {kind}; numrnn replaces regular files only",
-            path,
-        )
-    return os.path.realpath(path), stat.S_IMODE(st.st_mode)
-
-
-def _tmp_name(path):
-    folder, base = os.path.split(os.path.abspath(path))
-    return folder, os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
-def _fsync_dir(folder):
-    """Make the rename durable: fsync the folder (where the platform allows opening one)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - e.g. Windows, which cannot open a folder
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path, arrays):
-    """Write ``arrays`` as an .npz to ``path`` atomically (temporary file, fsync, replace)."""
-    path, mode = _target(path)
-    folder, tmp = _tmp_name(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)  # the process's umask applies, as for an ordinary file
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:  # keep the replaced file's permissions
-                os.chmod(f.fileno() if os.chmod in os.supports_fd else tmp, mode)
-            np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-
-
 def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
     """Write a checkpoint of ``model`` (and optimiser, scheduler, generators) to ``path``.
 
@@ -331,7 +229,7 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
             ``FileNotFoundError`` for a symbolic link to a missing file.
     """
     _check_types(model, optimizer, scheduler, rng, "save")
-    path = _path(path, "save")
+    path = check_path(path, "save")
     check_json(metadata, "save: metadata")
     arrays = {}
     params = {}
@@ -364,135 +262,12 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
             f"at most {MAX_HEADER_BYTES}"
         )
     arrays[_HEADER] = np.frombuffer(text, dtype=np.uint8)
-    _atomic_write(path, arrays)
+    atomic_write(path, arrays)
 
 
 # --------------------------------------------------------------------------------------
 # reading and checking
 # --------------------------------------------------------------------------------------
-def _unique_keys(pairs):
-    """``json.loads`` hook: a JSON object that names a key twice is refused."""
-    out = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"the key {k!r} appears twice in one object")
-        out[k] = v
-    return out
-
-
-def _read_json_header(zf, members, where):
-    """The parsed header member; its size is checked before it is read."""
-    info = members.get(_HEADER)
-    if info is None:
-        raise CheckpointError(
-            f"{where}: has no {_HEADER!r} entry, so it is not a numrnn checkpoint"
-        )
-    if info.file_size > MAX_HEADER_BYTES + 4096:  # + room for the .npy header
-        raise CheckpointError(
-            f"{where}: the {_HEADER!r} entry declares {info.file_size} bytes; a header holds at "
-            f"most {MAX_HEADER_BYTES}"
-        )
-    dtype, shape = member_layout(zf, info, where)
-    if dtype != np.uint8 or len(shape) != 1:
-        raise CheckpointError(
-            f"{where}: the {_HEADER!r} entry must be 1-D uint8 bytes; got dtype "
-            f"{dtype}, shape {shape}"
-        )
-    raw = read_member(zf, info, dtype, shape, where)
-    try:
-        return json.loads(raw.tobytes().decode("utf-8"), object_pairs_hook=_unique_keys)
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise CheckpointError(
-            f"{where}: the header is not valid JSON ({type(err).__name__}: {err})"
-        ) from None
-
-
-def _described_arrays(header):
-    """``{npz key: (dtype, shape)}`` for every array the (checked) header announces."""
-    out = {}
-    for name, desc in header["model"]["parameters"].items():
-        out[_MODEL + name] = (np.dtype(desc["dtype"]), tuple(desc["shape"]))
-    opt = header["optimizer"]
-    if opt is not None:
-        for idx, entry in opt["state"].items():
-            for key, desc in entry["arrays"].items():
-                out[f"{_OPTIM}{idx}/{key}"] = (np.dtype(desc["dtype"]), tuple(desc["shape"]))
-    return out
-
-
-class _Checkpoint:
-    """An open checkpoint whose header and member layouts are checked; arrays are read on demand.
-
-    ``header`` is the parsed, checked JSON header; ``layouts`` maps each array's
-    key to its ``(dtype, shape)``, equal in the header and in the member's
-    ``.npy`` header and matching the member's declared size.  Nothing of the
-    arrays' data has been read yet.
-    """
-
-    def __init__(self, path, where):
-        self.where = where
-        # closed by close() / __exit__; FileNotFoundError and other OS errors pass through
-        self._file = open(path, "rb")  # noqa: SIM115
-        try:
-            self._open()
-        except BaseException:
-            self.close()
-            raise
-
-    def _open(self):
-        where = self.where
-        start = self._file.read(4)
-        if start != _ZIP_MAGIC:
-            what = "an empty file" if not start else "not a .npz (zip) archive"
-            raise CheckpointError(f"{where}: is {what}, so not a numrnn checkpoint")
-        self._file.seek(0)
-        try:
-            self.zip = zipfile.ZipFile(self._file)
-        except ZIP_ERRORS as err:
-            raise CheckpointError(
-                f"{where}: is truncated or corrupt ({type(err).__name__}: {err})"
-            ) from None
-        self.members = list_members(self.zip, where)
-        self.header = _read_json_header(self.zip, self.members, where)
-        check_header(self.header, where)
-        self.layouts = _described_arrays(self.header)
-        keys = [k for k in self.members if k != _HEADER]
-        missing = [k for k in self.layouts if k not in self.members]
-        unexpected = [k for k in keys if k not in self.layouts]
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{where}: the entries do not match the header: missing {missing}, "
-                f"unexpected {unexpected}"
-            )
-        for key, (dtype, shape) in self.layouts.items():
-            got = member_layout(self.zip, self.members[key], where)
-            if got != (dtype, shape):
-                raise CheckpointError(
-                    f"{where}: entry {key!r} is {got[0].str} of shape {got[1]} but the header "
-                    f"says {dtype.str} of shape {shape} (corrupt file)"
-                )
-
-    def read(self, key):
-        """The array stored under ``key`` (its layout was checked when the file was opened)."""
-        dtype, shape = self.layouts[key]
-        return read_member(self.zip, self.members[key], dtype, shape, self.where)
-
-    def verify(self, keys):
-        """Read the members ``keys`` through (length and CRC) without keeping them."""
-        for key in keys:
-            verify_member(self.zip, self.members[key], self.where)
-
-    def close(self):
-        self._file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-
 def read_header(path):
     """The checkpoint's header (a dict) after checking the whole file; changes nothing.
 
@@ -503,8 +278,8 @@ def read_header(path):
     Raises:
         CheckpointError: as :func:`load`, for a file that cannot be read.
     """
-    path = _path(path, "read_header")
-    with _Checkpoint(path, f"checkpoint {path}") as ck:
+    path = check_path(path, "read_header")
+    with CheckpointFile(path, f"checkpoint {path}") as ck:
         ck.verify(list(ck.members))
         return ck.header
 
@@ -544,7 +319,7 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
     declared size against the JSON header, and every announced shape against
     the model's parameters and the optimiser's.  Only then are the arrays read,
     in chunks, into arrays of the announced size: memory use is bounded by the
-    size of the parameters the model expects, whatever the file claims.
+    size of the arrays the model and the optimiser expect, whatever the file claims.
 
     Args:
         path: the checkpoint file (``str``, ``bytes`` or ``os.PathLike``).
@@ -574,9 +349,9 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
         TypeError: an argument of the wrong type.
     """
     _check_types(model, optimizer, scheduler, rng, "load")
-    path = _path(path, "load")
+    path = check_path(path, "load")
     where = f"checkpoint {path}"
-    with _Checkpoint(path, where) as ck:
+    with CheckpointFile(path, where) as ck:
         apply, metadata = _prepare(ck, model, optimizer, scheduler, rng)
     apply()
     return metadata

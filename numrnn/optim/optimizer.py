@@ -23,6 +23,7 @@ import numpy as np
 
 from ..backend import is_torch_tensor, ops
 from ..nn.module import Parameter, cast_checked, real_array
+from .state_checks import NONNEGATIVE_STATE, check_hyperparameter, loaded_step, short
 
 __all__ = ["Optimizer", "check_real", "effective_grad", "lerp_"]
 
@@ -109,63 +110,6 @@ def lerp_(a, b, weight, work=None):
         d -= b  # (b - a)(1 - w) - b  ==  -(b - (b - a)(1 - w)) exactly
         xp.multiply(d, -1, out=a)
     return a
-
-
-#: state entries that are sums of squares, hence never negative
-_NONNEGATIVE_STATE = ("exp_avg_sq", "max_exp_avg_sq", "square_avg", "sum")
-#: the largest step count a float64 holds exactly (torch keeps ``step`` as a float)
-MAX_STEP = 2**53
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _loaded_step(what, value):
-    """A saved step count (number or one-element array/tensor) as an int in [0, MAX_STEP]."""
-    if _is_array(value):
-        arr = real_array(value, what, kinds="fiu")
-        if arr.size != 1:
-            raise ValueError(f"{what} must be one number; got an array of shape {arr.shape}")
-        value = arr.reshape(()).item()
-    if not _is_number(value) or (_is_finite(value) and value != int(value)):
-        raise ValueError(f"{what} must be a whole number of steps; got {_short(value)}")
-    if not _is_finite(value) or not 0 <= value <= MAX_STEP:
-        raise ValueError(f"{what} must satisfy 0 <= step <= 2**53; got {_short(value)}")
-    return int(value)
-
-
-def _check_hyperparameter(owner, key, value, current):
-    """A saved hyperparameter must be of the kind of the optimiser's own (``current``).
-
-    A bool stays a bool, a number stays a finite number, a pair (``betas``)
-    stays a pair of finite numbers.  Keys the optimiser does not have (torch's
-    ``foreach``, ``fused``, ...; a scheduler's ``initial_lr``) must be a bool,
-    a string, None or a finite number.
-    """
-    if isinstance(current, bool) or (current is None and isinstance(value, bool)):
-        ok = isinstance(value, bool)
-        kind = "a bool"
-    elif isinstance(current, (tuple, list)):
-        ok = (
-            isinstance(value, (tuple, list))
-            and len(value) == len(current)
-            and all(_is_number(v) and _is_finite(v) for v in value)
-        )
-        kind = f"a sequence of {len(current)} finite numbers"
-    elif _is_number(current) or key == "initial_lr":
-        ok = _is_number(value) and _is_finite(value)
-        kind = "a finite number"
-    else:
-        ok = (
-            value is None
-            or isinstance(value, (bool, str))
-            or (_is_number(value) and _is_finite(value))
-        )
-        kind = "a bool, a string, None or a finite number"
-    if not ok:
-        raise ValueError(f"{owner}: {key!r} must be {kind}; got {_short(value)}")
 
 
 class Optimizer:
@@ -461,7 +405,7 @@ class Optimizer:
             by_index[idx] = p
         for key, value in saved.items():
             if key != "params":
-                _check_hyperparameter(f"{name}: saved group {gi}", key, value, group.get(key))
+                check_hyperparameter(f"{name}: saved group {gi}", key, value, group.get(key))
         merged = dict(group)
         merged.update({k: v for k, v in saved.items() if k != "params"})
         merged["params"] = group["params"]
@@ -475,7 +419,7 @@ class Optimizer:
         """One saved state entry of parameter ``idx``, checked, as the optimiser will hold it."""
         what = f"{name}: state {key!r} of parameter {idx}"
         if key == "step":
-            return _loaded_step(what, value)
+            return loaded_step(what, value)
         if key in self._state_arrays and _is_array(value):
             arr = real_array(value, what, kinds="fiu")
             if tuple(arr.shape) != tuple(p.data.shape):
@@ -485,14 +429,14 @@ class Optimizer:
                 )
             xp = ops(p.data)
             arr = cast_checked(arr, xp.numpy_dtype(p.data), what)
-            if key in _NONNEGATIVE_STATE and bool((arr < 0).any()):
+            if key in NONNEGATIVE_STATE and bool((arr < 0).any()):
                 raise ValueError(f"{what} is a sum of squares but holds negative values")
             return xp.asarray(arr)  # cast_checked made a copy: nothing shared with the caller
         if _is_number(value) and _is_finite(value):
             return value
         raise ValueError(
             f"{what} must be one of {list(self._state_arrays) + ['step']} or a finite number; "
-            f"got {_short(value)}"
+            f"got {short(value)}"
         )
 
     def _required_state(self, group):

@@ -50,7 +50,14 @@ _HEADER, _MODEL, _OPTIM = HEADER, MODEL, OPTIM
 
 
 def check_path(path, fn):
-    """``path`` as a ``str``: a ``str``, ``bytes`` (decoded as the OS does) or ``os.PathLike``."""
+    """``path`` as a ``str``: a ``str``, ``bytes`` (decoded as the OS does) or ``os.PathLike``.
+
+    ``fn`` names the caller in the messages.
+
+    Raises:
+        TypeError: ``path`` is of another type (an ``int`` file descriptor too).
+        ValueError: ``path`` is empty or holds a NUL character.
+    """
     try:
         text = os.fspath(path)
     except TypeError:
@@ -72,6 +79,12 @@ def resolve_target(path):
     A regular file is replaced; a symbolic link to a regular file is followed
     (the file it points to is replaced, the link stays); anything else that
     exists is refused.  The existing file's permission bits are kept.
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder (or a link to one).
+        FileExistsError: ``path`` is a FIFO, a device or a socket (or a link to one).
+        FileNotFoundError: ``path`` is a symbolic link to a missing file.
+        OSError: ``path`` cannot be examined (permissions, a link loop, ...).
     """
     try:
         st = os.stat(path)  # follows symbolic links
@@ -87,15 +100,14 @@ def resolve_target(path):
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "save: path is a folder, not a file", path)
     if not stat.S_ISREG(st.st_mode):
-        kind = (
-            "a FIFO"
-            if stat.S_ISFIFO(st.st_mode)
-            else "a device"
-            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
-            else "a socket"
-            if stat.S_ISSOCK(st.st_mode)
-            else "not a regular file"
-        )
+        if stat.S_ISFIFO(st.st_mode):
+            kind = "a FIFO"
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            kind = "a device"
+        elif stat.S_ISSOCK(st.st_mode):
+            kind = "a socket"
+        else:  # pragma: no cover - no other kind of file exists on POSIX
+            kind = "not a regular file"
         raise FileExistsError(
             errno.EEXIST,
             f"save: path exists and is {kind}; numrnn replaces regular files only",
@@ -124,7 +136,16 @@ def _fsync_dir(folder):
 
 
 def atomic_write(path, arrays):
-    """Write ``arrays`` as an .npz to ``path`` atomically (temporary file, fsync, replace)."""
+    """Write ``arrays`` as an .npz to ``path`` atomically (temporary file, fsync, replace).
+
+    The target is resolved first (:func:`resolve_target`); a replaced file keeps
+    its permission bits, a new one gets ``0o666`` less the umask.
+
+    Raises:
+        OSError: the target is refused (see :func:`resolve_target`) or cannot be
+            written; the previous file is then as it was and the temporary file
+            is removed.
+    """
     path, mode = resolve_target(path)
     folder, tmp = _tmp_name(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -204,6 +225,11 @@ class CheckpointFile:
     key to its ``(dtype, shape)``, equal in the header and in the member's
     ``.npy`` header and matching the member's declared size.  Nothing of the
     arrays' data has been read yet.
+
+    Raises:
+        OSError: the file cannot be opened (``FileNotFoundError``, ...).
+        CheckpointError: the file is not a checkpoint, or a member or a header
+            field is malformed (see :mod:`numrnn.checkpoint_format`).
     """
 
     def __init__(self, path, where):

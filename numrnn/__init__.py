@@ -4,7 +4,8 @@
 torch backend), matplotlib and tqdm (the examples) are imported where used.
 """
 
-from . import functional, io, metrics, models, nn, optim
+from . import diagnosis, functional, io, metrics, models, nn, optim, reference
+from .diagnosis import check_bptt
 from .io import load, save
 from .nn import (
     GRU,
@@ -16,6 +17,7 @@ from .nn import (
     LSTMCell,
     Module,
     Parameter,
+    Recurrent,
     RNNCell,
     no_grad,
 )
@@ -34,8 +36,11 @@ __all__ = [
     "Module",
     "Parameter",
     "RNNCell",
+    "Recurrent",
+    "check_bptt",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "diagnosis",
     "functional",
     "gradcheck",
     "io",
@@ -45,6 +50,7 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
+    "reference",
     "save",
 ]
 

@@ -218,6 +218,15 @@ def _described_arrays(header):
     return out
 
 
+def _check_regular(mode, path, where):
+    """Refuse to read anything but a regular file (a FIFO or a device could block or never end)."""
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a checkpoint", path)
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise CheckpointError(f"{where}: is {kind}, not a regular file; refused")
+
+
 class CheckpointFile:
     """An open checkpoint whose header and member layouts are checked; arrays are read on demand.
 
@@ -234,8 +243,15 @@ class CheckpointFile:
 
     def __init__(self, path, where):
         self.where = where
-        # closed by close() / __exit__; FileNotFoundError and other OS errors pass through
-        self._file = open(path, "rb")  # noqa: SIM115
+        # closed by close() / __exit__; FileNotFoundError and other OS errors pass through.
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        try:
+            _check_regular(os.fstat(fd).st_mode, path, where)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._file = os.fdopen(fd, "rb")
         try:
             self._open()
         except BaseException:

@@ -215,7 +215,7 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
             shuffles the data) whose state is saved, or None.
         **metadata: anything else to keep, JSON types only (None, bool, int,
             float, str, lists/tuples, dicts with string keys), nested at most
-            64 levels deep, at most 16 MiB as JSON: a vocabulary, the epoch,
+            64 levels deep, at most 4 MiB as JSON: a vocabulary, the epoch,
             the global step, a configuration.  Tuples come back as lists.
 
     Raises:
@@ -339,7 +339,8 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
         FileNotFoundError: ``path`` does not exist (other ``OSError``s, such as
             ``IsADirectoryError``, pass through too).
         CheckpointError: (a ``ValueError``) naming the file and the problem: the
-            file is not a .npz archive, is truncated or corrupt, holds Python
+            path is a FIFO or a device (refused without reading), the file is not
+            a .npz archive, is truncated or corrupt, holds Python
             objects or non-``.npy`` members, has another format version, a
             header field of the wrong type or out of range, or does not fit: a
             parameter missing, unexpected or of another shape, an optimiser or

@@ -22,6 +22,7 @@ rewritten, members swapped, deleted or duplicated.  For every mutant:
 The default run tries 150 mutants; ``-m slow`` tries 3000.
 """
 
+import contextlib
 import json
 import tracemalloc
 import zipfile
@@ -73,10 +74,8 @@ def base(tmp_path_factory):
     # .npy header parser), which would count against the first example's memory
     for data in (path.read_bytes(), path.read_bytes()[:-100]):
         (folder / "warm.npz").write_bytes(data)
-        try:
+        with contextlib.suppress(CheckpointError):
             load(folder / "warm.npz", *target[:3], rng=target[3])
-        except CheckpointError:
-            pass
     return {
         "path": path,
         "bytes": path.read_bytes(),

@@ -28,6 +28,8 @@ Killing a writer with SIGKILL mid-save is tested in tests/test_io_resume.py.
 import errno
 import json
 import os
+import pathlib
+import signal
 import stat
 import tracemalloc
 import zipfile
@@ -343,12 +345,22 @@ def test_load_refuses_what_is_not_a_regular_file(tmp_path):
     os.mkfifo(fifo)
     model = _model()
     before = snapshot(model)
-    for path, match in ((fifo, "is a FIFO"), ("/dev/zero", "is a device")):
-        with pytest.raises(CheckpointError, match=match) as info:
-            load(path, model)
-        assert str(path) in str(info.value)
-        with pytest.raises(CheckpointError, match=match):
-            read_header(path)
+
+    def hung(signum, frame):
+        raise AssertionError("load blocked on a FIFO or kept reading a device")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)  # a reader that waits for a FIFO's writer would wait forever
+    try:
+        for path, match in ((fifo, "is a FIFO"), ("/dev/zero", "is a device")):
+            with pytest.raises(CheckpointError, match=match) as info:
+                load(path, model)
+            assert str(path) in str(info.value)
+            with pytest.raises(CheckpointError, match=match):
+                read_header(path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     with pytest.raises(IsADirectoryError):
         load(tmp_path, model)
     with pytest.raises(FileNotFoundError):
@@ -427,17 +439,32 @@ def test_save_refuses_a_fifo_and_leaves_it(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["pipe"]
 
 
+def _a_device(tmp_path):
+    """A character device to save onto: a private copy of /dev/null when we may create one.
+
+    As root, a test that saved onto /dev/null itself would, were the refusal ever
+    broken, replace the system's /dev/null; so root gets a device node of its own.
+    Others cannot create one, and cannot replace /dev/null either: they use it.
+    """
+    if os.geteuid() == 0:
+        node = tmp_path / "null"
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        return node
+    return pathlib.Path("/dev/null")
+
+
 def test_save_refuses_a_device(tmp_path):
-    before = os.stat("/dev/null")
+    device = _a_device(tmp_path)
+    before = os.stat(device)
     with pytest.raises(FileExistsError, match="is a device"):
-        save("/dev/null", _model())
-    after = os.stat("/dev/null")
+        save(device, _model())
+    after = os.stat(device)
     assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
-    link = tmp_path / "null"  # through a symbolic link too
-    link.symlink_to("/dev/null")
+    link = tmp_path / "link"  # through a symbolic link too
+    link.symlink_to(device)
     with pytest.raises(FileExistsError, match="is a device"):
         save(link, _model())
-    assert os.path.islink(link)
+    assert os.path.islink(link) and os.stat(device).st_ino == before.st_ino
 
 
 def test_save_refuses_a_folder(tmp_path):

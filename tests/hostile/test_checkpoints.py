@@ -22,7 +22,8 @@ What is promised, and asserted by every case of the tables below:
   are not real numbers, do not fit the dtype, or are out of range, with
   ``TypeError`` / ``ValueError`` naming the key, and change nothing.
 
-Killing a writer with SIGKILL mid-save is tested in tests/test_io_resume.py.
+Concurrent writers and a reader: every load sees one whole file.  Killing a writer with
+SIGKILL mid-save is tested in tests/test_io_resume.py.
 """
 
 import errno
@@ -31,6 +32,7 @@ import os
 import pathlib
 import signal
 import stat
+import threading
 import tracemalloc
 import zipfile
 
@@ -642,6 +644,36 @@ def test_array_writer_failing_midway_keeps_the_previous_file(tmp_path, monkeypat
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["c.npz"]
+
+
+def test_concurrent_writers_and_a_reader_see_whole_files(tmp_path):
+    """Four writers replace one checkpoint while a reader loads it: every load is one whole file."""
+    path = tmp_path / "c.npz"
+    models = [numrnn.Linear(3, 2, seed=k) for k in range(4)]
+    save(path, models[0], writer=0)
+    weights = {k: m.weight.data.copy() for k, m in enumerate(models)}
+    errors = []
+
+    def write(k):
+        try:
+            for _ in range(15):
+                save(path, models[k], writer=k)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    writers = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in writers:
+        t.start()
+    reader = numrnn.Linear(3, 2, seed=9)
+    loads = 0
+    while loads == 0 or any(t.is_alive() for t in writers):
+        meta = load(path, reader)  # never a CheckpointError: the name always holds a whole file
+        assert np.array_equal(reader.weight.data, weights[meta["writer"]])
+        loads += 1
+    for t in writers:
+        t.join()
+    assert not errors
+    assert os.listdir(tmp_path) == ["c.npz"]  # no temporary file left behind
 
 
 # ------------------------------------------------------------------------------------------

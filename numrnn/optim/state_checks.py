@@ -41,12 +41,20 @@ MAX_STEP = 2**53
 
 
 def short(value):
+    """``repr(value)``, cut to 60 characters for messages (a huge int has thousands of digits)."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def loaded_step(what, value):
-    """A saved step count (number or one-element array/tensor) as an int in [0, MAX_STEP]."""
+    """A saved step count (number or one-element array/tensor) as an int in [0, MAX_STEP].
+
+    ``what`` names the entry in the messages.
+
+    Raises:
+        TypeError: an array or tensor that is not real numbers.
+        ValueError: more than one number, not a whole number, or out of range.
+    """
     if _is_array(value):
         arr = real_array(value, what, kinds="fiu")
         if arr.size != 1:
@@ -66,8 +74,11 @@ def check_hyperparameter(owner, key, value, current):
     stays a pair of finite numbers.  Keys the optimiser does not have (torch's
     ``foreach``, ``fused``, ...; a scheduler's ``initial_lr``) must be a bool,
     a string, None or a finite number.
+
+    Raises:
+        ValueError: naming ``owner`` and ``key``, when ``value`` is of another kind.
     """
-    if isinstance(current, bool) or (current is None and isinstance(value, bool)):
+    if isinstance(current, bool):
         ok = isinstance(value, bool)
         kind = "a bool"
     elif isinstance(current, (tuple, list)):

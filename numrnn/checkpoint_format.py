@@ -66,7 +66,7 @@ MAX_DEPTH = 64
 #: most dimensions of one array
 MAX_NDIM = 32
 #: bytes read from a member at a time
-CHUNK = 2**20
+CHUNK = 2**18
 
 _INT64 = 2**63
 _RNG_INT = 2**128  # PCG64's state and increment are 128-bit

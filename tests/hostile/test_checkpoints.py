@@ -409,8 +409,8 @@ def _peak(fn):
 def test_a_400mb_member_is_refused_without_reading_it(bombs):
     lying, consistent = bombs
     assert lying.stat().st_size < 2**20 and consistent.stat().st_size < 2**20
-    # the limit: the file's small arrays, its header, one read chunk (1 MiB) and bookkeeping;
-    # reading the member would take 400 MB
+    # the limit: the small arrays, the header, a read chunk (256 KiB, which zipfile may buffer
+    # a few times over) and bookkeeping; reading the member would take 400 MB
     limit = 4 * 2**20
     assert (
         _peak(lambda: refused(lying, r"\(104857600,\) but the header says <f4 of shape \(7,\)"))

@@ -361,7 +361,7 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
 def _check_parameters(ck, model):
     """The saved parameters must be the model's: same names, same shapes, float dtypes."""
     where, saved = ck.where, ck.header["model"]["parameters"]
-    own = dict(model.named_parameters())
+    own = dict(model.named_parameters(remove_duplicate=False))  # every name save() wrote
     missing = [n for n in own if n not in saved]
     unexpected = [n for n in saved if n not in own]
     if missing or unexpected:
@@ -413,6 +413,14 @@ def _prepare(ck, model, optimizer, scheduler, rng):
 
     # -- every layout fits: read the arrays (the others are read through for their CRC)
     params = {name: ck.read(_MODEL + name) for name in own}
+    first = {}  # a shared (tied) Parameter is saved under each name: the copies must agree
+    for name, p in own.items():
+        other = first.setdefault(id(p), name)
+        if other != name and not np.array_equal(params[name], params[other], equal_nan=True):
+            raise CheckpointError(
+                f"{where}: {other!r} and {name!r} are one shared parameter in the model, but "
+                "the file holds different values under the two names"
+            )
     opt_keys = [k for k in ck.layouts if k.startswith(_OPTIM)]
     if optimizer is None:
         ck.verify(opt_keys)

@@ -20,9 +20,8 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..backend import to_numpy
 from .module import Module, Parameter, check_dtype, make_rng
-from .validate import check_array, shape_str
+from .validate import check_array, check_lengths, check_probability, check_size, private, shape_str
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
@@ -59,20 +58,11 @@ class RNNBase(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        for arg, value, low in (
-            ("input_size", input_size, 1),
-            ("hidden_size", hidden_size, 1),
-            ("num_layers", num_layers, 1),
-            ("proj_size", proj_size, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name}: {arg} must be an integer >= {low}; got {value!r}")
-        if (
-            not isinstance(dropout, (int, float))
-            or not 0 <= dropout <= 1
-            or isinstance(dropout, bool)
-        ):
-            raise ValueError(f"{name}: dropout must be a number in [0, 1]; got {dropout!r}")
+        input_size = check_size(name, "input_size", input_size)
+        hidden_size = check_size(name, "hidden_size", hidden_size)
+        num_layers = check_size(name, "num_layers", num_layers)
+        proj_size = check_size(name, "proj_size", proj_size, low=0)
+        dropout = check_probability(name, "dropout", dropout)
         if proj_size and self.mode != "lstm":
             raise ValueError(
                 f"{name}: proj_size is supported by LSTM only; got proj_size={proj_size}"
@@ -164,43 +154,26 @@ class RNNBase(Module):
         if hx is None:
             like = xp.zeros((1,), like=self._parameters["weight_ih_l0"].data)
             return [xp.zeros(s, like=like) for s in shapes]
+        if len(shapes) > 1:
+            pair = "(h0, c0)" if what == "hx" else "(dhn, dcn)"
+            if not isinstance(hx, (tuple, list)):
+                raise TypeError(
+                    f"{type(self).__name__}: {what} must be None or a tuple {pair} of two "
+                    f"arrays; got {type(hx).__name__}"
+                )
+            if len(hx) != len(shapes):
+                raise ValueError(
+                    f"{type(self).__name__}: {what} must be a tuple {pair} of two arrays; "
+                    f"got {len(hx)} item(s)"
+                )
         parts = list(hx) if len(shapes) > 1 else [hx]
-        if len(shapes) > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != len(shapes)):
-            raise ValueError(
-                f"{type(self).__name__}: {what} must be a tuple (h, c); got {type(hx).__name__}"
-            )
         out = []
         for k, (part, shape) in enumerate(zip(parts, shapes)):
             label = what if len(shapes) == 1 else f"{what}[{k}]"
             want = shape if batched else (shape[0], shape[2])
             check_array(self, label, part, shape=want)
-            out.append(part if batched else part[:, None])
+            out.append(private(self, part) if batched else private(self, part[:, None]))
         return out
-
-    def _check_lengths(self, lengths, T, B, batched):
-        if lengths is None:
-            return None
-        name = type(self).__name__
-        if not batched:
-            raise ValueError(
-                f"{name}: lengths needs a batched (3-D) input; got a 2-D (unbatched) input"
-            )
-        arr = to_numpy(lengths) if not isinstance(lengths, (list, tuple)) else np.asarray(lengths)
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise TypeError(
-                f"{name}: lengths must be a 1-D sequence of integers; got dtype {arr.dtype}, "
-                f"shape {shape_str(arr.shape)}"
-            )
-        if arr.shape[0] != B:
-            raise ValueError(
-                f"{name}: lengths must have one entry per batch row ({B}); got {arr.shape[0]}"
-            )
-        if arr.min() < 1 or arr.max() > T:
-            raise ValueError(
-                f"{name}: every length must be in [1, {T}] (the sequence length); "
-                f"got min {arr.min()}, max {arr.max()}"
-            )
-        return arr.astype(np.int64)
 
     def _index(self, idx):
         return idx if self._ops.name == "numpy" else self._ops.asarray(idx)
@@ -221,8 +194,9 @@ class RNNBase(Module):
                 f"got shape {shape_str(x.shape)}"
             )
         states = self._check_states(hx, B, batched)
-        lengths = self._check_lengths(lengths, T, B, batched)
+        lengths = check_lengths(self, lengths, T, B, batched)
         xp = self._ops
+        x = private(self, x)  # the cache keeps x: the caller's array stays theirs
         order = batch_sizes = None
         if lengths is not None:
             order = np.argsort(-lengths, kind="stable")  # longest first, like PackedSequence
@@ -255,6 +229,8 @@ class RNNBase(Module):
             out = out[:, inv]
             finals = [f[:, inv] for f in finals]
         self._push_cache((layer_caches, order, batch_sizes, batched, tuple(out.shape)))
+        # out (and, with one layer-direction, hn) may be the kernels' cached arrays: hand out copies
+        out, finals = private(self, out), [private(self, f) for f in finals]
         if not batched:
             out, finals = out[:, 0], [f[:, 0] for f in finals]
         elif self.batch_first:

@@ -370,6 +370,35 @@ def test_load_refuses_what_is_not_a_regular_file(tmp_path):
     assert_unchanged(before, snapshot(model))
 
 
+class _Tied(numrnn.Module):
+    """An embedding and an output layer sharing one weight (saved under both names)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = numrnn.Embedding(5, 3, seed=0)
+        self.out = numrnn.Linear(3, 5, seed=1)
+        self.out.weight = self.emb.weight
+
+
+def test_tied_weights_must_agree_in_the_file(tmp_path):
+    good = tmp_path / "tied.npz"
+    save(good, _Tied())
+    assert load(good, _Tied()) == {}
+    members = [
+        (n, npy_bytes(np.ones((5, 3), np.float32)) if n == "model/out.weight.npy" else d)
+        for n, d in members_of(good)
+    ]
+    bad = write_members(tmp_path / "untied.npz", members)
+    model = _Tied()
+    before = snapshot(model)
+    with pytest.raises(
+        CheckpointError, match="'emb.weight' and 'out.weight' are one shared"
+    ) as info:
+        load(bad, model)
+    assert str(bad) in str(info.value)
+    assert_unchanged(before, snapshot(model))
+
+
 # ------------------------------------------------------------------------------------------
 # memory: nothing is read before it is checked
 # ------------------------------------------------------------------------------------------

@@ -23,7 +23,11 @@ _TORCH_ONLY_KEYS = frozenset({"_is_initial", "_get_lr_called_within_step", "verb
 
 def _check_int(owner, name, value, low, high=2**53):
     """An integer in ``[low, high]``; the default ``high`` is the largest count a float holds exactly."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= value <= high:
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or not low <= value <= high
+    ):
         raise ValueError(f"{owner}: {name} must be an integer in [{low}, {high}]; got {value!r}")
 
 

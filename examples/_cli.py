@@ -209,7 +209,7 @@ def existing_steps(path, prog, overwrite):
         return 0
     try:
         steps = read_header(path)["metadata"].get("step")
-    except CheckpointError as err:
+    except (CheckpointError, OSError) as err:  # OSError: a folder, a FIFO, no permission
         raise SystemExit(
             f"{prog}: {path} exists and is not a readable checkpoint ({err}); not replacing "
             "it: pass --overwrite to replace it, or choose another --out"

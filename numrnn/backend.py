@@ -1,13 +1,13 @@
 """The array namespace the kernels compute with.
 
-Every forward and backward in :mod:`numrnn.functional` is written once, against
-a small set of array operations reached through ``ops(x)``: the namespace that
-matches the array ``x``.  NumPy's is the default; a torch namespace (CPU or
-CUDA) exposes the same names over ``torch.Tensor``.  This module,
-:mod:`numrnn.interop` (which converts modules to and from ``torch.nn``) and
+Every forward and backward in :mod:`numrnn.kernels` and :mod:`numrnn.functional`
+is written once, against a small set of array operations reached through
+``ops(x)``: the namespace that matches the array ``x``.  NumPy's is the default; a
+torch namespace (CPU or CUDA) exposes the same names over ``torch.Tensor``.  This
+module, :mod:`numrnn.interop` (which converts modules to and from ``torch.nn``) and
 :mod:`numrnn.distributed` (``torch.distributed``) are the only places in numrnn
-that import torch, and only when a torch tensor or
-``backend="torch"`` is actually used.
+that import torch, and only when a torch tensor or ``backend="torch"`` is
+actually used.
 
 Operator syntax (``a * b``, ``a + b``, ``a[t]``, ``a.T``, ``a.reshape``) means
 the same on both kinds of array, so the kernels use it freely; everything whose

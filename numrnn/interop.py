@@ -49,11 +49,17 @@ def to_torch(module: Module) -> Any:
 
     Raises:
         TypeError: ``module`` is not one of the supported numrnn modules.
+        ValueError: a ``GRU`` or ``GRUCell`` with ``reset_after=False`` (torch.nn has none).
         ImportError: torch is not installed.
     """
     torch = _torch()
     if not isinstance(module, Module):
         raise TypeError(f"to_torch: module must be a numrnn.Module; got {type(module).__name__}")
+    if not getattr(module, "reset_after", True):
+        raise ValueError(
+            f"to_torch: torch.nn has no GRU with the reset gate before the product; got "
+            f"{type(module).__name__}(..., reset_after=False)"
+        )
     dtype = getattr(torch, module.param_dtype.name)
     device = torch.device(module.device if module.backend == "torch" else "cpu")
     if isinstance(module, RNNBase):

@@ -106,6 +106,7 @@ LAYERS = [
     "rng",
     "data",
     "reference",
+    "kernels",
     "functional",
     "nn",
     "optim",

@@ -1,4 +1,4 @@
-"""Stateless forward/backward pairs with explicit caches: the textbook layer of numrnn.
+"""Stateless forward/backward pairs with explicit caches: activations, losses, linear, attention.
 
 The gradient convention
 -----------------------
@@ -29,6 +29,8 @@ target)`` (the upstream gradient of a loss is 1).
 ``numrnn.gradcheck((op_forward, op_backward), arrays)``, and the test suite runs it
 over every pair.  The modules in :mod:`numrnn.nn` are thin wrappers that keep the
 caches and accumulate parameter gradients.
+The recurrent cells are in :mod:`numrnn.reference` (to read) and
+:mod:`numrnn.kernels` (fast), with their own documented returns.
 """
 
 from .activations import *  # noqa: F403
@@ -39,15 +41,9 @@ from .attention import *  # noqa: F403
 from .attention import __all__ as _att
 from .dropout import *  # noqa: F403
 from .dropout import __all__ as _drop
-from .gru import *  # noqa: F403
-from .gru import __all__ as _gru
 from .linear import *  # noqa: F403
 from .linear import __all__ as _lin
 from .losses import *  # noqa: F403
 from .losses import __all__ as _loss
-from .lstm import *  # noqa: F403
-from .lstm import __all__ as _lstm
-from .rnn import *  # noqa: F403
-from .rnn import __all__ as _rnn
 
-__all__ = [*_act, *_add, *_att, *_drop, *_gru, *_lin, *_loss, *_lstm, *_rnn]
+__all__ = [*_act, *_add, *_att, *_drop, *_lin, *_loss]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .optimizer import Optimizer, _is_number, check_real
+from .optimizer import Optimizer, _is_finite, _is_number, check_real
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "StepLR"]
 
@@ -21,9 +21,14 @@ __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "Ste
 _TORCH_ONLY_KEYS = frozenset({"_is_initial", "_get_lr_called_within_step", "verbose", "lr_lambdas"})
 
 
-def _check_int(owner, name, value, low):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{owner}: {name} must be an integer >= {low}; got {value!r}")
+def _check_int(owner, name, value, low, high=2**53):
+    """An integer in ``[low, high]``; the default ``high`` is the largest count a float holds exactly."""
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or not low <= value <= high
+    ):
+        raise ValueError(f"{owner}: {name} must be an integer in [{low}, {high}]; got {value!r}")
 
 
 class LRScheduler:
@@ -122,10 +127,11 @@ class LRScheduler:
             if (
                 not isinstance(value, (list, tuple))
                 or len(value) != n
-                or not all(map(_is_number, value))
+                or not all(_is_number(v) and _is_finite(v) for v in value)
             ):
                 raise ValueError(
-                    f"{name}: {key!r} must be a list of {n} numbers (one per group); got {value!r}"
+                    f"{name}: {key!r} must be a list of {n} finite numbers (one per group); "
+                    f"got {value!r}"
                 )
         _check_int(name, "last_epoch", state_dict["last_epoch"], -1)
         _check_int(name, "_step_count", state_dict["_step_count"], 0)

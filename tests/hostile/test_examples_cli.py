@@ -440,3 +440,11 @@ def test_resume_from_a_checkpoint_that_does_not_fit_is_a_usage_error(tag, messag
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "--resume" in err and message in err, err
     assert snapshot(out.parent) == before
+
+
+def test_a_folder_where_the_checkpoint_goes_is_refused_without_a_traceback(tmp_path):
+    (tmp_path / "checkpoint.npz").mkdir()
+    proc = _run_example("char_lm.py", "--dry-run", "--out", str(tmp_path))
+    assert proc.returncode == 1
+    assert "not a readable checkpoint" in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "checkpoint.npz").is_dir()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from optim_parity import lstm_params
 
+from numrnn.nn import Parameter
 from numrnn.optim import SGD, Adam
 from numrnn.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LambdaLR, StepLR
 
@@ -185,3 +186,25 @@ def test_scheduled_rate_drives_the_optimiser():
         opt.step()
         sched.step()
     assert p.data[0] == -(1 + 0.5 + 0.25 + 0.125)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("last_epoch", 10**400),
+        ("last_epoch", 2**53 + 1),
+        ("_step_count", 10**30),
+        ("base_lrs", [float("inf")]),
+        ("_last_lr", [float("nan")]),
+        ("base_lrs", [10**400]),
+    ],
+)
+def test_load_state_dict_refuses_counts_and_rates_out_of_range_and_changes_nothing(key, value):
+    p = Parameter(np.zeros(2))
+    sched = StepLR(SGD([p], lr=1.0), step_size=1, gamma=0.5)
+    state = sched.state_dict()
+    before = dict(state)
+    state[key] = value
+    with pytest.raises(ValueError, match=key):
+        sched.load_state_dict(state)
+    assert sched.state_dict() == before

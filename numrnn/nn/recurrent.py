@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import functional as F
 from ..backend import to_numpy
+from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array, shape_str
 
@@ -415,7 +416,11 @@ class LSTM(RNNBase):
     r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.functional.lstm`).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, proj_size=0, *, dtype, seed, rng, backend, device)``
+    dropout=0.0, bidirectional=False, proj_size=0, forget_bias=None, *, dtype, seed, rng,
+    backend, device)``
+
+    ``forget_bias=b`` sets every forget-gate bias to ``b`` after PyTorch's initialisation
+    (``bias_ih[H:2H] = b``, ``bias_hh[H:2H] = 0``; see :mod:`numrnn.nn.init`).
 
     ``out, (hn, cn) = lstm(x, hx=None, lengths=None)`` with ``hx = (h0, c0)``;
     ``dx, (dh0, dc0) = lstm.backward(dout, dhx=None)`` with ``dhx = (dhn, dcn)``.
@@ -434,8 +439,10 @@ class LSTM(RNNBase):
         dropout=0.0,
         bidirectional=False,
         proj_size=0,
+        forget_bias=None,
         **kwargs,
     ):
+        check_forget_bias(type(self).__name__, forget_bias, bias)
         super().__init__(
             input_size,
             hidden_size,
@@ -447,6 +454,9 @@ class LSTM(RNNBase):
             proj_size,
             **kwargs,
         )
+        self.forget_bias = forget_bias
+        if forget_bias is not None:
+            set_forget_bias(self, forget_bias)
 
     def _state_shapes(self, B):
         n = self.num_layers * self.num_directions

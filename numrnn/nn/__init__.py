@@ -1,6 +1,6 @@
 """Modules users build with: PyTorch's names and shapes over numrnn's functional pairs."""
 
-from . import init
+from . import init  # noqa: F401  (numrnn.nn.init.chrono_init)
 from .attention import *  # noqa: F403
 from .attention import __all__ as _att
 from .cells import GRUCell, LSTMCell, RNNCell

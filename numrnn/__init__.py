@@ -4,7 +4,7 @@
 torch backend), matplotlib and tqdm (the examples) are imported where used.
 """
 
-from . import functional, io, metrics, models, nn, optim
+from . import functional, io, metrics, models, nn, optim, reference
 from .io import load, save
 from .nn import (
     GRU,
@@ -16,6 +16,7 @@ from .nn import (
     LSTMCell,
     Module,
     Parameter,
+    Recurrent,
     RNNCell,
     no_grad,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Module",
     "Parameter",
     "RNNCell",
+    "Recurrent",
     "clip_grad_norm_",
     "clip_grad_value_",
     "functional",
@@ -45,6 +47,7 @@ __all__ = [
     "nn",
     "no_grad",
     "optim",
+    "reference",
     "save",
 ]
 

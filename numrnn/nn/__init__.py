@@ -7,6 +7,7 @@ from .cells import GRUCell, LSTMCell, RNNCell
 from .linear import Embedding, Linear
 from .module import Module, Parameter, is_grad_enabled, no_grad
 from .recurrent import GRU, LSTM, RNN
+from .recurrent_generic import Recurrent
 
 __all__ = [
     "Module",
@@ -18,6 +19,7 @@ __all__ = [
     "RNN",
     "LSTM",
     "GRU",
+    "Recurrent",
     "RNNCell",
     "LSTMCell",
     "GRUCell",

@@ -1,0 +1,122 @@
+r"""LSTM, the readable reference: one step forward and back, then the loop over time.
+
+PyTorch's formulation, gates stacked ``i, f, g, o`` in ``weight_ih`` ``(4H, D)`` and
+``weight_hh`` ``(4H, P)``; with ``weight_hr`` ``(P, H)`` in ``params`` the output is
+projected (``proj_size = P``), else ``P = H``.  Forward of one step::
+
+    a = x W_ih^T + b_ih + h_prev W_hh^T + b_hh      (B, 4H), split into a_i, a_f, a_g, a_o
+    i = sigmoid(a_i)
+    f = sigmoid(a_f)
+    g = tanh(a_g)
+    o = sigmoid(a_o)
+    c = f * c_prev + i * g
+    m = o * tanh(c)
+    h = m W_hr^T            (or h = m without projection)
+
+Backward of one step, given dh = dL/dh and dc_next = dL/dc from the later steps::
+
+    dW_hr = dh^T m
+    dm = dh W_hr            (or dm = dh)
+    do = dm * tanh(c)
+    dc = dc_next + dm * o * (1 - tanh(c)^2)
+    di = dc * g
+    df = dc * c_prev
+    dg = dc * i
+    dc_prev = dc * f
+    da = [di * i(1-i), df * f(1-f), dg * (1-g^2), do * o(1-o)]
+    dx = da W_ih,  dh_prev = da W_hh,  dW_ih = da^T x,  dW_hh = da^T h_prev,  db = sum_B da
+
+:mod:`numrnn.functional.lstm` computes the same, faster; tests/reference ties the two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import bias_or_zeros, sigmoid
+
+__all__ = ["lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward"]
+
+
+def lstm_step_forward(x, state, params):
+    """One step: ``x`` (B, D), ``state = (h_prev (B, P), c_prev (B, H))`` -> ``(h, c), cache``."""
+    h_prev, c_prev = state
+    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    H = W_hh.shape[0] // 4
+    b_ih = bias_or_zeros(params, "bias_ih", 4 * H, x.dtype)
+    b_hh = bias_or_zeros(params, "bias_hh", 4 * H, x.dtype)
+    a = x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh  # (B, 4H)
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # each (B, H)
+    i = sigmoid(a_i)
+    f = sigmoid(a_f)
+    g = np.tanh(a_g)
+    o = sigmoid(a_o)
+    c = f * c_prev + i * g  # (B, H)
+    m = o * np.tanh(c)  # (B, H)
+    h = m @ params["weight_hr"].T if "weight_hr" in params else m  # (B, P)
+    return (h, c), (x, h_prev, c_prev, i, f, g, o, c, m, params)
+
+
+def lstm_step_backward(dstate, cache):
+    """``dstate = (dh (B, P), dc_next (B, H))`` -> ``dx, (dh_prev, dc_prev), grads``.
+
+    ``grads`` has the keys of the step's ``params``.
+    """
+    dh, dc_next = dstate
+    x, h_prev, c_prev, i, f, g, o, c, m, params = cache
+    grads = {}
+    if "weight_hr" in params:
+        grads["weight_hr"] = dh.T @ m  # (P, H)
+        dm = dh @ params["weight_hr"]  # (B, H)
+    else:
+        dm = dh
+    do = dm * np.tanh(c)
+    dc = dc_next + dm * o * (1 - np.tanh(c) ** 2)
+    di = dc * g
+    df = dc * c_prev
+    dg = dc * i
+    dc_prev = dc * f
+    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)], 1)
+    dx = da @ params["weight_ih"]  # (B, D)
+    dh_prev = da @ params["weight_hh"]  # (B, P)
+    grads["weight_ih"] = da.T @ x  # (4H, D)
+    grads["weight_hh"] = da.T @ h_prev  # (4H, P)
+    grads["bias_ih"] = grads["bias_hh"] = da.sum(axis=0)  # (4H,)
+    return dx, (dh_prev, dc_prev), {name: grads[name] for name in params}
+
+
+def lstm_forward(x, state, params):
+    """Run over time: ``x`` (T, B, D), ``state = (h0, c0)`` (either may be None: zeros).
+
+    Returns ``out`` (T, B, P), ``(hT, cT)`` and the cache: the list of step caches.
+    """
+    T, B, _ = x.shape
+    H, P = params["weight_hh"].shape[0] // 4, params["weight_hh"].shape[1]
+    h0, c0 = state if state is not None else (None, None)
+    h = np.zeros((B, P), x.dtype) if h0 is None else h0
+    c = np.zeros((B, H), x.dtype) if c0 is None else c0
+    hs, caches = [], []
+    for t in range(T):
+        (h, c), cache = lstm_step_forward(x[t], (h, c), params)
+        hs.append(h)
+        caches.append(cache)
+    return np.stack(hs), (h, c), caches
+
+
+def lstm_backward(dout, dstate, caches):
+    """BPTT: ``dout`` (T, B, P), ``dstate = (dhT, dcT)`` (either may be None).
+
+    Returns ``dx`` (T, B, D), ``(dh0, dc0)`` and ``grads`` summed over the steps.
+    The gradient of ``h_t`` is what the output receives plus ``dh_next``, what the
+    step after it sent back; ``c_t`` receives only ``dc_next``.
+    """
+    dhT, dcT = dstate if dstate is not None else (None, None)
+    c_last = caches[-1][7]
+    dh_next = np.zeros_like(dout[0]) if dhT is None else dhT
+    dc_next = np.zeros_like(c_last) if dcT is None else dcT
+    dxs, grads = [], None
+    for t in reversed(range(len(caches))):
+        dx, (dh_next, dc_next), g = lstm_step_backward((dout[t] + dh_next, dc_next), caches[t])
+        dxs.append(dx)
+        grads = g if grads is None else {name: grads[name] + g[name] for name in g}
+    return np.stack(dxs[::-1]), (dh_next, dc_next), grads

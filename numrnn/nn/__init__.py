@@ -8,6 +8,7 @@ from .linear import Embedding, Linear
 from .module import Module, Parameter, is_grad_enabled, no_grad
 from .recurrent import GRU, LSTM, RNN
 from .recurrent_generic import Recurrent
+from .variational import VariationalRecurrent
 
 __all__ = [
     "Module",
@@ -20,6 +21,7 @@ __all__ = [
     "LSTM",
     "GRU",
     "Recurrent",
+    "VariationalRecurrent",
     "RNNCell",
     "LSTMCell",
     "GRUCell",

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import functional as F
 from ..backend import to_numpy
+from . import lstm_variants as V
 from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array, shape_str
@@ -416,9 +417,11 @@ class LSTM(RNNBase):
     r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.functional.lstm`).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, proj_size=0, forget_bias=None, *, dtype, seed, rng,
-    backend, device)``
+    dropout=0.0, bidirectional=False, proj_size=0, forget_bias=None, peephole=False,
+    layer_norm=False, *, dtype, seed, rng, backend, device)``
 
+    ``peephole=True`` / ``layer_norm=True`` run the peephole / layer-normalised LSTM
+    (extra parameters and costs in :mod:`numrnn.nn.lstm_variants`) on the reference loop.
     ``forget_bias=b`` sets every forget-gate bias to ``b`` after PyTorch's initialisation
     (``bias_ih[H:2H] = b``, ``bias_hh[H:2H] = 0``; see :mod:`numrnn.nn.init`).
 
@@ -440,9 +443,13 @@ class LSTM(RNNBase):
         bidirectional=False,
         proj_size=0,
         forget_bias=None,
+        peephole=False,
+        layer_norm=False,
         **kwargs,
     ):
         check_forget_bias(type(self).__name__, forget_bias, bias)
+        backend, fused = kwargs.get("backend", "numpy"), kwargs.get("fused", False)
+        cell = V.variant_cell(type(self).__name__, peephole, layer_norm, proj_size, backend, fused)
         super().__init__(
             input_size,
             hidden_size,
@@ -454,6 +461,10 @@ class LSTM(RNNBase):
             proj_size,
             **kwargs,
         )
+        self.cell = cell  # the reference cell of a variant; None: the fast kernels
+        self.peephole, self.layer_norm = bool(peephole), bool(layer_norm)
+        if cell is not None:
+            V.add_variant_parameters(self, cell, self.param_dtype)
         self.forget_bias = forget_bias
         if forget_bias is not None:
             set_forget_bias(self, forget_bias)
@@ -462,16 +473,32 @@ class LSTM(RNNBase):
         n = self.num_layers * self.num_directions
         return [(n, B, self.output_size), (n, B, self.hidden_size)]
 
+    def _layer_params(self, layer, direction):
+        if self.cell is not None:
+            return V.variant_params(self, layer, direction)
+        return super()._layer_params(layer, direction)
+
     def _run_forward(self, x, state, params, reverse, batch_sizes):
+        if self.cell is not None:
+            return V.variant_run(self, False, x, state, params, reverse, batch_sizes)
         out, (hn, cn), cache = F.lstm_forward(
             x, state[0], state[1], reverse=reverse, batch_sizes=batch_sizes, **params
         )
         return out, [hn, cn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
+        if self.cell is not None:
+            return V.variant_run(self, True, dout, dstate, cache, record)
         dh, dc = (None, None) if dstate is None else dstate
         dx, (dh0, dc0), grads = F.lstm_backward(dout, dh, dc, cache, record)
         return dx, [dh0, dc0], grads
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        for flag in ("peephole", "layer_norm"):
+            if getattr(self, flag):
+                s += f", {flag}=True"
+        return s + ("" if self.forget_bias is None else f", forget_bias={self.forget_bias}")
 
 
 class GRU(RNNBase):

@@ -49,8 +49,11 @@ CHARLM = ADDING + ["lstm variational"]
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--task", default="both", choices=["adding", "charlm", "both"])
-    p.add_argument("--steps", type=int, default=400, help="optimiser steps per run")
+    p.add_argument("--task", default="both", choices=["adding", "charlm", "both", "cost"])
+    p.add_argument("--steps", type=int, default=1000, help="optimiser steps per adding run")
+    p.add_argument("--lm-steps", type=int, default=400, help="optimiser steps per char LM run")
+    p.add_argument("--lr", type=float, default=1e-2, help="Adam, adding problem")
+    p.add_argument("--lm-lr", type=float, default=3e-3, help="Adam, char LM")
     p.add_argument("--seconds", type=float, default=120.0, help="time budget per run")
     p.add_argument("--adding-T", type=int, default=100)
     p.add_argument("--hidden-size", type=int, default=32, help="adding problem")
@@ -63,7 +66,8 @@ def parse_args(argv=None):
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     args = p.parse_args(argv)
     if args.dry_run:
-        args.steps, args.adding_T, args.hidden_size, args.lm_hidden_size = 3, 12, 8, 16
+        args.steps = args.lm_steps = 3
+        args.adding_T, args.hidden_size, args.lm_hidden_size = 12, 8, 16
         args.seq_len, args.batch_size = 8, 4
     return args
 
@@ -111,7 +115,7 @@ class LastStep(numrnn.Module):
 def run_adding(args, name):
     T = args.adding_T
     model = LastStep(make_layer(name, 2, args.hidden_size, T, args.seed), args.hidden_size, 1)
-    opt = numrnn.optim.Adam(model.parameters(), lr=3e-3)
+    opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
     rng = np.random.default_rng(args.seed)
     x_test, y_test = adding_problem(1000, T, rng=12345, dtype=np.float32)
     losses, start = [], time.perf_counter()
@@ -131,21 +135,52 @@ def run_adding(args, name):
 def run_charlm(args, name, vocab, train_ids, val_ids):
     model = CharLM(len(vocab), 32, args.lm_hidden_size, seed=args.seed)
     model.rnn = make_layer(name, 32, args.lm_hidden_size, args.seq_len, args.seed)
-    opt = numrnn.optim.Adam(model.parameters(), lr=3e-3)
+    opt = numrnn.optim.Adam(model.parameters(), lr=args.lm_lr)
     rng = np.random.default_rng(args.seed)
     losses, state, start = [], None, time.perf_counter()
-    while len(losses) < args.steps and time.perf_counter() - start < args.seconds:
+    while len(losses) < args.lm_steps and time.perf_counter() - start < args.seconds:
         for X, Y in sequential_partition(train_ids, args.batch_size, args.seq_len, rng=rng):
             logits, state = model(X, state)
             loss, dlogits = numrnn.functional.cross_entropy(logits, Y)
             model.backward(dlogits)
             update(model, opt, clip_norm=5.0)
             losses.append(float(loss))
-            if len(losses) >= args.steps or time.perf_counter() - start >= args.seconds:
+            if len(losses) >= args.lm_steps or time.perf_counter() - start >= args.seconds:
                 break
     seconds = time.perf_counter() - start
     val_loss, _ = evaluate_lm(model, sequential_partition(val_ids, 16, args.seq_len))
     return {"losses": losses, "steps": len(losses), "seconds": seconds, "val_loss": val_loss}
+
+
+def time_step(layer, T, B, D, repeats):
+    """Median seconds of one forward and backward of ``layer`` on a ``(T, B, D)`` batch."""
+    x = np.random.default_rng(0).standard_normal((T, B, D)).astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out, _ = layer(x)
+        layer.backward(np.ones_like(out))
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def cost(args):
+    """Forward + backward time of each variant against the fast LSTM, at the two sizes."""
+    sizes = {"adding": (args.adding_T, args.batch_size, 2, args.hidden_size),
+             "charlm": (args.seq_len, args.batch_size, 32, args.lm_hidden_size)}  # fmt: skip
+    names = ["lstm", "lstm peephole", "lstm layer_norm", "lstm variational", "gru"]
+    rows = {}
+    for size, (T, B, D, H) in sizes.items():
+        layers = {n: make_layer(n, D, H, T, args.seed) for n in names}
+        layers["Recurrent(lstm_cell)"] = numrnn.nn.Recurrent(lstm_cell, D, H, seed=args.seed)
+        base = None
+        for name, layer in layers.items():
+            t = time_step(layer, T, B, D, 3 if args.dry_run else 7)
+            base = t if base is None else base
+            rows.setdefault(name, {})[size] = {"seconds": t, "vs_lstm": t / base}
+            print(f"cost  {size:6s} (T={T}, B={B}, D={D}, H={H})  {name:22s} "
+                  f"{1e3 * t:8.1f} ms  x{t / base:.1f}")  # fmt: skip
+    return rows
 
 
 def plot(results, metric, title, path):
@@ -171,6 +206,8 @@ def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     results, figures = {}, []
+    if args.task == "cost":
+        return cost(args)
     if args.task in ("adding", "both"):
         results["adding"] = {}
         for name in ADDING:

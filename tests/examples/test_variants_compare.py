@@ -105,3 +105,15 @@ def test_gru_pair_shares_weights_and_differs_only_in_the_candidate():
     n = np.tanh(a[:, 8:] + (r * h[0]) @ W_hh[8:].T + b_hh[8:])
     # float64, a few operations: rounding only
     np.testing.assert_allclose(out[0], (1 - z) * n + z * h[0], rtol=1e-13, atol=1e-15)
+
+
+def test_variants_compare_cost_table():
+    mod = _module("variants_compare.py")
+    rows = mod.main(["--task", "cost", "--dry-run"])
+    assert set(rows) == {
+        "lstm", "lstm peephole", "lstm layer_norm", "lstm variational", "gru",
+        "Recurrent(lstm_cell)",
+    }  # fmt: skip
+    for size in ("adding", "charlm"):
+        assert rows["lstm"][size]["vs_lstm"] == 1.0
+        assert all(r[size]["seconds"] > 0 for r in rows.values())

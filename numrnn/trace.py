@@ -1,7 +1,7 @@
 r"""Step-by-step traces of a small RNN, LSTM or GRU, for checking BPTT by hand.
 
-A trace runs one sequence (batch of one, float64) through the step functions of
-:mod:`numrnn.functional` and keeps every number a student would write down:
+A trace runs one sequence (batch of one, float64) through the step pairs of
+:mod:`numrnn.reference` (the textbook layer) and keeps every number a student would write down:
 per time step the pre-activations, the gates, the cell and hidden states; the
 loss; and, walking back through time, the gradient reaching each hidden state
 (split into what the loss sends directly and what step ``t+1`` sends back), the
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import functional as F
+from . import reference as R
 
 __all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
 
@@ -212,114 +212,60 @@ def trace(
     c0 = _check_state("c0", c0, H) if kind == "lstm" else None
 
     tr = Trace(kind, nonlinearity, x, W, h0, c0, loss)
-    has_bias = "bias_ih" in W
-    G = len(_GATES[kind]) * H
-    # Without biases the steps run with zero biases: the same numbers, and the
-    # bias gradient of a one-row step is then exactly its pre-activation gradient.
-    b_ih = W["bias_ih"] if has_bias else np.zeros(G)
-    b_hh = W["bias_hh"] if has_bias else np.zeros(G)
-    w_ih, w_hh = W["weight_ih"], W["weight_hh"]
-
+    # Every number comes from the reference's step pair (numrnn/reference/), which
+    # stores its intermediate quantities in the ``record`` dict it is given.
     caches = []
     h, c = h0[None], None if c0 is None else c0[None]  # (1, H): a batch of one row
     for t in range(T):
+        rec = {"x": x[t], "h_prev": h}
         xt = x[t][None]  # (1, D)
-        ax = xt @ w_ih.T + b_ih  # (1, G) input part of the pre-activations
-        ah = h @ w_hh.T + b_hh  # (1, G) recurrent part
-        rec = {"x": x[t].copy(), "h_prev": h[0].copy()}
         if kind == "rnn":
-            h_new, cache = F.rnn_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
-            rec.update(a_x=ax[0], a_h=ah[0], a=(ax + ah)[0], h=h_new[0].copy())
+            h, cache = R.rnn_step_forward(xt, h, W, nonlinearity, record=rec)
         elif kind == "lstm":
-            rec["c_prev"] = c[0].copy()
-            a = (ax + ah)[0]
-            gates = {
-                "i": F.sigmoid(a[:H]),
-                "f": F.sigmoid(a[H : 2 * H]),
-                "g": F.tanh(a[2 * H : 3 * H]),
-                "o": F.sigmoid(a[3 * H :]),
-            }
-            h_new, c_new, cache = F.lstm_step_forward(xt, h, c, w_ih, w_hh, b_ih, b_hh)
-            for k, name in enumerate("ifgo"):
-                rec["a_" + name] = a[k * H : (k + 1) * H]
-            rec.update(gates)
-            rec.update(c=c_new[0].copy(), tanh_c=F.tanh(c_new[0]), h=h_new[0].copy())
-            c = c_new
+            rec["c_prev"] = c
+            (h, c), cache = R.lstm_step_forward(xt, (h, c), W, record=rec)
         else:
-            a_r, a_z = (ax + ah)[0, :H], (ax + ah)[0, H : 2 * H]
-            r = F.sigmoid(a_r)
-            u, ax_n = ah[0, 2 * H :], ax[0, 2 * H :]
-            a_n = ax_n + r * u
-            h_new, cache = F.gru_step_forward(xt, h, w_ih, w_hh, b_ih, b_hh)
-            rec.update(
-                a_r=a_r,
-                a_z=a_z,
-                u=u,
-                ax_n=ax_n,
-                r=r,
-                a_n=a_n,
-                z=F.sigmoid(a_z),
-                n=F.tanh(a_n),
-                h=h_new[0].copy(),
-            )
-        tr.forward.append(rec)
+            h, cache = R.gru_step_forward(xt, h, W, record=rec)
+        rec["h"] = h
+        tr.forward.append(_one_row(rec))
         caches.append(cache)
-        h = h_new
 
     hs = [s["h"] for s in tr.forward]
     tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
 
-    # Backward through time: t = T .. 1, carrying dh_next (and dc_next) from step t+1.
+    # Backward through time: t = T .. 1, carrying dh_next (and dc_next) from step t+1,
+    # as numrnn.reference's *_backward loops do, with the loss's own part split out.
     tr.backward = [None] * T
     tr.step_grads = [None] * T
     dh_next = np.zeros((1, H))
     dc_next = np.zeros((1, H)) if kind == "lstm" else None
     for t in reversed(range(T)):
-        s = tr.forward[t]
         dh_loss = np.ones(H) if (loss == "sum" or t == T - 1) else np.zeros(H)
         dh = dh_next + dh_loss  # (1, H) everything that reaches h_t
-        rec = {"dh_loss": dh_loss, "dh_next": dh_next[0].copy(), "dh": dh[0].copy()}
+        rec = {"dh_loss": dh_loss, "dh_next": dh_next, "dh": dh}
         if kind == "rnn":
-            dx, dh_prev, grads = F.rnn_step_backward(dh, caches[t])
-            rec["da"] = grads["bias_ih"].copy()
+            dx, dh_prev, grads = R.rnn_step_backward(dh, caches[t], record=rec)
         elif kind == "lstm":
-            dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc_next, caches[t])
-            d = dh[0]
-            dc = dc_next[0] + d * s["o"] * (1 - s["tanh_c"] ** 2)
-            rec.update(
-                dc_next=dc_next[0].copy(),
-                do=d * s["tanh_c"],
-                dc=dc,
-                di=dc * s["g"],
-                df=dc * s["c_prev"],
-                dg=dc * s["i"],
+            rec["dc_next"] = dc_next
+            dx, (dh_prev, dc_next), grads = R.lstm_step_backward(
+                (dh, dc_next), caches[t], record=rec
             )
-            delta = grads["bias_ih"]
-            for k, name in enumerate("ifgo"):
-                rec["da_" + name] = delta[k * H : (k + 1) * H].copy()
-            rec["dc_prev"] = dc_prev[0].copy()
-            dc_next = dc_prev
         else:
-            dx, dh_prev, grads = F.gru_step_backward(dh, caches[t])
-            d = dh[0]
-            dx_delta = grads["bias_ih"]  # [delta^r, delta^z, delta^n]
-            rec.update(
-                dn=d * (1 - s["z"]), dz=d * (s["h_prev"] - s["n"]), da_n=dx_delta[2 * H :].copy()
-            )
-            rec.update(
-                dr=rec["da_n"] * s["u"],
-                da_r=dx_delta[:H].copy(),
-                da_z=dx_delta[H : 2 * H].copy(),
-                dh_direct=d * s["z"],
-            )
-        rec.update(dh_prev=dh_prev[0].copy(), dx=dx[0].copy())
-        tr.backward[t] = rec
-        tr.step_grads[t] = {k: grads[k].copy() for k in _PARAMS if k in W}
+            dx, dh_prev, grads = R.gru_step_backward(dh, caches[t], record=rec)
+        tr.backward[t] = _one_row(rec)
+        tr.step_grads[t] = grads
         dh_next = dh_prev
     tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
     tr.dh0 = dh_next[0].copy()
     tr.dc0 = None if dc_next is None else dc_next[0].copy()
     return tr
+
+
+def _one_row(record):
+    """A step's record with the batch axis of one row dropped: name -> 1-D array (copies)."""
+    return {
+        k: np.array(v[0] if np.ndim(v) == 2 else v, dtype=np.float64) for k, v in record.items()
+    }
 
 
 # -- argument checks ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ The exit status is 0 when every checked exercise passes, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import os
 import sys
@@ -27,44 +28,68 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXERCISES = ("softmax_cross_entropy", "rnn_step", "lstm_step", "gru_step")
 N, D, H, C = 3, 4, 5, 6  # distinct sizes, so that a transposed gradient has the wrong shape
+GATES = {"rnn_step": 1, "lstm_step": 4, "gru_step": 3}  # gate blocks stacked in the weights
 
 
 def make_inputs(name, rng):
-    """Random float64 inputs for the forward of exercise ``name`` (a tuple)."""
+    """Random float64 inputs for the forward of exercise ``name`` (a tuple of its arguments).
+
+    The recurrent steps take numrnn.reference's arguments ``(x, state, params)``:
+    ``state`` is ``h_prev`` (or ``(h_prev, c_prev)`` for the LSTM) and ``params`` a dict
+    with PyTorch's names ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+    """
 
     def randn(*shape, scale=1.0):
         return rng.standard_normal(shape) * scale
 
-    w = 1.0 / np.sqrt(H)  # moderate weights: gates neither saturated nor linear
-    if name == "rnn_step":
-        return (
-            randn(N, D),
-            randn(N, H),
-            randn(H, D, scale=w),
-            randn(H, H, scale=w),
-            randn(H, scale=w),
-        )
-    if name == "lstm_step":
-        return (
-            randn(N, D),
-            randn(N, H),
-            randn(N, H),
-            randn(4 * H, D, scale=w),
-            randn(4 * H, H, scale=w),
-            randn(4 * H, scale=w),
-        )
-    if name == "gru_step":
-        return (
-            randn(N, D),
-            randn(N, H),
-            randn(3 * H, D, scale=w),
-            randn(3 * H, H, scale=w),
-            randn(3 * H, scale=w),
-            randn(3 * H, scale=w),
-        )
     if name == "softmax_cross_entropy":
         return randn(N, C, scale=2.0), rng.integers(0, C, N)
-    raise KeyError(name)
+    if name not in GATES:
+        raise KeyError(name)
+    w = 1.0 / np.sqrt(H)  # moderate weights: gates neither saturated nor linear
+    G = GATES[name] * H
+    x, h_prev = randn(N, D), randn(N, H)
+    state = (h_prev, randn(N, H)) if name == "lstm_step" else h_prev
+    params = {
+        "weight_ih": randn(G, D, scale=w),
+        "weight_hh": randn(G, H, scale=w),
+        "bias_ih": randn(G, scale=w),
+        "bias_hh": randn(G, scale=w),
+    }
+    return x, state, params
+
+
+def as_array_pair(name, forward, backward, inputs):
+    """The step pair as functions of a flat tuple of arrays, for ``numrnn.gradcheck``.
+
+    Returns ``(forward_fn, backward_fn, arrays, names)``: ``forward_fn(*arrays)`` calls
+    the student's forward with ``(x, state, params)`` rebuilt, and ``backward_fn``
+    returns one gradient per array: ``dx``, the state gradients, then ``grads[name]``
+    for every parameter (a missing one is reported by name).
+    """
+    if name not in GATES:
+        return forward, backward, inputs, None
+    x, state, params = inputs
+    states = list(state) if isinstance(state, tuple) else [state]
+    state_names = ["h_prev", "c_prev"][: len(states)]
+    keys = list(params)
+
+    @functools.wraps(forward)
+    def forward_fn(*arrays):
+        s = arrays[1 : 1 + len(states)]
+        p = dict(zip(keys, arrays[1 + len(states) :]))
+        return forward(arrays[0], tuple(s) if len(s) > 1 else s[0], p)
+
+    @functools.wraps(backward)
+    def backward_fn(dout, cache):
+        dx, dstate, grads = backward(dout, cache)
+        dstates = list(dstate) if isinstance(dstate, tuple) else [dstate]
+        missing = [k for k in keys if k not in grads]
+        if missing:
+            raise KeyError(f"grads has no entry for {', '.join(missing)}")
+        return (dx, *dstates, *(grads[k] for k in keys))
+
+    return forward_fn, backward_fn, (x, *states, *params.values()), ["x", *state_names, *keys]
 
 
 def load(name, folder):
@@ -95,8 +120,9 @@ def check(name, folder, seed=0, out=print):
         out(f"{path} must define {name}_forward and {name}_backward")
         return "error"
     inputs = make_inputs(name, np.random.default_rng(seed))
+    fwd, bwd, arrays, names = as_array_pair(name, fwd, bwd, inputs)
     try:
-        report = numrnn.gradcheck((fwd, bwd), inputs, seed=seed)
+        report = numrnn.gradcheck((fwd, bwd), arrays, seed=seed, input_names=names)
     except NotImplementedError as err:
         out(
             f"{name}_backward: not implemented yet ({err})"

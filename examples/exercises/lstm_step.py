@@ -1,16 +1,18 @@
 r"""Exercise 2: the backward pass of one LSTM step.
 
-The forward pass is written for you (PyTorch's gate order ``i, f, g, o``):
+The forward pass is written for you: it is numrnn's reference step,
+``lstm_step_forward(x, (h_prev, c_prev), params)`` in ``numrnn/reference/lstm.py``
+(read it; gates stacked ``i, f, g, o`` as in PyTorch)::
 
-.. math::
-
-    a &= x W_{ih}^\top + h_{prev} W_{hh}^\top + b = [a_i, a_f, a_g, a_o] \\
-    i &= \sigma(a_i),\ f = \sigma(a_f),\ g = \tanh(a_g),\ o = \sigma(a_o) \\
-    c &= f \odot c_{prev} + i \odot g, \qquad h = o \odot \tanh(c)
+    a = x W_ih^T + b_ih + h_prev W_hh^T + b_hh        (N, 4H), split into a_i, a_f, a_g, a_o
+    i = sigmoid(a_i),  f = sigmoid(a_f),  g = tanh(a_g),  o = sigmoid(a_o)
+    c = f * c_prev + i * g
+    h = o * tanh(c)
 
 Your task: the step has two outputs, so it receives two upstream gradients,
 :math:`g_h = \partial L/\partial h` and :math:`g_c = \partial L/\partial c` (the
 gradient that reaches :math:`c` from the *next* step), both ``(N, H)``.  Return
+``dx, (dh_prev, dc_prev), grads`` with ``grads`` a dict with the keys of ``params``:
 
 ======================================  ============  =======================================
 gradient                                shape         to derive
@@ -18,48 +20,28 @@ gradient                                shape         to derive
 ``dx``                                  ``(N, D)``    :math:`\partial L/\partial x`
 ``dh_prev``                             ``(N, H)``    :math:`\partial L/\partial h_{prev}`
 ``dc_prev``                             ``(N, H)``    :math:`\partial L/\partial c_{prev}`
-``dw_ih``                               ``(4H, D)``   :math:`\partial L/\partial W_{ih}`
-``dw_hh``                               ``(4H, H)``   :math:`\partial L/\partial W_{hh}`
-``db``                                  ``(4H,)``     :math:`\partial L/\partial b`
+``grads["weight_ih"]``                  ``(4H, D)``   :math:`\partial L/\partial W_{ih}`
+``grads["weight_hh"]``                  ``(4H, H)``   :math:`\partial L/\partial W_{hh}`
+``grads["bias_ih"]``, ``["bias_hh"]``   ``(4H,)``     :math:`\partial L/\partial b_{ih}`, :math:`b_{hh}`
 ======================================  ============  =======================================
 
 A plan: (1) the gradient of :math:`o` and the *total* gradient of :math:`c`, which
 arrives by two paths (through :math:`h` and directly as :math:`g_c`); (2) from it the
 gradients of :math:`i, f, g` and of :math:`c_{prev}`; (3) through each gate's
 nonlinearity to :math:`\delta = \partial L/\partial a` ``(N, 4H)``, stacked in the
-same order as the gates; (4) the matrix products, as in the RNN step.
+same order as the gates; (4) the matrix products, as in the RNN step.  (The cache's
+``m`` is ``o * tanh(c)``, used only with a projection; ignore it.)
 
 Check with ``python examples/exercises/check.py lstm_step``.
 """
 
-import numpy as np
+from numrnn.reference.lstm import lstm_step_forward  # noqa: F401  (the forward, given)
 
 
-def _sigmoid(v):
-    # stable: exp of a non-positive number only
-    e = np.exp(-np.abs(v))
-    return np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def lstm_step_forward(x, h_prev, c_prev, w_ih, w_hh, b):
-    """x (N, D), h_prev/c_prev (N, H), w_ih (4H, D), w_hh (4H, H), b (4H,) -> ((h, c), cache)."""
-    H = h_prev.shape[1]
-    a = x @ w_ih.T + h_prev @ w_hh.T + b  # (N, 4H)
-    i = _sigmoid(a[:, :H])
-    f = _sigmoid(a[:, H : 2 * H])
-    g = np.tanh(a[:, 2 * H : 3 * H])
-    o = _sigmoid(a[:, 3 * H :])
-    c = f * c_prev + i * g  # (N, H)
-    tc = np.tanh(c)
-    h = o * tc
-    return (h, c), (x, h_prev, c_prev, w_ih, w_hh, i, f, g, o, tc)
-
-
-def lstm_step_backward(dout, cache):
-    """dout = (dh, dc), both (N, H) ->
-    (dx, dh_prev, dc_prev, dw_ih (4H, D), dw_hh (4H, H), db (4H,))."""
-    dh, dc_next = dout
-    x, h_prev, c_prev, w_ih, w_hh, i, f, g, o, tc = cache
+def lstm_step_backward(dstate, cache):
+    """dstate = (dh, dc_next), both (N, H) -> dx, (dh_prev, dc_prev), grads."""
+    dh, dc_next = dstate
+    x, h_prev, c_prev, i, f, g, o, tanh_c, m, params = cache
     raise NotImplementedError(
         "write lstm_step_backward; hint: sigma'(a) = sigma(a) (1 - sigma(a)), and c reaches the "
         "loss both through h = o tanh(c) and directly (dc_next): add the two"

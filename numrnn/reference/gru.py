@@ -4,26 +4,39 @@ Gates stacked ``r, z, n`` in ``weight_ih`` ``(3H, D)`` and ``weight_hh`` ``(3H, 
 (and the biases), split below into ``W_ir, W_iz, W_in`` and ``W_hr, W_hz, W_hn``.
 Forward of one step (``reset_after=True``, PyTorch's: ``b_hn`` inside the reset product)::
 
-    r = sigmoid(x W_ir^T + b_ir + h_prev W_hr^T + b_hr)
-    z = sigmoid(x W_iz^T + b_iz + h_prev W_hz^T + b_hz)
-    v = h_prev W_hn^T + b_hn
-    n = tanh(x W_in^T + b_in + r * v)
+    a_r = x W_ir^T + b_ir + h_prev W_hr^T + b_hr
+    a_z = x W_iz^T + b_iz + h_prev W_hz^T + b_hz
+    r = sigmoid(a_r)
+    z = sigmoid(a_z)
+    ax_n = x W_in^T + b_in
+    u = h_prev W_hn^T + b_hn
+    a_n = ax_n + r * u
+    n = tanh(a_n)
     h = (1 - z) * n + z * h_prev
 
 With ``reset_after=False`` (Cho et al. 2014, Keras) the reset gate acts before the product::
 
-    n = tanh(x W_in^T + b_in + (r * h_prev) W_hn^T + b_hn)
+    u = (r * h_prev) W_hn^T + b_hn
+    a_n = ax_n + u
 
 Backward of one step, given dh = dL/dh::
 
     dn = dh * (1 - z)
     dz = dh * (h_prev - n)
+    dh_direct = dh * z                      (the path h_prev -> h that skips the weights)
     da_n = dn * (1 - n^2)
-    reset after:  dr = da_n * v,                 dh_prev = dh * z + (da_n * r) W_hn
-    reset before: dr = (da_n W_hn) * h_prev,     dh_prev = dh * z + (da_n W_hn) * r
+    reset after:   du = da_n * r,  dr = da_n * u,           dh_prev via u: du W_hn
+    reset before:  du = da_n,      dr = (du W_hn) * h_prev,  dh_prev via u: (du W_hn) * r
     da_r = dr * r(1-r)
     da_z = dz * z(1-z)
-    dx = [da_r, da_z, da_n] W_ih,   dh_prev += [da_r, da_z] [W_hr; W_hz]
+    dh_prev = dh_direct + (via u) + da_r W_hr + da_z W_hz
+    da_x = [da_r, da_z, da_n]
+    dx = da_x W_ih,  dW_ih = da_x^T x,  db_ih = sum_B da_x
+    dW_hh = [da_r^T h_prev; da_z^T h_prev; du^T h_prev  (or du^T (r * h_prev))]
+    db_hh = sum_B [da_r, da_z, du]
+
+With a dict as ``record=``, each step function also stores its intermediate
+quantities there under these names (:mod:`numrnn.trace` prints them).
 
 :mod:`numrnn.functional.gru` computes the same (reset after), faster; tests/reference ties them.
 """
@@ -32,59 +45,69 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bias_or_zeros, sigmoid
+from numrnn.reference.common import bias_or_zeros, sigmoid
 
 __all__ = ["gru_backward", "gru_forward", "gru_step_backward", "gru_step_forward"]
 
 
-def gru_step_forward(x, h_prev, params, reset_after=True):
+def gru_step_forward(x, h_prev, params, reset_after=True, *, record=None):
     """One step: ``x`` (B, D), ``h_prev`` (B, H) -> ``h`` (B, H), cache."""
     H = params["weight_hh"].shape[0] // 3
     W_ir, W_iz, W_in = np.split(params["weight_ih"], 3)  # each (H, D)
     W_hr, W_hz, W_hn = np.split(params["weight_hh"], 3)  # each (H, H)
     b_ir, b_iz, b_in = np.split(bias_or_zeros(params, "bias_ih", 3 * H, x.dtype), 3)
     b_hr, b_hz, b_hn = np.split(bias_or_zeros(params, "bias_hh", 3 * H, x.dtype), 3)
-    r = sigmoid(x @ W_ir.T + b_ir + h_prev @ W_hr.T + b_hr)  # (B, H)
-    z = sigmoid(x @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz)  # (B, H)
+    a_r = x @ W_ir.T + b_ir + h_prev @ W_hr.T + b_hr  # (B, H)
+    a_z = x @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz  # (B, H)
+    r = sigmoid(a_r)
+    z = sigmoid(a_z)
+    ax_n = x @ W_in.T + b_in  # (B, H)
     if reset_after:
-        v = h_prev @ W_hn.T + b_hn  # (B, H)
-        n = np.tanh(x @ W_in.T + b_in + r * v)
+        u = h_prev @ W_hn.T + b_hn
+        a_n = ax_n + r * u
     else:
-        v = None
-        n = np.tanh(x @ W_in.T + b_in + (r * h_prev) @ W_hn.T + b_hn)
+        u = (r * h_prev) @ W_hn.T + b_hn
+        a_n = ax_n + u
+    n = np.tanh(a_n)
     h = (1 - z) * n + z * h_prev
-    return h, (x, h_prev, r, z, n, v, reset_after, params)
+    if record is not None:
+        record.update(a_r=a_r, a_z=a_z, r=r, z=z, ax_n=ax_n, u=u, a_n=a_n, n=n, h=h)
+    return h, (x, h_prev, r, z, u, n, reset_after, params)
 
 
-def gru_step_backward(dh, cache):
+def gru_step_backward(dh, cache, *, record=None):
     """``dh`` (B, H) -> ``dx`` (B, D), ``dh_prev`` (B, H), ``grads`` (the keys of ``params``)."""
-    x, h_prev, r, z, n, v, reset_after, params = cache
+    x, h_prev, r, z, u, n, reset_after, params = cache
     W_hr, W_hz, W_hn = np.split(params["weight_hh"], 3)
     dn = dh * (1 - z)
     dz = dh * (h_prev - n)
+    dh_direct = dh * z
     da_n = dn * (1 - n**2)  # (B, H)
     if reset_after:
-        dr = da_n * v
-        dv = da_n * r  # gradient of v = h_prev W_hn^T + b_hn
-        dh_prev = dh * z + dv @ W_hn
-        dW_hn = dv.T @ h_prev
+        du = da_n * r
+        dr = da_n * u
+        dh_via_u = du @ W_hn
+        dW_hn = du.T @ h_prev
     else:
-        drh = da_n @ W_hn  # gradient of r * h_prev
+        du = da_n
+        drh = du @ W_hn  # gradient of r * h_prev
         dr = drh * h_prev
-        dv = da_n  # gradient of (r * h_prev) W_hn^T + b_hn
-        dh_prev = dh * z + drh * r
-        dW_hn = da_n.T @ (r * h_prev)
+        dh_via_u = drh * r
+        dW_hn = du.T @ (r * h_prev)
     da_r = dr * r * (1 - r)
     da_z = dz * z * (1 - z)
-    dh_prev = dh_prev + da_r @ W_hr + da_z @ W_hz
+    dh_prev = dh_direct + dh_via_u + da_r @ W_hr + da_z @ W_hz
     da_x = np.concatenate([da_r, da_z, da_n], axis=1)  # (B, 3H): gradient of x W_ih^T + b_ih
     dx = da_x @ params["weight_ih"]  # (B, D)
     grads = {
         "weight_ih": da_x.T @ x,  # (3H, D)
         "weight_hh": np.concatenate([da_r.T @ h_prev, da_z.T @ h_prev, dW_hn]),  # (3H, H)
         "bias_ih": da_x.sum(axis=0),  # (3H,)
-        "bias_hh": np.concatenate([da_r.sum(axis=0), da_z.sum(axis=0), dv.sum(axis=0)]),
+        "bias_hh": np.concatenate([da_r.sum(axis=0), da_z.sum(axis=0), du.sum(axis=0)]),
     }
+    if record is not None:
+        record.update(dn=dn, dz=dz, da_n=da_n, dr=dr, da_r=da_r, da_z=da_z)
+        record.update(dh_direct=dh_direct, dh_prev=dh_prev, dx=dx)
     return dx, dh_prev, {name: grads[name] for name in params}
 
 

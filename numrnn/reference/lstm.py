@@ -10,21 +10,26 @@ projected (``proj_size = P``), else ``P = H``.  Forward of one step::
     g = tanh(a_g)
     o = sigmoid(a_o)
     c = f * c_prev + i * g
-    m = o * tanh(c)
+    tanh_c = tanh(c)
+    m = o * tanh_c
     h = m W_hr^T            (or h = m without projection)
 
 Backward of one step, given dh = dL/dh and dc_next = dL/dc from the later steps::
 
     dW_hr = dh^T m
     dm = dh W_hr            (or dm = dh)
-    do = dm * tanh(c)
-    dc = dc_next + dm * o * (1 - tanh(c)^2)
+    do = dm * tanh_c
+    dc = dc_next + dm * o * (1 - tanh_c^2)
     di = dc * g
     df = dc * c_prev
     dg = dc * i
     dc_prev = dc * f
-    da = [di * i(1-i), df * f(1-f), dg * (1-g^2), do * o(1-o)]
+    da_i, da_f, da_g, da_o = di * i(1-i), df * f(1-f), dg * (1-g^2), do * o(1-o)
+    da = [da_i, da_f, da_g, da_o]
     dx = da W_ih,  dh_prev = da W_hh,  dW_ih = da^T x,  dW_hh = da^T h_prev,  db = sum_B da
+
+With a dict as ``record=``, each step function also stores its intermediate
+quantities there under these names (:mod:`numrnn.trace` prints them).
 
 :mod:`numrnn.functional.lstm` computes the same, faster; tests/reference ties the two.
 """
@@ -33,12 +38,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bias_or_zeros, sigmoid
+from numrnn.reference.common import bias_or_zeros, sigmoid
 
 __all__ = ["lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward"]
 
 
-def lstm_step_forward(x, state, params):
+def lstm_step_forward(x, state, params, *, record=None):
     """One step: ``x`` (B, D), ``state = (h_prev (B, P), c_prev (B, H))`` -> ``(h, c), cache``."""
     h_prev, c_prev = state
     W_ih, W_hh = params["weight_ih"], params["weight_hh"]
@@ -52,36 +57,43 @@ def lstm_step_forward(x, state, params):
     g = np.tanh(a_g)
     o = sigmoid(a_o)
     c = f * c_prev + i * g  # (B, H)
-    m = o * np.tanh(c)  # (B, H)
+    tanh_c = np.tanh(c)
+    m = o * tanh_c  # (B, H)
     h = m @ params["weight_hr"].T if "weight_hr" in params else m  # (B, P)
-    return (h, c), (x, h_prev, c_prev, i, f, g, o, c, m, params)
+    if record is not None:
+        record.update(a_i=a_i, a_f=a_f, a_g=a_g, a_o=a_o, i=i, f=f, g=g, o=o, c=c, tanh_c=tanh_c)
+    return (h, c), (x, h_prev, c_prev, i, f, g, o, tanh_c, m, params)
 
 
-def lstm_step_backward(dstate, cache):
+def lstm_step_backward(dstate, cache, *, record=None):
     """``dstate = (dh (B, P), dc_next (B, H))`` -> ``dx, (dh_prev, dc_prev), grads``.
 
     ``grads`` has the keys of the step's ``params``.
     """
     dh, dc_next = dstate
-    x, h_prev, c_prev, i, f, g, o, c, m, params = cache
+    x, h_prev, c_prev, i, f, g, o, tanh_c, m, params = cache
     grads = {}
     if "weight_hr" in params:
         grads["weight_hr"] = dh.T @ m  # (P, H)
         dm = dh @ params["weight_hr"]  # (B, H)
     else:
         dm = dh
-    do = dm * np.tanh(c)
-    dc = dc_next + dm * o * (1 - np.tanh(c) ** 2)
+    do = dm * tanh_c
+    dc = dc_next + dm * o * (1 - tanh_c**2)
     di = dc * g
     df = dc * c_prev
     dg = dc * i
     dc_prev = dc * f
-    da = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)], 1)
+    da_i, da_f, da_g, da_o = di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)  # (B, 4H)
     dx = da @ params["weight_ih"]  # (B, D)
     dh_prev = da @ params["weight_hh"]  # (B, P)
     grads["weight_ih"] = da.T @ x  # (4H, D)
     grads["weight_hh"] = da.T @ h_prev  # (4H, P)
     grads["bias_ih"] = grads["bias_hh"] = da.sum(axis=0)  # (4H,)
+    if record is not None:
+        record.update(do=do, dc=dc, di=di, df=df, dg=dg, da_i=da_i, da_f=da_f, da_g=da_g)
+        record.update(da_o=da_o, dc_prev=dc_prev, dh_prev=dh_prev, dx=dx)
     return dx, (dh_prev, dc_prev), {name: grads[name] for name in params}
 
 
@@ -111,9 +123,9 @@ def lstm_backward(dout, dstate, caches):
     step after it sent back; ``c_t`` receives only ``dc_next``.
     """
     dhT, dcT = dstate if dstate is not None else (None, None)
-    c_last = caches[-1][7]
+    c_prev = caches[-1][2]  # (B, H), the shape of every c
     dh_next = np.zeros_like(dout[0]) if dhT is None else dhT
-    dc_next = np.zeros_like(c_last) if dcT is None else dcT
+    dc_next = np.zeros_like(c_prev) if dcT is None else dcT
     dxs, grads = [], None
     for t in reversed(range(len(caches))):
         dx, (dh_next, dc_next), g = lstm_step_backward((dout[t] + dh_next, dc_next), caches[t])

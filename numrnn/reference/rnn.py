@@ -3,13 +3,18 @@ r"""Elman RNN, the readable reference: one step forward and back, then the loop 
 PyTorch's formulation with ``weight_ih`` ``(H, D)``, ``weight_hh`` ``(H, H)`` and
 ``phi`` = tanh or relu.  Forward of one step::
 
-    a = x W_ih^T + b_ih + h_prev W_hh^T + b_hh      (B, H)
+    a_x = x W_ih^T + b_ih            (B, H), the input's part
+    a_h = h_prev W_hh^T + b_hh       (B, H), the recurrent part
+    a = a_x + a_h
     h = phi(a)
 
 Backward of one step, given dh = dL/dh (from the output and from the later steps)::
 
     da = dh * (1 - h^2)        (tanh)    or    da = dh * [h > 0]   (relu)
     dx = da W_ih,  dh_prev = da W_hh,  dW_ih = da^T x,  dW_hh = da^T h_prev,  db = sum_B da
+
+With a dict as ``record=``, each step function also stores its intermediate
+quantities there under these names (:mod:`numrnn.trace` prints them).
 
 :mod:`numrnn.functional.rnn` computes the same, faster; tests/reference ties the two.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import bias_or_zeros
+from numrnn.reference.common import bias_or_zeros
 
 __all__ = [
     "rnn_backward",
@@ -29,7 +34,7 @@ __all__ = [
 ]
 
 
-def rnn_step_forward(x, h_prev, params, nonlinearity="tanh"):
+def rnn_step_forward(x, h_prev, params, nonlinearity="tanh", *, record=None):
     """One step: ``x`` (B, D), ``h_prev`` (B, H) -> ``h`` (B, H), cache.
 
     Raises ValueError if ``nonlinearity`` is not ``"tanh"`` or ``"relu"``.
@@ -39,17 +44,21 @@ def rnn_step_forward(x, h_prev, params, nonlinearity="tanh"):
     H = params["weight_hh"].shape[0]
     b_ih = bias_or_zeros(params, "bias_ih", H, x.dtype)
     b_hh = bias_or_zeros(params, "bias_hh", H, x.dtype)
-    a = x @ params["weight_ih"].T + b_ih + h_prev @ params["weight_hh"].T + b_hh  # (B, H)
+    a_x = x @ params["weight_ih"].T + b_ih  # (B, H)
+    a_h = h_prev @ params["weight_hh"].T + b_hh  # (B, H)
+    a = a_x + a_h
     h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+    if record is not None:
+        record.update(a_x=a_x, a_h=a_h, a=a, h=h)
     return h, (x, h_prev, h, nonlinearity, params)
 
 
-def rnn_relu_step_forward(x, h_prev, params):
+def rnn_relu_step_forward(x, h_prev, params, *, record=None):
     """:func:`rnn_step_forward` with ``nonlinearity="relu"`` (the step of ``rnn_relu_cell``)."""
-    return rnn_step_forward(x, h_prev, params, nonlinearity="relu")
+    return rnn_step_forward(x, h_prev, params, nonlinearity="relu", record=record)
 
 
-def rnn_step_backward(dh, cache):
+def rnn_step_backward(dh, cache, *, record=None):
     """``dh`` (B, H) -> ``dx`` (B, D), ``dh_prev`` (B, H), ``grads`` (the keys of ``params``)."""
     x, h_prev, h, nonlinearity, params = cache
     da = dh * (1 - h**2) if nonlinearity == "tanh" else dh * (h > 0)  # (B, H)
@@ -57,6 +66,8 @@ def rnn_step_backward(dh, cache):
     dh_prev = da @ params["weight_hh"]  # (B, H)
     grads = {"weight_ih": da.T @ x, "weight_hh": da.T @ h_prev}  # (H, D), (H, H)
     grads["bias_ih"] = grads["bias_hh"] = da.sum(axis=0)  # (H,)
+    if record is not None:
+        record.update(da=da, dh_prev=dh_prev, dx=dx)
     return dx, dh_prev, {name: grads[name] for name in params}
 
 

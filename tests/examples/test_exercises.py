@@ -46,24 +46,20 @@ def test_skeletons_report_not_implemented_cleanly():
 
 
 # One deliberate mistake per exercise: (exercise, original line, broken line, the tensor that
-# must be named).  Each is a single edit of the solution, of the kinds students make.
+# must be named).  Each is a single edit of the solution, of the kinds students make.  The
+# recurrent solutions are numrnn's reference files, which also run as an exercise file.
 BREAKS = [
-    ("rnn_step", "dw_hh = da.T @ h_prev", "dw_hh = -(da.T @ h_prev)", "w_hh"),  # sign flip
-    ("rnn_step", "da = dh * (1.0 - h * h)", "da = dh * (1.0 - h)", "x"),  # wrong tanh'
+    ("rnn_step", '"weight_hh": da.T @ h_prev}', '"weight_hh": -(da.T @ h_prev)}', "weight_hh"),
+    ("rnn_step", "dh * (1 - h**2)", "dh * (1 - h)", "x"),  # wrong tanh'
     (
         "lstm_step",
-        "dc = dc_next + dh * o * (1.0 - tc * tc)",
-        "dc = dh * o * (1.0 - tc * tc)",
+        "dc = dc_next + dm * o * (1 - tanh_c**2)",
+        "dc = dm * o * (1 - tanh_c**2)",
         "c_prev",
     ),  # the direct path dropped: c_prev's gradient then misses dc_next * f
-    ("lstm_step", "df = dc * c_prev", "df = dc * c_prev * 0.5", "w_ih"),  # forget gate scaled
-    ("gru_step", "dh_prev = dh * z  #", "dh_prev = 0 * dh  #", "h_prev"),  # missing z*h path
-    (
-        "gru_step",
-        "dv = np.concatenate([dr_pre, dz_pre, dn_pre * r], axis=1)",
-        "dv = np.concatenate([dr_pre, dz_pre, dn_pre], axis=1)",
-        "b_hh",
-    ),  # b_hn outside r
+    ("lstm_step", "df * f * (1 - f)", "df * f * (1 - f) * 0.5", "weight_ih"),  # forget gate
+    ("gru_step", "dh_direct = dh * z\n", "dh_direct = 0 * dh\n", "h_prev"),  # missing z*h path
+    ("gru_step", "du = da_n * r\n", "du = da_n\n", "bias_hh"),  # b_hn outside r
     (
         "softmax_cross_entropy",
         "return dlogits * (dloss / N), None",
@@ -73,9 +69,16 @@ BREAKS = [
 ]
 
 
+def solution_source(name):
+    """The text of an exercise's solution: numrnn's reference file for the recurrent steps."""
+    if name == "softmax_cross_entropy":
+        return pathlib.Path(EX, "solutions", f"{name}.py").read_text()
+    return pathlib.Path(ROOT, "numrnn", "reference", name.replace("_step", ".py")).read_text()
+
+
 @pytest.mark.parametrize("name,old,new,tensor", BREAKS, ids=[f"{b[0]}-{b[3]}" for b in BREAKS])
 def test_a_broken_solution_fails_and_names_the_tensor(tmp_path, name, old, new, tensor):
-    src = pathlib.Path(EX, "solutions", f"{name}.py").read_text()
+    src = solution_source(name)
     assert src.count(old) == 1, f"the solution no longer contains {old!r}"
     (tmp_path / f"{name}.py").write_text(src.replace(old, new))
     res = run(name, "--dir", str(tmp_path))
@@ -89,8 +92,10 @@ def test_a_broken_solution_fails_and_names_the_tensor(tmp_path, name, old, new, 
 
 
 def test_an_error_in_the_students_code_is_reported_not_raised(tmp_path):
-    src = pathlib.Path(EX, "solutions", "rnn_step.py").read_text()
-    (tmp_path / "rnn_step.py").write_text(src.replace("dx = da @ w_ih", "dx = da @ w_hh"))
+    src = solution_source("rnn_step")
+    old = 'dx = da @ params["weight_ih"]'
+    assert src.count(old) == 1
+    (tmp_path / "rnn_step.py").write_text(src.replace(old, 'dx = da @ params["weight_hh"]'))
     res = run("rnn_step", "--dir", str(tmp_path))
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
@@ -120,37 +125,31 @@ def test_solutions_agree_with_torch():
     d = torch.float64
     for name in ("rnn_step", "lstm_step", "gru_step"):
         sol = _load(os.path.join(EX, "solutions", f"{name}.py"), f"sol_{name}")
-        inputs = check.make_inputs(name, rng)
-        out, cache = getattr(sol, f"{name}_forward")(*inputs)
+        x, state, params = check.make_inputs(name, rng)
+        out, cache = getattr(sol, f"{name}_forward")(x, state, params)
         outs = out if isinstance(out, tuple) else (out,)
         G = tuple(rng.standard_normal(o.shape) for o in outs)
-        grads = getattr(sol, f"{name}_backward")(G if len(G) > 1 else G[0], cache)
-        t = [torch.tensor(v, dtype=d, requires_grad=True) for v in inputs]
-        if name == "rnn_step":
-            x, h, wi, wh, b = t
-            touts = (torch.tanh(x @ wi.T + h @ wh.T + b),)
-        elif name == "lstm_step":
-            x, h, c, wi, wh, b = t
-            cell = torch.nn.LSTMCell(x.shape[1], h.shape[1], dtype=d)
-            touts = torch.func.functional_call(
-                cell,
-                {"weight_ih": wi, "weight_hh": wh, "bias_ih": b, "bias_hh": torch.zeros_like(b)},
-                (x, (h, c)),
-            )
-        else:
-            x, h, wi, wh, bi, bh = t
-            cell = torch.nn.GRUCell(x.shape[1], h.shape[1], dtype=d)
-            touts = (
-                torch.func.functional_call(
-                    cell, {"weight_ih": wi, "weight_hh": wh, "bias_ih": bi, "bias_hh": bh}, (x, h)
-                ),
-            )
+        dx, dstate, grads = getattr(sol, f"{name}_backward")(G if len(G) > 1 else G[0], cache)
+        states = state if isinstance(state, tuple) else (state,)
+        dstates = dstate if isinstance(dstate, tuple) else (dstate,)
+        t = [torch.tensor(v, dtype=d, requires_grad=True) for v in (x, *states)]
+        tp = {k: torch.tensor(v, dtype=d, requires_grad=True) for k, v in params.items()}
+        cell = {"rnn_step": torch.nn.RNNCell, "lstm_step": torch.nn.LSTMCell}.get(
+            name, torch.nn.GRUCell
+        )(x.shape[1], states[0].shape[1], dtype=d)
+        args = (t[0], tuple(t[1:])) if name == "lstm_step" else (t[0], t[1])
+        touts = torch.func.functional_call(cell, tp, args)
+        touts = touts if isinstance(touts, tuple) else (touts,)
         # forward and gradients in float64 against torch autograd: rounding only, ~1e-15
         for o, to in zip(outs, touts):
             np.testing.assert_allclose(o, to.detach().numpy(), rtol=1e-10, atol=1e-12)
         sum((to * torch.tensor(g)).sum() for to, g in zip(touts, G)).backward()
-        for g, tt in zip(grads, t):
+        for g, tt in zip((dx, *dstates), t):
             np.testing.assert_allclose(g, tt.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
+        for k in params:
+            np.testing.assert_allclose(
+                grads[k], tp[k].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"{name} {k}"
+            )
     sol = _load(os.path.join(EX, "solutions", "softmax_cross_entropy.py"), "sol_sce")
     logits, target = check.make_inputs("softmax_cross_entropy", rng)
     loss, cache = sol.softmax_cross_entropy_forward(logits, target)

@@ -183,15 +183,17 @@ def cost(args):
     return rows
 
 
-def plot(results, metric, title, path):
+def plot(results, metric, title, path, log=False):
     plt = pyplot()
     if plt is None:
         return
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name, r in results.items():
         x, y = moving_average(r["losses"], max(1, len(r["losses"]) // 40))
-        ax.plot(x, y, label=f"{name} ({metric}: {r[metric]:.3f})", lw=1.3,
+        ax.plot(x, y, label=f"{name} ({metric}: {r[metric]:.4f})", lw=1.3,
                 ls="--" if name.startswith("gru") else "-")  # fmt: skip
+    if log:
+        ax.set_yscale("log")
     ax.set_xlabel("optimiser step")
     ax.set_ylabel("training loss (moving average)")
     ax.set_title(title)
@@ -215,7 +217,7 @@ def main(argv=None):
             print(f"adding  {name:20s} steps {r['steps']:4d}  {r['seconds']:6.1f} s  "
                   f"test MSE {r['test_mse']:.4f}  (baseline {ADDING_BASELINE_MSE:.4f})")  # fmt: skip
         figures.append(os.path.join(args.out, "variants_adding.png"))
-        plot(results["adding"], "test_mse", f"adding problem, T={args.adding_T}", figures[-1])
+        plot(results["adding"], "test_mse", f"adding problem, T={args.adding_T}", figures[-1], True)
     if args.task in ("charlm", "both"):
         text = load_text("shakespeare")[: 20_000 if args.dry_run else 1_100_000]
         split = int(len(text) * 0.95)

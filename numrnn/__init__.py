@@ -4,7 +4,8 @@
 torch backend), matplotlib and tqdm (the examples) are imported where used.
 """
 
-from . import functional, io, metrics, models, nn, optim, reference
+from . import diagnosis, functional, io, metrics, models, nn, optim, reference
+from .diagnosis import check_bptt
 from .io import load, save
 from .nn import (
     GRU,
@@ -36,8 +37,10 @@ __all__ = [
     "Parameter",
     "RNNCell",
     "Recurrent",
+    "check_bptt",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "diagnosis",
     "functional",
     "gradcheck",
     "io",

@@ -26,7 +26,9 @@ import traceback
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXERCISES = ("softmax_cross_entropy", "rnn_step", "lstm_step", "gru_step")
+STEP_EXERCISES = ("softmax_cross_entropy", "rnn_step", "lstm_step", "gru_step")
+SEQUENCE_EXERCISES = ("rnn_backward", "lstm_backward", "gru_backward", "masked_lstm_backward")
+EXERCISES = (*STEP_EXERCISES, *SEQUENCE_EXERCISES, "embedding_backward")
 N, D, H, C = 3, 4, 5, 6  # distinct sizes, so that a transposed gradient has the wrong shape
 GATES = {"rnn_step": 1, "lstm_step": 4, "gru_step": 3}  # gate blocks stacked in the weights
 
@@ -106,28 +108,45 @@ def load(name, folder):
 def check(name, folder, seed=0, out=print):
     """Check one exercise; print what happened; return ``"passed"``, ``"failed"``,
     ``"not implemented"`` or ``"error"``."""
-    import numrnn
-
     out(f"== {name} ==")
     try:
         module, path = load(name, folder)
     except Exception as err:  # a syntax error in the student's file, a missing file, ...
         out(f"could not import {name}: {type(err).__name__}: {err}")
         return "error"
-    fwd = getattr(module, f"{name}_forward", None)
-    bwd = getattr(module, f"{name}_backward", None)
+    return check_module(name, module, path, seed=seed, out=out)
+
+
+def check_module(name, module, path="this notebook", seed=0, out=print):
+    """Check exercise ``name`` as defined in ``module`` (a module, or a notebook's namespace
+    wrapped in ``types.SimpleNamespace(**globals())``); same results as :func:`check`."""
+    import numrnn
+
+    # a step exercise NAME defines NAME_forward / NAME_backward; a sequence exercise
+    # defines the backward NAME and names its forward FORWARD
+    bwd_name = name if name in SEQUENCE_EXERCISES else f"{name.removesuffix('_backward')}_backward"
+    fwd_name = (
+        "FORWARD" if name in SEQUENCE_EXERCISES else f"{name.removesuffix('_backward')}_forward"
+    )
+    fwd, bwd = getattr(module, fwd_name, None), getattr(module, bwd_name, None)
     if fwd is None or bwd is None:
-        out(f"{path} must define {name}_forward and {name}_backward")
+        out(f"{path} must define {fwd_name} and {bwd_name}")
         return "error"
-    inputs = make_inputs(name, np.random.default_rng(seed))
-    fwd, bwd, arrays, names = as_array_pair(name, fwd, bwd, inputs)
     try:
-        report = numrnn.gradcheck((fwd, bwd), arrays, seed=seed, input_names=names)
+        if name in SEQUENCE_EXERCISES:
+            lengths = getattr(module, "LENGTHS", None)
+            report = numrnn.check_bptt(bwd, module.CELL, forward=fwd, lengths=lengths, seed=seed)
+        elif name == "embedding_backward":
+            report = check_embedding(fwd, bwd, np.random.default_rng(seed))
+        else:
+            inputs = make_inputs(name, np.random.default_rng(seed))
+            fwd, bwd, arrays, names = as_array_pair(name, fwd, bwd, inputs)
+            report = numrnn.gradcheck((fwd, bwd), arrays, seed=seed, input_names=names)
     except NotImplementedError as err:
         out(
-            f"{name}_backward: not implemented yet ({err})"
+            f"{bwd_name}: not implemented yet ({err})"
             if str(err)
-            else f"{name}_backward: not implemented yet"
+            else f"{bwd_name}: not implemented yet"
         )
         return "not implemented"
     except Exception as err:
@@ -145,9 +164,51 @@ def check(name, folder, seed=0, out=print):
     out(str(report))
     if report.passed:
         return "passed"
-    bad = [r.name for r in report.rows if not r.passed]
-    out(f"wrong gradient(s): {', '.join(bad)}")
+    if hasattr(report, "rows"):
+        out(f"wrong gradient(s): {', '.join(r.name for r in report.rows if not r.passed)}")
     return "failed"
+
+
+class EmbeddingReport:
+    """The embedding exercise's result: the error of ``dW`` and the diagnosis lines."""
+
+    def __init__(self, err, diagnosis, shape_note=""):
+        self.err, self.diagnosis, self.passed = err, diagnosis, diagnosis is None and err <= 1e-7
+        self.shape_note = shape_note
+
+    def __str__(self):
+        status = "ok" if self.passed else "WRONG"
+        return "\n".join(
+            [
+                "tensor  relative error  status",
+                f"dW      {self.err:14.2e}  {status}{self.shape_note}",
+                "first wrong step: none",  # one lookup, no time steps
+                f"diagnosis: {self.diagnosis or ('none' if self.passed else 'unclassified')}",
+            ]
+        )
+
+
+def check_embedding(fwd, bwd, rng):
+    """Check ``dW`` with repeated indices against the scatter-add; name an overwrite."""
+    from numrnn.diagnosis.compare import classify, rel_error
+
+    V, E = 7, 3
+    idx = np.array([2, 5, 2, 0, 5, 2])  # 2 three times, 5 twice, rows 1, 3, 4, 6 unused
+    W = rng.standard_normal((V, E))
+    de = rng.standard_normal((len(idx), E))
+    _, cache = fwd(idx, W)
+    dW = np.asarray(bwd(de.copy(), cache))
+    want = np.zeros((V, E))
+    np.add.at(want, idx, de)
+    overwritten = np.zeros((V, E))
+    overwritten[idx] = de
+    err = rel_error(dW, want)
+    if err <= 1e-7:
+        return EmbeddingReport(err, None)
+    note = "" if dW.shape == want.shape else f"  (shape {dW.shape} where {want.shape} is expected)"
+    if dW.shape == want.shape and rel_error(dW, overwritten) <= 1e-7:
+        return EmbeddingReport(err, "repeated-index-overwritten", note)
+    return EmbeddingReport(err, classify(dW, want) or "unclassified", note)
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .lstm_layernorm import lstm_layernorm_cell
 from .lstm_peephole import lstm_peephole_cell
+from .masked import masked_backward, masked_forward
 from .rnn import (
     rnn_backward,
     rnn_forward,
@@ -41,6 +42,8 @@ __all__ = [
     "lstm_peephole_cell",
     "lstm_step_backward",
     "lstm_step_forward",
+    "masked_backward",
+    "masked_forward",
     "rnn_backward",
     "rnn_cell",
     "rnn_forward",

@@ -40,6 +40,7 @@ from numrnn.nn.init import chrono_init
 from numrnn.plotting import moving_average, pyplot
 from numrnn.reference import lstm_cell
 from numrnn.tasks import ADDING_BASELINE_MSE, adding_problem
+from numrnn.tbptt import chunked_bptt, tbptt
 from numrnn.training import evaluate_lm, update
 
 ADDING = ["lstm", "lstm forget_bias=1", "lstm chrono", "lstm peephole", "lstm layer_norm",
@@ -49,7 +50,9 @@ CHARLM = ADDING + ["lstm variational"]
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--task", default="both", choices=["adding", "charlm", "both", "cost"])
+    p.add_argument(
+        "--task", default="both", choices=["adding", "charlm", "both", "cost", "truncation"]
+    )
     p.add_argument("--steps", type=int, default=1000, help="optimiser steps per adding run")
     p.add_argument("--lm-steps", type=int, default=400, help="optimiser steps per char LM run")
     p.add_argument("--lr", type=float, default=1e-2, help="Adam, adding problem")
@@ -152,6 +155,36 @@ def run_charlm(args, name, vocab, train_ids, val_ids):
     return {"losses": losses, "steps": len(losses), "seconds": seconds, "val_loss": val_loss}
 
 
+TRUNCATION = {"chunked k=64": (64, 64), "TBPTT(32, 64)": (32, 64), "TBPTT(16, 64)": (16, 64)}
+
+
+def run_truncation(args, name, vocab, train_ids, val_ids):
+    """The plain LSTM char LM trained by one truncated-BPTT form, on the same characters.
+
+    Every form reads the same ``lm_steps * seq_len`` characters per stream, so the forms
+    with ``k1 < k2`` make more (and dearer) updates: ``k2 / k1`` forwards per character.
+    """
+    k1, k2 = TRUNCATION[name]
+    model = CharLM(len(vocab), 32, args.lm_hidden_size, seed=args.seed)
+    opt = numrnn.optim.Adam(model.parameters(), lr=args.lm_lr)
+    L = args.lm_steps * args.seq_len  # characters per stream
+    ids = np.asarray(train_ids[: args.batch_size * L + 1])
+    X = ids[:-1].reshape(args.batch_size, L).T  # (L, B): stream b is a contiguous stretch
+    Y = ids[1:].reshape(args.batch_size, L).T
+    forms = {"chunked": chunked_bptt(model, X, Y, k1), "tbptt": tbptt(model, X, Y, k1, k2)}
+    losses, start = [], time.perf_counter()
+    for loss, _ in forms["chunked" if k1 == k2 else "tbptt"]:
+        update(model, opt, clip_norm=5.0)
+        losses.append(float(loss))
+        if time.perf_counter() - start >= args.seconds:
+            break
+    seconds = time.perf_counter() - start
+    val_loss, _ = evaluate_lm(model, sequential_partition(val_ids, 16, args.seq_len))
+    chars = len(losses) * k1
+    return {"losses": losses, "steps": len(losses), "chars": chars, "seconds": seconds,
+            "val_loss": val_loss}  # fmt: skip
+
+
 def time_step(layer, T, B, D, repeats):
     """Median seconds of one forward and backward of ``layer`` on a ``(T, B, D)`` batch."""
     x = np.random.default_rng(0).standard_normal((T, B, D)).astype(np.float32)
@@ -190,11 +223,14 @@ def plot(results, metric, title, path, log=False):
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for name, r in results.items():
         x, y = moving_average(r["losses"], max(1, len(r["losses"]) // 40))
+        if "chars" in r:  # truncation forms: updates of k1 characters each
+            x = x * (r["chars"] / r["steps"])
         ax.plot(x, y, label=f"{name} ({metric}: {r[metric]:.4f})", lw=1.3,
                 ls="--" if name.startswith("gru") else "-")  # fmt: skip
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("optimiser step")
+    chars = any("chars" in r for r in results.values())
+    ax.set_xlabel("characters read per stream" if chars else "optimiser step")
     ax.set_ylabel("training loss (moving average)")
     ax.set_title(title)
     ax.legend(fontsize=7)
@@ -218,11 +254,20 @@ def main(argv=None):
                   f"test MSE {r['test_mse']:.4f}  (baseline {ADDING_BASELINE_MSE:.4f})")  # fmt: skip
         figures.append(os.path.join(args.out, "variants_adding.png"))
         plot(results["adding"], "test_mse", f"adding problem, T={args.adding_T}", figures[-1], True)
-    if args.task in ("charlm", "both"):
+    if args.task in ("charlm", "both", "truncation"):
         text = load_text("shakespeare")[: 20_000 if args.dry_run else 1_100_000]
         split = int(len(text) * 0.95)
         vocab = CharVocab.build(text)
         train_ids, val_ids = vocab.encode(text[:split]), vocab.encode(text[split:][:50_001])
+    if args.task == "truncation":
+        results["truncation"] = {}
+        for name in TRUNCATION:
+            r = results["truncation"][name] = run_truncation(args, name, vocab, train_ids, val_ids)
+            print(f"trunc   {name:20s} updates {r['steps']:4d}  {r['seconds']:6.1f} s  "
+                  f"val loss {r['val_loss']:.4f} nats/char")  # fmt: skip
+        figures.append(os.path.join(args.out, "variants_truncation.png"))
+        plot(results["truncation"], "val_loss", "character LM: truncated BPTT", figures[-1])
+    if args.task in ("charlm", "both"):
         results["charlm"] = {}
         for name in CHARLM:
             r = results["charlm"][name] = run_charlm(args, name, vocab, train_ids, val_ids)

@@ -117,3 +117,14 @@ def test_variants_compare_cost_table():
     for size in ("adding", "charlm"):
         assert rows["lstm"][size]["vs_lstm"] == 1.0
         assert all(r[size]["seconds"] > 0 for r in rows.values())
+
+
+def test_variants_compare_truncation_forms(tmp_path):
+    mod = _module("variants_compare.py")
+    out = mod.main(["--task", "truncation", "--dry-run", "--out", str(tmp_path)])
+    runs = out["truncation"]
+    assert list(runs) == list(mod.TRUNCATION)
+    for name, r in runs.items():
+        k1, _ = mod.TRUNCATION[name]
+        # dry run: 3 chunks of 8 characters per stream, updates every k1 (the last shorter)
+        assert r["steps"] == -(-24 // k1) and np.isfinite(r["val_loss"])

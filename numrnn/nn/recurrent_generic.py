@@ -29,19 +29,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..reference.cell import Cell
+from ..reference.masked import as_tuple, packed
 from .module import Module, Parameter, check_dtype, make_rng
 from .recurrent import RNNBase
 
 __all__ = ["Recurrent"]
-
-
-def _pack(arrays):
-    """The cell's convention: one state travels as an array, several as a tuple."""
-    return arrays[0] if len(arrays) == 1 else tuple(arrays)
-
-
-def _unpack(state):
-    return list(state) if isinstance(state, (tuple, list)) else [state]
 
 
 def _pad_rows(a, B):
@@ -169,8 +161,8 @@ class Recurrent(RNNBase):
             if n == 0:  # every row has ended: nothing to compute
                 outs[t] = np.zeros((B, self.hidden_size), x.dtype)
                 continue
-            new, cache = self.cell.step_forward(x[t, :n], _pack([s[:n] for s in state]), params)
-            new = _unpack(new)
+            new, cache = self.cell.step_forward(x[t, :n], packed([s[:n] for s in state]), params)
+            new = as_tuple(new)
             state = [np.concatenate([a, s[n:]]) for a, s in zip(new, state)]
             outs[t] = _pad_rows(new[0], B)
             caches[t] = (n, cache)
@@ -191,8 +183,8 @@ class Recurrent(RNNBase):
             if record is not None:
                 for key, g in zip(self.cell.states, dtotal):
                     record.setdefault(key, np.zeros(T))[t] = float(np.sqrt(np.sum(g * g)))
-            dx, dprev, g = self.cell.step_backward(_pack(dtotal), step_cache)
-            dstate = [np.concatenate([a, d[n:]]) for a, d in zip(_unpack(dprev), dstate)]
+            dx, dprev, g = self.cell.step_backward(packed(dtotal), step_cache)
+            dstate = [np.concatenate([a, d[n:]]) for a, d in zip(as_tuple(dprev), dstate)]
             dxs[t] = _pad_rows(dx, B)
             grads = {k: grads[k] + v if k in grads else v for k, v in g.items()}
         return np.stack(dxs), dstate, grads

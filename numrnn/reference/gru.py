@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn.reference.common import bias_or_zeros, sigmoid
+from numrnn.reference.common import bias_or_zeros, check_sequence, sigmoid
 
 __all__ = ["gru_backward", "gru_forward", "gru_step_backward", "gru_step_forward"]
 
@@ -115,9 +115,12 @@ def gru_forward(x, h0, params, reset_after=True):
     """Run over time: ``x`` (T, B, D), ``h0`` (B, H) or None (zeros).
 
     Returns ``out`` (T, B, H), ``hT`` (B, H) and the cache: the list of step caches.
+    Raises TypeError or ValueError (naming the argument) for inputs that do not fit.
     """
+    H = params["weight_hh"].shape[1]
+    check_sequence("gru_forward", x, params, [("h0", h0, H)])
     T, B, _ = x.shape
-    h = np.zeros((B, params["weight_hh"].shape[1]), x.dtype) if h0 is None else h0
+    h = np.zeros((B, H), x.dtype) if h0 is None else h0
     hs, caches = [], []
     for t in range(T):
         h, cache = gru_step_forward(x[t], h, params, reset_after)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn.reference.common import bias_or_zeros, sigmoid
+from numrnn.reference.common import bias_or_zeros, check_sequence, sigmoid
 
 __all__ = ["lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward"]
 
@@ -101,10 +101,12 @@ def lstm_forward(x, state, params):
     """Run over time: ``x`` (T, B, D), ``state = (h0, c0)`` (either may be None: zeros).
 
     Returns ``out`` (T, B, P), ``(hT, cT)`` and the cache: the list of step caches.
+    Raises TypeError or ValueError (naming the argument) for inputs that do not fit.
     """
-    T, B, _ = x.shape
     H, P = params["weight_hh"].shape[0] // 4, params["weight_hh"].shape[1]
     h0, c0 = state if state is not None else (None, None)
+    check_sequence("lstm_forward", x, params, [("h0", h0, P), ("c0", c0, H)])
+    T, B, _ = x.shape
     h = np.zeros((B, P), x.dtype) if h0 is None else h0
     c = np.zeros((B, H), x.dtype) if c0 is None else c0
     hs, caches = [], []

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numrnn.reference.common import bias_or_zeros
+from numrnn.reference.common import bias_or_zeros, check_sequence
 
 __all__ = [
     "rnn_backward",
@@ -75,9 +75,12 @@ def rnn_forward(x, h0, params, nonlinearity="tanh"):
     """Run over time: ``x`` (T, B, D), ``h0`` (B, H) or None (zeros).
 
     Returns ``out`` (T, B, H), ``hT`` (B, H) and the cache: the list of step caches.
+    Raises TypeError or ValueError (naming the argument) for inputs that do not fit.
     """
+    H = params["weight_hh"].shape[0]
+    check_sequence("rnn_forward", x, params, [("h0", h0, H)])
     T, B, _ = x.shape
-    h = np.zeros((B, params["weight_hh"].shape[0]), x.dtype) if h0 is None else h0
+    h = np.zeros((B, H), x.dtype) if h0 is None else h0
     hs, caches = [], []
     for t in range(T):
         h, cache = rnn_step_forward(x[t], h, params, nonlinearity)

@@ -237,3 +237,10 @@ def test_a_bad_user_init_is_named():
     )
     with pytest.raises(ValueError, match=r"init of weight 'weight_ih' must return shape \(4, 3\)"):
         numrnn.Recurrent(bad, 3, 4)
+
+
+def test_only_the_numpy_backend():
+    torch = pytest.importorskip("torch")
+    m = numrnn.Recurrent(rnn_cell, 3, 4, dtype=np.float64).to(backend="torch")
+    with pytest.raises(TypeError, match="Recurrent runs the NumPy reference cells"):
+        m(torch.zeros((2, 1, 3), dtype=torch.float64))

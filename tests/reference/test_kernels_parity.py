@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 from helpers import rel_err
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from reference_stack import run_stack
 
@@ -133,6 +133,8 @@ def test_zero_initial_state(kind):
     use_lengths=st.booleans(),
     seed=st.integers(0, 2**16),
 )
+@example("lstm", 1, 1, 1, 1, 1, False, False, 0)  # the smallest case, always run
+@example("gru", 120, 1, 1, 1, 2, True, True, 1)  # long T, one row, one unit
 def test_drawn_shapes(kind, T, B, D, H, num_layers, bidirectional, use_lengths, seed):
     lengths = None
     if use_lengths:

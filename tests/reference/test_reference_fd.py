@@ -134,3 +134,31 @@ def test_bad_nonlinearity_is_refused():
     params, x, states = _setup("rnn", rng)
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'; got 'sigmoid'"):
         R.rnn_forward(x, states[0], params, nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize(
+    "kind,change,exc,msg",
+    [
+        ("rnn", {"x": np.zeros((3, 2))}, ValueError, r"rnn_forward: x must have shape \(T, B, D\)"),
+        ("rnn", {"x": np.zeros((3, 2, 3), int)}, TypeError, "x must be a floating-point"),
+        ("gru", {"x": np.zeros((3, 2, 5))}, ValueError, "x has 5 features but weight_ih"),
+        ("gru", {"h0": np.zeros((2, 3))}, ValueError, r"gru_forward: h0 must have shape \(2, 4\)"),
+        (
+            "lstm",
+            {"c0": np.zeros((1, 4))},
+            ValueError,
+            r"lstm_forward: c0 must have shape \(2, 4\)",
+        ),
+        ("lstm", {"params": {}}, KeyError, "weight_hh"),
+    ],
+)
+def test_bad_sequence_inputs_are_named(kind, change, exc, msg):
+    rng = np.random.default_rng(0)
+    params, x, states = _setup(kind, rng)
+    args = {"x": x[:, :2], "params": params, "h0": None, "c0": None, **change}
+    with pytest.raises(exc, match=msg):
+        if kind == "lstm":
+            R.lstm_forward(args["x"], (args["h0"], args["c0"]), args["params"])
+        else:
+            fwd = R.rnn_forward if kind == "rnn" else R.gru_forward
+            fwd(args["x"], args["h0"], args["params"])

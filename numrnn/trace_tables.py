@@ -1,0 +1,403 @@
+"""The record of a trace (:class:`Trace`) and how it prints (:func:`format_trace`).
+
+:mod:`numrnn.trace` computes a trace with the reference's step pairs; this file
+holds the record it fills and lays the record out as text tables, one column per
+time step, each row with its formula.  No arithmetic of the recurrent layers here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Trace", "format_trace"]
+
+_GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass
+class Trace:
+    r"""Every number of one forward and backward pass (batch of one, float64).
+
+    Attributes:
+        kind: ``"rnn"``, ``"lstm"`` or ``"gru"``; nonlinearity: the RNN's ``"tanh"``/``"relu"``.
+        inputs: ``(T, D)``; weights: name -> array in PyTorch's layout (no biases
+            when the layer has none); h0 ``(H,)``; c0 ``(H,)`` (LSTM) or None.
+        loss_kind: ``"sum"`` or ``"last"``; loss: the value of :math:`L`.
+        forward: ``T`` dicts, one per step (``forward[t - 1]`` is step ``t``),
+            quantity name -> ``(H,)`` array (``"x"`` is ``(D,)``); the names are
+            listed, with their formulas, by :func:`format_trace`.
+        backward: ``T`` dicts indexed like ``forward``: the gradients of step ``t``
+            (``"dh"`` the whole :math:`\partial L/\partial h_t`, ``"da"`` or
+            ``"da_<gate>"`` the pre-activation gradients, ``"dc"`` for the LSTM, ...).
+        step_grads: ``T`` dicts of each step's contribution to every parameter gradient.
+        grads: the parameter gradients (sums of ``step_grads``); dh0, dc0: the
+            gradients of the initial states.
+    """
+
+    kind: str
+    nonlinearity: str
+    inputs: np.ndarray
+    weights: dict
+    h0: np.ndarray
+    c0: np.ndarray | None
+    loss_kind: str
+    loss: float = 0.0
+    forward: list = field(default_factory=list)
+    backward: list = field(default_factory=list)
+    step_grads: list = field(default_factory=list)
+    grads: dict = field(default_factory=dict)
+    dh0: np.ndarray | None = None
+    dc0: np.ndarray | None = None
+
+    @property
+    def hidden_size(self):
+        return int(self.h0.shape[0])
+
+    @property
+    def input_size(self):
+        return int(self.inputs.shape[1])
+
+    @property
+    def seq_len(self):
+        return int(self.inputs.shape[0])
+
+    def as_dict(self):
+        """The trace as plain Python (lists and floats), e.g. for ``json.dumps``."""
+
+        def plain(v):
+            if isinstance(v, np.ndarray):
+                return v.tolist()
+            if isinstance(v, dict):
+                return {k: plain(u) for k, u in v.items()}
+            if isinstance(v, list):
+                return [plain(u) for u in v]
+            return v
+
+        return {name: plain(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    def __str__(self):
+        return format_trace(self)
+
+
+# -- formatting -----------------------------------------------------------------------------------
+
+
+def _fmt(v, precision):
+    v = float(v)
+    if v == 0:
+        return f"{0.0:.{precision}f}"
+    if abs(v) < 10.0**-precision or abs(v) >= 1e7:
+        return f"{v:.{precision}e}"
+    return f"{v:.{precision}f}"
+
+
+def _table(columns, rows, precision, note_header="formula"):
+    """Aligned text table: rows of (label, numbers, note); blank label = separator line."""
+    cells = [(lab, [_fmt(v, precision) for v in vals], note) for lab, vals, note in rows if lab]
+    lw = max([len("quantity")] + [len(lab) for lab, _, _ in cells])
+    nw = max([len(c) for c in columns] + [len(s) for _, vals, _ in cells for s in vals])
+    head = (
+        "  "
+        + "quantity".ljust(lw)
+        + "".join("  " + c.rjust(nw) for c in columns)
+        + "   "
+        + note_header
+    )
+    lines = [head, "  " + "-" * (len(head) - 2)]
+    for lab, vals, note in rows:
+        if not lab:
+            lines.append("")
+            continue
+        strs = [_fmt(v, precision) for v in vals]
+        lines.append(
+            "  "
+            + lab.ljust(lw)
+            + "".join("  " + s.rjust(nw) for s in strs)
+            + ("   " + note if note else "")
+        )
+    return "\n".join(lines)
+
+
+def _quantity_rows(steps, spec):
+    """Rows of a step table: ``spec`` is a list of (key, label, note), None for a separator."""
+    rows = []
+    for item in spec:
+        if item is None:
+            rows.append(("", [], ""))
+            continue
+        key, label, note = item
+        per_step = [np.asarray(s[key]).reshape(-1) for s in steps]
+        n = per_step[0].size
+        if "{j}" not in label:
+            label += "{j}"
+        for j in range(n):
+            lab = label.replace("{j}", "" if n == 1 else f"[{j}]")
+            rows.append((lab, [v[j] for v in per_step], note if j == 0 else ""))
+    return rows
+
+
+def _forward_spec(kind, nonlinearity):
+    common = [("x", "x_t", "input"), ("h_prev", "h_{t-1}", "state read by step t")]
+    if kind == "rnn":
+        act = "tanh(a)" if nonlinearity == "tanh" else "max(a, 0)"
+        return common + [
+            None,
+            ("a_x", "a_x", "W_ih x_t + b_ih"),
+            ("a_h", "a_h", "W_hh h_{t-1} + b_hh"),
+            ("a", "a", "a_x + a_h"),
+            None,
+            ("h", "h_t", act),
+        ]
+    if kind == "lstm":
+        spec = common + [("c_prev", "c_{t-1}", "cell state read by step t"), None]
+        for g in "ifgo":
+            spec.append((f"a_{g}", f"a_{g}", f"W_i{g} x_t + b_i{g} + W_h{g} h_{{t-1}} + b_h{g}"))
+        spec.append(None)
+        for g in "ifgo":
+            spec.append((g, g, f"{'tanh' if g == 'g' else 'sigmoid'}(a_{g})"))
+        return spec + [
+            None,
+            ("c", "c_t", "f * c_{t-1} + i * g"),
+            ("tanh_c", "tanh(c_t)", "tanh(c_t)"),
+            ("h", "h_t", "o * tanh(c_t)"),
+        ]
+    return common + [
+        None,
+        ("a_r", "a_r", "W_ir x_t + b_ir + W_hr h_{t-1} + b_hr"),
+        ("a_z", "a_z", "W_iz x_t + b_iz + W_hz h_{t-1} + b_hz"),
+        ("r", "r", "sigmoid(a_r)"),
+        ("z", "z", "sigmoid(a_z)"),
+        ("ax_n", "ax_n", "W_in x_t + b_in"),
+        ("u", "u", "W_hn h_{t-1} + b_hn"),
+        ("a_n", "a_n", "W_in x_t + b_in + r * u"),
+        ("n", "n", "tanh(a_n)"),
+        None,
+        ("h", "h_t", "(1 - z) * n + z * h_{t-1}"),
+    ]
+
+
+def _backward_spec(kind, nonlinearity, loss_kind):
+    src = (
+        "1 at every t (L = sum of h)"
+        if loss_kind == "sum"
+        else "1 at t = T, else 0 (L = sum of h_T)"
+    )
+    common = [
+        ("dh_loss", "dL/dh_t{j} loss", src),
+        ("dh_next", "dL/dh_t{j} from t+1", "dL/dh_{t-1} sent back by step t+1 (0 at t = T)"),
+        ("dh", "dL/dh_t", "total: loss part + part from t+1"),
+        None,
+    ]
+    if kind == "rnn":
+        deriv = "(1 - h_t^2)" if nonlinearity == "tanh" else "[h_t > 0]"
+        return common + [
+            ("da", "da", f"dL/dh_t * {deriv}"),
+            None,
+            ("dh_prev", "dL/dh_{t-1}", "W_hh^T da"),
+            ("dx", "dL/dx_t", "W_ih^T da"),
+        ]
+    if kind == "lstm":
+        return common + [
+            ("dc_next", "dL/dc_t{j} from t+1", "dL/dc_{t-1} sent back by step t+1 (0 at t = T)"),
+            ("do", "do", "dL/dh_t * tanh(c_t)"),
+            ("dc", "dL/dc_t", "from t+1 + dL/dh_t * o * (1 - tanh(c_t)^2)"),
+            ("di", "di", "dL/dc_t * g"),
+            ("df", "df", "dL/dc_t * c_{t-1}"),
+            ("dg", "dg", "dL/dc_t * i"),
+            None,
+            ("da_i", "da_i", "di * i * (1 - i)"),
+            ("da_f", "da_f", "df * f * (1 - f)"),
+            ("da_g", "da_g", "dg * (1 - g^2)"),
+            ("da_o", "da_o", "do * o * (1 - o)"),
+            None,
+            ("dc_prev", "dL/dc_{t-1}", "dL/dc_t * f"),
+            ("dh_prev", "dL/dh_{t-1}", "W_hh^T [da_i, da_f, da_g, da_o]"),
+            ("dx", "dL/dx_t", "W_ih^T [da_i, da_f, da_g, da_o]"),
+        ]
+    return common + [
+        ("dn", "dn", "dL/dh_t * (1 - z)"),
+        ("dz", "dz", "dL/dh_t * (h_{t-1} - n)"),
+        ("da_n", "da_n", "dn * (1 - n^2)"),
+        ("dr", "dr", "da_n * u"),
+        None,
+        ("da_r", "da_r", "dr * r * (1 - r)"),
+        ("da_z", "da_z", "dz * z * (1 - z)"),
+        None,
+        ("dh_direct", "dL/dh_t{j} * z", "the path h_{t-1} -> h_t that skips the weights"),
+        ("dh_prev", "dL/dh_{t-1}", "dL/dh_t * z + W_hh^T [da_r, da_z, da_n * r]"),
+        ("dx", "dL/dx_t", "W_ih^T [da_r, da_z, da_n]"),
+    ]
+
+
+_EQUATIONS = {
+    "rnn": ["h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)"],
+    "lstm": [
+        "[a_i, a_f, a_g, a_o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh   (rows stacked i, f, g, o)",
+        "i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o)",
+        "c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)",
+    ],
+    "gru": [
+        "r = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)   (rows stacked r, z, n)",
+        "z = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)",
+        "n = tanh(W_in x_t + b_in + r * (W_hn h_{t-1} + b_hn))",
+        "h_t = (1 - z) * n + z * h_{t-1}",
+    ],
+}
+
+
+def _entry_label(name, gates, H, r, k=None):
+    gate = gates[r // H]
+    unit = str(r % H) if H > 1 else ""
+    row = (gate + unit) or "0"
+    return f"{name}[{row}]" if k is None else f"{name}[{row},{k}]"
+
+
+def _param_rows(W, kind, H, precision):
+    gates = _GATES[kind]
+    lines = []
+    for name in _PARAMS:
+        if name not in W:
+            continue
+        arr = W[name]
+        blocks = "" if kind == "rnn" else f", rows stacked {', '.join(gates)}"
+        lines.append(f"  {name}  shape {tuple(arr.shape)}{blocks}")
+        for g, gate in enumerate(gates):
+            block = arr[g * H : (g + 1) * H]
+            for j, row in enumerate(block.reshape(H, -1)):
+                tag = f"{gate}:" if (j == 0 and gate) else ""
+                vals = "  ".join(_fmt(v, precision).rjust(precision + 3) for v in row)
+                lines.append(f"    {tag:<3} [{vals}]")
+    return lines
+
+
+def format_trace(tr, precision=4):
+    """The trace as text: equations, weights, forward table, loss, backward tables.
+
+    Columns of the step tables are time steps: ``t = 1 .. T`` for the forward and
+    ``t = T .. 1`` (the order BPTT visits them) for the backward.  Numbers are
+    printed with ``precision`` decimals (scientific notation when smaller than
+    ``10**-precision``).
+
+    Raises:
+        TypeError: ``tr`` is not a :class:`Trace`.
+        ValueError: ``precision`` is not an integer in [0, 17].
+    """
+    if not isinstance(tr, Trace):
+        raise TypeError(
+            f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}"
+        )
+    if (
+        isinstance(precision, bool)
+        or not isinstance(precision, (int, np.integer))
+        or not 0 <= precision <= 17
+    ):
+        raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
+    kind, H, D, T = tr.kind, tr.hidden_size, tr.input_size, tr.seq_len
+    p = precision
+    out = []
+    bias = "" if "bias_ih" in tr.weights else ", no bias"
+    out.append(
+        f"numrnn trace: {kind.upper()}, hidden size {H}, input size {D}, T = {T}{bias}, float64, "
+        f"batch of one"
+    )
+    out.append("")
+    out.append("Equations (PyTorch's formulation; * is the elementwise product):")
+    for line in _EQUATIONS[kind]:
+        if tr.nonlinearity == "relu":
+            line = line.replace("tanh(", "relu(")
+        out.append("  " + line)
+    out.append("")
+    out.append("Weights:")
+    out.extend(_param_rows(tr.weights, kind, H, p))
+    js = {k: v.tolist() for k, v in tr.weights.items()}
+    out.append("  as a --weights JSON file: " + json.dumps(js))
+    init = f"h_0 = {[float(v) for v in tr.h0]}"
+    if tr.c0 is not None:
+        init += f", c_0 = {[float(v) for v in tr.c0]}"
+    out.append(f"Initial state: {init}")
+    xs = ", ".join(
+        f"x_{t + 1} = "
+        + (_fmt(r[0], p) if D == 1 else "[" + ", ".join(_fmt(v, p) for v in r) + "]")
+        for t, r in enumerate(tr.inputs)
+    )
+    out.append(f"Inputs: {xs}")
+    out.append("")
+
+    fcols = [f"t={t + 1}" for t in range(T)]
+    out.append("FORWARD (one column per time step)")
+    out.append(_table(fcols, _quantity_rows(tr.forward, _forward_spec(kind, tr.nonlinearity)), p))
+    out.append("")
+
+    hs = [s["h"] for s in tr.forward]
+    if tr.loss_kind == "sum":
+        terms = [v for h in hs for v in h]
+        out.append("LOSS  L = sum over t and units of h_t")
+    else:
+        terms = list(hs[-1])
+        out.append("LOSS  L = sum over units of h_T (the last hidden state)")
+    if len(terms) <= 12:
+        out.append(
+            "  L = "
+            + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ")
+            + f" = {_fmt(tr.loss, p)}"
+        )
+    else:
+        out.append(f"  L = (sum of {len(terms)} values of the h_t row above) = {_fmt(tr.loss, p)}")
+    out.append("")
+
+    order = list(reversed(range(T)))
+    bcols = [f"t={t + 1}" for t in order]
+    out.append("BACKWARD (columns in the order BPTT visits the steps: t = T .. 1)")
+    out.append(
+        _table(
+            bcols,
+            _quantity_rows(
+                [tr.backward[t] for t in order], _backward_spec(kind, tr.nonlinearity, tr.loss_kind)
+            ),
+            p,
+        )
+    )
+    out.append("")
+
+    out.append("PARAMETER GRADIENTS (each step's contribution, then the total over steps)")
+    rows = []
+    gates = _GATES[kind]
+    for name in _PARAMS:
+        if name not in tr.grads:
+            continue
+        total = tr.grads[name]
+        if rows:
+            rows.append(("", [], ""))
+        note = {
+            "weight_ih": "sum_t da_t x_t^T",
+            "weight_hh": "sum_t da_t h_{t-1}^T",
+            "bias_ih": "sum_t da_t",
+            "bias_hh": "sum_t da_t",
+        }[name]
+        if kind == "gru" and name != "bias_ih" and name != "weight_ih":
+            note = {
+                "weight_hh": "sum_t [da_r, da_z, da_n * r]_t h_{t-1}^T",
+                "bias_hh": "sum_t [da_r, da_z, da_n * r]_t",
+            }[name]
+        for idx in np.ndindex(*total.shape):
+            lab = _entry_label(name, gates, H, *idx)
+            vals = [tr.step_grads[t][name][idx] for t in order] + [total[idx]]
+            rows.append((lab, vals, note))
+            note = ""
+    out.append(_table(bcols + ["total"], rows, p))
+    out.append("")
+    tail = "Gradient of the initial state: " + ", ".join(
+        f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else f"dL/dh_0[{j}] = {_fmt(v, p)}"
+        for j, v in enumerate(tr.dh0)
+    )
+    if tr.dc0 is not None:
+        tail += ", " + ", ".join(
+            f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
+            for j, v in enumerate(tr.dc0)
+        )
+    out.append(tail)
+    return "\n".join(out)

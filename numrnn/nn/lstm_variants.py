@@ -26,7 +26,13 @@ import numpy as np
 
 from .module import Parameter
 
-__all__ = ["extra_weights", "variant_cell", "variant_params", "variant_run"]
+__all__ = [
+    "add_variant_parameters",
+    "extra_weights",
+    "variant_cell",
+    "variant_params",
+    "variant_run",
+]
 
 
 def variant_cell(owner, peephole, layer_norm, proj_size, backend, fused):

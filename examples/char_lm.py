@@ -5,24 +5,43 @@
     python examples/char_lm.py --compare            # RNN, GRU, LSTM, 2-layer LSTM, same time each
     python examples/char_lm.py --text my.txt --sample 500 --temperature 0.7 --prime "ROMEO:"
     python examples/char_lm.py --resume runs/char_lm/checkpoint.npz --minutes 1
+    python examples/char_lm.py generate --checkpoint runs/char_lm/checkpoint.npz --prime "JULIET:"
 
 The text is split into a training part and a held-out part (the last
 ``--val-fraction`` of the corpus, i.e. plays the model never trains on).  Training
 runs over ``--batch-size`` parallel streams of the training text, ``--seq-len``
 characters at a time, carrying the hidden state from chunk to chunk; the
 validation perplexity is measured every ``--eval-every`` steps and at the end.
-Figures go to ``--out``: the training loss and the validation perplexity.
+Figures go to ``--out``: the training loss and the validation perplexity.  The
+checkpoint ``OUT/checkpoint.npz`` (model, optimiser, generators, vocabulary and model
+configuration) is replaced only by a run with more training steps, unless
+``--overwrite`` is given; ``generate`` samples from it without training.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
+from _cli import (
+    apply_dry_run,
+    example_metadata,
+    existing_file,
+    existing_steps,
+    may_replace,
+    nonnegative_int,
+    open_fraction,
+    output_folder,
+    positive_float,
+    positive_int,
+    rate,
+    usage_error,
+    utf8_text_file,
+    write_json,
+)
 
 import numrnn
 from numrnn.data import CharVocab, load_text, sequential_partition
@@ -30,41 +49,87 @@ from numrnn.models import CharLM
 from numrnn.plotting import moving_average, pyplot
 from numrnn.training import evaluate_lm, progress, tbptt_train
 
+PROG = "char_lm.py"
+VAL_STREAMS = 16  # parallel streams of the held-out text in each evaluation
+# what --dry-run sets, unless the option is given explicitly
+DRY_RUN = dict(
+    minutes=0.05,
+    hidden_size=32,
+    embed_size=16,
+    seq_len=16,
+    batch_size=8,
+    eval_every=20,
+    val_chars=2000,
+    sample=40,
+    epochs=1,
+)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__.split("\n\n")[0],
+        usage="%(prog)s [options]\n       %(prog)s generate --checkpoint PATH [options]",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--text", type=utf8_text_file, help="train on this UTF-8 file, not Shakespeare")
+    p.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
+    p.add_argument("--num-layers", type=positive_int, default=1)
+    p.add_argument("--embed-size", type=positive_int, default=64)
+    p.add_argument("--hidden-size", type=positive_int, default=256)
+    p.add_argument("--dropout", type=rate, default=0.0, help="between recurrent layers")
+    p.add_argument("--seq-len", type=positive_int, default=64, help="truncation length of BPTT")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="parallel streams")
+    p.add_argument("--lr", type=positive_float, default=3e-3)
+    p.add_argument("--clip", type=positive_float, default=5.0, help="max global gradient norm")
+    p.add_argument("--minutes", type=positive_float, default=5.0, help="training time budget")
+    p.add_argument(
+        "--epochs", type=positive_int, default=100, help="at most this many passes over the text"
+    )
+    p.add_argument(
+        "--eval-every", type=positive_int, default=400, help="steps between validation runs"
+    )
+    p.add_argument("--val-fraction", type=open_fraction, default=0.05)
+    p.add_argument(
+        "--val-chars", type=positive_int, default=100_000, help="held-out characters per evaluation"
+    )
+    p.add_argument(
+        "--sample", type=nonnegative_int, default=400, help="characters to generate after training"
+    )
+    p.add_argument("--temperature", type=positive_float, default=0.8)
+    p.add_argument(
+        "--prime",
+        default=None,
+        help="text the sample starts from (default: 'ROMEO:\\n' for Shakespeare, "
+        "the first character of --text otherwise)",
+    )
+    p.add_argument("--compare", action="store_true", help="train RNN, GRU, LSTM and 2-layer LSTM")
+    p.add_argument("--resume", type=existing_file, help="continue from this checkpoint")
+    p.add_argument(
+        "--out",
+        type=output_folder,
+        default="runs/char_lm",
+        help="folder for figures and the checkpoint",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a checkpoint in --out even if it holds more training steps",
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+    return p
+
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    p.add_argument("--text", help="train on this UTF-8 file instead of Shakespeare")
-    p.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
-    p.add_argument("--num-layers", type=int, default=1)
-    p.add_argument("--embed-size", type=int, default=64)
-    p.add_argument("--hidden-size", type=int, default=256)
-    p.add_argument("--dropout", type=float, default=0.0, help="between recurrent layers")
-    p.add_argument("--seq-len", type=int, default=64, help="truncation length of BPTT")
-    p.add_argument("--batch-size", type=int, default=32, help="parallel streams")
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
-    p.add_argument("--minutes", type=float, default=5.0, help="training time budget")
-    p.add_argument("--epochs", type=int, default=100, help="at most this many passes over the text")
-    p.add_argument("--eval-every", type=int, default=400, help="steps between validation runs")
-    p.add_argument("--val-fraction", type=float, default=0.05)
-    p.add_argument(
-        "--val-chars", type=int, default=100_000, help="held-out characters per evaluation"
-    )
-    p.add_argument("--sample", type=int, default=400, help="characters to generate after training")
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--prime", default="ROMEO:\n", help="text the sample starts from")
-    p.add_argument("--compare", action="store_true", help="train RNN, GRU, LSTM and 2-layer LSTM")
-    p.add_argument("--resume", help="continue from this checkpoint")
-    p.add_argument("--out", default="runs/char_lm", help="folder for figures and the checkpoint")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+    p = build_parser()
     args = p.parse_args(argv)
     if args.dry_run:
-        args.minutes, args.hidden_size, args.embed_size = 0.05, 32, 16
-        args.seq_len, args.batch_size, args.eval_every = 16, 8, 20
-        args.val_chars, args.sample, args.epochs = 2000, 40, 1
+        apply_dry_run(p, args, argv, DRY_RUN)
+    if args.resume and args.compare:
+        p.error("argument --resume: continues one model; it cannot be combined with --compare")
+    if args.sample > 0 and args.prime == "":
+        p.error("argument --prime: needs at least one character when --sample > 0")
     return args
 
 
@@ -77,32 +142,98 @@ def load_corpus(args):
     if args.dry_run:
         text = text[:60_000]
     if len(text) < 1000:
-        sys.exit(f"char_lm: the text has {len(text)} characters; at least 1000 are needed")
+        usage_error(PROG, f"the text has {len(text)} characters; at least 1000 are needed")
     split = int(len(text) * (1 - args.val_fraction))
     return text, text[:split], text[split:]
 
 
-def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, resume=None):
-    """Train one model for ``seconds``; return a result row and the model."""
+def check_sizes(args, n_train, n_val):
+    """Stop with a usage error when the text is too short for one batch of the given sizes."""
+    need = args.batch_size * args.seq_len + args.seq_len  # the offset of a pass is < seq_len
+    if n_train < need:
+        usage_error(
+            PROG,
+            f"--batch-size {args.batch_size} x --seq-len {args.seq_len} needs at least {need:,} "
+            f"training characters; the text has {n_train:,} (a smaller --batch-size or --seq-len, "
+            "or a longer --text)",
+        )
+    need = VAL_STREAMS * args.seq_len + 1
+    have = min(n_val, args.val_chars + 1)
+    if have < need:
+        usage_error(
+            PROG,
+            f"an evaluation with --seq-len {args.seq_len} needs {need:,} held-out characters; "
+            f"--val-fraction {args.val_fraction} and --val-chars {args.val_chars} give {have:,}",
+        )
+
+
+def check_prime(prime, vocab, prog=PROG):
+    """Stop with a usage error naming the characters of ``prime`` that ``vocab`` lacks."""
+    unknown = sorted({c for c in prime if c not in vocab.stoi})
+    if unknown:
+        usage_error(
+            prog,
+            "argument --prime: characters not in the model's vocabulary: "
+            + ", ".join(repr(c) for c in unknown),
+        )
+
+
+def model_config(args, cell, num_layers, vocab):
+    """The keyword arguments of :class:`CharLM` (saved in the checkpoint for ``generate``)."""
+    return {
+        "vocab_size": len(vocab),
+        "embed_size": args.embed_size,
+        "hidden_size": args.hidden_size,
+        "num_layers": num_layers,
+        "cell": cell,
+        "dropout": args.dropout if num_layers > 1 else 0.0,
+    }
+
+
+def check_resume(args, vocab):
+    """Stop with a usage error unless ``--resume`` names a char_lm.py checkpoint of this
+    text's vocabulary and of the model the options describe."""
+    meta = example_metadata(args.resume, "char_lm", "CharLM", PROG, "--resume")
+    if meta.get("vocab") != list(vocab.itos):
+        usage_error(PROG, f"argument --resume: {args.resume} was trained on another text")
+    saved = meta.get("model_config", {})
+    planned = model_config(args, args.cell, args.num_layers, vocab)
+    differ = [
+        f"{k} {saved[k]!r} (options: {planned[k]!r})"
+        for k in planned
+        if k in saved and saved[k] != planned[k]
+    ]
+    if differ:
+        usage_error(
+            PROG,
+            f"argument --resume: {args.resume} holds another model: "
+            + ", ".join(differ)
+            + "; give the options it was trained with",
+        )
+
+
+def checkpoint_path(args, name):
+    return os.path.join(args.out, "checkpoint.npz" if name == "main" else f"checkpoint_{name}.npz")
+
+
+def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, old_steps):
+    """Train one model for ``seconds``; return a result row, the model and its history.
+
+    The checkpoint is written only when :func:`_cli.may_replace` allows it
+    (``old_steps``: the steps of the checkpoint already there); ``row["saved"]`` says.
+    """
     rng = np.random.default_rng(args.seed)
-    model = CharLM(
-        len(vocab),
-        args.embed_size,
-        args.hidden_size,
-        num_layers,
-        cell=cell,
-        dropout=args.dropout if num_layers > 1 else 0.0,
-        seed=args.seed,
-    )
+    config = model_config(args, cell, num_layers, vocab)
+    model = CharLM(**config, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
     step, history = 0, {"step": [], "loss": [], "val_step": [], "val_ppl": []}
-    ckpt = os.path.join(args.out, "checkpoint.npz" if name == "main" else f"checkpoint_{name}.npz")
+    ckpt = checkpoint_path(args, name)
+    resume = args.resume if name == "main" else None
     if resume:
-        meta = numrnn.load(resume, model, opt, rng=rng)
-        if meta.get("vocab") != list(vocab.itos):
-            sys.exit(f"char_lm: {resume} was trained on another vocabulary")
+        meta = numrnn.load(resume, model, opt, rng=rng)  # checked by check_resume
         step, history = int(meta["step"]), meta["history"]
         print(f"resumed from {resume} at step {step}")
+    first_step = step
     val_stream = sequential_partition(val_ids[: args.val_chars + 1], 16, args.seq_len)
     state, spent, epoch, running = None, 0.0, 0, None
     bar = progress(total=None, desc=f"{name} ({cell} x{num_layers})", unit="step")
@@ -146,17 +277,20 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
     _, ppl = evaluate_lm(model, val_stream)
     history["val_step"].append(step)
     history["val_ppl"].append(ppl)
-    os.makedirs(args.out, exist_ok=True)
-    numrnn.save(
-        ckpt,
-        model,
-        opt,
-        rng=rng,
-        step=step,
-        history=history,
-        vocab=list(vocab.itos),
-        args={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))},
-    )
+    saved = may_replace(ckpt, old_steps, step, PROG, taken=step - first_step)
+    if saved:
+        numrnn.save(
+            ckpt,
+            model,
+            opt,
+            rng=rng,
+            example="char_lm",
+            step=step,
+            history=history,
+            vocab=list(vocab.itos),
+            model_config=config,
+            args={k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))},
+        )
     row = {
         "model": name,
         "cell": cell,
@@ -165,6 +299,7 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
         "train_seconds": round(spent, 1),
         "val_ppl": round(ppl, 3),
         "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
+        "saved": saved,
     }
     return row, model, history
 
@@ -188,33 +323,61 @@ def plot(histories, path):
     print(f"wrote {path}")
 
 
+def generate_text(model, vocab, prime, length, temperature, top_k=None, seed=0, stream=None):
+    """``prime`` followed by ``length`` sampled characters; each is also written to
+    ``stream`` (a text file, e.g. a terminal) as soon as it is drawn, when given."""
+    if stream is not None:
+        stream.write(prime)
+        stream.flush()
+
+    def show(i):
+        stream.write(vocab.itos[i])
+        stream.flush()
+
+    ids = model.sample(
+        length,
+        vocab.encode(prime).tolist(),
+        temperature=temperature,
+        top_k=top_k,
+        rng=np.random.default_rng(seed),
+        on_token=show if stream is not None else None,
+    )
+    if stream is not None:
+        stream.write("\n")
+    return prime + vocab.decode(ids)
+
+
 def main(argv=None):
     args = parse_args(argv)
     text, train_text, val_text = load_corpus(args)
     vocab = CharVocab.build(text, pad_token=None, unk_token=None)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
+    check_sizes(args, len(train_ids), len(val_ids))
+    if args.prime is None:
+        args.prime = text[0] if args.text else "ROMEO:\n"
+    if args.sample > 0 and not args.compare:
+        check_prime(args.prime, vocab)
     print(
         f"corpus: {len(text):,} characters, vocabulary {len(vocab)}, "
         f"train {len(train_ids):,}, held out {len(val_ids):,}"
     )
-    os.makedirs(args.out, exist_ok=True)
     seconds = args.minutes * 60
     if args.compare:
         configs = [("rnn", "rnn", 1), ("gru", "gru", 1), ("lstm", "lstm", 1), ("lstm-2", "lstm", 2)]
     else:
         configs = [("main", args.cell, args.num_layers)]
+    if args.resume and not args.compare:
+        check_resume(args, vocab)
+    # every checkpoint this run may replace is looked at before any training
+    old = {
+        name: existing_steps(checkpoint_path(args, name), PROG, args.overwrite)
+        for name, _, _ in configs
+    }
+    os.makedirs(args.out, exist_ok=True)
     rows, histories, model = [], {}, None
     for name, cell, layers in configs:
         row, model, hist = train_one(
-            args,
-            name,
-            cell,
-            layers,
-            vocab,
-            train_ids,
-            val_ids,
-            seconds,
-            resume=args.resume if not args.compare else None,
+            args, name, cell, layers, vocab, train_ids, val_ids, seconds, old[name]
         )
         rows.append(row)
         histories[f"{cell} x{layers}"] = hist
@@ -228,17 +391,93 @@ def main(argv=None):
     plot(
         histories, os.path.join(args.out, "char_lm_compare.png" if args.compare else "char_lm.png")
     )
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(rows, f, indent=2)
+    write_json(os.path.join(args.out, "results.json"), rows)
     if args.sample > 0 and not args.compare:
-        prime = [vocab.stoi[c] for c in args.prime if c in vocab.stoi] or [0]
-        ids = model.sample(
-            args.sample, prime, temperature=args.temperature, rng=np.random.default_rng(args.seed)
-        )
         print(f"\n--- sample (temperature {args.temperature}) ---")
-        print(args.prime + vocab.decode(ids))
+        stream = sys.stdout if sys.stdout.isatty() else None
+        sample = generate_text(
+            model, vocab, args.prime, args.sample, args.temperature, seed=args.seed, stream=stream
+        )
+        if stream is None:
+            print(sample)
+    if not all(r["saved"] for r in rows):
+        raise SystemExit(1)
     return rows
 
 
+# -- generate: sample from a saved checkpoint ---------------------------------------------
+
+
+def parse_generate_args(argv):
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} generate",
+        description="Generate text from a checkpoint written by char_lm.py (no training).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=existing_file,
+        metavar="PATH",
+        help="written by a char_lm.py training run (OUT/checkpoint.npz)",
+    )
+    p.add_argument(
+        "--prime",
+        default=None,
+        help="text to start from (default: the --prime of the training run)",
+    )
+    p.add_argument("--length", type=positive_int, default=400, help="characters to generate")
+    p.add_argument("--temperature", type=positive_float, default=0.8)
+    p.add_argument(
+        "--top-k", type=positive_int, default=None, help="draw from the K most likely characters"
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    return p.parse_args(argv)
+
+
+def load_char_lm(path, prog=f"{PROG} generate"):
+    """``(model, vocab, metadata)`` from a char_lm.py checkpoint.
+
+    A file that is not a numrnn checkpoint, or the checkpoint of another example, stops
+    the command with a usage error naming ``--checkpoint`` and what the file is.
+    """
+    meta = example_metadata(path, "char_lm", "CharLM", prog, "--checkpoint")
+    if "model_config" not in meta:
+        usage_error(
+            prog,
+            f"argument --checkpoint: {path} was written by an older char_lm.py that did not "
+            "record the model's configuration; train it again to generate from it",
+        )
+    vocab = CharVocab(meta["vocab"], pad_token=None, unk_token=None)
+    model = CharLM(**meta["model_config"])
+    numrnn.load(path, model)
+    return model, vocab, meta
+
+
+def generate(argv):
+    args = parse_generate_args(argv)
+    model, vocab, meta = load_char_lm(args.checkpoint)
+    prime = args.prime if args.prime is not None else meta.get("args", {}).get("prime", "")
+    if not prime:
+        usage_error(f"{PROG} generate", "argument --prime: needs at least one character")
+    check_prime(prime, vocab, f"{PROG} generate")
+    if args.top_k is not None and args.top_k > len(vocab):
+        usage_error(
+            f"{PROG} generate",
+            f"argument --top-k: the vocabulary has {len(vocab)} characters; got {args.top_k}",
+        )
+    stream = sys.stdout if sys.stdout.isatty() else None
+    text = generate_text(
+        model, vocab, prime, args.length, args.temperature, args.top_k, args.seed, stream
+    )
+    if stream is None:
+        print(text)
+    return text
+
+
 if __name__ == "__main__":
-    main()
+    argv = sys.argv[1:]
+    if argv and argv[0] == "generate":
+        generate(argv[1:])
+    else:
+        main(argv)

@@ -30,12 +30,13 @@ and the confusion matrix of the best one on the held-out names.  The best model
 is saved as OUT/names_best.npz (numrnn.io: weights, optimiser state, and its
 configuration, vocabulary and class names as metadata), which `predict` reads;
 `predict` without a checkpoint trains first (the default run) and then answers.
+A checkpoint already in --out is replaced only by a run with more training steps
+(--overwrite replaces it anyway).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -46,6 +47,18 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
+from _cli import (  # noqa: E402
+    apply_dry_run,
+    example_metadata,
+    existing_steps,
+    may_replace,
+    nonnegative_int,
+    open_fraction,
+    output_folder,
+    positive_float,
+    positive_int,
+    write_json,
+)
 
 import numrnn  # noqa: E402
 from numrnn.classification import (  # noqa: E402
@@ -63,6 +76,8 @@ from numrnn.plotting import moving_average, pyplot  # noqa: E402
 
 CELLS = ("rnn", "lstm", "gru")
 CHECKPOINT = "names_best.npz"
+# what --dry-run sets, unless the option is given explicitly
+DRY_RUN = dict(epochs=1, hidden_size=16, embed_size=8, seconds=None)
 
 
 def parse_args(argv=None):
@@ -76,24 +91,33 @@ def parse_args(argv=None):
     p.add_argument(
         "--cells", default="rnn,lstm,gru", help="comma-separated cells to train, of rnn, lstm, gru"
     )
-    p.add_argument("--embed-size", type=int, default=32, help="character embedding size")
-    p.add_argument("--hidden-size", type=int, default=128, help="recurrent state size")
-    p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers")
+    p.add_argument("--embed-size", type=positive_int, default=32, help="character embedding size")
+    p.add_argument("--hidden-size", type=positive_int, default=128, help="recurrent state size")
+    p.add_argument("--num-layers", type=positive_int, default=1, help="stacked recurrent layers")
     p.add_argument("--bidirectional", action="store_true", help="read names in both directions")
     p.add_argument(
-        "--epochs", type=int, default=10, help="passes over the training names, per model"
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="passes over the training names, per model (10 if not given; with --seconds, "
+        "the most passes within that time, unlimited if not given)",
     )
     p.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=None,
         help="instead of a fixed number of epochs: this many seconds of training per model",
     )
-    p.add_argument("--batch-size", type=int, default=64, help="names per step (bucketed by length)")
     p.add_argument(
-        "--lr", type=float, default=3e-3, help="Adam's learning rate (cosine-annealed to 0)"
+        "--batch-size", type=positive_int, default=64, help="names per step (bucketed by length)"
     )
-    p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
+    p.add_argument(
+        "--lr",
+        type=positive_float,
+        default=3e-3,
+        help="Adam's learning rate (cosine-annealed to 0)",
+    )
+    p.add_argument("--clip", type=positive_float, default=5.0, help="max global gradient norm")
     p.add_argument(
         "--class-weights",
         default="none",
@@ -107,19 +131,30 @@ def parse_args(argv=None):
         help="names listed under several languages (see numrnn.data.load_names)",
     )
     p.add_argument(
-        "--held-out", type=float, default=0.1, help="fraction held out for the final table"
+        "--held-out", type=open_fraction, default=0.1, help="fraction held out for the final table"
     )
     p.add_argument(
         "--val-fraction",
-        type=float,
+        type=open_fraction,
         default=0.1,
         help="fraction of the training part used to pick the best epoch",
     )
     p.add_argument(
-        "--out", default="runs/names", help="folder for figures, results and the checkpoint"
+        "--out",
+        type=output_folder,
+        default="runs/names",
+        help="folder for figures, results and the checkpoint",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seeds the split, the weights and the batch order"
+        "--overwrite",
+        action="store_true",
+        help="replace the checkpoint in --out even if it holds more training steps",
+    )
+    p.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seeds the split, the weights and the batch order",
     )
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -129,7 +164,7 @@ def parse_args(argv=None):
     if bad or not args.cells:
         p.error(f"--cells: choose from {', '.join(CELLS)}; got {args.cells}")
     if args.dry_run:
-        args.epochs, args.hidden_size, args.embed_size, args.seconds = 1, 16, 8, None
+        apply_dry_run(p, args, argv, DRY_RUN)
     return args
 
 
@@ -141,8 +176,10 @@ def parse_predict_args(argv):
         formatter_class=_Formatter,
     )
     p.add_argument("names", nargs="+", metavar="NAME")
-    p.add_argument("--top", type=int, default=3, help="how many languages to show")
-    p.add_argument("--out", default="runs/names", help="folder holding names_best.npz")
+    p.add_argument("--top", type=positive_int, default=3, help="how many languages to show")
+    p.add_argument(
+        "--out", type=output_folder, default="runs/names", help="folder holding names_best.npz"
+    )
     return p.parse_args(argv)
 
 
@@ -194,7 +231,7 @@ def train_one(args, cell, vocab, classes, train, val, weight):
     cfg = model_config(args, cell, vocab, len(classes))
     model = SequenceClassifier(**cfg, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
-    epochs = args.epochs if args.seconds is None else 10_000
+    epochs = args.epochs or (10 if args.seconds is None else 10_000)
     sched = (
         numrnn.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         if args.seconds is None
@@ -281,13 +318,28 @@ def plot_confusion(cm, classes, title, path):
 # ---------------------------------------------------------------------------------
 # checkpoint and prediction
 # ---------------------------------------------------------------------------------
-def save_best(path, model, opt, cfg, vocab, classes, summary):
-    save_classifier(path, model, opt, cfg, vocab, classes=list(classes), summary=summary)
+def save_best(path, model, opt, cfg, vocab, classes, summary, steps):
+    save_classifier(
+        path,
+        model,
+        opt,
+        cfg,
+        vocab,
+        example="names",
+        step=steps,
+        classes=list(classes),
+        summary=summary,
+    )
     print(f"wrote {path}")
 
 
 def load_best(path):
-    """The saved best model, its vocabulary and classes; None if there is no checkpoint."""
+    """The saved best model, its vocabulary and classes; None if there is no checkpoint.
+
+    A file there that is not a names.py checkpoint stops with a usage error naming --out.
+    """
+    if os.path.exists(path):
+        example_metadata(path, "names", "SequenceClassifier", "names.py predict", "--out")
     loaded = load_classifier(path, CharVocab)
     return None if loaded is None else (loaded[0], loaded[1], loaded[2]["classes"])
 
@@ -334,10 +386,15 @@ def main(argv=None, return_model=False):
     )
     power = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}[args.class_weights]
     weight = None if power == 0 else class_weights(train[1], C, power).astype(np.float32)
-    budget = (
-        f"{args.seconds:g} s of training" if args.seconds is not None else f"{args.epochs} epochs"
-    )
+    if args.seconds is None:
+        budget = f"{args.epochs or 10} epochs"
+    else:
+        budget = f"{args.seconds:g} s of training" + (
+            f", at most {args.epochs} epochs" if args.epochs else ""
+        )
     print(f"budget per model: {budget}; class weights: {args.class_weights}")
+    ckpt = os.path.join(args.out, CHECKPOINT)
+    old_steps = existing_steps(ckpt, "names.py", args.overwrite)
     os.makedirs(args.out, exist_ok=True)
 
     majority = int(np.argmax(counts["train"]))
@@ -407,17 +464,20 @@ def main(argv=None, return_model=False):
             k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, list))
         },
     }
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    save_best(
-        os.path.join(args.out, CHECKPOINT),
-        model,
-        opt,
-        cfg,
-        vocab,
-        classes,
-        {"model": row["model"], "held_out_accuracy": row["held_out_accuracy"]},
-    )
+    write_json(os.path.join(args.out, "results.json"), summary)
+    if may_replace(ckpt, old_steps, row["steps"], "names.py"):
+        save_best(
+            ckpt,
+            model,
+            opt,
+            cfg,
+            vocab,
+            classes,
+            {"model": row["model"], "held_out_accuracy": row["held_out_accuracy"]},
+            row["steps"],
+        )
+    elif not return_model:
+        raise SystemExit(1)
     if return_model:
         return model, vocab, classes
     return rows

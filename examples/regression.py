@@ -22,13 +22,25 @@ Figures go to ``--out``: ``regression_linear.png``, ``regression_logistic.png``,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 import numpy as np
+from _cli import (
+    apply_dry_run,
+    integer_at_least,
+    nonnegative_int,
+    open_fraction,
+    output_folder,
+    positive_float,
+    positive_int,
+    rate,
+    usage_error,
+    write_json,
+)
 
 import numrnn
 from numrnn.data import load_timeseries, sliding_windows
+from numrnn.data.datasets import TIMESERIES
 from numrnn.functional import mse_loss
 from numrnn.plotting import pyplot
 from numrnn.training import progress
@@ -49,9 +61,15 @@ TABLE = np.array(
 )
 
 
+# what --dry-run sets, unless the option is given explicitly
+DRY_RUN = dict(gd_iters=30, logistic_iters=50, epochs=2, hidden_size=8)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="regression.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("(a) linear regression")
     g.add_argument(
@@ -59,13 +77,15 @@ def parse_args(argv=None):
         default="0.01,0.1,1.0,1.5",
         help="comma-separated learning rates for gradient descent",
     )
-    g.add_argument("--gd-iters", type=int, default=100, help="gradient-descent iterations")
+    g.add_argument("--gd-iters", type=positive_int, default=100, help="gradient-descent iterations")
     g = p.add_argument_group("(b) logistic regression")
-    g.add_argument("--logistic-n", type=int, default=200, help="points in the synthetic set")
-    g.add_argument("--logistic-lr", type=float, default=1.0)
-    g.add_argument("--logistic-iters", type=int, default=500)
+    g.add_argument(
+        "--logistic-n", type=integer_at_least(2), default=200, help="points in the synthetic set"
+    )
+    g.add_argument("--logistic-lr", type=positive_float, default=1.0)
+    g.add_argument("--logistic-iters", type=positive_int, default=500)
     g = p.add_argument_group("(c) forecasting")
-    g.add_argument("--series", default="goog", help="a numrnn.data.load_timeseries name")
+    g.add_argument("--series", default="goog", choices=sorted(TIMESERIES))
     g.add_argument(
         "--target",
         default="return",
@@ -73,40 +93,41 @@ def parse_args(argv=None):
         help="predict the next log-return (and so the price) or the next normalised price",
     )
     g.add_argument("--cell", default="gru", choices=["rnn", "lstm", "gru"])
-    g.add_argument("--window", type=int, default=30, help="days of history per prediction")
-    g.add_argument("--hidden-size", type=int, default=32)
-    g.add_argument("--epochs", type=int, default=40)
-    g.add_argument("--batch-size", type=int, default=32)
-    g.add_argument("--lr", type=float, default=3e-3)
-    g.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
+    g.add_argument("--window", type=positive_int, default=30, help="days of history per prediction")
+    g.add_argument("--hidden-size", type=positive_int, default=32)
+    g.add_argument("--epochs", type=positive_int, default=40)
+    g.add_argument("--batch-size", type=positive_int, default=32)
+    g.add_argument("--lr", type=positive_float, default=3e-3)
+    g.add_argument("--clip", type=positive_float, default=1.0, help="max global gradient norm")
     g.add_argument(
         "--test-fraction",
-        type=float,
+        type=open_fraction,
         default=0.2,
         help="the last part of the series, never trained on",
     )
     g.add_argument(
         "--val-fraction",
-        type=float,
+        type=rate,
         default=0.15,
         help="the last part of the training windows, held out to pick the epoch",
     )
-    p.add_argument("--out", default="runs/regression", help="folder for figures and results.json")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--out",
+        type=output_folder,
+        default="runs/regression",
+        help="folder for figures and results.json",
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     args = p.parse_args(argv)
     try:
-        args.lrs = [float(v) for v in args.lrs.split(",") if v.strip()]
-    except ValueError:
-        p.error(f"--lrs must be comma-separated numbers; got {args.lrs!r}")
+        args.lrs = [positive_float(v) for v in args.lrs.split(",") if v.strip()]
+    except argparse.ArgumentTypeError as err:
+        p.error(f"argument --lrs: each learning rate {err}")
     if not args.lrs:
-        p.error("--lrs needs at least one learning rate")
-    if not 0 < args.test_fraction < 1:
-        p.error(f"--test-fraction must be in (0, 1); got {args.test_fraction}")
-    if not 0 <= args.val_fraction < 1:
-        p.error(f"--val-fraction must be in [0, 1); got {args.val_fraction}")
+        p.error("argument --lrs: needs at least one learning rate")
     if args.dry_run:
-        args.gd_iters, args.logistic_iters, args.epochs, args.hidden_size = 30, 50, 2, 8
+        apply_dry_run(p, args, argv, DRY_RUN)
     return args
 
 
@@ -441,9 +462,7 @@ def errors(pred, truth):
 
 
 def part_forecast(args, plt):
-    dates, prices = load_timeseries(args.series, return_dates=True)
-    if args.dry_run:
-        dates, prices = dates[-300:], prices[-300:]
+    dates, prices = load_series(args)
     X, y, last, truth, to_price, test, target_idx = forecast_data(prices, args)
     # Chronological three-way split: train | validation (picks the epoch) | test.
     n_fit = int(round((~test).sum() * (1 - args.val_fraction)))
@@ -556,8 +575,31 @@ def part_forecast(args, plt):
     }
 
 
+def load_series(args):
+    """The dates and prices of ``--series`` (the last 300 in a dry run)."""
+    dates, prices = load_timeseries(args.series, return_dates=True)
+    if args.dry_run:
+        dates, prices = dates[-300:], prices[-300:]
+    return dates, prices
+
+
+def check_window(args):
+    """Stop with a usage error unless ``--window`` leaves windows to train and to test on."""
+    _, prices = load_series(args)
+    n_fit = int(round(len(prices) * (1 - args.test_fraction))) - args.window - 1
+    n_test = len(prices) - int(round(len(prices) * (1 - args.test_fraction)))
+    if n_fit < 2 or n_test < 1:
+        usage_error(
+            "regression.py",
+            f"--window {args.window} with --test-fraction {args.test_fraction} leaves {max(n_fit, 0)} "
+            f"training and {n_test} test windows in the {len(prices)} values of {args.series!r}; "
+            "a smaller --window is needed",
+        )
+
+
 def main(argv=None):
     args = parse_args(argv)
+    check_window(args)
     os.makedirs(args.out, exist_ok=True)
     plt = pyplot()
     results = {
@@ -565,8 +607,7 @@ def main(argv=None):
         "logistic": part_logistic(args, plt),
         "forecast": part_forecast(args, plt),
     }
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    write_json(os.path.join(args.out, "results.json"), results)
     return results
 
 

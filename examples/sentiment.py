@@ -26,12 +26,13 @@ Figures go to --out: the training loss and the validation loss and accuracy per
 epoch.  The model is saved as OUT/sentiment.npz (numrnn.io: weights, optimiser
 state, and its configuration and vocabulary as metadata), which `predict` reads;
 `predict` without a checkpoint trains first (the default run) and then answers.
+A checkpoint already in --out is replaced only by a run with more training steps
+(--overwrite replaces it anyway).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -42,6 +43,20 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
+from _cli import (  # noqa: E402
+    apply_dry_run,
+    example_metadata,
+    existing_steps,
+    may_replace,
+    nonnegative_float,
+    nonnegative_int,
+    open_fraction,
+    output_folder,
+    positive_float,
+    positive_int,
+    rate,
+    write_json,
+)
 
 import numrnn  # noqa: E402
 from numrnn.classification import (  # noqa: E402
@@ -57,6 +72,8 @@ from numrnn.plotting import moving_average, pyplot  # noqa: E402
 
 CLASSES = ("negative", "positive")
 CHECKPOINT = "sentiment.npz"
+# what --dry-run sets, unless the option is given explicitly
+DRY_RUN = dict(epochs=2, hidden_size=16, embed_size=16, patience=None)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -78,55 +95,78 @@ def parse_args(argv=None):
         default=True,
         help="read sentences in both directions",
     )
-    p.add_argument("--num-layers", type=int, default=1, help="stacked recurrent layers")
+    p.add_argument("--num-layers", type=positive_int, default=1, help="stacked recurrent layers")
     p.add_argument(
-        "--dropout", type=float, default=0.0, help="between recurrent layers (num-layers > 1)"
+        "--dropout", type=rate, default=0.0, help="between recurrent layers (num-layers > 1)"
     )
     p.add_argument(
         "--word-dropout",
-        type=float,
+        type=rate,
         default=0.3,
         help="probability of replacing each training word by <unk> (a fresh draw every step)",
     )
-    p.add_argument("--embed-size", type=int, default=64, help="word embedding size")
-    p.add_argument("--hidden-size", type=int, default=64, help="recurrent state size per direction")
-    p.add_argument("--min-freq", type=int, default=2, help="rarer training words become <unk>")
-    p.add_argument("--max-len", type=int, default=60, help="words kept per sentence")
+    p.add_argument("--embed-size", type=positive_int, default=64, help="word embedding size")
     p.add_argument(
-        "--epochs", type=int, default=12, help="the most passes over the training sentences"
+        "--hidden-size", type=positive_int, default=64, help="recurrent state size per direction"
+    )
+    p.add_argument(
+        "--min-freq", type=positive_int, default=2, help="rarer training words become <unk>"
+    )
+    p.add_argument("--max-len", type=positive_int, default=60, help="words kept per sentence")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=12,
+        help="the most passes over the training sentences",
     )
     p.add_argument(
         "--patience",
-        type=int,
+        type=positive_int,
         default=3,
         help="stop after this many epochs without a better validation accuracy",
     )
     p.add_argument(
-        "--batch-size", type=int, default=32, help="sentences per step (bucketed by length)"
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        help="sentences per step (bucketed by length)",
     )
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate")
-    p.add_argument("--weight-decay", type=float, default=3e-4, help="Adam's (L2) weight decay")
-    p.add_argument("--clip", type=float, default=5.0, help="max global gradient norm")
+    p.add_argument("--lr", type=positive_float, default=2e-3, help="Adam's learning rate")
     p.add_argument(
-        "--held-out", type=float, default=0.1, help="fraction held out for the final number"
+        "--weight-decay", type=nonnegative_float, default=3e-4, help="Adam's (L2) weight decay"
+    )
+    p.add_argument("--clip", type=positive_float, default=5.0, help="max global gradient norm")
+    p.add_argument(
+        "--held-out", type=open_fraction, default=0.1, help="fraction held out for the final number"
     )
     p.add_argument(
         "--val-fraction",
-        type=float,
+        type=open_fraction,
         default=0.1,
         help="fraction of the training part used for early stopping",
     )
     p.add_argument(
-        "--out", default="runs/sentiment", help="folder for figures, results and the checkpoint"
+        "--out",
+        type=output_folder,
+        default="runs/sentiment",
+        help="folder for figures, results and the checkpoint",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seeds the split, the weights and the batch order"
+        "--overwrite",
+        action="store_true",
+        help="replace the checkpoint in --out even if it holds more training steps",
+    )
+    p.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seeds the split, the weights and the batch order",
     )
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     if args.dry_run:
-        args.epochs, args.hidden_size, args.embed_size, args.patience = 2, 16, 16, None
+        apply_dry_run(p, args, argv, DRY_RUN)
     return args
 
 
@@ -138,7 +178,9 @@ def parse_predict_args(argv):
         formatter_class=_Formatter,
     )
     p.add_argument("sentences", nargs="+", metavar="SENTENCE")
-    p.add_argument("--out", default="runs/sentiment", help="folder holding sentiment.npz")
+    p.add_argument(
+        "--out", type=output_folder, default="runs/sentiment", help="folder holding sentiment.npz"
+    )
     return p.parse_args(argv)
 
 
@@ -201,6 +243,8 @@ def save_model(path, model, opt, cfg, vocab, summary):
         opt,
         cfg,
         vocab,
+        example="sentiment",
+        step=summary["steps"],
         classes=list(CLASSES),
         max_len=summary["max_len"],
         summary={k: summary[k] for k in ("model", "held_out_accuracy")},
@@ -209,7 +253,12 @@ def save_model(path, model, opt, cfg, vocab, summary):
 
 
 def load_model(path):
-    """The saved model, its vocabulary and max_len; None if there is no checkpoint."""
+    """The saved model, its vocabulary and max_len; None if there is no checkpoint.
+
+    A file there that is not a sentiment.py checkpoint stops with a usage error naming --out.
+    """
+    if os.path.exists(path):
+        example_metadata(path, "sentiment", "SequenceClassifier", "sentiment.py predict", "--out")
     loaded = load_classifier(path, WordVocab)
     return None if loaded is None else (loaded[0], loaded[1], loaded[2]["max_len"])
 
@@ -257,6 +306,8 @@ def main(argv=None, return_model=False):
         "dropout": args.dropout if args.num_layers > 1 else 0.0,
         "padding_idx": vocab.pad_id,
     }
+    ckpt = os.path.join(args.out, CHECKPOINT)
+    old_steps = existing_steps(ckpt, "sentiment.py", args.overwrite)
     model = SequenceClassifier(**cfg, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     name = f"{'bi' if args.bidirectional else ''}{args.cell}"
@@ -312,9 +363,11 @@ def main(argv=None, return_model=False):
         "history": {k: hist[k] for k in ("epoch", "train_loss", "val_loss", "val_accuracy")},
         "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))},
     }
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    save_model(os.path.join(args.out, CHECKPOINT), model, opt, cfg, vocab, summary)
+    write_json(os.path.join(args.out, "results.json"), summary)
+    if may_replace(ckpt, old_steps, row["steps"], "sentiment.py"):
+        save_model(ckpt, model, opt, cfg, vocab, summary)
+    elif not return_model:
+        raise SystemExit(1)
     if return_model:
         return model, vocab, args.max_len
     return row

@@ -57,13 +57,21 @@ repository's ``docs/figures/`` holds one from a default run).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
 import time
 
 import numpy as np
+from _cli import (
+    apply_dry_run,
+    integer_at_least,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+    write_json,
+)
 
 import numrnn
 from numrnn.functional import cross_entropy, mse_loss
@@ -74,34 +82,49 @@ CELLS = {"rnn": numrnn.RNN, "lstm": numrnn.LSTM, "gru": numrnn.GRU}
 COLORS = {"rnn": "C3", "lstm": "C0", "gru": "C2"}
 
 
+# what --dry-run sets, unless the option is given explicitly
+DRY_RUN = dict(seq_len=30, hidden_size=8, steps=15, probe_batch=16, eval_batch=64)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="vanishing_gradients.py",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--task", default="adding", choices=["adding", "first-symbol"])
-    p.add_argument("--seq-len", type=int, default=100, help="T: steps per sequence")
-    p.add_argument("--num-symbols", type=int, default=8, help="K for --task first-symbol")
+    p.add_argument("--seq-len", type=integer_at_least(2), default=100, help="T: steps per sequence")
+    p.add_argument(
+        "--num-symbols", type=integer_at_least(2), default=8, help="K for --task first-symbol"
+    )
     p.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated models to train")
-    p.add_argument("--hidden-size", type=int, default=32, help="the same for every model")
+    p.add_argument("--hidden-size", type=positive_int, default=32, help="the same for every model")
     p.add_argument(
         "--gate-init",
         default="chrono",
         choices=["chrono", "default"],
         help="LSTM/GRU gate biases: chrono (long memory at init) or PyTorch's",
     )
-    p.add_argument("--steps", type=int, default=800, help="training steps per model")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
-    p.add_argument("--probe-batch", type=int, default=256, help="sequences in the gradient probe")
+    p.add_argument("--steps", type=positive_int, default=800, help="training steps per model")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=1e-2)
+    p.add_argument("--clip", type=positive_float, default=1.0, help="max global gradient norm")
     p.add_argument(
-        "--eval-batch", type=int, default=2000, help="fresh sequences for the final test"
+        "--probe-batch", type=positive_int, default=256, help="sequences in the gradient probe"
     )
     p.add_argument(
-        "--out", default="runs/vanishing_gradients", help="folder for figures and results"
+        "--eval-batch", type=positive_int, default=2000, help="fresh sequences for the final test"
     )
-    p.add_argument("--copy-figures", metavar="DIR", help="also copy the figure into DIR")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--out",
+        type=output_folder,
+        default="runs/vanishing_gradients",
+        help="folder for figures and results",
+    )
+    p.add_argument(
+        "--copy-figures", type=output_folder, metavar="DIR", help="also copy the figure into DIR"
+    )
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     args = p.parse_args(argv)
     args.cells = [c.strip() for c in args.cells.split(",") if c.strip()]
@@ -110,11 +133,8 @@ def parse_args(argv=None):
         p.error(
             f"--cells takes a comma-separated subset of {sorted(CELLS)}; got {bad or 'nothing'}"
         )
-    if args.seq_len < 2:
-        p.error(f"--seq-len must be at least 2; got {args.seq_len}")
     if args.dry_run:
-        args.seq_len, args.hidden_size, args.steps = 30, 8, 15
-        args.probe_batch, args.eval_batch = 16, 64
+        apply_dry_run(p, args, argv, DRY_RUN)
     return args
 
 
@@ -432,8 +452,7 @@ def main(argv=None):
             for r in results
         ],
     }
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    write_json(os.path.join(args.out, "results.json"), summary)
     return summary
 
 

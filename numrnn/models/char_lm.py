@@ -61,27 +61,53 @@ class CharLM(Module):
         de, _ = self.rnn.backward(dout)  # gradient of the initial state is dropped: truncated BPTT
         self.embedding.backward(de)
 
-    def sample(self, n, prime, temperature=1.0, rng=None):
-        """Generate ``n`` token ids after the ids in ``prime`` (a non-empty sequence).
+    def sample(self, n, prime, temperature=1.0, rng=None, top_k=None, on_token=None):
+        r"""Generate ``n`` token ids after the ids in ``prime`` (a non-empty sequence).
 
-        Each next id is drawn from :math:`\\mathrm{softmax}(z / \\text{temperature})`;
-        ``temperature -> 0`` approaches greedy decoding.
+        Each next id is drawn from :math:`\mathrm{softmax}(z / \text{temperature})`;
+        ``temperature -> 0`` approaches greedy decoding.  With ``top_k`` only the
+        ``k`` largest logits keep their probability (the rest get :math:`z = -\infty`
+        before the softmax; ids tied with the k-th largest are kept too).
+        ``on_token(id)`` is called with every id as soon as it is drawn (to stream text).
+
+        Returns:
+            the list of the ``n`` generated ids.
+
+        Raises:
+            ValueError: an empty prime, ``temperature <= 0``, ``top_k`` not an int in
+                ``[1, vocab_size]``, or ``n`` < 0.
         """
         if len(prime) == 0:
             raise ValueError("sample: prime must hold at least one token id")
         if not temperature > 0:
             raise ValueError(f"sample: temperature must be > 0; got {temperature}")
+        if top_k is not None and (
+            isinstance(top_k, bool)
+            or not isinstance(top_k, (int, np.integer))
+            or not 1 <= top_k <= self.vocab_size
+        ):
+            raise ValueError(
+                f"sample: top_k must be an int in [1, {self.vocab_size}]; got {top_k!r}"
+            )
+        if int(n) < 0:
+            raise ValueError(f"sample: n must be >= 0; got {n}")
         rng = make_rng(None, rng) if rng is not None else np.random.default_rng()
         was_training = self.training
         self.eval()
         out = []
-        with no_grad():
-            logits, state = self(np.asarray(prime, dtype=np.int64)[:, None])
-            for _ in range(int(n)):
-                z = to_numpy(logits[-1, 0]).astype(np.float64)
-                p = softmax(z / temperature)
-                nxt = int(rng.choice(self.vocab_size, p=p / p.sum()))
-                out.append(nxt)
-                logits, state = self(np.array([[nxt]], dtype=np.int64), state)
-        self.train(was_training)
+        try:
+            with no_grad():
+                logits, state = self(np.asarray(prime, dtype=np.int64)[:, None])
+                for _ in range(int(n)):
+                    z = to_numpy(logits[-1, 0]).astype(np.float64)  # (V,)
+                    if top_k is not None:
+                        z = np.where(z >= np.partition(z, -top_k)[-top_k], z, -np.inf)
+                    p = softmax(z / temperature)
+                    nxt = int(rng.choice(self.vocab_size, p=p / p.sum()))
+                    out.append(nxt)
+                    if on_token is not None:
+                        on_token(nxt)
+                    logits, state = self(np.array([[nxt]], dtype=np.int64), state)
+        finally:
+            self.train(was_training)
         return out

@@ -41,6 +41,14 @@ import shutil
 import time
 
 import numpy as np
+from _cli import (
+    apply_dry_run,
+    integer_at_least,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 
 import numrnn
 from numrnn.plotting import moving_average, pyplot
@@ -59,20 +67,23 @@ GRU_RESET_BEFORE = Cell(
 )
 
 
+DRY_RUN = dict(T=10, hidden_size=8, batch_size=4, steps=3)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--T", type=int, default=50, help="adding problem length")
-    p.add_argument("--hidden-size", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--steps", type=int, default=600)
-    p.add_argument("--seconds", type=float, default=120.0, help="time budget per model")
-    p.add_argument("--out", default="runs/gru_variants")
-    p.add_argument("--copy-figures", help="also copy the figure to this folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--T", type=integer_at_least(2), default=50, help="adding problem length")
+    p.add_argument("--hidden-size", type=positive_int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--steps", type=positive_int, default=600)
+    p.add_argument("--seconds", type=positive_float, default=120.0, help="time budget per model")
+    p.add_argument("--out", type=output_folder, default="runs/gru_variants")
+    p.add_argument("--copy-figures", type=output_folder, help="also copy the figure here")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     args = p.parse_args(argv)
     if args.dry_run:
-        args.T, args.hidden_size, args.batch_size, args.steps = 10, 8, 4, 3
+        apply_dry_run(p, args, argv, DRY_RUN)
     return args
 
 

@@ -32,6 +32,14 @@ import shutil
 import time
 
 import numpy as np
+from _cli import (
+    apply_dry_run,
+    integer_at_least,
+    nonnegative_int,
+    output_folder,
+    positive_float,
+    positive_int,
+)
 
 import numrnn
 from numrnn.data import CharVocab, load_text, sequential_partition
@@ -48,30 +56,33 @@ ADDING = ["lstm", "lstm forget_bias=1", "lstm chrono", "lstm peephole", "lstm la
 CHARLM = ADDING + ["lstm variational"]
 
 
+DRY_RUN = dict(
+    steps=3, lm_steps=3, adding_T=12, hidden_size=8, lm_hidden_size=16, seq_len=8, batch_size=4
+)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--task", default="both", choices=["adding", "charlm", "both", "cost", "truncation"]
     )
-    p.add_argument("--steps", type=int, default=1000, help="optimiser steps per adding run")
-    p.add_argument("--lm-steps", type=int, default=400, help="optimiser steps per char LM run")
-    p.add_argument("--lr", type=float, default=1e-2, help="Adam, adding problem")
-    p.add_argument("--lm-lr", type=float, default=3e-3, help="Adam, char LM")
-    p.add_argument("--seconds", type=float, default=120.0, help="time budget per run")
-    p.add_argument("--adding-T", type=int, default=100)
-    p.add_argument("--hidden-size", type=int, default=32, help="adding problem")
-    p.add_argument("--lm-hidden-size", type=int, default=128)
-    p.add_argument("--seq-len", type=int, default=64, help="char LM chunk length")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--out", default="runs/variants")
-    p.add_argument("--copy-figures", help="also copy the figures to this folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=positive_int, default=1000, help="steps per adding run")
+    p.add_argument("--lm-steps", type=positive_int, default=400, help="steps per char LM run")
+    p.add_argument("--lr", type=positive_float, default=1e-2, help="Adam, adding problem")
+    p.add_argument("--lm-lr", type=positive_float, default=3e-3, help="Adam, char LM")
+    p.add_argument("--seconds", type=positive_float, default=120.0, help="time budget per run")
+    p.add_argument("--adding-T", type=integer_at_least(2), default=100)
+    p.add_argument("--hidden-size", type=positive_int, default=32, help="adding problem")
+    p.add_argument("--lm-hidden-size", type=positive_int, default=128)
+    p.add_argument("--seq-len", type=integer_at_least(2), default=64, help="char LM chunk length")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--out", type=output_folder, default="runs/variants")
+    p.add_argument("--copy-figures", type=output_folder, help="also copy the figures here")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
     args = p.parse_args(argv)
     if args.dry_run:
-        args.steps = args.lm_steps = 3
-        args.adding_T, args.hidden_size, args.lm_hidden_size = 12, 8, 16
-        args.seq_len, args.batch_size = 8, 4
+        apply_dry_run(p, args, argv, DRY_RUN)
     return args
 
 

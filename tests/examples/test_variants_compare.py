@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "examples"))  # the examples import their shared _cli
 
 
 def _script(name):
@@ -128,3 +129,27 @@ def test_variants_compare_truncation_forms(tmp_path):
         k1, _ = mod.TRUNCATION[name]
         # dry run: 3 chunks of 8 characters per stream, updates every k1 (the last shorter)
         assert r["steps"] == -(-24 // k1) and np.isfinite(r["val_loss"])
+
+
+@pytest.mark.parametrize(
+    "name,argv,option",
+    [
+        ("variants_compare.py", ["--steps", "0"], "--steps"),
+        ("variants_compare.py", ["--lm-lr", "nan"], "--lm-lr"),
+        ("variants_compare.py", ["--adding-T", "1"], "--adding-T"),
+        ("gru_variants.py", ["--hidden-size", "-3"], "--hidden-size"),
+        ("gru_variants.py", ["--seconds", "0"], "--seconds"),
+    ],
+)
+def test_bad_options_are_usage_errors(name, argv, option, tmp_path, capsys):
+    mod = _module(name)
+    with pytest.raises(SystemExit) as err:
+        mod.main([*argv, "--out", str(tmp_path / "out")])
+    assert err.value.code == 2 and option in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def test_dry_run_keeps_options_given(tmp_path):
+    mod = _module("gru_variants.py")
+    args = mod.parse_args(["--dry-run", "--hidden-size", "6", "--out", str(tmp_path)])
+    assert (args.hidden_size, args.steps) == (6, mod.DRY_RUN["steps"])

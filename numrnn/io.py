@@ -513,7 +513,7 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
 def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
     """Check the checkpoint against the objects; return ``(apply, metadata)``, changing nothing."""
     # -- the model's parameters ---------------------------------------------------
-    own = dict(model.named_parameters())
+    own = dict(model.named_parameters(remove_duplicate=False))  # every name save() wrote
     saved = header["model"]["parameters"]
     missing = [n for n in own if n not in saved]
     unexpected = [n for n in saved if n not in own]

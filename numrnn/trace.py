@@ -43,6 +43,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import stat
 import sys
 
 import numpy as np
@@ -308,27 +310,101 @@ def _check_weights(kind, weights, D, hidden_size):
 # -- command line ---------------------------------------------------------------------------------
 
 
+_INPUTS_FORM = (
+    "numbers separated by commas (one per step), or steps of several features separated by ';'"
+)
+
+
 def _parse_inputs(text):
-    """``"1,2,3"``: three scalar steps; ``"1,2;3,4"``: two steps of two features."""
-    multi = ";" in text
-    steps = text.split(";") if multi else text.replace(",", " ").split()
-    rows = []
-    for s in steps:
-        parts = s.replace(",", " ").split()
-        if not parts:
-            raise ValueError(f"--inputs: empty step in {text!r}")
-        try:
-            rows.append([float(q) for q in parts])
-        except ValueError:
-            raise ValueError(
-                f"--inputs must be numbers separated by commas (one per step), or steps of "
-                f"several features separated by ';'; got {text!r}"
-            ) from None
-    if not rows:
-        raise ValueError("--inputs: no numbers given")
+    """``"1,2,3"`` (or ``"1 2 3"``): three scalar steps; ``"1,2;3,4"``: two steps of two features.
+
+    Every entry must be a finite number: an empty entry (``"1,,2"``, a trailing
+    comma or ``;``) is refused, never skipped.
+
+    Raises:
+        ValueError: the message names ``--inputs`` and what is wrong.
+    """
+    if ";" in text:
+        rows = [_parse_numbers(text, step) for step in text.split(";")]
+    else:
+        rows = [[v] for v in _parse_numbers(text, text)]
     if len({len(r) for r in rows}) != 1:
         raise ValueError(f"--inputs: every step needs the same number of features; got {text!r}")
     return rows
+
+
+def _parse_numbers(text, piece):
+    """The finite numbers of ``piece`` (a part of ``text``), separated by commas or spaces."""
+    items = piece.split(",") if "," in piece else (piece.split() or [""])
+    values = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            raise ValueError(
+                f"--inputs: empty entry in {text!r} (two separators in a row, or one at an end); "
+                f"expected {_INPUTS_FORM}"
+            )
+        try:
+            v = float(item)
+        except ValueError:
+            raise ValueError(f"--inputs must be {_INPUTS_FORM}; got {item!r} in {text!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"--inputs: every entry must be a finite number; got {item!r}")
+        values.append(v)
+    return values
+
+
+_MAX_WEIGHTS_BYTES = 1 << 20
+
+
+def _read_weights(path):
+    """The JSON object in ``path``; ``ValueError`` naming the file for anything unreadable.
+
+    Only a regular file of at most ``_MAX_WEIGHTS_BYTES`` is read (not ``/dev/zero``,
+    a FIFO or a directory); ``NaN`` and ``Infinity`` are refused.
+    """
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"--weights: {path!r} is not a regular file")
+        if info.st_size > _MAX_WEIGHTS_BYTES:
+            raise ValueError(
+                f"--weights: {path!r} holds {info.st_size:,} bytes; a weights file for a trace "
+                f"is at most {_MAX_WEIGHTS_BYTES:,}"
+            )
+        with open(path, encoding="utf-8") as fh:
+            weights = json.load(fh, parse_constant=_refuse_constant)
+    except OSError as err:
+        raise ValueError(f"--weights: cannot read {path!r}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"--weights: {path!r} is not a UTF-8 text file (a JSON object of weights expected)"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"--weights: {path!r} nests JSON too deeply") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--weights: {path!r} is not valid JSON: {err}") from None
+    if not isinstance(weights, dict):
+        raise ValueError(f"--weights: {path!r} must hold a JSON object (name -> nested lists)")
+    return weights
+
+
+def _refuse_constant(name):
+    raise json.JSONDecodeError(f"{name} is not a number a weight may hold", name, 0)
+
+
+_MAX_HIDDEN = 256  # the trace prints every number: it is for layers small enough to read
+
+
+def _hidden_size(text):
+    """argparse ``type=`` of ``--hidden-size``: an integer in ``[1, _MAX_HIDDEN]``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+    if not 1 <= value <= _MAX_HIDDEN:
+        raise argparse.ArgumentTypeError(f"must be in [1, {_MAX_HIDDEN}]; got {value}")
+    return value
 
 
 def _parser():
@@ -345,7 +421,10 @@ def _parser():
         "separated by ';'); write --inputs=-1,2 when it starts with a minus sign",
     )
     p.add_argument(
-        "--hidden-size", type=int, default=None, help="H (default 1, or the size of the --weights)"
+        "--hidden-size",
+        type=_hidden_size,
+        default=None,
+        help=f"H in [1, {_MAX_HIDDEN}] (default 1, or the size of the --weights)",
     )
     p.add_argument(
         "--weights",
@@ -382,16 +461,9 @@ def main(argv=None):
     weights = None
     if args.weights is not None:
         try:
-            with open(args.weights, encoding="utf-8") as fh:
-                weights = json.load(fh)
-        except OSError as err:
-            parser.error(f"--weights: cannot read {args.weights!r}: {err.strerror or err}")
-        except json.JSONDecodeError as err:
-            parser.error(f"--weights: {args.weights!r} is not valid JSON: {err}")
-        if not isinstance(weights, dict):
-            parser.error(
-                f"--weights: {args.weights!r} must hold a JSON object (name -> nested lists)"
-            )
+            weights = _read_weights(args.weights)
+        except ValueError as err:
+            parser.error(str(err))
     try:
         tr = trace(
             args.kind,

@@ -119,23 +119,37 @@ def _exp_nonpositive(z):
     return xp.exp(xp.maximum(z, floor)) * (z >= floor)
 
 
+def _minus_max(x, axis):
+    r""":math:`x - \max_j x_j` along ``axis``, every entry :math:`\le 0`.
+
+    The difference of two finite numbers of opposite sign can exceed the
+    dtype's range (float32 logits :math:`\pm 3 \cdot 10^{38}`); it is then
+    ``-inf``, its correctly rounded value, whose exponential is the exact 0.
+    NumPy would signal that rounding as an overflow; it is not an error here.
+    """
+    with np.errstate(over="ignore"):
+        return x - ops(x).max(x, axis=axis, keepdims=True)
+
+
 def log_softmax(x, axis=-1):
     r""":math:`\log \mathrm{softmax}(x)_i = x_i - m - \log \sum_j e^{x_j - m}` with :math:`m = \max_j x_j`.
 
     Subtracting the maximum keeps every exponent at or below zero: no overflow,
-    and the largest term is exactly 1 so the log never sees zero.  Terms too
+    and the largest term is exactly 1 so the log never sees zero.  An entry whose
+    value lies below the dtype's range (float32 logits :math:`\pm 3 \cdot 10^{38}`)
+    is ``-inf``, its correctly rounded value, without a floating-point signal.  Terms too
     small to matter are taken as exact zeros rather than underflowing
     (see :func:`_exp_nonpositive`), so no underflow is signalled either.
     """
+    shifted = _minus_max(x, axis)
     xp = ops(x)
-    shifted = x - xp.max(x, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(_exp_nonpositive(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x, axis=-1):
     r""":math:`\mathrm{softmax}(x)_i = e^{x_i - m} / \sum_j e^{x_j - m}` (max-shifted, stable)."""
     xp = ops(x)
-    e = _exp_nonpositive(x - xp.max(x, axis=axis, keepdims=True))
+    e = _exp_nonpositive(_minus_max(x, axis))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 

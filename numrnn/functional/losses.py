@@ -9,8 +9,21 @@ per-element losses for ``"none"``) and ``grad`` is
 class weights, ignored targets, label smoothing and empty or fully ignored
 batches (a ``"mean"`` over nothing is NaN).
 
-All of them are stable at any magnitude: no overflow or underflow is signalled
-at logits of :math:`\pm 10^4` under ``numpy.errstate(all="raise")``.
+Magnitudes.  Exponentials only ever see non-positive numbers (max-shifted
+softmax, :math:`e^{-|x|}` in the sigmoid), so no exponential overflows or
+underflows.  What can still overflow in float32 is plain arithmetic on huge
+inputs: the max-shift of logits :math:`\pm 3 \cdot 10^{38}`, a sum of many large
+losses, a squared difference.  Before computing, each loss bounds the
+magnitudes it will meet (largest input times number of terms summed, squared
+for :func:`mse_loss`); when that bound comes within a factor 4 of the dtype's
+largest number, a float32 (or float16) input is computed in float64 and the
+results rounded back.  So, for float32 inputs anywhere in the finite float32
+range, no floating-point error is signalled under
+``numpy.errstate(all="raise")``, and every result is the float64 value rounded
+to float32: a result beyond float32's range (a loss of :math:`6 \cdot 10^{38}`)
+is returned as ``inf``, which is its correctly rounded value.  float64 inputs
+have no wider type: they are safe while that bound stays below about
+:math:`10^{307}`.
 """
 
 from __future__ import annotations
@@ -111,6 +124,14 @@ def _class_layout(fn, x_shape, t_shape):
     )
 
 
+def _check_ignore_index(fn, ignore_index):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(
+            f"{fn}: ignore_index must be an integer (a class index never used, -100 by default); "
+            f"got {ignore_index!r}"
+        )
+
+
 def _class_targets(fn, xp, target, C, ignore_index):
     """Check class indices; return ``valid`` (bool) and the indices with ignored ones set to 0."""
     valid = target != ignore_index
@@ -141,6 +162,28 @@ def _target_kind(fn, xp, target):
         f"{fn}: target must hold integer class indices (or, for cross_entropy, floating-point "
         f"class probabilities); got dtype {dt}"
     )
+
+
+def _amax(xp, v):
+    """The largest magnitude in ``v`` as a Python float (0.0 for None or an empty array)."""
+    if v is None or math.prod(v.shape) == 0:
+        return 0.0
+    return float(xp.max(xp.abs(v)))
+
+
+def _needs_float64(dt, bound):
+    """True when arithmetic in ``dt`` may overflow on values up to ``bound`` (module docstring)."""
+    return dt.itemsize < 8 and not bound < float(np.finfo(dt).max) / 4
+
+
+def _narrow(xp, results, dt):
+    """The float64 ``results`` rounded back to ``dt``; out-of-range values become inf silently."""
+    with np.errstate(over="ignore"):  # inf is the correctly rounded value; NumPy would signal it
+        return tuple(xp.asarray(r, dtype=dt) for r in results)
+
+
+def _wide(xp, v):
+    return None if v is None else xp.asarray(v, dtype=np.float64)
 
 
 def _nan(xp, dt):
@@ -209,7 +252,8 @@ def cross_entropy(
         of the per-sample shape for probability targets), ``dlogits`` like ``logits``.
 
     Raises:
-        TypeError: logits not floating point, or target neither integer nor floating point.
+        TypeError: logits not floating point, target neither integer nor floating point,
+            or ``ignore_index`` not an integer.
         ValueError: shapes that do not fit (the message gives both), a class index
             outside ``[0, C)`` that is not ``ignore_index`` (the message names it),
             a weight not of shape ``(C,)``, an unknown reduction, or smoothing outside ``[0, 1]``.
@@ -217,13 +261,22 @@ def cross_entropy(
     fn = "cross_entropy"
     xp, x, dt = _float_input(fn, "logits", logits)
     _check_reduction(fn, reduction)
-    if not isinstance(label_smoothing, numbers.Real) or not 0.0 <= label_smoothing <= 1.0:
+    _check_ignore_index(fn, ignore_index)
+    if (
+        isinstance(label_smoothing, bool)
+        or not isinstance(label_smoothing, numbers.Real)
+        or not 0.0 <= label_smoothing <= 1.0
+    ):
         raise ValueError(
             f"{fn}: label_smoothing must be a number in [0, 1]; got {label_smoothing!r}"
         )
     eps = float(label_smoothing)
     target = xp.asarray(target)
     x_shape = tuple(x.shape)
+    weight_max = 1.0 if weight is None else _amax(xp, _like(fn, "weight", xp, weight, dt))
+    if _needs_float64(dt, 4 * _amax(xp, x) * max(1, math.prod(x_shape)) * max(1.0, weight_max)):
+        wide = cross_entropy(_wide(xp, x), target, _wide(xp, weight), ignore_index, reduction, eps)
+        return _narrow(xp, wide, dt)
 
     if _target_kind(fn, xp, target) == "prob":
         return _cross_entropy_probs(fn, xp, x, dt, target, weight, reduction, eps)
@@ -321,18 +374,24 @@ def nll_loss(log_probs, target, weight=None, ignore_index=-100, reduction="mean"
         ``(loss, dlog_probs)``.
 
     Raises:
-        TypeError: log_probs not floating point, or target not integer.
+        TypeError: log_probs not floating point, target not integer, or ``ignore_index``
+            not an integer.
         ValueError: as :func:`cross_entropy`.
     """
     fn = "nll_loss"
     xp, x, dt = _float_input(fn, "log_probs", log_probs)
     _check_reduction(fn, reduction)
+    _check_ignore_index(fn, ignore_index)
     target = xp.asarray(target)
     if xp.numpy_dtype(target).kind not in "iu":
         raise TypeError(
             f"{fn}: target must hold integer class indices; got dtype {xp.numpy_dtype(target)}"
         )
     x_shape = tuple(x.shape)
+    weight_max = 1.0 if weight is None else _amax(xp, _like(fn, "weight", xp, weight, dt))
+    if _needs_float64(dt, _amax(xp, x) * max(1, math.prod(x_shape)) * max(1.0, weight_max)):
+        wide = nll_loss(_wide(xp, x), target, _wide(xp, weight), ignore_index, reduction)
+        return _narrow(xp, wide, dt)
     N, C, D = _class_layout(fn, x_shape, target.shape)
     w = _class_weight(fn, xp, weight, C, dt)
     valid, t_safe = _class_targets(fn, xp, target.reshape(N, D), C, ignore_index)  # (N, D)
@@ -373,6 +432,8 @@ def mse_loss(input, target, reduction="mean"):
     xp, x, dt = _float_input(fn, "input", input)
     _check_reduction(fn, reduction)
     y = _like(fn, "target", xp, target, dt, shape=x.shape)
+    if _needs_float64(dt, (_amax(xp, x) + _amax(xp, y)) ** 2 * max(1, math.prod(x.shape))):
+        return _narrow(xp, mse_loss(_wide(xp, x), _wide(xp, y), reduction), dt)
     diff = x - y
     elem = diff * diff
     loss, scale = _reduce(xp, elem, math.prod(x.shape), reduction, tuple(x.shape), dt)
@@ -422,6 +483,12 @@ def binary_cross_entropy_with_logits(
         _broadcastable(fn, "weight", w, x.shape)
     if p is not None:
         _broadcastable(fn, "pos_weight", p, x.shape)
+    w_max, p_max = max(1.0, _amax(xp, w)), max(1.0, _amax(xp, p))
+    if _needs_float64(dt, 4 * (_amax(xp, x) + 1) * w_max * p_max * max(1, math.prod(x.shape))):
+        wide = binary_cross_entropy_with_logits(
+            _wide(xp, x), _wide(xp, y), _wide(xp, w), _wide(xp, p), reduction
+        )
+        return _narrow(xp, wide, dt)
 
     e = _exp_nonpositive(-xp.abs(x))  # e^{-|x|}
     softplus_neg = xp.log1p(e) + xp.maximum(-x, 0)  # log(1 + e^{-x})

@@ -8,6 +8,7 @@ from ..backend import to_numpy
 from ..functional import softmax
 from ..nn import Embedding, Linear, Module, no_grad
 from ..nn.module import check_dtype, make_rng
+from ..nn.validate import check_array, check_size, peek_cache
 from .recurrent import make_recurrent
 
 __all__ = ["CharLM"]
@@ -43,7 +44,9 @@ class CharLM(Module):
         super().__init__()
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
-        self.vocab_size, self.cell = int(vocab_size), str(cell)
+        for arg, value in (("embed_size", embed_size), ("hidden_size", hidden_size)):
+            check_size("CharLM", arg, value)  # named as the caller wrote them
+        self.vocab_size, self.cell = check_size("CharLM", "vocab_size", vocab_size), str(cell)
         self.embedding = Embedding(vocab_size, embed_size, dtype=dtype, rng=rng)
         self.rnn = make_recurrent(
             cell, embed_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=rng
@@ -57,6 +60,15 @@ class CharLM(Module):
         return self.head(out), state  # (T, B, V)
 
     def backward(self, dlogits):
+        """Back-propagate ``dlogits`` ``(T, B, V)`` through the chunk; returns None.
+
+        Raises:
+            RuntimeError: no forward is pending.
+            TypeError / ValueError: ``dlogits`` is not an array of the model's dtype
+                and the logits' shape (nothing changes; the forward stays pending).
+        """
+        x = peek_cache(self.head)[0]  # the head's input, (T, B, H)
+        check_array(self, "dlogits", dlogits, shape=tuple(x.shape[:-1]) + (self.vocab_size,))
         dout = self.head.backward(dlogits)  # (T, B, H)
         de, _ = self.rnn.backward(dout)  # gradient of the initial state is dropped: truncated BPTT
         self.embedding.backward(de)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..nn import Embedding, Linear, Module
 from ..nn.module import check_dtype, make_rng
+from ..nn.validate import check_array, check_size, peek_cache
 from .recurrent import make_recurrent
 
 __all__ = ["SequenceClassifier"]
@@ -45,7 +46,13 @@ class SequenceClassifier(Module):
         super().__init__()
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
-        self.num_classes = int(num_classes)
+        for arg, value in (
+            ("vocab_size", vocab_size),
+            ("embed_size", embed_size),
+            ("hidden_size", hidden_size),
+        ):
+            check_size("SequenceClassifier", arg, value)  # named as the caller wrote them
+        self.num_classes = check_size("SequenceClassifier", "num_classes", num_classes)
         self.embedding = Embedding(
             vocab_size, embed_size, padding_idx=padding_idx, dtype=dtype, rng=rng
         )
@@ -80,6 +87,15 @@ class SequenceClassifier(Module):
         return self.head(feats)  # (B, C)
 
     def backward(self, dlogits):
+        """Back-propagate ``dlogits`` ``(B, num_classes)``; returns None.
+
+        Raises:
+            RuntimeError: no forward is pending.
+            TypeError / ValueError: ``dlogits`` is not an array of the model's dtype
+                and the logits' shape (nothing changes; the forward stays pending).
+        """
+        out_shape = peek_cache(self)[0]  # (B, T, D*H), batch first
+        check_array(self, "dlogits", dlogits, shape=(out_shape[0], self.num_classes))
         out_shape, state = self._pop_cache()
         xp = self._ops
         dfeats = self.head.backward(dlogits)  # (B, D*H)

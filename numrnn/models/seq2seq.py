@@ -71,6 +71,7 @@ from ..nn import (
     no_grad,
 )
 from ..nn.module import check_dtype, make_rng
+from ..nn.validate import check_array, check_size, peek_cache
 from .decoding import beam_search, greedy_search
 from .recurrent import make_recurrent
 
@@ -165,8 +166,7 @@ class Seq2Seq(Module):
             ("hidden_size", hidden_size),
             ("num_layers", num_layers),
         ):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Seq2Seq: {name} must be an int >= 1; got {v!r}")
+            check_size("Seq2Seq", name, v)
         H, E, dirs = int(hidden_size), int(embed_size), 2 if bidirectional_encoder else 1
         if attention == "dot" and dirs * H != H:
             raise ValueError(
@@ -452,15 +452,11 @@ class Seq2Seq(Module):
 
         Raises:
             RuntimeError: no pending forward.
+            TypeError: ``dlogits`` is not an array of the model's backend and dtype.
             ValueError: ``dlogits`` has the wrong shape (the forward stays pending).
         """
-        cache = self._pop_cache()
-        enc_cache, step_caches, shape, is_tuple = cache
-        if tuple(dlogits.shape) != shape:
-            self._push_cache(cache)
-            raise ValueError(
-                f"Seq2Seq.backward: dlogits must have shape {shape}; got {tuple(dlogits.shape)}"
-            )
+        check_array(self, "dlogits", dlogits, shape=peek_cache(self)[2])
+        enc_cache, step_caches, shape, is_tuple = self._pop_cache()
         xp = self._ops
         T = shape[1]
         H, E, C = self.hidden_size, self.embed_size, self.context_size

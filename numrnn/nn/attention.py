@@ -42,7 +42,7 @@ from ..functional.attention import (
     scaled_dot_product_attention_forward,
 )
 from .module import Module, Parameter, check_dtype, make_rng
-from .validate import check_array
+from .validate import check_array, check_size, private
 
 __all__ = ["AdditiveAttention", "DotAttention", "GeneralAttention", "ScaledDotProductAttention"]
 
@@ -84,10 +84,12 @@ class _Attention(Module):
         key_dim = query.shape[-1] if self._same_dim else self._key_dim
         _check_inputs(who, query, keys, values, mask, query_dim=self._query_dim, key_dim=key_dim)
         if mask is not None:
-            mask = self._ops.asarray(mask)
+            mask = private(self, self._ops.asarray(mask))
+        # the cache keeps the inputs and the weights: copies, so the caller may edit theirs
+        query, keys, values = (private(self, a) for a in (query, keys, values))
         context, weights, cache = self._forward(query, keys, values, mask)
         self._push_cache((cache, tuple(context.shape), tuple(weights.shape)))
-        return context, weights
+        return private(self, context), private(self, weights)
 
     def backward(self, dcontext, dweights=None):
         """``dquery, dkeys, dvalues = attn.backward(dcontext, dweights=None)`` for the newest pending forward.
@@ -152,13 +154,10 @@ class AdditiveAttention(_Attention):
         device=None,
     ):
         super().__init__()
-        sizes = (query_size, key_size, hidden_size)
-        if any(int(n) != n or n < 1 for n in sizes):
-            raise ValueError(
-                "AdditiveAttention: query_size, key_size and hidden_size must be integers >= 1; "
-                f"got {query_size}, {key_size}, {hidden_size}"
-            )
-        self.query_size, self.key_size, self.hidden_size = (int(n) for n in sizes)
+        name = "AdditiveAttention"
+        self.query_size = check_size(name, "query_size", query_size)
+        self.key_size = check_size(name, "key_size", key_size)
+        self.hidden_size = check_size(name, "hidden_size", hidden_size)
         self._init_dtype(dtype)
         rng = make_rng(seed, rng)
         dt, H = self._dtype, self.hidden_size
@@ -224,12 +223,8 @@ class GeneralAttention(_Attention):
         device=None,
     ):
         super().__init__()
-        if any(int(n) != n or n < 1 for n in (query_size, key_size)):
-            raise ValueError(
-                "GeneralAttention: query_size and key_size must be integers >= 1; "
-                f"got {query_size}, {key_size}"
-            )
-        self.query_size, self.key_size = int(query_size), int(key_size)
+        self.query_size = check_size("GeneralAttention", "query_size", query_size)
+        self.key_size = check_size("GeneralAttention", "key_size", key_size)
         self._init_dtype(dtype)
         rng = make_rng(seed, rng)
         k = 1.0 / math.sqrt(self.key_size)

@@ -14,7 +14,7 @@ import numpy as np
 from .. import functional as F
 from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, check_dtype, make_rng
-from .validate import check_array
+from .validate import check_array, check_size, private
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
 
@@ -36,10 +36,9 @@ class _CellBase(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}: {arg} must be an integer >= 1; got {value!r}")
-        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
+        self.input_size = check_size(name, "input_size", input_size)
+        self.hidden_size = check_size(name, "hidden_size", hidden_size)
+        self.bias = bool(bias)
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         k = 1.0 / math.sqrt(self.hidden_size)
@@ -77,8 +76,9 @@ class _CellBase(Module):
                 s = self._ops.zeros((B, self.hidden_size), like=self.weight_hh.data)
             else:
                 check_array(self, name, s, shape=want)
-                s = s if batched else s[None]
+                s = private(self, s) if batched else private(self, s[None])
             out.append(s)
+        x = private(self, x)  # the cache keeps x and the states: the caller's arrays stay theirs
         return (x if batched else x[None]), out, batched
 
     def _single_state_forward(self, x, hx, step_forward):
@@ -86,6 +86,7 @@ class _CellBase(Module):
         x, (h,), batched = self._check_input(x, [hx])
         h, cache = step_forward(x, h, *self._weights())
         self._push_cache((cache, batched, tuple(h.shape)))
+        h = private(self, h)  # the cache holds h: hand out a copy
         return h if batched else h[0]
 
     def _single_state_backward(self, dh, step_backward):
@@ -145,19 +146,39 @@ class LSTMCell(_CellBase):
             set_forget_bias(self, forget_bias)
 
     def forward(self, x, hx=None):
+        """``h, c = cell(x, (h0, c0))``; ``hx`` None means zeros.
+
+        Raises:
+            TypeError: ``hx`` is neither None nor a tuple ``(h0, c0)`` (``cell(x, 5)``),
+                or an array has the wrong backend or dtype.
+            ValueError: a shape does not fit, or ``hx`` does not hold two items.
+        """
+        if hx is not None and not isinstance(hx, (tuple, list)):
+            raise TypeError(
+                f"LSTMCell: hx must be None or a tuple (h0, c0) of two arrays; "
+                f"got {type(hx).__name__}"
+            )
         states = [None, None] if hx is None else list(hx)
         if len(states) != 2:
-            raise ValueError(f"LSTMCell: hx must be a tuple (h, c); got {len(states)} item(s)")
+            raise ValueError(f"LSTMCell: hx must be a tuple (h0, c0); got {len(states)} item(s)")
         x, (h, c), batched = self._check_input(x, states)
         h, c, cache = F.lstm_step_forward(x, h, c, *self._weights())
         self._push_cache((cache, batched, tuple(h.shape)))
+        h, c = private(self, h), private(self, c)  # the cache holds c (and h's inputs)
         return (h, c) if batched else (h[0], c[0])
 
     def backward(self, dhx):
         cache, batched, shape = self._pop_cache()
         try:
-            if not isinstance(dhx, (tuple, list)) or len(dhx) != 2:
-                raise ValueError("LSTMCell.backward: expects a tuple (dh, dc); dc may be None")
+            if not isinstance(dhx, (tuple, list)):
+                raise TypeError(
+                    "LSTMCell.backward: dhx must be a tuple (dh, dc) (dc may be None); "
+                    f"got {type(dhx).__name__}"
+                )
+            if len(dhx) != 2:
+                raise ValueError(
+                    f"LSTMCell.backward: dhx must be a tuple (dh, dc); got {len(dhx)} item(s)"
+                )
             dh, dc = dhx
             want = shape if batched else shape[1:]
             check_array(self, "dh", dh, shape=want)

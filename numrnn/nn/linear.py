@@ -13,7 +13,14 @@ from ..functional.linear import (
     linear_forward,
 )
 from .module import Module, Parameter, check_dtype, make_rng
-from .validate import check_array, check_index
+from .validate import (
+    check_array,
+    check_index,
+    check_padding_idx,
+    check_size,
+    peek_cache,
+    private,
+)
 
 __all__ = ["Embedding", "Linear"]
 
@@ -39,11 +46,8 @@ class Linear(Module):
         device=None,
     ):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        if self.in_features < 1 or self.out_features < 1:
-            raise ValueError(
-                f"Linear: in_features and out_features must be >= 1; got {in_features}, {out_features}"
-            )
+        self.in_features = check_size("Linear", "in_features", in_features)
+        self.out_features = check_size("Linear", "out_features", out_features)
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         k = 1.0 / math.sqrt(self.in_features)
@@ -57,22 +61,31 @@ class Linear(Module):
         self._init_backend(backend, device)
 
     def forward(self, x):
+        """``y = x W^T + b`` for ``x`` ``(..., in_features)``; the cache keeps a copy of ``x``.
+
+        Raises:
+            TypeError: ``x`` is not an array of the module's backend and dtype.
+            ValueError: ``x`` is 0-d or its last dimension is not ``in_features``.
+        """
         check_array(self, "x", x, min_ndim=1, last_dim=self.in_features)
         bias = self.bias.data if self.bias is not None else None
-        y, cache = linear_forward(x, self.weight.data, bias)
+        y, cache = linear_forward(private(self, x), self.weight.data, bias)
         self._push_cache(cache)
         return y
 
     def backward(self, dy):
-        cache = self._pop_cache()
-        x = cache[0]
+        """``dx`` for ``dy`` ``(..., out_features)``; adds ``dy^T x`` and ``sum(dy)`` to the grads.
+
+        Raises:
+            RuntimeError: no forward is pending.
+            TypeError: ``dy`` is not an array of the module's backend and dtype
+                (nothing is cast; the forward stays pending).
+            ValueError: ``dy`` does not have the forward output's shape.
+        """
+        x = peek_cache(self)[0]
         expected = tuple(x.shape[:-1]) + (self.out_features,)
-        if tuple(dy.shape) != expected:
-            self._push_cache(cache)
-            raise ValueError(
-                f"Linear.backward: dy must have shape {expected}; got {tuple(dy.shape)}"
-            )
-        dx, dw, db = linear_backward(dy, cache)
+        check_array(self, "dy", dy, shape=expected)
+        dx, dw, db = linear_backward(dy, self._pop_cache())
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db
@@ -103,19 +116,9 @@ class Embedding(Module):
         device=None,
     ):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        if self.num_embeddings < 1 or self.embedding_dim < 1:
-            raise ValueError(
-                "Embedding: num_embeddings and embedding_dim must be >= 1; "
-                f"got {num_embeddings}, {embedding_dim}"
-            )
-        if padding_idx is not None:
-            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(
-                    f"Embedding: padding_idx must be in [-{self.num_embeddings}, {self.num_embeddings}); "
-                    f"got {padding_idx}"
-                )
-            padding_idx = int(padding_idx) % self.num_embeddings
+        self.num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
+        padding_idx = check_padding_idx("Embedding", padding_idx, self.num_embeddings)
         self.padding_idx = padding_idx
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
@@ -126,19 +129,29 @@ class Embedding(Module):
         self._init_backend(backend, device)
 
     def forward(self, index):
+        """Rows ``W[index]``, shape ``index.shape + (embedding_dim,)``; the cache keeps a copy of ``index``.
+
+        Raises:
+            TypeError: ``index`` is not an integer array.
+            ValueError: an index is outside ``[0, num_embeddings)``.
+        """
         index = check_index(self, "index", index, self.num_embeddings)
-        e, cache = embedding_forward(index, self.weight.data)
+        e, cache = embedding_forward(private(self, index), self.weight.data)
         self._push_cache(cache)
         return e
 
     def backward(self, de):
+        """Scatter-add ``de`` ``index.shape + (embedding_dim,)`` into ``weight.grad``; returns None.
+
+        Raises:
+            RuntimeError: no forward is pending.
+            TypeError: ``de`` is not an array of the module's backend and dtype
+                (nothing is cast; the forward stays pending).
+            ValueError: ``de`` does not have the forward output's shape.
+        """
+        index = peek_cache(self)[0]
+        check_array(self, "de", de, shape=tuple(index.shape) + (self.embedding_dim,))
         cache = self._pop_cache()
-        expected = tuple(cache[0].shape) + (self.embedding_dim,)
-        if tuple(de.shape) != expected:
-            self._push_cache(cache)
-            raise ValueError(
-                f"Embedding.backward: de must have shape {expected}; got {tuple(de.shape)}"
-            )
         self.weight.grad += embedding_backward(de, cache, self.weight.data, self.padding_idx)
         return None
 

@@ -31,17 +31,21 @@ __all__ = [
     "extra_weights",
     "variant_cell",
     "variant_params",
+    "variant_repr",
     "variant_run",
 ]
 
 
-def variant_cell(owner, peephole, layer_norm, proj_size, backend, fused):
+def variant_cell(owner, peephole, layer_norm, proj_size, kwargs):
     """The reference cell for the flags (None for the plain LSTM), after checking them.
+
+    ``kwargs``: the constructor's keyword arguments (``backend``, ``fused`` are read).
 
     Raises:
         TypeError: a flag is not a bool.
         ValueError: both flags, or a flag with ``proj_size``, ``backend != "numpy"`` or ``fused``.
     """
+    backend, fused = kwargs.get("backend", "numpy"), kwargs.get("fused", False)
     for name, flag in (("peephole", peephole), ("layer_norm", layer_norm)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{owner}: {name} must be True or False; got {flag!r}")
@@ -69,11 +73,13 @@ def extra_weights(cell):
 
 
 def add_variant_parameters(module, cell, dtype):
-    """Register the variant's extra parameters on ``module``, after the plain LSTM's.
+    """Register the variant's extra parameters on ``module``, after the plain LSTM's (None: none).
 
     Their initial values are constants (no random draws), so the plain weights stay
     those of ``numrnn.LSTM`` with the same seed.
     """
+    if cell is None:
+        return
     H = module.hidden_size
     for layer in range(module.num_layers):
         layer_in = module.input_size if layer == 0 else H * module.num_directions
@@ -82,6 +88,12 @@ def add_variant_parameters(module, cell, dtype):
                 shape = tuple(w.shape(layer_in, H))
                 value = np.asarray(w.init(None, shape, H), dtype=dtype)
                 setattr(module, w.name + module._suffix(layer, d), Parameter(value))
+
+
+def variant_repr(module):
+    """The options that set a variant or its gate initialisation apart, for ``extra_repr``."""
+    s = "".join(f", {flag}=True" for flag in ("peephole", "layer_norm") if getattr(module, flag))
+    return s + ("" if module.forget_bias is None else f", forget_bias={module.forget_bias}")
 
 
 def variant_params(module, layer, direction):

@@ -153,13 +153,17 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() before assigning {name!r}"
             )
         params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
-        params.pop(name, None)
-        modules.pop(name, None)
+        # a name assigned again keeps its place (tying ``out.weight = emb.weight`` keeps
+        # PyTorch's parameter order)
         if isinstance(value, Parameter):
+            modules.pop(name, None)
             params[name] = value
         elif isinstance(value, Module):
+            params.pop(name, None)
             modules[name] = value
         else:
+            params.pop(name, None)
+            modules.pop(name, None)
             object.__setattr__(self, name, value)
             return
         self.__dict__.pop(name, None)
@@ -194,19 +198,36 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def named_parameters(self, prefix=""):
-        """Yield ``(name, Parameter)`` in PyTorch's order: own first, then submodules'."""
+    def named_parameters(self, prefix="", remove_duplicate=True):
+        """Yield ``(name, Parameter)`` in PyTorch's order: own first, then submodules'.
+
+        A Parameter shared by several modules (tied weights, say an embedding
+        and an output layer holding the same ``weight``) is yielded once, under
+        the first name met, as in PyTorch; ``remove_duplicate=False`` yields
+        it under every name (what :meth:`state_dict` lists).
+        """
+        seen = set()
         for mod_name, mod in self.named_modules(prefix):
             for name, p in mod._parameters.items():
+                if remove_duplicate:
+                    if id(p) in seen:
+                        continue
+                    seen.add(id(p))
                 yield (f"{mod_name}.{name}" if mod_name else name), p
 
     def parameters(self):
+        """Every Parameter once, in :meth:`named_parameters` order (shared ones once)."""
         return [p for _, p in self.named_parameters()]
 
     # -- state ------------------------------------------------------------------
     def state_dict(self):
-        """``OrderedDict`` of parameter name -> a NumPy copy of its values."""
-        return OrderedDict((n, to_numpy(p.data).copy()) for n, p in self.named_parameters())
+        """``OrderedDict`` of parameter name -> a NumPy copy of its values.
+
+        As in PyTorch, a shared Parameter appears under each of its names.
+        """
+        return OrderedDict(
+            (n, to_numpy(p.data).copy()) for n, p in self.named_parameters(remove_duplicate=False)
+        )
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from ``state_dict`` (NumPy arrays or torch tensors) into the parameters.
@@ -219,7 +240,7 @@ class Module:
                 given shape.
             TypeError: a value is not numeric.
         """
-        own = OrderedDict(self.named_parameters())
+        own = OrderedDict(self.named_parameters(remove_duplicate=False))
         if strict:
             missing = [k for k in own if k not in state_dict]
             unexpected = [k for k in state_dict if k not in own]

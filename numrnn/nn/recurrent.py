@@ -20,11 +20,10 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..backend import to_numpy
 from . import lstm_variants as V
 from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, check_dtype, make_rng
-from .validate import check_array, shape_str
+from .validate import check_array, check_lengths, check_probability, check_size, private, shape_str
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
@@ -61,20 +60,11 @@ class RNNBase(Module):
     ):
         super().__init__()
         name = type(self).__name__
-        for arg, value, low in (
-            ("input_size", input_size, 1),
-            ("hidden_size", hidden_size, 1),
-            ("num_layers", num_layers, 1),
-            ("proj_size", proj_size, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name}: {arg} must be an integer >= {low}; got {value!r}")
-        if (
-            not isinstance(dropout, (int, float))
-            or not 0 <= dropout <= 1
-            or isinstance(dropout, bool)
-        ):
-            raise ValueError(f"{name}: dropout must be a number in [0, 1]; got {dropout!r}")
+        input_size = check_size(name, "input_size", input_size)
+        hidden_size = check_size(name, "hidden_size", hidden_size)
+        num_layers = check_size(name, "num_layers", num_layers)
+        proj_size = check_size(name, "proj_size", proj_size, low=0)
+        dropout = check_probability(name, "dropout", dropout)
         if proj_size and self.mode != "lstm":
             raise ValueError(
                 f"{name}: proj_size is supported by LSTM only; got proj_size={proj_size}"
@@ -166,43 +156,26 @@ class RNNBase(Module):
         if hx is None:
             like = xp.zeros((1,), like=self._parameters["weight_ih_l0"].data)
             return [xp.zeros(s, like=like) for s in shapes]
+        if len(shapes) > 1:
+            pair = "(h0, c0)" if what == "hx" else "(dhn, dcn)"
+            if not isinstance(hx, (tuple, list)):
+                raise TypeError(
+                    f"{type(self).__name__}: {what} must be None or a tuple {pair} of two "
+                    f"arrays; got {type(hx).__name__}"
+                )
+            if len(hx) != len(shapes):
+                raise ValueError(
+                    f"{type(self).__name__}: {what} must be a tuple {pair} of two arrays; "
+                    f"got {len(hx)} item(s)"
+                )
         parts = list(hx) if len(shapes) > 1 else [hx]
-        if len(shapes) > 1 and (not isinstance(hx, (tuple, list)) or len(hx) != len(shapes)):
-            raise ValueError(
-                f"{type(self).__name__}: {what} must be a tuple (h, c); got {type(hx).__name__}"
-            )
         out = []
         for k, (part, shape) in enumerate(zip(parts, shapes)):
             label = what if len(shapes) == 1 else f"{what}[{k}]"
             want = shape if batched else (shape[0], shape[2])
             check_array(self, label, part, shape=want)
-            out.append(part if batched else part[:, None])
+            out.append(private(self, part) if batched else private(self, part[:, None]))
         return out
-
-    def _check_lengths(self, lengths, T, B, batched):
-        if lengths is None:
-            return None
-        name = type(self).__name__
-        if not batched:
-            raise ValueError(
-                f"{name}: lengths needs a batched (3-D) input; got a 2-D (unbatched) input"
-            )
-        arr = to_numpy(lengths) if not isinstance(lengths, (list, tuple)) else np.asarray(lengths)
-        if arr.dtype.kind not in "iu" or arr.ndim != 1:
-            raise TypeError(
-                f"{name}: lengths must be a 1-D sequence of integers; got dtype {arr.dtype}, "
-                f"shape {shape_str(arr.shape)}"
-            )
-        if arr.shape[0] != B:
-            raise ValueError(
-                f"{name}: lengths must have one entry per batch row ({B}); got {arr.shape[0]}"
-            )
-        if arr.min() < 1 or arr.max() > T:
-            raise ValueError(
-                f"{name}: every length must be in [1, {T}] (the sequence length); "
-                f"got min {arr.min()}, max {arr.max()}"
-            )
-        return arr.astype(np.int64)
 
     def _index(self, idx):
         return idx if self._ops.name == "numpy" else self._ops.asarray(idx)
@@ -223,8 +196,9 @@ class RNNBase(Module):
                 f"got shape {shape_str(x.shape)}"
             )
         states = self._check_states(hx, B, batched)
-        lengths = self._check_lengths(lengths, T, B, batched)
+        lengths = check_lengths(self, lengths, T, B, batched)
         xp = self._ops
+        x = private(self, x)  # the cache keeps x: the caller's array stays theirs
         order = batch_sizes = None
         if lengths is not None:
             order = np.argsort(-lengths, kind="stable")  # longest first, like PackedSequence
@@ -257,6 +231,8 @@ class RNNBase(Module):
             out = out[:, inv]
             finals = [f[:, inv] for f in finals]
         self._push_cache((layer_caches, order, batch_sizes, batched, tuple(out.shape)))
+        # out (and, with one layer-direction, hn) may be the kernels' cached arrays: hand out copies
+        out, finals = private(self, out), [private(self, f) for f in finals]
         if not batched:
             out, finals = out[:, 0], [f[:, 0] for f in finals]
         elif self.batch_first:
@@ -420,10 +396,8 @@ class LSTM(RNNBase):
     dropout=0.0, bidirectional=False, proj_size=0, forget_bias=None, peephole=False,
     layer_norm=False, *, dtype, seed, rng, backend, device)``
 
-    ``peephole=True`` / ``layer_norm=True`` run the peephole / layer-normalised LSTM
-    (extra parameters and costs in :mod:`numrnn.nn.lstm_variants`) on the reference loop.
-    ``forget_bias=b`` sets every forget-gate bias to ``b`` after PyTorch's initialisation
-    (``bias_ih[H:2H] = b``, ``bias_hh[H:2H] = 0``; see :mod:`numrnn.nn.init`).
+    ``peephole=True`` / ``layer_norm=True``: the variants of :mod:`numrnn.nn.lstm_variants`
+    (reference loop). ``forget_bias=b``: every forget-gate bias ``b`` (:mod:`numrnn.nn.init`).
 
     ``out, (hn, cn) = lstm(x, hx=None, lengths=None)`` with ``hx = (h0, c0)``;
     ``dx, (dh0, dc0) = lstm.backward(dout, dhx=None)`` with ``dhx = (dhn, dcn)``.
@@ -448,8 +422,7 @@ class LSTM(RNNBase):
         **kwargs,
     ):
         check_forget_bias(type(self).__name__, forget_bias, bias)
-        backend, fused = kwargs.get("backend", "numpy"), kwargs.get("fused", False)
-        cell = V.variant_cell(type(self).__name__, peephole, layer_norm, proj_size, backend, fused)
+        cell = V.variant_cell(type(self).__name__, peephole, layer_norm, proj_size, kwargs)
         super().__init__(
             input_size,
             hidden_size,
@@ -463,8 +436,7 @@ class LSTM(RNNBase):
         )
         self.cell = cell  # the reference cell of a variant; None: the fast kernels
         self.peephole, self.layer_norm = bool(peephole), bool(layer_norm)
-        if cell is not None:
-            V.add_variant_parameters(self, cell, self.param_dtype)
+        V.add_variant_parameters(self, cell, self.param_dtype)  # nothing for None
         self.forget_bias = forget_bias
         if forget_bias is not None:
             set_forget_bias(self, forget_bias)
@@ -494,11 +466,7 @@ class LSTM(RNNBase):
         return dx, [dh0, dc0], grads
 
     def extra_repr(self):
-        s = super().extra_repr()
-        for flag in ("peephole", "layer_norm"):
-            if getattr(self, flag):
-                s += f", {flag}=True"
-        return s + ("" if self.forget_bias is None else f", forget_bias={self.forget_bias}")
+        return super().extra_repr() + V.variant_repr(self)
 
 
 class GRU(RNNBase):

@@ -32,6 +32,7 @@ from ..reference.cell import Cell
 from ..reference.masked import as_tuple, packed
 from .module import Module, Parameter, check_dtype, make_rng
 from .recurrent import RNNBase
+from .validate import check_probability, check_size
 
 __all__ = ["Recurrent"]
 
@@ -57,7 +58,8 @@ class Recurrent(RNNBase):
     ``<weight name>_l{k}`` (``_reverse`` for the backward direction), as in PyTorch.
 
     Raises:
-        TypeError: ``cell`` is not a :class:`numrnn.reference.Cell`.
+        TypeError: ``cell`` is not a :class:`numrnn.reference.Cell`, a size is not an
+            integer, or ``dropout`` is not a number.
         ValueError: a size, ``dropout``, or a weight's shape or initial value is invalid.
     """
 
@@ -82,21 +84,10 @@ class Recurrent(RNNBase):
                 f"Recurrent: cell must be a numrnn.reference.Cell (e.g. numrnn.reference.lstm_cell); "
                 f"got {type(cell).__name__}"
             )
-        for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Recurrent: {arg} must be an integer >= 1; got {value!r}")
-        if (
-            isinstance(num_layers, bool)
-            or not isinstance(num_layers, (int, np.integer))
-            or num_layers < 1
-        ):
-            raise ValueError(f"Recurrent: num_layers must be an integer >= 1; got {num_layers!r}")
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0 <= dropout <= 1
-        ):
-            raise ValueError(f"Recurrent: dropout must be a number in [0, 1]; got {dropout!r}")
+        input_size = check_size("Recurrent", "input_size", input_size)
+        hidden_size = check_size("Recurrent", "hidden_size", hidden_size)
+        num_layers = check_size("Recurrent", "num_layers", num_layers)
+        dropout = check_probability("Recurrent", "dropout", dropout)
         self.cell = cell
         self.mode = cell.name
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)

@@ -28,7 +28,8 @@ def _grads(fn, parameters):
             raise TypeError(
                 f"{fn}: parameters must be numrnn Parameters; item {i} is a {type(p).__name__}"
             )
-    return [p.grad for p in parameters if p.grad is not None]
+    unique = {id(p): p for p in parameters}.values()  # a tied Parameter counts once, as in torch
+    return [p.grad for p in unique if p.grad is not None]
 
 
 def _vector_norm(g, norm_type):
@@ -68,7 +69,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
     as ``torch.nn.utils.clip_grad_norm_``: the norm of all gradients concatenated,
     ``norm_type`` :math:`p` a positive number or ``inf`` (the largest magnitude).
-    Gradients are scaled in place, only when :math:`c < 1`.  Parameters whose
+    Gradients are scaled in place, only when :math:`c < 1`, all or nothing: a
+    floating-point error (under ``numpy.errstate``) leaves every gradient as it was.
+    A Parameter listed twice (tied weights) counts once.  Parameters whose
     grad is ``None`` are skipped.  Sums are accumulated in float64 and rescaled
     when they would overflow, so exploding float32 gradients give a finite norm.
 
@@ -87,11 +90,15 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         ValueError: ``max_norm`` negative or ``norm_type`` not positive.
         RuntimeError: the total norm is not finite and ``error_if_nonfinite``
             is set (nothing is changed).
+        FloatingPointError: under ``numpy.errstate(invalid="raise")``, scaling an
+            infinite gradient by a zero factor (nothing is changed).
     """
     grads = _grads("clip_grad_norm_", parameters)
     if not _is_number(max_norm) or not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be a number >= 0; got {max_norm!r}")
     try:
+        if isinstance(norm_type, bool):
+            raise TypeError
         norm_type = float(norm_type)
     except (TypeError, ValueError):
         raise ValueError(
@@ -117,9 +124,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         )
     coef = float(max_norm) / (total + 1e-6)
     if not coef >= 1.0:  # also scales (to nan) when the norm is nan, as torch does
+        # All or nothing: every scaled gradient is computed before any is written, so a
+        # floating-point error raised under numpy.errstate(invalid="raise") (an inf
+        # gradient times a zero factor) leaves every gradient as it was.
         with np.errstate(under="ignore"):
-            for g in grads:
-                g *= coef
+            scaled = [g * coef for g in grads]
+        for g, new in zip(grads, scaled):
+            g[...] = new
     return total
 
 

@@ -187,14 +187,14 @@ class Optimizer:
                     f"{name}: params must be numrnn Parameters; item {i} of group "
                     f"{len(self.param_groups)} is a {type(p).__name__}"
                 )
+        # A Parameter listed twice in one group (tied weights listed by hand) is kept once,
+        # so that it is updated once per step; one shared by two groups is an error, as in torch.
+        params = list({id(p): p for p in params}.values())  # first occurrence, in order
         seen = set()
         for g in self.param_groups:
             seen.update(id(p) for p in g["params"])
-        ids = [id(p) for p in params]
-        if len(set(ids)) != len(ids) or seen.intersection(ids):
-            raise ValueError(
-                f"{name}: some parameters appear more than once (in one group or across groups)"
-            )
+        if seen.intersection(id(p) for p in params):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
         group = dict(self.defaults)
         group.update({k: v for k, v in param_group.items() if k != "params"})
         self._check_group(group)

@@ -220,7 +220,7 @@ def test_seed_and_rng():
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="hidden_size"):
         AdditiveAttention(DQ, DK, 0)
-    with pytest.raises(ValueError, match="query_size and key_size"):
+    with pytest.raises(ValueError, match="query_size must be an integer >= 1; got 0"):
         GeneralAttention(0, DK)
     with pytest.raises(TypeError, match="dtype must be"):
         DotAttention(dtype=np.int32)

@@ -112,8 +112,9 @@ def test_bad_input(lstm, x, exc, msg):
 @pytest.mark.parametrize(
     "hx,msg",
     [
-        (np.zeros((2, 2, 4)), r"tuple \(h, c\)"),
-        ((np.zeros((2, 2, 4)),), r"tuple \(h, c\)"),
+        (np.zeros((2, 2, 4)), r"hx must be None or a tuple \(h0, c0\)"),
+        (5, r"hx must be None or a tuple \(h0, c0\) of two arrays; got int"),
+        ((np.zeros((2, 2, 4)),), r"tuple \(h0, c0\)"),
         ((np.zeros((1, 2, 4)), np.zeros((2, 2, 4))), r"hx\[0\] must have shape \(2, 2, 4\)"),
         ((np.zeros((2, 2, 4)), np.zeros((2, 3, 4))), r"hx\[1\] must have shape \(2, 2, 4\)"),
     ],

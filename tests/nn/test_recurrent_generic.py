@@ -192,7 +192,7 @@ def test_parameter_names_and_repr():
     [
         (("lstm", 3, 4), {}, TypeError, "cell must be a numrnn.reference.Cell"),
         ((lstm_cell, 0, 4), {}, ValueError, "input_size must be an integer >= 1; got 0"),
-        ((lstm_cell, 3, 2.5), {}, ValueError, "hidden_size must be an integer >= 1; got 2.5"),
+        ((lstm_cell, 3, 2.5), {}, TypeError, "hidden_size must be an integer >= 1; got 2.5"),
         ((lstm_cell, 3, 4), {"num_layers": 0}, ValueError, "num_layers must be an integer >= 1"),
         ((lstm_cell, 3, 4), {"dropout": 1.5}, ValueError, r"dropout must be a number in \[0, 1\]"),
         ((lstm_cell, 3, 4), {"dtype": np.int32}, (TypeError, ValueError), "dtype"),

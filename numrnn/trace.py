@@ -30,6 +30,14 @@ From the shell::
 
     python -m numrnn.trace lstm --inputs 1,2,3 --hidden-size 1 --precision 4
     python -m numrnn.trace gru --weights my_weights.json --loss last
+    python -m numrnn.trace rnn --inputs 1,2,3,4 --truncate 2   # truncated BPTT, K = 2
+
+Beside every parameter gradient the trace prints its central difference in float64
+and their relative error (:mod:`numrnn.trace_fd`; ``--no-check`` leaves them out).
+``--truncate K`` runs chunked truncated BPTT: the gradient carried back from step
+``t+1`` is cut at the end of every chunk of ``K`` steps; the trace shows the values
+cut, the full gradient next to the truncated one, and checks the truncated one
+against the objective it is exact for (each chunk from its incoming state held fixed).
 
 The weights JSON holds PyTorch's names (``weight_ih``, ``weight_hh`` and,
 optionally, ``bias_ih`` and ``bias_hh``; a ``_l0`` suffix is accepted so a saved
@@ -50,11 +58,19 @@ import sys
 import numpy as np
 
 from . import reference as R
+from . import trace_fd as TF
+from .trace_checks import (
+    KINDS,
+    _check_inputs,
+    _check_kind,
+    _check_size,
+    _check_state,
+    _check_weights,
+)
 from .trace_tables import _GATES, _PARAMS, Trace, format_trace
 
 __all__ = ["KINDS", "LOSSES", "Trace", "default_weights", "format_trace", "main", "trace"]
 
-KINDS = ("rnn", "lstm", "gru")
 LOSSES = ("sum", "last")
 # The default weights cycle through these values, parameter after parameter, in
 # PyTorch's order: small, distinct and with one decimal, so a step is a few
@@ -98,6 +114,8 @@ def trace(
     c0=None,
     loss="sum",
     nonlinearity=None,
+    truncate=None,
+    check=True,
 ):
     r"""Run one sequence forward and backward and keep every intermediate number.
 
@@ -115,16 +133,35 @@ def trace(
         loss: ``"sum"`` (:math:`L = \sum_t \sum_j h_{t,j}`) or ``"last"``
             (:math:`L = \sum_j h_{T,j}`).
         nonlinearity: the RNN's ``"tanh"`` (default) or ``"relu"``.
+        truncate: None (full BPTT) or ``K >= 1``: chunked truncated BPTT, as
+            :func:`numrnn.training.tbptt_train` runs it.  The sequence is cut into
+            chunks of ``K`` steps (``t = 1..K``, ``K+1..2K``, ...; the last may be
+            shorter); the forward carries the state across, the backward does not:
+            at ``t = K, 2K, ... < T`` the gradient step ``t+1`` sends back
+            (:math:`\partial L/\partial h_t`, and :math:`\partial L/\partial c_t`
+            for the LSTM) is set to zero.  The dropped values are kept as
+            ``backward[t - 1]["dh_cut"]`` (``"dc_cut"``), the full BPTT's
+            :math:`\partial L/\partial h_t` as ``"dh_full"`` and its parameter
+            gradients as ``full_grads``.  ``K >= T`` cuts nothing: the full trace.
+        check: also compute ``numeric_grads``, the central differences of the loss
+            the gradients are exact for (:mod:`numrnn.trace_fd`: :math:`L` itself
+            without cuts; with cuts, each chunk's loss from its incoming state held
+            fixed), ``2 x (number of parameter entries)`` extra forward passes.
 
     Returns:
         A :class:`Trace`.
 
     Raises:
         ValueError: an unknown kind, loss or nonlinearity; empty or non-finite
-            inputs; weights or states of the wrong shape, or unknown weight names.
-        TypeError: inputs or weights that are not numbers.
+            inputs; weights or states of the wrong shape, or unknown weight names;
+            ``truncate`` not an integer >= 1.
+        TypeError: inputs or weights that are not numbers; ``check`` not a bool.
     """
     kind = _check_kind(kind)
+    if truncate is not None:
+        truncate = _check_size("truncate", truncate)
+    if not isinstance(check, bool):
+        raise TypeError(f"check must be True or False; got {check!r}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {loss!r}")
     x = _check_inputs(inputs)  # (T, D)
@@ -147,11 +184,39 @@ def trace(
     c0 = _check_state("c0", c0, H) if kind == "lstm" else None
 
     tr = Trace(kind, nonlinearity, x, W, h0, c0, loss)
+    tr.forward, caches = _forward(kind, x, W, h0, c0, nonlinearity)
+    hs = [s["h"] for s in tr.forward]
+    tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
+
+    # Chunks of `truncate` steps (chunked truncated BPTT): the gradient that step t+1
+    # sends back to step t is dropped at the last step t of every chunk but the last.
+    K = T if truncate is None else truncate
+    cuts = list(range(K - 1, T - 1, K))  # 0-based steps whose dh_next is cut
+    tr.truncate, tr.cuts = truncate, [t + 1 for t in cuts]
+    tr.backward, tr.step_grads, tr.dh0, tr.dc0 = _backward(kind, caches, loss, H, cuts)
+    tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
+    if cuts:
+        full, full_grads, _, _ = _backward(kind, caches, loss, H, [])
+        tr.full_grads = {k: sum(g[k] for g in full_grads) for k in _PARAMS if k in W}
+        for rec, rec_full in zip(tr.backward, full):
+            rec["dh_full"] = rec_full["dh"]
+    if check:
+        # the state each chunk starts from, as this forward computed it, then held fixed
+        after = [(t + 1, tr.forward[t]["h"], tr.forward[t].get("c")) for t in cuts]
+        starts = [(0, h0, c0)] + after
+        tr.numeric_grads = TF.numeric_gradients(kind, x, W, starts, loss, nonlinearity)
+        _, size = TF.objective(kind, x, W, starts, loss, nonlinearity, terms=True)
+        tr.fd_eps, tr.fd_noise = TF.EPS, TF.rounding_noise(size)
+    return tr
+
+
+def _forward(kind, x, W, h0, c0, nonlinearity):
+    """Run the steps t = 1 .. T; returns (one record per step, the steps' caches)."""
     # Every number comes from the reference's step pair (numrnn/reference/), which
     # stores its intermediate quantities in the ``record`` dict it is given.
-    caches = []
+    records, caches = [], []
     h, c = h0[None], None if c0 is None else c0[None]  # (1, H): a batch of one row
-    for t in range(T):
+    for t in range(x.shape[0]):
         rec = {"x": x[t], "h_prev": h}
         xt = x[t][None]  # (1, D)
         if kind == "rnn":
@@ -162,19 +227,26 @@ def trace(
         else:
             h, cache = R.gru_step_forward(xt, h, W, record=rec)
         rec["h"] = h
-        tr.forward.append(_one_row(rec))
+        records.append(_one_row(rec))
         caches.append(cache)
+    return records, caches
 
-    hs = [s["h"] for s in tr.forward]
-    tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
 
-    # Backward through time: t = T .. 1, carrying dh_next (and dc_next) from step t+1,
-    # as numrnn.reference's *_backward loops do, with the loss's own part split out.
-    tr.backward = [None] * T
-    tr.step_grads = [None] * T
+def _backward(kind, caches, loss, H, cuts):
+    """Backpropagate through the cached steps, t = T .. 1; ``cuts``: 0-based steps whose
+    gradient from t+1 is dropped.  Returns (records, step gradients, dh0, dc0)."""
+    T = len(caches)
+    # Carrying dh_next (and dc_next) from step t+1, as numrnn.reference's *_backward
+    # loops do, with the loss's own part split out.
+    records, step_grads = [None] * T, [None] * T
     dh_next = np.zeros((1, H))
     dc_next = np.zeros((1, H)) if kind == "lstm" else None
     for t in reversed(range(T)):
+        cut = {}
+        if t in cuts:  # the chunk boundary: what step t+1 sent back is discarded
+            cut["dh_cut"], dh_next = dh_next, np.zeros((1, H))
+            if dc_next is not None:
+                cut["dc_cut"], dc_next = dc_next, np.zeros((1, H))
         dh_loss = np.ones(H) if (loss == "sum" or t == T - 1) else np.zeros(H)
         dh = dh_next + dh_loss  # (1, H) everything that reaches h_t
         rec = {"dh_loss": dh_loss, "dh_next": dh_next, "dh": dh}
@@ -187,13 +259,12 @@ def trace(
             )
         else:
             dx, dh_prev, grads = R.gru_step_backward(dh, caches[t], record=rec)
-        tr.backward[t] = _one_row(rec)
-        tr.step_grads[t] = grads
+        rec.update(cut)
+        records[t] = _one_row(rec)
+        step_grads[t] = grads
         dh_next = dh_prev
-    tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
-    tr.dh0 = dh_next[0].copy()
-    tr.dc0 = None if dc_next is None else dc_next[0].copy()
-    return tr
+    dc0 = None if dc_next is None else dc_next[0].copy()
+    return records, step_grads, dh_next[0].copy(), dc0
 
 
 def _one_row(record):
@@ -201,110 +272,6 @@ def _one_row(record):
     return {
         k: np.array(v[0] if np.ndim(v) == 2 else v, dtype=np.float64) for k, v in record.items()
     }
-
-
-# -- argument checks ------------------------------------------------------------------------------
-
-
-def _check_kind(kind):
-    if not isinstance(kind, str) or kind.lower() not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
-    return kind.lower()
-
-
-def _check_size(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    return int(value)
-
-
-def _as_float_array(name, value):
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"{name} must be numbers (nested lists or an array); got {value!r}"
-        ) from err
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite numbers; got {arr.tolist()}")
-    return arr
-
-
-def _check_inputs(inputs):
-    x = _as_float_array("inputs", inputs)
-    if x.ndim == 1:
-        x = x[:, None]  # T scalar inputs
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ValueError(
-            f"inputs must be T >= 1 numbers or a (T, D) nested list; got shape {x.shape}"
-        )
-    return x
-
-
-def _check_state(name, value, H):
-    if value is None:
-        return np.zeros(H)
-    s = _as_float_array(name, value).reshape(-1)
-    if s.shape != (H,):
-        raise ValueError(f"{name} must hold hidden_size = {H} numbers; got {s.size}")
-    return s
-
-
-def _check_weights(kind, weights, D, hidden_size):
-    """Validate a weights dict; return (weights as float64 arrays, H, extra keys)."""
-    if not isinstance(weights, dict):
-        raise TypeError(
-            f"weights must be a dict of name -> nested lists; got {type(weights).__name__}"
-        )
-    G1 = len(_GATES[kind])
-    extra_names = ("h0", "c0", "nonlinearity")
-    W, extra = {}, {}
-    for key, value in weights.items():
-        name = key[:-3] if isinstance(key, str) and key.endswith("_l0") else key
-        if name in extra_names:
-            extra[name] = value
-        elif name in _PARAMS:
-            W[name] = _as_float_array(key, value)
-        else:
-            raise ValueError(
-                f"unknown weight name {key!r}; expected {', '.join(_PARAMS)} "
-                f"(optionally with the suffix _l0) or {', '.join(extra_names)}"
-            )
-    missing = [n for n in ("weight_ih", "weight_hh") if n not in W]
-    if missing:
-        raise ValueError(f"weights for a {kind.upper()} must include {' and '.join(missing)}")
-    if ("bias_ih" in W) != ("bias_hh" in W):
-        raise ValueError("weights must include both bias_ih and bias_hh, or neither (no bias)")
-    whh = W["weight_hh"]
-    if hidden_size is not None:
-        H = _check_size("hidden_size", hidden_size)
-    elif whh.ndim == 2:
-        H = whh.shape[1]
-    else:
-        H = int(round(math.sqrt(whh.size / G1)))
-    G = G1 * H
-    for name, shape in (
-        ("weight_ih", (G, D)),
-        ("weight_hh", (G, H)),
-        ("bias_ih", (G,)),
-        ("bias_hh", (G,)),
-    ):
-        if name not in W:
-            continue
-        arr = W[name]
-        if arr.shape != shape:
-            if arr.ndim <= 1 and arr.size == G * (
-                D if name == "weight_ih" else H if name == "weight_hh" else 1
-            ):
-                arr = arr.reshape(shape)
-            else:
-                gates = f"{G1} gate(s) x hidden size {H}"
-                raise ValueError(
-                    f"{kind.upper()} {name} must have shape {shape} ({gates}, input size {D}); "
-                    f"got {arr.shape}"
-                )
-        W[name] = arr
-    return W, H, extra
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -443,6 +410,20 @@ def _parser():
     p.add_argument(
         "--nonlinearity", choices=("tanh", "relu"), default=None, help="RNN only (default tanh)"
     )
+    p.add_argument(
+        "--truncate",
+        metavar="K",
+        type=int,
+        default=None,
+        help="chunked truncated BPTT: cut the backward every K steps (an integer >= 1; "
+        "K >= T cuts nothing), show what is dropped and the full gradient beside it",
+    )
+    p.add_argument(
+        "--no-check",
+        action="store_true",
+        help="leave out the finite-difference column (numeric) and its relative error, "
+        "which cost two forward passes per parameter entry",
+    )
     return p
 
 
@@ -452,6 +433,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not 0 <= args.precision <= 17:
         parser.error(f"--precision must be in [0, 17]; got {args.precision}")
+    if args.truncate is not None and args.truncate < 1:
+        parser.error(f"--truncate must be an integer >= 1 (steps per chunk); got {args.truncate}")
     if args.nonlinearity is not None and args.kind != "rnn":
         parser.error("--nonlinearity applies to the rnn only")
     try:
@@ -472,6 +455,8 @@ def main(argv=None):
             hidden_size=args.hidden_size,
             loss=args.loss,
             nonlinearity=args.nonlinearity,
+            truncate=args.truncate,
+            check=not args.no_check,
         )
     except (TypeError, ValueError) as err:
         parser.error(str(err))

@@ -36,6 +36,12 @@ class Trace:
         step_grads: ``T`` dicts of each step's contribution to every parameter gradient.
         grads: the parameter gradients (sums of ``step_grads``); dh0, dc0: the
             gradients of the initial states.
+        truncate: None (full BPTT) or the chunk length ``K`` of truncated BPTT;
+            cuts: the steps ``t`` (from 1) whose gradient from ``t+1`` was dropped;
+            full_grads: with cuts, the full BPTT's parameter gradients, else None.
+        numeric_grads: central differences of the loss the gradients are exact for,
+            or None (not computed); fd_eps: their step; fd_noise: their rounding
+            noise :math:`u S / \varepsilon` (:mod:`numrnn.trace_fd`).
     """
 
     kind: str
@@ -52,6 +58,12 @@ class Trace:
     grads: dict = field(default_factory=dict)
     dh0: np.ndarray | None = None
     dc0: np.ndarray | None = None
+    truncate: int | None = None
+    cuts: list = field(default_factory=list)
+    full_grads: dict | None = None
+    numeric_grads: dict | None = None
+    fd_eps: float | None = None
+    fd_noise: float | None = None
 
     @property
     def hidden_size(self):
@@ -87,6 +99,10 @@ class Trace:
 
 
 def _fmt(v, precision):
+    if v is None:  # a quantity the step does not have (e.g. a cut at another step)
+        return "-"
+    if isinstance(v, str):  # formatted by the caller (a relative error)
+        return v
     v = float(v)
     if v == 0:
         return f"{0.0:.{precision}f}"
@@ -130,13 +146,14 @@ def _quantity_rows(steps, spec):
             rows.append(("", [], ""))
             continue
         key, label, note = item
-        per_step = [np.asarray(s[key]).reshape(-1) for s in steps]
-        n = per_step[0].size
+        per_step = [np.asarray(s[key]).reshape(-1) if key in s else None for s in steps]
+        n = next(v.size for v in per_step if v is not None)
         if "{j}" not in label:
             label += "{j}"
         for j in range(n):
             lab = label.replace("{j}", "" if n == 1 else f"[{j}]")
-            rows.append((lab, [v[j] for v in per_step], note if j == 0 else ""))
+            vals = [None if v is None else v[j] for v in per_step]
+            rows.append((lab, vals, note if j == 0 else ""))
     return rows
 
 
@@ -178,6 +195,22 @@ def _forward_spec(kind, nonlinearity):
         None,
         ("h", "h_t", "(1 - z) * n + z * h_{t-1}"),
     ]
+
+
+def _truncated_spec(spec):
+    """The backward rows with, after the carried gradients, what a cut drops and the
+    full BPTT's dL/dh_t for comparison."""
+    out = []
+    for item in spec:
+        out.append(item)
+        key = item[0] if item else None
+        if key == "dh_next":
+            out.append(("dh_cut", "dL/dh_t{j} dropped", "cut: what step t+1 sent back, discarded"))
+        elif key == "dh":
+            out.append(("dh_full", "dL/dh_t{j} full BPTT", "the same without truncation"))
+        elif key == "dc_next":
+            out.append(("dc_cut", "dL/dc_t{j} dropped", "cut: what step t+1 sent back, discarded"))
+    return out
 
 
 def _backward_spec(kind, nonlinearity, loss_kind):
@@ -274,30 +307,9 @@ def _param_rows(W, kind, H, precision):
     return lines
 
 
-def format_trace(tr, precision=4):
-    """The trace as text: equations, weights, forward table, loss, backward tables.
-
-    Columns of the step tables are time steps: ``t = 1 .. T`` for the forward and
-    ``t = T .. 1`` (the order BPTT visits them) for the backward.  Numbers are
-    printed with ``precision`` decimals (scientific notation when smaller than
-    ``10**-precision``).
-
-    Raises:
-        TypeError: ``tr`` is not a :class:`Trace`.
-        ValueError: ``precision`` is not an integer in [0, 17].
-    """
-    if not isinstance(tr, Trace):
-        raise TypeError(
-            f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}"
-        )
-    if (
-        isinstance(precision, bool)
-        or not isinstance(precision, (int, np.integer))
-        or not 0 <= precision <= 17
-    ):
-        raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
+def _header_lines(tr, p):
+    """The title, the equations, the weights (also as JSON), the initial state, the inputs."""
     kind, H, D, T = tr.kind, tr.hidden_size, tr.input_size, tr.seq_len
-    p = precision
     out = []
     bias = "" if "bias_ih" in tr.weights else ", no bias"
     out.append(
@@ -327,6 +339,34 @@ def format_trace(tr, precision=4):
     out.append(f"Inputs: {xs}")
     out.append("")
 
+    return out
+
+
+def format_trace(tr, precision=4):
+    """The trace as text: equations, weights, forward table, loss, backward tables.
+
+    Columns of the step tables are time steps: ``t = 1 .. T`` for the forward and
+    ``t = T .. 1`` (the order BPTT visits them) for the backward.  Numbers are
+    printed with ``precision`` decimals (scientific notation when smaller than
+    ``10**-precision``).
+
+    Raises:
+        TypeError: ``tr`` is not a :class:`Trace`.
+        ValueError: ``precision`` is not an integer in [0, 17].
+    """
+    if not isinstance(tr, Trace):
+        raise TypeError(
+            f"format_trace expects a Trace (from numrnn.trace.trace); got {type(tr).__name__}"
+        )
+    if (
+        isinstance(precision, bool)
+        or not isinstance(precision, (int, np.integer))
+        or not 0 <= precision <= 17
+    ):
+        raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
+    kind, H, T = tr.kind, tr.hidden_size, tr.seq_len
+    p = precision
+    out = _header_lines(tr, p)
     fcols = [f"t={t + 1}" for t in range(T)]
     out.append("FORWARD (one column per time step)")
     out.append(_table(fcols, _quantity_rows(tr.forward, _forward_spec(kind, tr.nonlinearity)), p))
@@ -351,21 +391,61 @@ def format_trace(tr, precision=4):
 
     order = list(reversed(range(T)))
     bcols = [f"t={t + 1}" for t in order]
+    if tr.truncate is not None:
+        out.extend(_truncation_lines(tr))
+    spec = _backward_spec(kind, tr.nonlinearity, tr.loss_kind)
+    if tr.cuts:
+        spec = _truncated_spec(spec)
     out.append("BACKWARD (columns in the order BPTT visits the steps: t = T .. 1)")
-    out.append(
-        _table(
-            bcols,
-            _quantity_rows(
-                [tr.backward[t] for t in order], _backward_spec(kind, tr.nonlinearity, tr.loss_kind)
-            ),
-            p,
-        )
-    )
+    out.append(_table(bcols, _quantity_rows([tr.backward[t] for t in order], spec), p))
     out.append("")
+    out.extend(_gradient_table(tr, order, bcols, p))
+    out.append("")
+    tail = "Gradient of the initial state: " + ", ".join(
+        f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else f"dL/dh_0[{j}] = {_fmt(v, p)}"
+        for j, v in enumerate(tr.dh0)
+    )
+    if tr.dc0 is not None:
+        tail += ", " + ", ".join(
+            f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
+            for j, v in enumerate(tr.dc0)
+        )
+    out.append(tail)
+    if tr.numeric_grads is not None:
+        out.append("")
+        out.extend(_check_lines(tr))
+    return "\n".join(out)
 
-    out.append("PARAMETER GRADIENTS (each step's contribution, then the total over steps)")
+
+def _truncation_lines(tr):
+    """The TRUNCATION section: the chunks, the cuts, and what the gradients are exact for."""
+    K, T = tr.truncate, tr.seq_len
+    if not tr.cuts:
+        return [f"TRUNCATION  K = {K} >= T = {T}: one chunk, nothing is cut (full BPTT)", ""]
+    chunks = ", ".join(f"{s}..{min(s + K - 1, T)}" for s in range(1, T + 1, K))
+    at = ", ".join(map(str, tr.cuts))
+    carried = "dL/dh_t" + (" and dL/dc_t" if tr.kind == "lstm" else "")
+    return [
+        f"TRUNCATION  K = {K}: chunked truncated BPTT (as numrnn.training.tbptt_train runs it),",
+        f"  chunks t = {chunks}.  The forward carries the state across chunks; the backward",
+        f"  does not: at t = {at}, the {carried} that step t+1 sends back is set to 0",
+        "  (row 'from t+1'); the 'dropped' rows show the value discarded.  The gradients are",
+        "  then exact for L_K = sum over chunks of the chunk's loss, each chunk run from its",
+        "  incoming state held fixed (h.detach() in PyTorch), not for L: L_K has the value of L",
+        "  at these weights, not its derivatives.  Column 'dropped' = full BPTT - total: the",
+        "  terms of the full gradient whose path crosses a cut.",
+        "",
+    ]
+
+
+def _gradient_table(tr, order, bcols, p):
+    """PARAMETER GRADIENTS: per step, the total, and (when computed) the central
+    difference with its relative error, and with cuts the full BPTT and the difference."""
+    kind, H, gates = tr.kind, tr.hidden_size, _GATES[tr.kind]
+    check, cut = tr.numeric_grads is not None, bool(tr.cuts)
+    cols = bcols + ["total"] + (["numeric", "rel err"] if check else [])
+    cols += ["full BPTT", "dropped"] if cut else []
     rows = []
-    gates = _GATES[kind]
     for name in _PARAMS:
         if name not in tr.grads:
             continue
@@ -385,19 +465,31 @@ def format_trace(tr, precision=4):
             }[name]
         for idx in np.ndindex(*total.shape):
             lab = _entry_label(name, gates, H, *idx)
-            vals = [tr.step_grads[t][name][idx] for t in order] + [total[idx]]
+            a = total[idx]
+            vals = [tr.step_grads[t][name][idx] for t in order] + [a]
+            if check:
+                n = tr.numeric_grads[name][idx]
+                rel = abs(a - n) / max(abs(a), abs(n), tr.fd_noise)
+                vals += [n, f"{rel:.1e}" if rel else "0"]
+            if cut:
+                vals += [tr.full_grads[name][idx], tr.full_grads[name][idx] - a]
             rows.append((lab, vals, note))
             note = ""
-    out.append(_table(bcols + ["total"], rows, p))
-    out.append("")
-    tail = "Gradient of the initial state: " + ", ".join(
-        f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else f"dL/dh_0[{j}] = {_fmt(v, p)}"
-        for j, v in enumerate(tr.dh0)
-    )
-    if tr.dc0 is not None:
-        tail += ", " + ", ".join(
-            f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
-            for j, v in enumerate(tr.dc0)
-        )
-    out.append(tail)
-    return "\n".join(out)
+    head = "PARAMETER GRADIENTS (each step's contribution, then the total over steps"
+    head += ", truncated)" if cut else ")"
+    return [head, _table(cols, rows, p)]
+
+
+def _check_lines(tr):
+    """The footer that says what the numeric column is and how to read the relative error."""
+    of = "L_K (the truncated objective above)" if tr.cuts else "L (the loss above)"
+    return [
+        f"numeric: central differences of {of}, one entry w at a time,",
+        f"  in float64: (L(w + eps) - L(w - eps)) / (2 eps) with eps = {tr.fd_eps:g}, which balances the",
+        "  truncation error eps^2 |L'''| / 6 against the rounding error u S / eps (u = 2^-52,",
+        "  S = the sum of the absolute values of the loss's terms): both near 1e-10 relative.",
+        "rel err: |total - numeric| / max(|total|, |numeric|, noise), noise = u S / eps = "
+        f"{tr.fd_noise:.1e}:",
+        "  about 1e-8 or less when the backward is right (most near 1e-10; more for entries",
+        "  close to the noise); a wrong term shows as 1e-3 and more.",
+    ]

@@ -131,8 +131,14 @@ def forward_ref(kind, xs, h0=0.0, c0=0.0):
 # -- torch autograd references on the same scalar equations ------------------------------------
 
 
-def torch_ref(kind, xs, h0, c0, loss):
-    """Gradients of every intermediate (retain_grad), of the parameters and of h0/c0/x."""
+def torch_ref(kind, xs, h0, c0, loss, truncate=None):
+    """Gradients of every intermediate (retain_grad), of the parameters and of h0/c0/x.
+
+    With ``truncate=K`` the state is detached at the start of every chunk of ``K`` steps
+    (``h.detach()``, as truncated BPTT is written in PyTorch); the detached copies are
+    leaves, and their ``.grad`` is what the next step sent back and truncation dropped,
+    returned as ``cut`` (step t, counted from 1, -> (dL/dh_t, dL/dc_t or None)).
+    """
     torch = pytest.importorskip("torch")
     d = torch.float64
     wi, wh, bi, bh = (torch.tensor(v, dtype=d, requires_grad=True) for v in scalars(kind))
@@ -140,8 +146,12 @@ def torch_ref(kind, xs, h0, c0, loss):
     c = torch.tensor(c0, dtype=d, requires_grad=True)
     h_init, c_init = h, c
     x = [torch.tensor(v, dtype=d, requires_grad=True) for v in xs]
-    steps = []
+    steps, cut_leaves = [], {}
     for t in range(len(xs)):
+        if truncate is not None and t > 0 and t % truncate == 0:
+            h = h.detach().requires_grad_(True)
+            c = c.detach().requires_grad_(True)
+            cut_leaves[t] = (h, c)  # the state after step t (from 1), cut
         s = {}
         if kind == "rnn":
             s["a"] = wi[0] * x[t] + bi[0] + wh[0] * h + bh[0]
@@ -168,7 +178,11 @@ def torch_ref(kind, xs, h0, c0, loss):
         h = s["h"]
     L = sum(s["h"] for s in steps) if loss == "sum" else steps[-1]["h"]
     L.backward()
-    per_step = [{k: v.grad.item() for k, v in s.items()} for s in steps]
+
+    def grad(v):  # no gradient at all: a node the truncated loss does not reach
+        return 0.0 if v.grad is None else v.grad.item()
+
+    per_step = [{k: grad(v) for k, v in s.items()} for s in steps]
     params = {
         "weight_ih": wi.grad.numpy(),
         "weight_hh": wh.grad.numpy(),
@@ -179,9 +193,12 @@ def torch_ref(kind, xs, h0, c0, loss):
         "loss": L.item(),
         "steps": per_step,
         "params": params,
-        "dh0": h_init.grad.item(),
+        "dh0": grad(h_init),
         "dc0": None if c_init.grad is None else c_init.grad.item(),
-        "dx": [v.grad.item() for v in x],
+        "dx": [grad(v) for v in x],
+        "cut": {
+            t: (grad(h), None if kind != "lstm" else grad(c)) for t, (h, c) in cut_leaves.items()
+        },
     }
 
 
@@ -505,6 +522,7 @@ def test_cli_vector_inputs_and_state_dict_names(tmp_path):
         (["lstm", "--weights", "/nonexistent/w.json"], "cannot read"),
         (["lstm", "--precision", "40"], "--precision"),
         (["gru", "--nonlinearity", "relu"], "rnn only"),
+        (["rnn", "--truncate", "0"], "--truncate must be an integer >= 1"),
     ],
 )
 def test_cli_bad_arguments_exit_2(args, message):
@@ -526,3 +544,269 @@ def test_cli_bad_weights_exit_2(tmp_path, capsys):
         main(["rnn", "--weights", str(path)])
     assert info.value.code == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+# -- the finite-difference column ----------------------------------------------------------------
+#
+# The numeric column is a central difference in float64 with eps = 1e-5: its truncation
+# error eps^2 |L'''| / 6 and its rounding error u S / eps are both about 1e-10 of the O(1)
+# gradients of these small layers (the largest relative error measured over the three
+# kinds, both losses, hidden sizes 1 to 3 and the truncated objective was 1.6e-8, on an
+# entry of 1e-3 whose difference, 2e-11, is at the rounding noise).  FD_REL = 1e-6 leaves
+# a margin of 60, and a wrong term (a missing factor, a dropped path, O(1e-2) relative)
+# exceeds it ten-thousandfold.  FD_ABS covers entries near zero,
+# where only the rounding noise u S / eps (about 1e-10 here) is left.
+FD_REL, FD_ABS = 1e-6, 1e-9
+
+
+def cli_column(text, label, col):
+    """The number in column ``col`` (a header such as ``"numeric"``) of the gradient table."""
+    table = text.split("PARAMETER GRADIENTS")[1]
+    header = next(line for line in table.splitlines() if line.startswith("  quantity"))
+    end = header.index("  " + col + " ") + len(col) + 2  # the columns are right-aligned
+    for line in table.splitlines():
+        if line.startswith("  " + label + " "):
+            return line[:end].split()[-1]
+    raise AssertionError(f"no row {label!r} in\n{table}")
+
+
+@pytest.mark.parametrize("loss", ["sum", "last"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_numeric_column_agrees_with_autograd(kind, loss):
+    c0 = [C0] if kind == "lstm" else None
+    tr = trace(kind, INPUTS, WEIGHTS[kind], h0=[H0], c0=c0, loss=loss)
+    ref = torch_ref(kind, INPUTS, H0, C0, loss)
+    assert tr.fd_eps == 1e-5 and 0 < tr.fd_noise < 1e-9
+    for name, g in ref["params"].items():
+        np.testing.assert_allclose(
+            tr.numeric_grads[name].reshape(-1), g, rtol=FD_REL, atol=FD_ABS, err_msg=name
+        )
+        assert tr.numeric_grads[name].shape == tr.grads[name].shape
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_numeric_column_printed_beside_the_total(kind):
+    res = run_cli(kind, "--hidden-size", "2", "--inputs", "1,0;0,1;1,1", "--precision", "8")
+    assert res.returncode == 0, res.stderr
+    tr = trace(kind, [[1, 0], [0, 1], [1, 1]], hidden_size=2)
+    assert "numeric: central differences of L (the loss above)" in res.stdout
+    assert "eps = 1e-05" in res.stdout and f"u S / eps = {tr.fd_noise:.1e}" in res.stdout
+    gates = {"rnn": [""], "lstm": list("ifgo"), "gru": list("rzn")}[kind]
+    torch = pytest.importorskip("torch")
+    cell = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind]
+    cell = cell(2, 2).double()
+    with torch.no_grad():
+        for k, v in default_weights(kind, 2, 2).items():
+            getattr(cell, k).copy_(torch.from_numpy(v))
+    h = c = torch.zeros(1, 2, dtype=torch.float64)
+    L = 0
+    for xt in ([1.0, 0.0], [0.0, 1.0], [1.0, 1.0]):
+        xt = torch.tensor([xt], dtype=torch.float64)
+        if kind == "lstm":
+            h, c = cell(xt, (h, c))
+        else:
+            h = cell(xt, h)
+        L = L + h.sum()
+    L.backward()
+    for g, gate in enumerate(gates):
+        for j in range(2):
+            row = g * 2 + j
+            unit = f"{gate}{j}"
+            want = cell.weight_hh.grad[row, 1].item()
+            got = float(cli_column(res.stdout, f"weight_hh[{unit},1]", "numeric"))
+            assert got == pytest.approx(want, abs=0.51e-8)
+            assert float(cli_column(res.stdout, f"weight_hh[{unit},1]", "rel err")) < FD_REL
+            want = cell.bias_ih.grad[row].item()
+            assert float(cli_column(res.stdout, f"bias_ih[{unit}]", "numeric")) == pytest.approx(
+                want, abs=0.51e-8
+            )
+
+
+def test_rel_err_column_exposes_a_wrong_gradient():
+    """The column is |total - numeric| / max(...): a 1% error in one entry shows as 1e-2."""
+    tr = trace("lstm", INPUTS, WEIGHTS["lstm"], h0=[H0], c0=[C0])
+    tr.grads["weight_hh"] = tr.grads["weight_hh"] * np.array([[1.0], [1.01], [1.0], [1.0]])
+    text = format_trace(tr)
+    assert float(cli_column(text, "weight_hh[f,0]", "rel err")) == pytest.approx(0.01 / 1.01, 1e-3)
+    assert float(cli_column(text, "weight_hh[i,0]", "rel err")) < FD_REL
+
+
+def test_no_check_leaves_the_column_out():
+    tr = trace("gru", INPUTS, WEIGHTS["gru"], check=False)
+    assert tr.numeric_grads is None and tr.fd_eps is None
+    text = format_trace(tr)
+    assert "numeric" not in text and "rel err" not in text
+    assert "numeric" in format_trace(trace("gru", INPUTS, WEIGHTS["gru"]))
+    res = run_cli("gru", "--no-check")
+    assert res.returncode == 0 and "numeric" not in res.stdout
+    # with the check, only the gradient table grows (and a footer follows it)
+    full = run_cli("gru").stdout
+    head = res.stdout.split("PARAMETER GRADIENTS")[0]
+    assert full.split("PARAMETER GRADIENTS")[0] == head
+
+
+# -- truncated BPTT --------------------------------------------------------------------------------
+
+LONG = [1.0, -0.5, 2.0, 0.25, -1.5, 0.75, 1.25]  # T = 7: chunks of 3 are 1..3, 4..6, 7..7
+
+
+@pytest.mark.parametrize("loss", ["sum", "last"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_truncated_gradient_matches_detached_autograd(kind, loss):
+    """K < T: the truncated gradient is torch's with h.detach() at each chunk start; it
+    differs from the full one, which is kept beside it, and the cut values are shown."""
+    K, T = 3, len(LONG)
+    c0 = [C0] if kind == "lstm" else None
+    tr = trace(kind, LONG, WEIGHTS[kind], h0=[H0], c0=c0, loss=loss, truncate=K)
+    cut = torch_ref(kind, LONG, H0, C0, loss, truncate=K)
+    full = torch_ref(kind, LONG, H0, C0, loss)
+    assert tr.truncate == K and tr.cuts == [3, 6]
+    for name in cut["params"]:
+        np.testing.assert_allclose(tr.grads[name].reshape(-1), cut["params"][name], rtol=REL)
+        np.testing.assert_allclose(
+            tr.full_grads[name].reshape(-1), full["params"][name], rtol=REL, atol=1e-15
+        )
+    # the truncation matters here: the two gradients differ by far more than rounding
+    diff = max(np.abs(tr.full_grads[k] - tr.grads[k]).max() for k in tr.grads)
+    assert diff > 1e-4
+    for t in range(T):
+        got = tr.backward[t]
+        assert close(got["dh"], cut["steps"][t]["h"])
+        assert close(got["dh_full"], full["steps"][t]["h"])
+        if t + 1 in tr.cuts:  # the carried gradient is zero, and what was dropped is shown
+            assert got["dh_next"][0] == 0.0
+            assert close(got["dh_cut"], cut["cut"][t + 1][0])
+            if kind == "lstm":
+                assert got["dc_next"][0] == 0.0
+                assert close(got["dc_cut"], cut["cut"][t + 1][1])
+            else:
+                assert "dc_cut" not in got
+        else:
+            assert "dh_cut" not in got
+    assert close(tr.dh0, cut["dh0"])
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_truncated_numeric_column_checks_the_truncated_objective(kind):
+    """With cuts the numeric column differentiates L_K (chunks from frozen states), which
+    the truncated gradient is exact for; central differences of the full L are not."""
+    c0 = [C0] if kind == "lstm" else None
+    tr = trace(kind, LONG, WEIGHTS[kind], h0=[H0], c0=c0, truncate=3)
+    cut = torch_ref(kind, LONG, H0, C0, "sum", truncate=3)
+    full = trace(kind, LONG, WEIGHTS[kind], h0=[H0], c0=c0)
+    worst = 0.0
+    for name, g in cut["params"].items():
+        np.testing.assert_allclose(
+            tr.numeric_grads[name].reshape(-1), g, rtol=FD_REL, atol=FD_ABS, err_msg=name
+        )
+        err = np.abs(full.numeric_grads[name] - tr.grads[name])
+        worst = max(worst, float(err.max() / np.abs(full.numeric_grads[name]).max()))
+    assert worst > 1e-3  # the full loss's differences do not check the truncated gradient
+    text = format_trace(tr)
+    assert "numeric: central differences of L_K (the truncated objective above)" in text
+    assert "exact for L_K = sum over chunks" in text
+
+
+def test_truncated_tables_show_the_cut():
+    res = run_cli("lstm", "--inputs", ",".join(map(str, LONG)), "--truncate", "3")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "TRUNCATION  K = 3" in out and "chunks t = 1..3, 4..6, 7..7" in out
+    assert "at t = 3, 6, the dL/dh_t and dL/dc_t that step t+1 sends back is set to 0" in out
+    tr = trace("lstm", LONG, truncate=3)
+    plain = json.loads(json.dumps(tr.as_dict()))
+    assert plain["truncate"] == 3 and plain["cuts"] == [3, 6] and plain["fd_eps"] == 1e-5
+    np.testing.assert_allclose(
+        plain["numeric_grads"]["weight_hh"], tr.grads["weight_hh"], rtol=FD_REL, atol=FD_ABS
+    )
+    # columns t = 7 .. 1: the carried gradients are 0 at t = 7 (the end) and at the cuts
+    back = [tr.backward[t] for t in reversed(range(7))]
+    assert row(out, "dL/dh_t from t+1", 7) == pytest.approx(
+        [b["dh_next"][0] for b in back], abs=0.51e-4
+    )
+    for label in ("dL/dh_t from t+1", "dL/dc_t from t+1"):
+        vals = row(out, label, 7)
+        assert vals[0] == vals[1] == vals[4] == 0.0 and all(v != 0 for v in vals[2:4] + vals[5:])
+    for label, key in (("dL/dh_t dropped", "dh_cut"), ("dL/dc_t dropped", "dc_cut")):
+        line = next(s for s in out.splitlines() if s.startswith("  " + label + " "))
+        fields = line[len(label) + 2 :].split()[:7]
+        assert [f == "-" for f in fields] == [True, False, True, True, False, True, True]
+        assert float(fields[1]) == pytest.approx(tr.backward[5][key][0], abs=0.51e-4)
+        assert float(fields[4]) == pytest.approx(tr.backward[2][key][0], abs=0.51e-4)
+    for label in ("weight_ih[g,0]", "bias_hh[o]"):
+        name, idx = label.split("[")[0], {"g": 2, "o": 3}[label[-4 if "," in label else -2]]
+        total = float(cli_column(out, label, "total"))
+        full = float(cli_column(out, label, "full BPTT"))
+        dropped = float(cli_column(out, label, "dropped"))
+        assert full == pytest.approx(tr.full_grads[name].reshape(-1)[idx], abs=0.51e-4)
+        assert dropped == pytest.approx(
+            (tr.full_grads[name] - tr.grads[name]).reshape(-1)[idx], abs=0.51e-4
+        )
+        assert total == pytest.approx(tr.grads[name].reshape(-1)[idx], abs=0.51e-4)
+        assert float(cli_column(out, label, "rel err")) < FD_REL
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_truncate_at_least_T_is_the_full_trace(kind):
+    full = trace(kind, INPUTS, WEIGHTS[kind])
+    text = format_trace(full)
+    for K in (len(INPUTS), len(INPUTS) + 5):
+        tr = trace(kind, INPUTS, WEIGHTS[kind], truncate=K)
+        assert tr.cuts == [] and tr.full_grads is None
+        for name in full.grads:
+            assert np.array_equal(tr.grads[name], full.grads[name])
+            assert np.array_equal(tr.numeric_grads[name], full.numeric_grads[name])
+        for a, b in zip(tr.backward, full.backward):
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+        note = (
+            f"TRUNCATION  K = {K} >= T = {len(INPUTS)}: one chunk, nothing is cut (full BPTT)\n\n"
+        )
+        assert format_trace(tr) == text.replace("BACKWARD (", note + "BACKWARD (", 1)
+    res = run_cli(kind, "--truncate", "3")  # the default inputs have T = 3
+    assert res.returncode == 0, res.stderr
+    note = "TRUNCATION  K = 3 >= T = 3: one chunk, nothing is cut (full BPTT)\n\n"
+    assert note in res.stdout and res.stdout.replace(note, "") == run_cli(kind).stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--truncate", "0"], "--truncate must be an integer >= 1 (steps per chunk); got 0"),
+        (["--truncate=-2"], "--truncate must be an integer >= 1 (steps per chunk); got -2"),
+        (["--truncate", "2.5"], "argument --truncate: invalid int value: '2.5'"),
+        (["--truncate", "two"], "argument --truncate: invalid int value: 'two'"),
+        (["--truncate"], "argument --truncate: expected one argument"),
+    ],
+)
+def test_cli_bad_truncate_exit_2(args, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["rnn", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"truncate": 0}, ValueError, "truncate must be an integer >= 1; got 0"),
+        ({"truncate": 1.5}, ValueError, "truncate must be an integer >= 1"),
+        ({"truncate": True}, ValueError, "truncate must be an integer >= 1"),
+        ({"check": "yes"}, TypeError, "check must be True or False"),
+    ],
+)
+def test_bad_truncate_and_check_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        trace("rnn", [1.0, 2.0], **kwargs)
+
+
+def test_readme_shows_real_output():
+    """The README's trace excerpts are lines of the real output (formula column cut)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
+        readme = fh.read()
+    for command in ("rnn`:", "rnn --inputs 1,2,3,4 --truncate 2`"):
+        block = readme.split("`python -m numrnn.trace " + command)[1].split("```")[1]
+        out = run_cli(*command.rstrip(":`").split()).stdout.splitlines()
+        for line in block.strip("\n").splitlines():
+            assert any(o.startswith(line.rstrip()) for o in out), line

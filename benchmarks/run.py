@@ -45,7 +45,7 @@ RECURRENT = ("rnn", "lstm", "gru")
 EXTRAS = ("adam", "xent")
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 # What BPTT must keep, in units of H per (step, batch row), and the initial states
-# (the functional modules' docstrings): RNN h_t; LSTM i, f, g, o, c_t, h_t;
+# (the kernels' docstrings, numrnn/kernels/): RNN h_t; LSTM i, f, g, o, c_t, h_t;
 # GRU r, z, n, u = W_hn h + b_hn, h_t.
 MIN_PER_STEP = {"rnn": 1, "lstm": 6, "gru": 5}
 MIN_INITIAL = {"rnn": 1, "lstm": 2, "gru": 1}

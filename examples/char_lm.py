@@ -6,6 +6,7 @@
     python examples/char_lm.py --text my.txt --sample 500 --temperature 0.7 --prime "ROMEO:"
     python examples/char_lm.py --resume runs/char_lm/checkpoint.npz --minutes 1
     python examples/char_lm.py generate --checkpoint runs/char_lm/checkpoint.npz --prime "JULIET:"
+    torchrun --standalone --nproc_per_node 2 examples/char_lm.py --distributed
 
 The text is split into a training part and a held-out part (the last
 ``--val-fraction`` of the corpus, i.e. plays the model never trains on).  Training
@@ -21,6 +22,7 @@ configuration) is replaced only by a run with more training steps, unless
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 import time
@@ -44,7 +46,9 @@ from _cli import (
 )
 
 import numrnn
+from numrnn import distributed
 from numrnn.data import CharVocab, load_text, sequential_partition
+from numrnn.distributed import DataParallel
 from numrnn.models import CharLM
 from numrnn.plotting import moving_average, pyplot
 from numrnn.training import evaluate_lm, progress, tbptt_train
@@ -118,6 +122,17 @@ def build_parser():
     )
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the processes torchrun starts; --batch-size is the global batch",
+    )
+    p.add_argument(
+        "--dist-timeout",
+        type=positive_float,
+        default=300.0,
+        help="seconds a process waits for the others before it fails (--distributed)",
+    )
     return p
 
 
@@ -234,46 +249,61 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
         step, history = int(meta["step"]), meta["history"]
         print(f"resumed from {resume} at step {step}")
     first_step = step
+    dp = DataParallel(model) if args.distributed else None  # rank 0's parameters to every rank
+    is_main = dp is None or dp.is_main
     val_stream = sequential_partition(val_ids[: args.val_chars + 1], 16, args.seq_len)
     state, spent, epoch, running = None, 0.0, 0, None
-    bar = progress(total=None, desc=f"{name} ({cell} x{num_layers})", unit="step")
+    bar = progress(
+        total=None, desc=f"{name} ({cell} x{num_layers})", unit="step", disable=not is_main
+    )
 
     def on_step(_, loss):
         nonlocal step, running
+        out_of_time = False
+        if dp is not None:  # the mean loss of all shards; stop together when one runs out of time
+            loss, out_of_time = dp.agree(loss, time.perf_counter() - t0 >= seconds - spent)
         step += 1
         running = loss if running is None else 0.98 * running + 0.02 * loss
         history["step"].append(step)
         history["loss"].append(loss)
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}")
-        return step % args.eval_every == 0
+        return step % args.eval_every == 0 or out_of_time
 
     while spent < seconds and epoch < args.epochs:
         chunks = iter(sequential_partition(train_ids, args.batch_size, args.seq_len, rng=rng))
+        if dp is not None:
+            chunks = dp.shard(chunks)  # this process's block of the batch_size streams
         while (
             spent < seconds
         ):  # one pass over the text, paused for validation every eval_every steps
             t0 = time.perf_counter()
             _, state, stopped = tbptt_train(
-                model,
+                dp or model,
                 chunks,
                 opt,
                 state=state,
                 clip_norm=args.clip,
                 on_step=on_step,
-                time_budget=seconds - spent,
+                time_budget=seconds - spent if dp is None else None,  # else on_step decides
             )
             spent += time.perf_counter() - t0  # training time only: evaluation is not counted
+            if dp is not None:
+                spent = dp.max(spent)  # one clock for all processes, so all leave the loop together
             if not stopped:
                 break  # the pass is over
-            if step % args.eval_every == 0:
+            if step % args.eval_every == 0 and is_main:
                 _, ppl = evaluate_lm(model, val_stream)
                 history["val_step"].append(step)
                 history["val_ppl"].append(ppl)
                 bar.set_postfix(loss=f"{running:.3f}", val_ppl=f"{ppl:.2f}")
+            if dp is not None:
+                spent = dp.max(spent)  # the others wait here while rank 0 evaluates (not timed)
         epoch += 1
         state = None  # a new pass cuts the text at a new offset: start the streams afresh
     bar.close()
+    if not is_main:
+        return None, model, history  # rank 0 evaluates and writes the checkpoint
     _, ppl = evaluate_lm(model, val_stream)
     history["val_step"].append(step)
     history["val_ppl"].append(ppl)
@@ -349,6 +379,7 @@ def generate_text(model, vocab, prime, length, temperature, top_k=None, seed=0, 
 
 def main(argv=None):
     args = parse_args(argv)
+    rank = start_distributed(args) if args.distributed else 0
     text, train_text, val_text = load_corpus(args)
     vocab = CharVocab.build(text, pad_token=None, unk_token=None)
     train_ids, val_ids = vocab.encode(train_text), vocab.encode(val_text)
@@ -381,6 +412,8 @@ def main(argv=None):
         )
         rows.append(row)
         histories[f"{cell} x{layers}"] = hist
+    if rank != 0:
+        return rows  # only rank 0 reports, plots and samples
     print("\n| model | layers | steps | train s | params | val perplexity |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -403,6 +436,30 @@ def main(argv=None):
     if not all(r["saved"] for r in rows):
         raise SystemExit(1)
     return rows
+
+
+# -- data-parallel training: torchrun --standalone --nproc_per_node N char_lm.py --distributed --
+# Every process runs this script.  They share the seed, so they build the same
+# model and cut the text into the same batch_size streams; each trains on its
+# block of batch_size / N streams, the gradients are averaged after each backward
+# (numrnn.distributed.DataParallel), and every process takes the same step.  The
+# checkpoint holds the model, not the processes: it resumes with any N.
+def start_distributed(args):
+    """Join torchrun's process group; return this process's rank."""
+    try:
+        rank, world = distributed.init_from_env(timeout=args.dist_timeout)
+    except (RuntimeError, ValueError) as err:
+        usage_error(PROG, f"argument --distributed: {err}")
+    atexit.register(distributed.shutdown)
+    if args.batch_size % world:
+        usage_error(
+            PROG,
+            f"argument --batch-size: {args.batch_size} must be a multiple of the number of "
+            f"processes ({world}) with --distributed",
+        )
+    distributed.quiet_unless_main(rank)
+    print(f"data parallel: {world} processes, {args.batch_size // world} streams each")
+    return rank
 
 
 # -- generate: sample from a saved checkpoint ---------------------------------------------

@@ -28,8 +28,9 @@ step by step, and checks the first-step formula above.  Part 2 trains both from 
 same initial weights on the same batches of the adding problem and reports the test
 MSE of each.  Writes ``gru_variants.png`` and ``gru_variants.json`` to ``--out``.
 
-The reset-before GRU runs here as :class:`numrnn.nn.Recurrent` over the reference
-step with ``reset_after=False`` (:mod:`numrnn.reference.gru`).
+Both run on the fast kernels (``numrnn.GRU(..., reset_after=False)``); part 1 also
+runs the reset-before GRU as :class:`numrnn.nn.Recurrent` over the readable reference
+step (:mod:`numrnn.reference.gru`) and prints how closely the fast kernel matches it.
 """
 
 from __future__ import annotations
@@ -88,13 +89,29 @@ def parse_args(argv=None):
 
 
 def pair(input_size, hidden_size, seed):
-    """``(reset after, reset before)`` GRUs holding the same weights, float64."""
+    """``(reset after, reset before)`` fast GRUs holding the same weights, float64."""
     after = numrnn.GRU(input_size, hidden_size, dtype=np.float64, seed=seed)
-    before = numrnn.nn.Recurrent(
-        GRU_RESET_BEFORE, input_size, hidden_size, dtype=np.float64, seed=seed + 1
-    )
+    before = numrnn.GRU(input_size, hidden_size, reset_after=False, dtype=np.float64, seed=seed)
     before.load_state_dict(after.state_dict())
     return after, before
+
+
+def reference_parity(before, x):
+    """Max normwise relative error of the fast reset-before GRU against the reference loop,
+    over the output and every gradient (float64; rounding only, ~1e-15)."""
+    ref = numrnn.nn.Recurrent(GRU_RESET_BEFORE, before.input_size, before.hidden_size,
+                              dtype=np.float64)  # fmt: skip
+    ref.load_state_dict(before.state_dict())
+    dout = np.random.default_rng(1).standard_normal((x.shape[0], x.shape[1], before.hidden_size))
+    errs = []
+    outs = [m(x)[0] for m in (before, ref)]
+    dxs = [m.backward(dout)[0] for m in (before, ref)]
+    pairs = [(outs[0], outs[1]), (dxs[0], dxs[1])]
+    ref_params = dict(ref.named_parameters())
+    pairs += [(p.grad, ref_params[n].grad) for n, p in before.named_parameters()]
+    for a, b in pairs:
+        errs.append(float(np.abs(a - b).max() / np.abs(b).max()))
+    return max(errs)
 
 
 def same_weights(args):
@@ -104,6 +121,7 @@ def same_weights(args):
     with numrnn.no_grad():
         out_a, _ = after(x)
         out_b, _ = before(x)
+    parity = reference_parity(before, x)  # before the weights are changed below
     gap = np.abs(out_a - out_b).max(axis=(1, 2))  # (T,)
     scale = np.abs(out_a).max(axis=(1, 2))
     # first step from h = 0: the pre-activations of n differ by (r - 1) * b_hn only
@@ -123,6 +141,7 @@ def same_weights(args):
         before.load_state_dict(after.state_dict())
         identical = float(np.abs(after(x)[0] - before(x)[0]).max())
     return {
+        "fast_vs_reference": parity,
         "max_gap_per_step": gap.tolist(),
         "relative_gap_last_step": float(gap[-1] / scale[-1]),
         "first_step_formula_error": formula_err,
@@ -202,6 +221,8 @@ def main(argv=None):
     print(f"first step: (1 - z) (n_after - n_before) predicts the gap to "
           f"{part1['first_step_formula_error']:.1e}; with W_hn = 0 and b_hn = 0 the gap is "
           f"{part1['gap_without_W_hn_b_hn']:.1e}")  # fmt: skip
+    print(f"fast reset_after=False kernel against the reference loop: max relative error "
+          f"{part1['fast_vs_reference']:.1e}")  # fmt: skip
     runs = {}
     for name, layer in zip(("reset after", "reset before"), pair(2, args.hidden_size, args.seed)):
         r = runs[name] = train(args, layer)

@@ -1,8 +1,8 @@
 """The array namespace the kernels compute with.
 
-Every forward and backward in :mod:`numrnn.functional` is written once, against
-a small set of array operations reached through ``ops(x)``: the namespace that
-matches the array ``x``.  NumPy's is the default; a torch namespace (CPU or
+Every forward and backward in :mod:`numrnn.kernels` and :mod:`numrnn.functional`
+is written once, against a small set of array operations reached through
+``ops(x)``: the namespace that matches the array ``x``.  NumPy's is the default; a torch namespace (CPU or
 CUDA) exposes the same names over ``torch.Tensor``.  This module is the one place
 in numrnn that knows torch exists, and it imports torch only when a torch tensor
 or ``backend="torch"`` is actually used.

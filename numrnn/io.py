@@ -688,6 +688,7 @@ def to_torch(module):
 
     Raises:
         TypeError: ``module`` is not one of the supported numrnn modules.
+        ValueError: a ``GRU`` or ``GRUCell`` with ``reset_after=False`` (torch.nn has none).
         ImportError: torch is not installed.
     """
     torch = _torch()
@@ -695,6 +696,11 @@ def to_torch(module):
         raise TypeError(f"to_torch: module must be a numrnn.Module; got {type(module).__name__}")
     dtype = getattr(torch, module.param_dtype.name)
     device = torch.device(module.device if module.backend == "torch" else "cpu")
+    if not getattr(module, "reset_after", True):
+        raise ValueError(
+            f"to_torch: torch.nn has no GRU with the reset gate before the product; got "
+            f"{type(module).__name__}(..., reset_after=False)"
+        )
     if isinstance(module, RNNBase):
         cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[module.mode]
         kw = dict(

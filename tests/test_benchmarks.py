@@ -214,3 +214,24 @@ def test_quick_run_prints_the_table(tmp_path):
             )
     assert "BPTT cache memory" in out and "numpy" in out and "torch" in out
     assert md.read_text() == out.rstrip("\n") + "\n"
+
+
+# -- before/after in one process (benchmarks/ab.py) ------------------------------------
+def test_ab_compares_two_copies_of_numrnn(capsys):
+    from benchmarks import ab
+
+    ab.main(
+        [ROOT, "--sizes", "tiny", "--cells", "rnn,gru", "--rounds", "2", "--min-sample-ms", "0"]
+    )
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| tiny")]
+    assert [r.split("|")[2].strip() for r in rows] == ["rnn", "gru"]
+    for r in rows:  # this / other: both medians positive and a finite ratio
+        this_ms, other_ms, ratio = (c.strip() for c in r.split("|")[3:6])
+        assert float(this_ms) > 0 and float(other_ms) > 0 and np.isfinite(float(ratio.split()[0]))
+
+
+def test_ab_refuses_a_directory_without_numrnn(tmp_path):
+    from benchmarks import ab
+
+    with pytest.raises(SystemExit, match="holds no numrnn/ package"):
+        ab.main([str(tmp_path)])

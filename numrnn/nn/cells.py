@@ -1,6 +1,6 @@
 """Single-step cells ``RNNCell``, ``LSTMCell``, ``GRUCell`` (PyTorch's ``nn.*Cell``).
 
-A cell runs one time step with the step functions of :mod:`numrnn.functional`;
+A cell runs one time step with the step functions of :mod:`numrnn.kernels`;
 calling it once per step and then ``backward`` once per step, in reverse order,
 is BPTT written out by hand (the LIFO caches make that order the natural one).
 """
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .. import functional as F
+from .. import kernels as K
 from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, check_dtype, make_rng
 from .validate import check_array, check_size, private
@@ -121,11 +121,11 @@ class RNNCell(_CellBase):
 
     def forward(self, x, hx=None):
         return self._single_state_forward(
-            x, hx, lambda x, h, *w: F.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity)
+            x, hx, lambda x, h, *w: K.rnn_step_forward(x, h, *w, nonlinearity=self.nonlinearity)
         )
 
     def backward(self, dh):
-        return self._single_state_backward(dh, F.rnn_step_backward)
+        return self._single_state_backward(dh, K.rnn_step_backward)
 
 
 class LSTMCell(_CellBase):
@@ -162,7 +162,7 @@ class LSTMCell(_CellBase):
         if len(states) != 2:
             raise ValueError(f"LSTMCell: hx must be a tuple (h0, c0); got {len(states)} item(s)")
         x, (h, c), batched = self._check_input(x, states)
-        h, c, cache = F.lstm_step_forward(x, h, c, *self._weights())
+        h, c, cache = K.lstm_step_forward(x, h, c, *self._weights())
         self._push_cache((cache, batched, tuple(h.shape)))
         h, c = private(self, h), private(self, c)  # the cache holds c (and h's inputs)
         return (h, c) if batched else (h[0], c[0])
@@ -189,7 +189,7 @@ class LSTMCell(_CellBase):
             raise
         if not batched:
             dh, dc = dh[None], (None if dc is None else dc[None])
-        dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc, cache)
+        dx, dh_prev, dc_prev, grads = K.lstm_step_backward(dh, dc, cache)
         self._accumulate(grads)
         if not batched:
             return dx[0], (dh_prev[0], dc_prev[0])
@@ -199,13 +199,29 @@ class LSTMCell(_CellBase):
 class GRUCell(_CellBase):
     r"""One GRU step (gates ``r, z, n``, ``b_hn`` inside the reset product): ``h = cell(x, h)``.
 
-    ``dx, dh_prev = cell.backward(dh)``.
+    ``dx, dh_prev = cell.backward(dh)``.  ``reset_after=False`` applies the reset
+    gate before the product, :math:`n = \tanh(x W_{in}^\top + b_{in} + (r \odot h)
+    W_{hn}^\top + b_{hn})` (Cho et al., 2014), as ``GRU(..., reset_after=False)``.
+
+    Raises:
+        TypeError: ``reset_after`` is not a bool.
     """
 
     gates = 3
 
+    def __init__(self, input_size, hidden_size, bias=True, reset_after=True, **kwargs):
+        if not isinstance(reset_after, (bool, np.bool_)):
+            raise TypeError(f"GRUCell: reset_after must be True or False; got {reset_after!r}")
+        super().__init__(input_size, hidden_size, bias, **kwargs)
+        self.reset_after = bool(reset_after)
+
     def forward(self, x, hx=None):
-        return self._single_state_forward(x, hx, F.gru_step_forward)
+        return self._single_state_forward(
+            x, hx, lambda x, h, *w: K.gru_step_forward(x, h, *w, reset_after=self.reset_after)
+        )
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
     def backward(self, dh):
-        return self._single_state_backward(dh, F.gru_step_backward)
+        return self._single_state_backward(dh, K.gru_step_backward)

@@ -1,6 +1,6 @@
 """Multi-layer, bidirectional ``RNN``, ``LSTM`` and ``GRU`` modules with PyTorch's interface.
 
-Each module stacks the one-layer-direction functions of :mod:`numrnn.functional`:
+Each module stacks the one-layer-direction functions of :mod:`numrnn.kernels`:
 layer ``l`` reads the (concatenated, for bidirectional) outputs of layer ``l-1``,
 with dropout between layers in training mode.  ``backward`` runs the layers in
 reverse, adds the two directions' input gradients, and accumulates every
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .. import functional as F
+from .. import kernels as K
 from . import lstm_variants as V
 from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, check_dtype, make_rng
@@ -374,7 +374,7 @@ class RNN(RNNBase):
         )
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, hn, cache = F.rnn_forward(
+        out, hn, cache = K.rnn_forward(
             x,
             state[0],
             nonlinearity=self.nonlinearity,
@@ -385,12 +385,12 @@ class RNN(RNNBase):
         return out, [hn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
-        dx, dh0, grads = F.rnn_backward(dout, None if dstate is None else dstate[0], cache, record)
+        dx, dh0, grads = K.rnn_backward(dout, None if dstate is None else dstate[0], cache, record)
         return dx, [dh0], grads
 
 
 class LSTM(RNNBase):
-    r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.functional.lstm`).
+    r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.kernels.lstm`).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
     dropout=0.0, bidirectional=False, proj_size=0, forget_bias=None, peephole=False,
@@ -453,7 +453,7 @@ class LSTM(RNNBase):
     def _run_forward(self, x, state, params, reverse, batch_sizes):
         if self.cell is not None:
             return V.variant_run(self, False, x, state, params, reverse, batch_sizes)
-        out, (hn, cn), cache = F.lstm_forward(
+        out, (hn, cn), cache = K.lstm_forward(
             x, state[0], state[1], reverse=reverse, batch_sizes=batch_sizes, **params
         )
         return out, [hn, cn], cache
@@ -462,7 +462,7 @@ class LSTM(RNNBase):
         if self.cell is not None:
             return V.variant_run(self, True, dout, dstate, cache, record)
         dh, dc = (None, None) if dstate is None else dstate
-        dx, (dh0, dc0), grads = F.lstm_backward(dout, dh, dc, cache, record)
+        dx, (dh0, dc0), grads = K.lstm_backward(dout, dh, dc, cache, record)
         return dx, [dh0, dc0], grads
 
     def extra_repr(self):
@@ -473,9 +473,17 @@ class GRU(RNNBase):
     r"""Gated recurrent unit, gates ``r, z, n`` with ``b_hn`` inside the reset product (PyTorch's).
 
     ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, *, dtype, seed, rng, backend, device)``
+    dropout=0.0, bidirectional=False, reset_after=True, *, dtype, seed, rng, backend, device)``
 
     ``out, hn = gru(x, hx=None, lengths=None)``; ``dx, dh0 = gru.backward(dout, dhx=None)``.
+
+    ``reset_after=True`` (PyTorch's GRU): :math:`n = \tanh(x W_{in}^\top + b_{in} + r \odot
+    (h W_{hn}^\top + b_{hn}))`.  ``reset_after=False`` (Cho et al., 2014; Keras's
+    ``reset_after=False``): :math:`n = \tanh(x W_{in}^\top + b_{in} + (r \odot h) W_{hn}^\top
+    + b_{hn})`.  Same parameters and names; see :mod:`numrnn.kernels.gru_reset_before`.
+
+    Raises:
+        TypeError: ``reset_after`` is not a bool.
     """
 
     mode, gates = "gru", 3
@@ -489,18 +497,30 @@ class GRU(RNNBase):
         batch_first=False,
         dropout=0.0,
         bidirectional=False,
+        reset_after=True,
         **kwargs,
     ):
+        if not isinstance(reset_after, (bool, np.bool_)):
+            raise TypeError(f"GRU: reset_after must be True or False; got {reset_after!r}")
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, **kwargs
         )
+        self.reset_after = bool(reset_after)
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
-        out, hn, cache = F.gru_forward(
-            x, state[0], reverse=reverse, batch_sizes=batch_sizes, **params
+        out, hn, cache = K.gru_forward(
+            x,
+            state[0],
+            reverse=reverse,
+            batch_sizes=batch_sizes,
+            reset_after=self.reset_after,
+            **params,
         )
         return out, [hn], cache
 
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
+
     def _run_backward(self, dout, dstate, cache, record):
-        dx, dh0, grads = F.gru_backward(dout, None if dstate is None else dstate[0], cache, record)
+        dx, dh0, grads = K.gru_backward(dout, None if dstate is None else dstate[0], cache, record)
         return dx, [dh0], grads

@@ -6,7 +6,7 @@ being the plain loop over reversed time that carries ``dh_next`` (and ``dc_next`
 ``params`` is a dict with PyTorch's single-layer names (``weight_ih``, ``weight_hh``,
 optional ``bias_ih``, ``bias_hh``; ``weight_hr`` for a projected LSTM) and the
 gradients come back as a dict with the same keys.  No tricks, no workspaces:
-the fast kernels of :mod:`numrnn.functional` must equal these, and tests/reference
+the fast kernels of :mod:`numrnn.kernels` must equal these, and tests/reference
 checks that they do, and checks these against finite differences and torch.
 
 ``rnn_cell``, ``rnn_relu_cell``, ``lstm_cell`` and ``gru_cell`` describe the cells for

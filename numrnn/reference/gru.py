@@ -38,7 +38,7 @@ Backward of one step, given dh = dL/dh::
 With a dict as ``record=``, each step function also stores its intermediate
 quantities there under these names (:mod:`numrnn.trace` prints them).
 
-:mod:`numrnn.functional.gru` computes the same (reset after), faster; tests/reference ties them.
+:mod:`numrnn.kernels.gru` computes the same (both forms), faster; tests/reference ties them.
 """
 
 from __future__ import annotations

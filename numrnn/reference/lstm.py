@@ -31,7 +31,7 @@ Backward of one step, given dh = dL/dh and dc_next = dL/dc from the later steps:
 With a dict as ``record=``, each step function also stores its intermediate
 quantities there under these names (:mod:`numrnn.trace` prints them).
 
-:mod:`numrnn.functional.lstm` computes the same, faster; tests/reference ties the two.
+:mod:`numrnn.kernels.lstm` computes the same, faster; tests/reference ties the two.
 """
 
 from __future__ import annotations

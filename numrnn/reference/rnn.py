@@ -16,7 +16,7 @@ Backward of one step, given dh = dL/dh (from the output and from the later steps
 With a dict as ``record=``, each step function also stores its intermediate
 quantities there under these names (:mod:`numrnn.trace` prints them).
 
-:mod:`numrnn.functional.rnn` computes the same, faster; tests/reference ties the two.
+:mod:`numrnn.kernels.rnn` computes the same, faster; tests/reference ties the two.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from tests_fd import numeric_grad
 import numrnn
 from numrnn.models import CharLM, SequenceClassifier
 
-TOL = 1e-6  # central differences in float64 (see tests/functional/test_recurrent.py)
+TOL = 1e-6  # central differences in float64 (see tests/kernels/test_recurrent.py)
 
 
 def _check_params(model, loss):

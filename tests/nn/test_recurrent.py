@@ -9,7 +9,7 @@ from tests_fd import numeric_grad
 
 import numrnn
 
-EPS, TOL = 1e-6, 1e-6  # central differences in float64; see tests/functional/test_recurrent.py
+EPS, TOL = 1e-6, 1e-6  # central differences in float64; see tests/kernels/test_recurrent.py
 CLASSES = {"rnn": numrnn.RNN, "lstm": numrnn.LSTM, "gru": numrnn.GRU}
 
 

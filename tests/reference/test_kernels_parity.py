@@ -50,7 +50,7 @@ def compare(kind, *, T=5, B=3, D=4, H=6, lengths=None, seed=0, hx=True, **opts):
     )
     dx = dx.swapaxes(0, 1) if bf else dx
     dh0 = list(dh0) if kind == "lstm" else [dh0]
-    extra = {"nonlinearity": opts["nonlinearity"]} if "nonlinearity" in opts else {}
+    extra = {k: opts[k] for k in ("nonlinearity", "reset_after") if k in opts}
     r_out, r_hn, r_dx, r_dh0, r_grads = run_stack(
         kind, m.state_dict(), x, states, dout, dhn,
         num_layers=L, bidirectional=bidir, lengths=lengths, **extra,
@@ -109,6 +109,21 @@ def test_lengths(kind, bidirectional, batch_first):
 def test_projection(num_layers, bidirectional, lengths):
     opts = {"num_layers": num_layers, "bidirectional": bidirectional, "lengths": lengths}
     check(compare("lstm", T=6, B=4, proj_size=3, **opts))
+
+
+@pytest.mark.parametrize(
+    "num_layers,bidirectional,batch_first,bias,lengths",
+    [
+        (1, False, False, True, None),
+        (1, False, True, False, None),
+        (2, True, False, True, [3, 7, 1, 7, 4]),
+        (3, True, True, False, [3, 7, 1, 7, 4]),
+    ],
+)
+def test_gru_reset_before(num_layers, bidirectional, batch_first, bias, lengths):
+    """GRU(..., reset_after=False), the reset gate before the product, in both layers."""
+    opts = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first)
+    check(compare("gru", T=7, B=5, lengths=lengths, bias=bias, reset_after=False, **opts))
 
 
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, True)])

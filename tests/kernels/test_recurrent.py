@@ -1,4 +1,4 @@
-"""Finite-difference checks of every recurrent forward/backward pair in numrnn.functional.
+"""Finite-difference checks of every recurrent forward/backward pair in numrnn.kernels.
 
 Central differences in float64 with eps = 1e-6: the truncation error is
 O(eps^2) ~ 1e-12 and the rounding error ~ 1e-16 * |L| / eps ~ 1e-10 for the
@@ -6,15 +6,35 @@ losses here, so a correct backward agrees to ~1e-8 normwise; the tolerance
 1e-6 is two orders above that, while a 1% error in a gradient is 1e-2.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 from helpers import rel_err
 from tests_fd import numeric_grad
 
-import numrnn.functional as F
+import numrnn.kernels as K
 
 EPS = 1e-6
 TOL = 1e-6
+
+#: the GRU with the reset gate before the recurrent product (Cho et al., 2014), tested as a 4th kind
+GRU_BEFORE = "gru_reset_before"
+GATES = {"rnn": 1, "lstm": 4, "gru": 3, GRU_BEFORE: 3}
+
+
+def _layer_pair(kind):
+    """The layer-direction forward and backward of an RNN, GRU or reset-before GRU."""
+    if kind == GRU_BEFORE:
+        return partial(K.gru_forward, reset_after=False), K.gru_backward
+    return getattr(K, f"{kind}_forward"), getattr(K, f"{kind}_backward")
+
+
+def _step_pair(kind):
+    """The step forward and backward of an RNN, GRU or reset-before GRU."""
+    if kind == GRU_BEFORE:
+        return partial(K.gru_step_forward, reset_after=False), K.gru_step_backward
+    return getattr(K, f"{kind}_step_forward"), getattr(K, f"{kind}_step_backward")
 
 
 def _weights(rng, G, D, H, bias, P=None):
@@ -56,11 +76,11 @@ def test_rnn_layer(case, nonlinearity):
     kw = dict(nonlinearity=nonlinearity, reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
-        out, hn, _ = F.rnn_forward(x, h0, **w, **kw)
+        out, hn, _ = K.rnn_forward(x, h0, **w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn)
 
-    _, _, cache = F.rnn_forward(x, h0, **w, **kw)
-    dx, dh0, grads = F.rnn_backward(dout, dhn, cache)
+    _, _, cache = K.rnn_forward(x, h0, **w, **kw)
+    dx, dh0, grads = K.rnn_backward(dout, dhn, cache)
     _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
 
 
@@ -85,16 +105,17 @@ def test_lstm_layer(case, proj):
     kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
-        out, (hn, cn), _ = F.lstm_forward(x, h0, c0, **w, **kw)
+        out, (hn, cn), _ = K.lstm_forward(x, h0, c0, **w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn) + np.sum(cn * dcn)
 
-    _, _, cache = F.lstm_forward(x, h0, c0, **w, **kw)
-    dx, (dh0, dc0), grads = F.lstm_backward(dout, dhn, dcn, cache)
+    _, _, cache = K.lstm_forward(x, h0, c0, **w, **kw)
+    dx, (dh0, dc0), grads = K.lstm_backward(dout, dhn, dcn, cache)
     _check({"x": x, "h0": h0, "c0": c0, **w}, loss, {"x": dx, "h0": dh0, "c0": dc0, **grads})
 
 
 @pytest.mark.parametrize("case", LAYER_CASES)
-def test_gru_layer(case):
+@pytest.mark.parametrize("kind", ["gru", GRU_BEFORE])
+def test_gru_layer(case, kind):
     rng = np.random.default_rng(2)
     T, B, D, H = 5, 4, 3, 4
     x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
@@ -102,21 +123,23 @@ def test_gru_layer(case):
     dout, dhn = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
     kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
+    forward, backward = _layer_pair(kind)
+
     def loss():
-        out, hn, _ = F.gru_forward(x, h0, **w, **kw)
+        out, hn, _ = forward(x, h0, **w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn)
 
-    _, _, cache = F.gru_forward(x, h0, **w, **kw)
-    dx, dh0, grads = F.gru_backward(dout, dhn, cache)
+    _, _, cache = forward(x, h0, **w, **kw)
+    dx, dh0, grads = backward(dout, dhn, cache)
     _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 @pytest.mark.parametrize("bias", [True, False])
 def test_step_pairs(kind, bias):
     rng = np.random.default_rng(3)
     B, D, H = 3, 4, 3
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     x, h = rng.standard_normal((B, D)), rng.standard_normal((B, H))
     c = rng.standard_normal((B, H))
     w = _weights(rng, G, D, H, bias)
@@ -124,14 +147,14 @@ def test_step_pairs(kind, bias):
     if kind == "lstm":
 
         def loss():
-            hn, cn, _ = F.lstm_step_forward(x, h, c, **w)
+            hn, cn, _ = K.lstm_step_forward(x, h, c, **w)
             return np.sum(hn * dh) + np.sum(cn * dc)
 
-        _, _, cache = F.lstm_step_forward(x, h, c, **w)
-        dx, dh_prev, dc_prev, grads = F.lstm_step_backward(dh, dc, cache)
+        _, _, cache = K.lstm_step_forward(x, h, c, **w)
+        dx, dh_prev, dc_prev, grads = K.lstm_step_backward(dh, dc, cache)
         _check({"x": x, "h": h, "c": c, **w}, loss, {"x": dx, "h": dh_prev, "c": dc_prev, **grads})
     else:
-        fwd, bwd = getattr(F, f"{kind}_step_forward"), getattr(F, f"{kind}_step_backward")
+        fwd, bwd = _step_pair(kind)
 
         def loss():
             return np.sum(fwd(x, h, **w)[0] * dh)
@@ -147,17 +170,17 @@ def test_step_equals_one_step_layer():
     B, D, H = 3, 4, 5
     x, h, c = rng.standard_normal((B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     w = _weights(rng, 4, D, H, True)
-    hs, cs, _ = F.lstm_step_forward(x, h, c, **w)
-    out, (hn, cn), _ = F.lstm_forward(x[None], h, c, **w)
+    hs, cs, _ = K.lstm_step_forward(x, h, c, **w)
+    out, (hn, cn), _ = K.lstm_forward(x[None], h, c, **w)
     np.testing.assert_allclose(hs, hn, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(cs, cn, rtol=1e-14, atol=1e-15)
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 def test_backward_leaves_its_arguments_untouched(kind):
     rng = np.random.default_rng(5)
     T, B, D, H = 4, 3, 2, 3
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     x, h0, c0 = (
         rng.standard_normal((T, B, D)),
         rng.standard_normal((B, H)),
@@ -172,20 +195,21 @@ def test_backward_leaves_its_arguments_untouched(kind):
     given = {"x": x, "h0": h0, "c0": c0, "dout": dout, "dhn": dhn, "dcn": dcn, **w}
     before = {k: v.copy() for k, v in given.items()}
     if kind == "lstm":
-        _, _, cache = F.lstm_forward(x, h0, c0, **w, batch_sizes=[3, 2, 2, 1])
-        F.lstm_backward(dout, dhn, dcn, cache)
+        _, _, cache = K.lstm_forward(x, h0, c0, **w, batch_sizes=[3, 2, 2, 1])
+        K.lstm_backward(dout, dhn, dcn, cache)
     else:
-        _, _, cache = getattr(F, f"{kind}_forward")(x, h0, **w, batch_sizes=[3, 2, 2, 1])
-        getattr(F, f"{kind}_backward")(dout, dhn, cache)
+        forward, backward = _layer_pair(kind)
+        _, _, cache = forward(x, h0, **w, batch_sizes=[3, 2, 2, 1])
+        backward(dout, dhn, cache)
     for k, v in given.items():
         np.testing.assert_array_equal(v, before[k], err_msg=f"{k} was modified")
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 def test_float32_stays_float32(kind):
     rng = np.random.default_rng(6)
     T, B, D, H = 3, 2, 3, 4
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     f32 = lambda a: None if a is None else a.astype(np.float32)  # noqa: E731
     x, h0, c0 = (
         f32(rng.standard_normal((T, B, D))),
@@ -195,12 +219,13 @@ def test_float32_stays_float32(kind):
     w = {k: f32(v) for k, v in _weights(rng, G, D, H, True).items()}
     dout = f32(rng.standard_normal((T, B, H)))
     if kind == "lstm":
-        out, (hn, cn), cache = F.lstm_forward(x, h0, c0, **w)
-        dx, (dh0, dc0), grads = F.lstm_backward(dout, None, None, cache)
+        out, (hn, cn), cache = K.lstm_forward(x, h0, c0, **w)
+        dx, (dh0, dc0), grads = K.lstm_backward(dout, None, None, cache)
         arrays = [out, hn, cn, dx, dh0, dc0, *grads.values()]
     else:
-        out, hn, cache = getattr(F, f"{kind}_forward")(x, h0, **w)
-        dx, dh0, grads = getattr(F, f"{kind}_backward")(dout, None, cache)
+        forward, backward = _layer_pair(kind)
+        out, hn, cache = forward(x, h0, **w)
+        dx, dh0, grads = backward(dout, None, cache)
         arrays = [out, hn, dx, dh0, *grads.values()]
     assert all(a.dtype == np.float32 for a in arrays if a is not None)
 
@@ -210,7 +235,7 @@ def test_batch_sizes_validated():
     w = _weights(np.random.default_rng(0), 1, 1, 1, True)
     for bad in ([2, 2], [1, 1, 1], [2, 1, 2], [2, 2, -1]):
         with pytest.raises(ValueError, match="batch_sizes"):
-            F.rnn_forward(x, h0, **w, batch_sizes=bad)
+            K.rnn_forward(x, h0, **w, batch_sizes=bad)
 
 
 @pytest.mark.parametrize("x_scale", [1e4, -1e4])
@@ -220,19 +245,21 @@ def test_saturated_gates_no_warnings(x_scale):
     x = np.full((T, B, D), x_scale)
     w = _weights(rng, 4, D, H, True)
     with np.errstate(all="raise"):
-        out, (hn, cn), cache = F.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), **w)
-        F.lstm_backward(np.ones_like(out), None, None, cache)
-        out, hn, cache = F.gru_forward(x, np.zeros((B, H)), **_weights(rng, 3, D, H, True))
-        F.gru_backward(np.ones_like(out), None, cache)
+        out, (hn, cn), cache = K.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), **w)
+        K.lstm_backward(np.ones_like(out), None, None, cache)
+        for reset_after in (True, False):
+            w3 = _weights(rng, 3, D, H, True)
+            out, hn, cache = K.gru_forward(x, np.zeros((B, H)), **w3, reset_after=reset_after)
+            K.gru_backward(np.ones_like(out), None, cache)
     assert np.all(np.isfinite(out))
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])
 def test_padding_with_extreme_values_raises_no_warning(kind):
     """Padded positions may hold anything; they never reach the arithmetic of the backward."""
     rng = np.random.default_rng(8)
     T, B, D, H = 5, 3, 2, 4
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     x = rng.standard_normal((T, B, D))
     x[3:, 1] = 1e150  # padding far outside any activation's useful range
     x[3:, 2] = -1e150
@@ -240,12 +267,13 @@ def test_padding_with_extreme_values_raises_no_warning(kind):
     bs = [3, 3, 3, 1, 1]
     with np.errstate(all="raise"):
         if kind == "lstm":
-            out, _, cache = F.lstm_forward(
+            out, _, cache = K.lstm_forward(
                 x, np.zeros((B, H)), np.zeros((B, H)), **w, batch_sizes=bs
             )
-            dx, _, grads = F.lstm_backward(np.ones_like(out), None, None, cache)
+            dx, _, grads = K.lstm_backward(np.ones_like(out), None, None, cache)
         else:
-            out, _, cache = getattr(F, f"{kind}_forward")(x, np.zeros((B, H)), **w, batch_sizes=bs)
-            dx, _, grads = getattr(F, f"{kind}_backward")(np.ones_like(out), None, cache)
+            forward, backward = _layer_pair(kind)
+            out, _, cache = forward(x, np.zeros((B, H)), **w, batch_sizes=bs)
+            dx, _, grads = backward(np.ones_like(out), None, cache)
     assert all(np.all(np.isfinite(g)) for g in grads.values() if g is not None)
     assert np.all(dx[3:, 1:] == 0)

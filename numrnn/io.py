@@ -29,11 +29,18 @@ leaves either the previous checkpoint or the new one at ``path``, never a mix;
 at worst a hidden temporary file ``.<name>.<pid>.<random>.tmp`` stays behind,
 which ``load`` never reads and which may be deleted.
 
+``save`` replaces a regular file (keeping its permission bits) or, through a
+symbolic link, the regular file the link points to; it refuses a folder
+(``IsADirectoryError``), a FIFO, device or socket (``FileExistsError``) and a
+link to a missing file (``FileNotFoundError``), before writing anything.
+
 Every part of a checkpoint is checked against the model, the optimiser, the
 scheduler and the generators before any of them changes; a file that is
-truncated, corrupt, of another format version, holding Python objects, or
-that does not fit (a missing or unexpected parameter, another shape) raises
+truncated, corrupt, crafted, of another format version, holding Python objects,
+or that does not fit (a missing or unexpected parameter, another shape) raises
 :class:`CheckpointError`, a ``ValueError`` that names the file and the problem.
+No array is read before its declared shape and size have been checked
+(:mod:`numrnn.checkpoint_format` holds those checks and the format's limits).
 
 Torch interop
 -------------
@@ -47,16 +54,17 @@ these two functions only.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import os
-import secrets
-import zipfile
 
 import numpy as np
 
 from .backend import to_numpy
+from .checkpoint_files import HEADER as _HEADER
+from .checkpoint_files import MODEL as _MODEL
+from .checkpoint_files import OPTIM as _OPTIM
+from .checkpoint_files import CheckpointFile, atomic_write, check_path
+from .checkpoint_format import MAX_HEADER_BYTES, CheckpointError, check_json
 from .nn.cells import GRUCell, LSTMCell, RNNCell
 from .nn.linear import Embedding, Linear
 from .nn.module import Module, check_dtype
@@ -80,59 +88,10 @@ FORMAT = "numrnn-checkpoint"
 #: the format version this module writes (and the only one it reads)
 VERSION = 1
 
-_HEADER = "header"
-_MODEL = "model/"
-_OPTIM = "optim/state/"
-_ZIP_MAGIC = b"PK\x03\x04"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be read, or does not fit what it is loaded into."""
-
 
 # --------------------------------------------------------------------------------------
-# JSON helpers
+# random generators
 # --------------------------------------------------------------------------------------
-def _check_json(value, where, _active=None):
-    """Raise ``TypeError`` unless ``value`` is made of JSON types only.
-
-    Allowed: ``None``, ``bool``, ``int``, ``float`` (NumPy's ``float64`` is a
-    ``float``), ``str``, lists and tuples of these (tuples come back as lists),
-    and dicts with string keys.  ``where`` names the value in the message, e.g.
-    ``metadata['vocab'][3]``.
-    """
-    if value is None or isinstance(value, (bool, str, float)):
-        return
-    if isinstance(value, int):  # bool handled above; numpy integers are not int
-        return
-    active = set() if _active is None else _active
-    if isinstance(value, (list, tuple, dict)):
-        if id(value) in active:
-            raise TypeError(f"{where} contains itself; JSON cannot hold a reference cycle")
-        active.add(id(value))
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if not isinstance(k, str):
-                    raise TypeError(
-                        f"{where} has the key {k!r} of type {type(k).__name__}; JSON object keys "
-                        "must be strings (convert it, e.g. str(key))"
-                    )
-                _check_json(v, f"{where}[{k!r}]", active)
-        else:
-            for i, v in enumerate(value):
-                _check_json(v, f"{where}[{i}]", active)
-        active.discard(id(value))
-        return
-    hint = ""
-    if isinstance(value, np.generic):
-        hint = " (a NumPy scalar: convert it with .item())"
-    elif isinstance(value, np.ndarray):
-        hint = " (an array: convert it with .tolist())"
-    raise TypeError(
-        f"{where} is of type {type(value).__name__}, which is not JSON-serialisable{hint}"
-    )
-
-
 def _rng_state_to_json(state):
     """A bit generator's ``state`` dict with its arrays turned into tagged lists."""
     if isinstance(state, dict):
@@ -205,7 +164,7 @@ def _optimizer_entry(model, optimizer, arrays):
     groups = []
     for gi, group in enumerate(sd["param_groups"]):
         packed = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
-        _check_json(packed, f"save: optimizer.param_groups[{gi}]")
+        check_json(packed, f"save: optimizer.param_groups[{gi}]")
         groups.append(packed)
     state = {}
     for idx, entries in sd["state"].items():
@@ -237,49 +196,15 @@ def _optimizer_entry(model, optimizer, arrays):
     }
 
 
-def _tmp_name(path):
-    folder, base = os.path.split(os.path.abspath(path))
-    return folder, os.path.join(folder, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-
-
-def _fsync_dir(folder):
-    """Make the rename durable: fsync the folder (where the platform allows opening one)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - e.g. Windows, which cannot open a folder
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some file systems refuse fsync on folders
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path, arrays):
-    """Write ``arrays`` as an .npz to ``path`` atomically (temporary file, fsync, replace)."""
-    folder, tmp = _tmp_name(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)  # the process's umask applies, as for an ordinary file
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-
-
 def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
     """Write a checkpoint of ``model`` (and optimiser, scheduler, generators) to ``path``.
 
     Args:
-        path: the file to write (used as given; ``.npz`` is the customary suffix).
-            An existing file is replaced atomically.
+        path: the file to write: a ``str``, ``bytes`` or ``os.PathLike``
+            (``.npz`` is the customary suffix).  An existing regular file is
+            replaced atomically and keeps its permission bits; a symbolic link
+            to a regular file is followed (the file it points to is replaced,
+            the link stays a link).
         model: a :class:`numrnn.Module` (NumPy or torch backend).  Its parameters
             and the state of every ``numpy.random.Generator`` it holds (the
             recurrent layers' dropout generators) are saved.
@@ -289,17 +214,23 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
         rng: a ``numpy.random.Generator`` of the caller's (e.g. the one that
             shuffles the data) whose state is saved, or None.
         **metadata: anything else to keep, JSON types only (None, bool, int,
-            float, str, lists/tuples, dicts with string keys): a vocabulary, the
-            epoch, the global step, a configuration.  Tuples come back as lists.
+            float, str, lists/tuples, dicts with string keys), nested at most
+            64 levels deep, at most 4 MiB as JSON: a vocabulary, the epoch,
+            the global step, a configuration.  Tuples come back as lists.
 
     Raises:
-        TypeError: an argument of the wrong type, or metadata (or an optimiser
-            hyperparameter) that JSON cannot hold; nothing is written then.
-        OSError: the file cannot be written; ``path`` is left as it was and the
-            temporary file is removed.
+        TypeError: an argument of the wrong type (``path`` included), or
+            metadata (or an optimiser hyperparameter) that JSON cannot hold;
+            nothing is written then.
+        ValueError: metadata nested too deep or too large, or an empty path.
+        OSError: the file cannot be written (``path`` is left as it was and the
+            temporary file is removed); ``IsADirectoryError`` when ``path`` is a
+            folder, ``FileExistsError`` when it is a FIFO, a device or a socket,
+            ``FileNotFoundError`` for a symbolic link to a missing file.
     """
     _check_types(model, optimizer, scheduler, rng, "save")
-    _check_json(metadata, "save: metadata")
+    path = check_path(path, "save")
+    check_json(metadata, "save: metadata")
     arrays = {}
     params = {}
     for name, value in model.state_dict().items():
@@ -319,130 +250,38 @@ def save(path, model, optimizer=None, scheduler=None, *, rng=None, **metadata):
     if scheduler is not None:
         sd = scheduler.state_dict()
         sd = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sd.items()}
-        _check_json(sd, "save: scheduler.state_dict()")
+        check_json(sd, "save: scheduler.state_dict()")
         header["scheduler"] = {"class": type(scheduler).__name__, "state": sd}
-    text = json.dumps(header, allow_nan=True)
-    arrays[_HEADER] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    _atomic_write(path, arrays)
+    try:
+        text = json.dumps(header, allow_nan=True).encode("utf-8")
+    except ValueError as err:  # e.g. an int with more digits than Python converts
+        raise ValueError(f"save: metadata cannot be written as JSON ({err})") from None
+    if len(text) > MAX_HEADER_BYTES:
+        raise ValueError(
+            f"save: the metadata takes {len(text)} bytes as JSON; a checkpoint's header holds "
+            f"at most {MAX_HEADER_BYTES}"
+        )
+    arrays[_HEADER] = np.frombuffer(text, dtype=np.uint8)
+    atomic_write(path, arrays)
 
 
 # --------------------------------------------------------------------------------------
 # reading and checking
 # --------------------------------------------------------------------------------------
-def _read(path):
-    """Read and check the file's structure: returns ``(header, arrays)`` or raises."""
-    where = f"checkpoint {os.fspath(path)}"
-    with open(path, "rb") as f:  # FileNotFoundError and other OS errors pass through
-        start = f.read(4)
-    if start != _ZIP_MAGIC:
-        what = "an empty file" if not start else "not a .npz (zip) archive"
-        raise CheckpointError(f"{where}: is {what}, so not a numrnn checkpoint")
-    arrays = {}
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):  # pragma: no cover - the magic check rules this out
-                raise CheckpointError(f"{where}: is not a .npz archive")
-            for key in npz.files:
-                try:
-                    arrays[key] = npz[key]
-                except ValueError as err:
-                    if "pickle" in str(err).lower() or "object" in str(err).lower():
-                        raise CheckpointError(
-                            f"{where}: entry {key!r} holds Python objects (pickled data); a checkpoint "
-                            "holds numeric arrays only, and loading objects could run code, so the "
-                            "file is refused"
-                        ) from None
-                    raise
-    except CheckpointError:
-        raise
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        EOFError,
-        ValueError,
-        OSError,
-        KeyError,
-        RuntimeError,
-        NotImplementedError,
-    ) as err:
-        raise CheckpointError(
-            f"{where}: is truncated or corrupt ({type(err).__name__}: {err})"
-        ) from None
-    for key, arr in arrays.items():
-        if arr.dtype.hasobject:  # pragma: no cover - numpy already refuses these
-            raise CheckpointError(f"{where}: entry {key!r} holds Python objects; refused")
-    raw = arrays.pop(_HEADER, None)
-    if raw is None:
-        raise CheckpointError(
-            f"{where}: has no {_HEADER!r} entry, so it is not a numrnn checkpoint"
-        )
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise CheckpointError(
-            f"{where}: the {_HEADER!r} entry must be 1-D uint8 bytes; got dtype "
-            f"{raw.dtype}, shape {raw.shape}"
-        )
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise CheckpointError(f"{where}: the header is not valid JSON ({err})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        fmt = header.get("format") if isinstance(header, dict) else None
-        raise CheckpointError(f"{where}: header format is {fmt!r}, expected {FORMAT!r}")
-    version = header.get("version")
-    if version != VERSION:
-        raise CheckpointError(
-            f"{where}: has format version {version!r}; this numrnn reads version {VERSION} only"
-        )
-    try:
-        described = _described_arrays(header)
-    except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise CheckpointError(
-            f"{where}: the header is malformed ({type(err).__name__}: {err})"
-        ) from None
-    missing = [k for k in described if k not in arrays]
-    unexpected = [k for k in arrays if k not in described]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{where}: the entries do not match the header: missing {missing}, unexpected {unexpected}"
-        )
-    for key, desc in described.items():
-        arr = arrays[key]
-        if list(arr.shape) != desc["shape"] or arr.dtype.str != desc["dtype"]:
-            raise CheckpointError(
-                f"{where}: entry {key!r} is {arr.dtype.str} of shape {tuple(arr.shape)} but the header "
-                f"says {desc['dtype']} of shape {tuple(desc['shape'])} (corrupt file)"
-            )
-        if arr.dtype.kind not in "fiub":
-            raise CheckpointError(f"{where}: entry {key!r} has non-numeric dtype {arr.dtype}")
-    return header, arrays
-
-
-def _described_arrays(header):
-    """``{npz key: {"shape", "dtype"}}`` for every array the header announces."""
-    out = {}
-    for name, desc in header["model"]["parameters"].items():
-        out[_MODEL + name] = {"shape": list(desc["shape"]), "dtype": str(desc["dtype"])}
-    opt = header.get("optimizer")
-    if opt is not None:
-        for idx, entry in opt["state"].items():
-            for key, desc in entry["arrays"].items():
-                out[f"{_OPTIM}{idx}/{key}"] = {
-                    "shape": list(desc["shape"]),
-                    "dtype": str(desc["dtype"]),
-                }
-    return out
-
-
 def read_header(path):
     """The checkpoint's header (a dict) after checking the whole file; changes nothing.
 
     ``read_header(path)["metadata"]`` is what ``save`` got as ``**metadata``.
+    Every member is read through (its length and CRC checked) without keeping
+    its data, so memory stays bounded whatever the file announces.
 
     Raises:
         CheckpointError: as :func:`load`, for a file that cannot be read.
     """
-    header, _ = _read(path)
-    return header
+    path = check_path(path, "read_header")
+    with CheckpointFile(path, f"checkpoint {path}") as ck:
+        ck.verify(list(ck.members))
+        return ck.header
 
 
 def _fmt_shape(shape):
@@ -459,7 +298,7 @@ def _check_generator(where, label, gen, state):
         raise CheckpointError(f"{where}: {label} was a {got} generator; this one is a {want}")
     try:
         type(gen.bit_generator)().state = decoded
-    except (TypeError, ValueError, KeyError) as err:
+    except (TypeError, ValueError, KeyError, OverflowError) as err:
         raise CheckpointError(f"{where}: the saved state of {label} is invalid ({err})") from None
     return decoded
 
@@ -472,8 +311,18 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
     Parameters are copied into the model's own arrays (its backend, device and
     dtype), so a checkpoint written on one backend loads on the other.
 
+    The file is checked in this order, and no array data is read before the
+    first three steps pass: (1) the zip's members (``.npy`` only, each named
+    once, stored or deflated, sizes the compressed data can hold); (2) every
+    field of the JSON header, for type and range (see
+    :mod:`numrnn.checkpoint_format`); (3) each member's ``.npy`` header and
+    declared size against the JSON header, and every announced shape against
+    the model's parameters and the optimiser's.  Only then are the arrays read,
+    in chunks, into arrays of the announced size: memory use is bounded by the
+    size of the arrays the model and the optimiser expect, whatever the file claims.
+
     Args:
-        path: the checkpoint file.
+        path: the checkpoint file (``str``, ``bytes`` or ``os.PathLike``).
         model: the :class:`numrnn.Module` to fill; its parameter names and shapes
             must be those saved.  The states of its random generators (dropout)
             are restored too.
@@ -487,56 +336,61 @@ def load(path, model, optimizer=None, scheduler=None, *, rng=None):
         the metadata dict given to ``save``.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        CheckpointError: (a ``ValueError``) the file is not a .npz archive, is
-            truncated or corrupt, holds Python objects, has another format
-            version, or does not fit: a parameter missing, unexpected or of
-            another shape, an optimiser or scheduler of another class or layout,
-            a generator missing or of another kind, or optimiser/scheduler/rng
-            state requested that the file does not hold.
+        FileNotFoundError: ``path`` does not exist (other ``OSError``s, such as
+            ``IsADirectoryError``, pass through too).
+        CheckpointError: (a ``ValueError``) naming the file and the problem: the
+            path is a FIFO or a device (refused without reading), the file is not
+            a .npz archive, is truncated or corrupt, holds Python
+            objects or non-``.npy`` members, has another format version, a
+            header field of the wrong type or out of range, or does not fit: a
+            parameter missing, unexpected or of another shape, an optimiser or
+            scheduler of another class or layout, a generator missing or of
+            another kind, or optimiser/scheduler/rng state requested that the
+            file does not hold.
         TypeError: an argument of the wrong type.
     """
     _check_types(model, optimizer, scheduler, rng, "load")
-    where = f"checkpoint {os.fspath(path)}"
-    header, arrays = _read(path)
-    try:
-        apply, metadata = _prepare(where, header, arrays, model, optimizer, scheduler, rng)
-    except (KeyError, TypeError, AttributeError, IndexError) as err:
-        # a header that passed the format checks but lacks or mistypes an entry
-        raise CheckpointError(
-            f"{where}: the header is malformed ({type(err).__name__}: {err})"
-        ) from None
+    path = check_path(path, "load")
+    where = f"checkpoint {path}"
+    with CheckpointFile(path, where) as ck:
+        apply, metadata = _prepare(ck, model, optimizer, scheduler, rng)
     apply()
     return metadata
 
 
-def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
-    """Check the checkpoint against the objects; return ``(apply, metadata)``, changing nothing."""
-    # -- the model's parameters ---------------------------------------------------
+def _check_parameters(ck, model):
+    """The saved parameters must be the model's: same names, same shapes, float dtypes."""
+    where, saved = ck.where, ck.header["model"]["parameters"]
     own = dict(model.named_parameters(remove_duplicate=False))  # every name save() wrote
-    saved = header["model"]["parameters"]
     missing = [n for n in own if n not in saved]
     unexpected = [n for n in saved if n not in own]
     if missing or unexpected:
         raise CheckpointError(
             f"{where}: the parameters do not match the model ({type(model).__name__}, the file's is "
-            f"{header['model'].get('class')}): missing {missing}, unexpected {unexpected}"
+            f"{ck.header['model']['class']}): missing {missing}, unexpected {unexpected}"
         )
-    params = {}
     for name, p in own.items():
-        arr = arrays[_MODEL + name]
-        if tuple(arr.shape) != tuple(p.shape):
+        dtype, shape = ck.layouts[_MODEL + name]
+        if shape != tuple(p.shape):
             raise CheckpointError(
-                f"{where}: parameter {name!r} has shape {_fmt_shape(arr.shape)}, "
+                f"{where}: parameter {name!r} has shape {_fmt_shape(shape)}, "
                 f"the model expects {_fmt_shape(p.shape)}"
             )
-        if arr.dtype.kind != "f":
-            raise CheckpointError(f"{where}: parameter {name!r} has non-float dtype {arr.dtype}")
-        params[name] = arr
+        if dtype.kind != "f":
+            raise CheckpointError(f"{where}: parameter {name!r} has non-float dtype {dtype}")
+    return own
 
-    # -- the model's generators ---------------------------------------------------
+
+def _prepare(ck, model, optimizer, scheduler, rng):
+    """Check the checkpoint against the objects; return ``(apply, metadata)``, changing nothing.
+
+    All checks that need no array data come first; the arrays are read last.
+    """
+    where, header = ck.where, ck.header
+    own = _check_parameters(ck, model)
+
     gens = _model_generators(model)
-    saved_gens = header.get("generators") or {}
+    saved_gens = header["generators"]
     missing = [n for n in gens if n not in saved_gens]
     unexpected = [n for n in saved_gens if n not in gens]
     if missing or unexpected:
@@ -547,53 +401,36 @@ def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
     gen_states = {
         n: _check_generator(where, f"generator {n!r}", g, saved_gens[n]) for n, g in gens.items()
     }
+    opt_entry = _check_optimizer_layout(ck, model, optimizer)
+    sched_sd = None
+    if scheduler is not None:
+        sched_sd = _check_scheduler(where, header["scheduler"], scheduler)
+    rng_state = None
+    if rng is not None:
+        if header["rng"] is None:
+            raise CheckpointError(f"{where}: holds no rng state, but rng= was given")
+        rng_state = _check_generator(where, "rng", rng, header["rng"])
 
-    # -- optimiser ------------------------------------------------------------------
+    # -- every layout fits: read the arrays (the others are read through for their CRC)
+    params = {name: ck.read(_MODEL + name) for name in own}
+    first = {}  # a shared (tied) Parameter is saved under each name: the copies must agree
+    for name, p in own.items():
+        other = first.setdefault(id(p), name)
+        if other != name and not np.array_equal(params[name], params[other], equal_nan=True):
+            raise CheckpointError(
+                f"{where}: {other!r} and {name!r} are one shared parameter in the model, but "
+                "the file holds different values under the two names"
+            )
+    opt_keys = [k for k in ck.layouts if k.startswith(_OPTIM)]
+    if optimizer is None:
+        ck.verify(opt_keys)
     opt_sd = None
     if optimizer is not None:
-        entry = header.get("optimizer")
-        if entry is None:
-            raise CheckpointError(f"{where}: holds no optimiser state, but an optimiser was given")
-        if entry["class"] != type(optimizer).__name__:
-            raise CheckpointError(
-                f"{where}: the optimiser state is {entry['class']}'s; the optimiser given is a "
-                f"{type(optimizer).__name__}"
-            )
-        opt_sd = _optimizer_state_dict(where, model, optimizer, entry, arrays)
+        opt_sd = _optimizer_state_dict(ck, opt_entry)
         try:
             copy.copy(optimizer).load_state_dict(opt_sd)  # dry run: changes nothing of optimizer
         except (ValueError, TypeError, KeyError) as err:
             raise CheckpointError(f"{where}: the optimiser state does not fit: {err}") from None
-
-    # -- scheduler --------------------------------------------------------------------
-    sched_sd = None
-    if scheduler is not None:
-        entry = header.get("scheduler")
-        if entry is None:
-            raise CheckpointError(f"{where}: holds no scheduler state, but a scheduler was given")
-        if entry["class"] != type(scheduler).__name__:
-            raise CheckpointError(
-                f"{where}: the scheduler state is {entry['class']}'s; the scheduler given is a "
-                f"{type(scheduler).__name__}"
-            )
-        sched_sd = entry["state"]
-        try:
-            copy.copy(scheduler).load_state_dict(sched_sd)  # dry run on a shallow copy
-        except (ValueError, TypeError, KeyError) as err:
-            raise CheckpointError(f"{where}: the scheduler state does not fit: {err}") from None
-
-    # -- the caller's generator -----------------------------------------------------------
-    rng_state = None
-    if rng is not None:
-        if header.get("rng") is None:
-            raise CheckpointError(f"{where}: holds no rng state, but rng= was given")
-        rng_state = _check_generator(where, "rng", rng, header["rng"])
-
-    metadata = header.get("metadata")
-    if not isinstance(metadata, dict):
-        raise CheckpointError(
-            f"{where}: the metadata must be a JSON object; got {type(metadata).__name__}"
-        )
 
     def apply():  # everything fits: nothing below can fail
         model.load_state_dict(params)
@@ -606,11 +443,37 @@ def _prepare(where, header, arrays, model, optimizer, scheduler, rng):
         if rng_state is not None:
             rng.bit_generator.state = rng_state
 
-    return apply, metadata
+    return apply, header["metadata"]
 
 
-def _optimizer_state_dict(where, model, optimizer, entry, arrays):
-    """Rebuild the optimiser's ``state_dict`` from the header entry and arrays, checking the layout."""
+def _check_scheduler(where, entry, scheduler):
+    """The saved scheduler state, after a dry run on a shallow copy of ``scheduler``."""
+    if entry is None:
+        raise CheckpointError(f"{where}: holds no scheduler state, but a scheduler was given")
+    if entry["class"] != type(scheduler).__name__:
+        raise CheckpointError(
+            f"{where}: the scheduler state is {entry['class']}'s; the scheduler given is a "
+            f"{type(scheduler).__name__}"
+        )
+    try:
+        copy.copy(scheduler).load_state_dict(entry["state"])
+    except (ValueError, TypeError, KeyError, OverflowError) as err:
+        raise CheckpointError(f"{where}: the scheduler state does not fit: {err}") from None
+    return entry["state"]
+
+
+def _check_optimizer_layout(ck, model, optimizer):
+    """The saved optimiser entry must cover ``optimizer``'s parameters, in order, with their shapes."""
+    if optimizer is None:
+        return None
+    where, entry = ck.where, ck.header["optimizer"]
+    if entry is None:
+        raise CheckpointError(f"{where}: holds no optimiser state, but an optimiser was given")
+    if entry["class"] != type(optimizer).__name__:
+        raise CheckpointError(
+            f"{where}: the optimiser state is {entry['class']}'s; the optimiser given is a "
+            f"{type(optimizer).__name__}"
+        )
     names = {id(p): n for n, p in model.named_parameters()}
     ordered, seen = [], set()
     for group in optimizer.param_groups:
@@ -638,18 +501,25 @@ def _optimizer_state_dict(where, model, optimizer, entry, arrays):
                 f"{where}: the optimiser's parameter {i} ({name!r}) has shape {_fmt_shape(p.data.shape)}; "
                 f"the checkpoint's has {_fmt_shape(saved_shape)}"
             )
+    for idx, item in entry["state"].items():
+        for key in item["arrays"]:
+            shape = ck.layouts[f"{_OPTIM}{idx}/{key}"][1]
+            if shape != tuple(ordered[int(idx)].data.shape):
+                raise CheckpointError(
+                    f"{where}: optimiser state {key!r} of parameter {idx} has shape "
+                    f"{_fmt_shape(shape)}; the parameter has {_fmt_shape(ordered[int(idx)].data.shape)}"
+                )
+    return entry
+
+
+def _optimizer_state_dict(ck, entry):
+    """Rebuild the optimiser's ``state_dict`` from the (checked) header entry, reading its arrays."""
     state = {}
     for idx, item in entry["state"].items():
-        try:
-            index = int(idx)
-        except ValueError:
-            raise CheckpointError(
-                f"{where}: optimiser state index {idx!r} is not an integer"
-            ) from None
         st = dict(item["numbers"])
         for key in item["arrays"]:
-            st[key] = arrays[f"{_OPTIM}{idx}/{key}"]
-        state[index] = st
+            st[key] = ck.read(f"{_OPTIM}{idx}/{key}")
+        state[int(idx)] = st
     groups = []
     for g in entry["param_groups"]:
         g = dict(g)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -67,6 +68,51 @@ def make_rng(seed=None, rng=None):
             raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
         return rng
     return np.random.default_rng(seed)
+
+
+def real_array(value, what, kinds="fiu"):
+    """``value`` (NumPy array, torch tensor, number or nested list) as a real NumPy array.
+
+    ``kinds`` lists the accepted NumPy dtype kinds (``f`` float, ``i``/``u``
+    integers, ``b`` bool).  ``what`` names the value in the messages.
+
+    Raises:
+        TypeError: ``None``, a string, an object or complex array, a bfloat16
+            or meta tensor, or anything NumPy cannot turn into a numeric array.
+    """
+    if value is None:
+        raise TypeError(f"{what} is None; expected an array of numbers")
+    if is_torch_tensor(value):
+        if value.is_meta:
+            raise TypeError(f"{what} is a torch meta tensor, which holds no values")
+        if str(value.dtype) == "torch.bfloat16":
+            raise TypeError(
+                f"{what} is a torch bfloat16 tensor, which NumPy cannot hold; convert it "
+                "first (tensor.float())"
+            )
+        if value.is_complex():
+            raise TypeError(f"{what} is complex ({value.dtype}); expected real numbers")
+    try:
+        arr = to_numpy(value)
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as err:
+        raise TypeError(
+            f"{what} cannot be read as an array of numbers ({type(value).__name__}: {err})"
+        ) from None
+    if arr.dtype.kind not in kinds:
+        raise TypeError(f"{what} must hold numbers (real ones); got dtype {arr.dtype}")
+    return arr
+
+
+def cast_checked(arr, dtype, what):
+    """A copy of ``arr`` in ``dtype``; ``ValueError`` if a finite value overflows it."""
+    with np.errstate(over="raise", invalid="raise"):
+        try:
+            return np.array(arr, dtype=dtype, copy=True)
+        except FloatingPointError:
+            raise ValueError(
+                f"{what} holds values beyond the range of {np.dtype(dtype)} "
+                f"(largest {np.finfo(dtype).max:.3g})"
+            ) from None
 
 
 class Parameter:
@@ -232,14 +278,25 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from ``state_dict`` (NumPy arrays or torch tensors) into the parameters.
 
-        Every entry is checked before any parameter changes.
+        Every entry is checked, and converted to the parameter's dtype, before
+        any parameter changes: when an error is raised the module is as it was.
+        A value must be real numbers (float, int or bool; NumPy arrays, torch
+        tensors on any device but ``meta``, or nested lists) whose values fit
+        the parameter's dtype (a float64 ``1e300`` does not fit float32).
 
         Raises:
-            ValueError: a key is missing or unexpected (with ``strict``), or a
-                shape differs; the message names the key, the expected and the
-                given shape.
-            TypeError: a value is not numeric.
+            TypeError: ``state_dict`` is not a mapping, or a value is ``None``,
+                a string, an object array, complex, a bfloat16 or meta tensor
+                (the message names the key and what was given).
+            ValueError: a key is missing or unexpected (with ``strict``), a
+                shape differs (the message names the key, the expected and the
+                given shape), or a value overflows the parameter's dtype.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict: state_dict must be a mapping of name -> array; "
+                f"got {type(state_dict).__name__}"
+            )
         own = OrderedDict(self.named_parameters(remove_duplicate=False))
         if strict:
             missing = [k for k in own if k not in state_dict]
@@ -252,18 +309,13 @@ class Module:
         for name, p in own.items():
             if name not in state_dict:
                 continue
-            value = to_numpy(state_dict[name])
-            if value.dtype.kind not in "fiub":
-                raise TypeError(
-                    f"load_state_dict: {name!r} must hold numbers; got dtype {value.dtype}"
-                )
+            what = f"load_state_dict: {name!r}"
+            value = real_array(state_dict[name], what, kinds="fiub")
             if tuple(value.shape) != p.shape:
-                raise ValueError(
-                    f"load_state_dict: {name!r} expected shape {p.shape}, got {tuple(value.shape)}"
-                )
-            staged.append((p, value))
+                raise ValueError(f"{what} expected shape {p.shape}, got {tuple(value.shape)}")
+            staged.append((p, cast_checked(value, self._ops.numpy_dtype(p.data), what)))
         for p, value in staged:
-            p.data[...] = self._ops.asarray(value, dtype=self.param_dtype)
+            p.data[...] = self._ops.asarray(value)
 
     @property
     def param_dtype(self):

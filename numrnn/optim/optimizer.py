@@ -21,8 +21,9 @@ import numbers
 
 import numpy as np
 
-from ..backend import is_torch_tensor, ops, to_numpy
-from ..nn.module import Parameter
+from ..backend import is_torch_tensor, ops
+from ..nn.module import Parameter, cast_checked, real_array
+from .state_checks import NONNEGATIVE_STATE, check_hyperparameter, loaded_step, short
 
 __all__ = ["Optimizer", "check_real", "effective_grad", "lerp_"]
 
@@ -35,6 +36,14 @@ def _is_number(x):
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
+def _is_finite(x):
+    """True for a number that is a finite float64 (an int too large for one is not)."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def check_real(
     owner, name, value, *, low=None, low_inclusive=True, high=None, high_inclusive=False
 ):
@@ -44,7 +53,7 @@ def check_real(
     PyTorch does (``lr >= 0``, ``0 <= beta < 1``, ...), with a message naming
     the owner, the argument, the allowed range and the value given.
     """
-    if not _is_number(value) or not math.isfinite(float(value)):
+    if not _is_number(value) or not _is_finite(value):
         raise ValueError(f"{owner}: {name} must be a finite real number; got {value!r}")
     ok = True
     if low is not None:
@@ -316,11 +325,24 @@ class Optimizer:
         backend and dtype of the parameter they belong to; a saved ``step``
         becomes an int.  Everything is checked before anything changes.
 
+        A saved hyperparameter must be of the kind the optimiser's own is (a
+        bool stays a bool, a number a finite number, ``betas`` a pair of
+        numbers); ``step`` is a whole number in ``[0, 2**53]`` (beyond that a
+        float64 cannot count); a state array holds real numbers (float or
+        integer, never complex: nothing is cast silently) that fit the
+        parameter's dtype, and sums of squares (``exp_avg_sq``,
+        ``max_exp_avg_sq``, ``square_avg``, ``sum``) are not negative.
+
         Raises:
             ValueError: the layout is wrong, the number of groups or of
                 parameters in a group differs, a state index is unknown, a
                 state array's shape differs from its parameter's, a required
-                state entry is missing, or a hyperparameter is invalid.
+                state entry is missing, a hyperparameter or ``step`` is invalid
+                or out of range; the message names the group or the parameter
+                index and the key.
+            TypeError: a state array that is not real numbers (complex, bool,
+                strings, objects, a bfloat16 or meta tensor, ``None`` where an
+                array belongs), naming the parameter index and the key.
         """
         name = f"{type(self).__name__}.load_state_dict"
         if (
@@ -333,73 +355,89 @@ class Optimizer:
         saved_state = state_dict["state"]
         if not isinstance(saved_state, dict):
             raise ValueError(f"{name}: 'state' must be a dict; got {type(saved_state).__name__}")
-        if len(saved_groups) != len(self.param_groups):
+        if not isinstance(saved_groups, (list, tuple)) or len(saved_groups) != len(
+            self.param_groups
+        ):
+            got = len(saved_groups) if isinstance(saved_groups, (list, tuple)) else saved_groups
             raise ValueError(
-                f"{name}: the saved state has {len(saved_groups)} parameter group(s); "
+                f"{name}: the saved state has {got!r} parameter group(s); "
                 f"this optimiser has {len(self.param_groups)}"
             )
         by_index = {}
         new_groups = []
         for gi, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if not isinstance(saved, dict) or "params" not in saved:
-                raise ValueError(f"{name}: saved group {gi} must be a dict with 'params'")
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(
-                    f"{name}: saved group {gi} has {len(saved['params'])} parameter(s); "
-                    f"this optimiser's group {gi} has {len(group['params'])}"
-                )
-            for idx, p in zip(saved["params"], group["params"]):
-                by_index[idx] = p
-            merged = dict(group)
-            merged.update({k: v for k, v in saved.items() if k != "params"})
-            merged["params"] = group["params"]
-            try:
-                self._check_group(merged)
-            except ValueError as err:
-                raise ValueError(f"{name}: saved group {gi}: {err}") from None
-            new_groups.append(merged)
+            new_groups.append(self._loaded_group(name, gi, group, saved, by_index))
         group_of = {id(p): g for g in new_groups for p in g["params"]}
         new_state = {}
         for idx, entries in saved_state.items():
-            if idx not in by_index:
+            if isinstance(idx, bool) or idx not in by_index:
                 raise ValueError(f"{name}: state for parameter index {idx!r}, which no group lists")
             if not isinstance(entries, dict):
                 raise ValueError(f"{name}: state of parameter {idx} must be a dict")
             p = by_index[idx]
-            xp = ops(p.data)
-            dtype = xp.numpy_dtype(p.data)
             st = {}
             for key, value in entries.items():
                 if value is None:
                     continue  # torch's SGD stores an unset momentum buffer as None
-                if _is_array(value) and key in self._state_arrays:
-                    if tuple(value.shape) != tuple(p.data.shape):
-                        raise ValueError(
-                            f"{name}: state {key!r} of parameter {idx} has shape {tuple(value.shape)}; "
-                            f"the parameter has shape {tuple(p.data.shape)}"
-                        )
-                    # always copy: asarray may share memory with the caller's array or tensor
-                    st[key] = xp.copy(xp.asarray(value, dtype=dtype))
-                elif key == "step":
-                    step = float(to_numpy(value)) if _is_array(value) else value
-                    if not _is_number(step) or step < 0 or step != int(step):
-                        raise ValueError(
-                            f"{name}: state 'step' of parameter {idx} must be a count; got {value!r}"
-                        )
-                    st[key] = int(step)
-                elif _is_number(value):
-                    st[key] = value
-                else:
-                    raise ValueError(
-                        f"{name}: state {key!r} of parameter {idx} must be one of "
-                        f"{list(self._state_arrays) + ['step']}; got a {type(value).__name__}"
-                    )
+                st[key] = self._loaded_value(name, idx, key, value, p)
             missing = [k for k in self._required_state(group_of[id(p)]) if k not in st]
             if st and missing:
                 raise ValueError(f"{name}: state of parameter {idx} lacks {missing}")
             new_state[p] = st
         self.param_groups = new_groups
         self.state = new_state
+
+    def _loaded_group(self, name, gi, group, saved, by_index):
+        """The group ``gi`` merged with its saved hyperparameters, checked; fills ``by_index``."""
+        if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
+            raise ValueError(f"{name}: saved group {gi} must be a dict with a 'params' list")
+        if len(saved["params"]) != len(group["params"]):
+            raise ValueError(
+                f"{name}: saved group {gi} has {len(saved['params'])} parameter(s); "
+                f"this optimiser's group {gi} has {len(group['params'])}"
+            )
+        for idx, p in zip(saved["params"], group["params"]):
+            if isinstance(idx, bool) or not isinstance(idx, int) or idx in by_index:
+                raise ValueError(
+                    f"{name}: saved group {gi} lists the parameter index {idx!r}, which is not an "
+                    "int or is listed twice"
+                )
+            by_index[idx] = p
+        for key, value in saved.items():
+            if key != "params":
+                check_hyperparameter(f"{name}: saved group {gi}", key, value, group.get(key))
+        merged = dict(group)
+        merged.update({k: v for k, v in saved.items() if k != "params"})
+        merged["params"] = group["params"]
+        try:
+            self._check_group(merged)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{name}: saved group {gi}: {err}") from None
+        return merged
+
+    def _loaded_value(self, name, idx, key, value, p):
+        """One saved state entry of parameter ``idx``, checked, as the optimiser will hold it."""
+        what = f"{name}: state {key!r} of parameter {idx}"
+        if key == "step":
+            return loaded_step(what, value)
+        if key in self._state_arrays and _is_array(value):
+            arr = real_array(value, what, kinds="fiu")
+            if tuple(arr.shape) != tuple(p.data.shape):
+                raise ValueError(
+                    f"{what} has shape {tuple(arr.shape)}; the parameter has shape "
+                    f"{tuple(p.data.shape)}"
+                )
+            xp = ops(p.data)
+            arr = cast_checked(arr, xp.numpy_dtype(p.data), what)
+            if key in NONNEGATIVE_STATE and bool((arr < 0).any()):
+                raise ValueError(f"{what} is a sum of squares but holds negative values")
+            return xp.asarray(arr)  # cast_checked made a copy: nothing shared with the caller
+        if _is_number(value) and _is_finite(value):
+            return value
+        raise ValueError(
+            f"{what} must be one of {list(self._state_arrays) + ['step']} or a finite number; "
+            f"got {short(value)}"
+        )
 
     def _required_state(self, group):
         """State entries a stepped parameter must have under ``group``'s settings."""

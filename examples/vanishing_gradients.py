@@ -207,27 +207,9 @@ class LastStepModel:
 
 
 def chrono_init(layer, T, rng):
-    r"""Chrono initialisation of the gate biases (Tallec & Ollivier, 2018).
-
-    LSTM (gates ``i, f, g, o``): :math:`b_f = \log u,\ b_i = -b_f`; GRU (gates
-    ``r, z, n``, :math:`h_t = (1 - z) n + z h_{t-1}`): :math:`b_z = \log u`; with
-    :math:`u \sim U(1, T - 1)` per unit.  The biases of ``bias_ih`` carry the
-    value, those of ``bias_hh`` are zeroed for these gates.  A plain RNN is left alone.
-    """
-    if isinstance(layer, numrnn.RNN):
-        return
-    H = layer.hidden_size
-    for name, p in layer.named_parameters():
-        if not name.startswith("bias_"):
-            continue
-        u = np.log(rng.uniform(1.0, max(T - 1.0, 1.0 + 1e-9), H))
-        if isinstance(layer, numrnn.LSTM):
-            if name.startswith("bias_ih"):
-                p.data[:H], p.data[H : 2 * H] = -u, u  # input gate shut, forget gate open
-            else:
-                p.data[: 2 * H] = 0.0
-        else:  # GRU
-            p.data[H : 2 * H] = u if name.startswith("bias_ih") else 0.0
+    """Chrono gate biases (:func:`numrnn.nn.init.chrono_init`); a plain RNN has no gate."""
+    if not isinstance(layer, numrnn.RNN):
+        numrnn.nn.init.chrono_init(layer, T, rng=rng)
 
 
 def probe(model, task, x, y):

@@ -21,6 +21,7 @@ from . import (
     reference,
     rng,
     study,
+    tbptt,
     trace,
     train,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "rng",
     "save",
     "study",
+    "tbptt",
     "trace",
     "train",
 ]

@@ -1,5 +1,6 @@
 """Modules users build with: PyTorch's names and shapes over numrnn's functional pairs."""
 
+from . import init  # noqa: F401  (numrnn.nn.init.chrono_init)
 from .attention import *  # noqa: F403
 from .attention import __all__ as _att
 from .cells import GRUCell, LSTMCell, RNNCell
@@ -7,6 +8,7 @@ from .linear import Embedding, Linear
 from .module import Module, Parameter, eval_mode, is_grad_enabled, no_grad
 from .recurrent import GRU, LSTM, RNN
 from .recurrent_generic import Recurrent
+from .variational import VariationalRecurrent
 
 __all__ = [
     "Module",
@@ -20,6 +22,7 @@ __all__ = [
     "LSTM",
     "GRU",
     "Recurrent",
+    "VariationalRecurrent",
     "RNNCell",
     "LSTMCell",
     "GRUCell",

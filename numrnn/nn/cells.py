@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import kernels as K
 from ..backend import Array
+from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array, check_size, private
 
@@ -142,9 +143,18 @@ class LSTMCell(_CellBase):
     r"""One LSTM step (gates ``i, f, g, o``): ``h, c = cell(x, (h, c))``.
 
     ``dx, (dh_prev, dc_prev) = cell.backward((dh, dc))`` (``dc`` may be None).
+    ``forget_bias=b`` sets the forget-gate bias to ``b`` (``bias_ih[H:2H] = b``,
+    ``bias_hh[H:2H] = 0``; see :mod:`numrnn.nn.init`).
     """
 
     gates = 4
+
+    def __init__(self, input_size, hidden_size, bias=True, forget_bias=None, **kwargs):
+        check_forget_bias("LSTMCell", forget_bias, bias)
+        super().__init__(input_size, hidden_size, bias, **kwargs)
+        self.forget_bias = forget_bias
+        if forget_bias is not None:
+            set_forget_bias(self, forget_bias)
 
     @backend_pass
     def forward(self, x: Array, hx: Array | tuple | None = None) -> Array | tuple:

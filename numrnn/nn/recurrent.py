@@ -22,6 +22,8 @@ import numpy as np
 from .. import kernels as K
 from ..backend import Array
 from ..functional.dropout import dropout_mask
+from . import lstm_variants as V
+from .init import check_forget_bias, set_forget_bias
 from .module import Module, Parameter, backend_pass, check_dtype, make_rng
 from .validate import check_array, check_lengths, check_probability, check_size, private, shape_str
 
@@ -397,7 +399,11 @@ class LSTM(RNNBase):
     r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.kernels.lstm`).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, proj_size=0, *, dtype, seed, rng, backend, device)``
+    dropout=0.0, bidirectional=False, proj_size=0, forget_bias=None, peephole=False,
+    layer_norm=False, *, dtype, seed, rng, backend, device)``
+
+    ``peephole=True`` / ``layer_norm=True``: the variants of :mod:`numrnn.nn.lstm_variants`
+    (reference loop). ``forget_bias=b``: every forget-gate bias ``b`` (:mod:`numrnn.nn.init`).
 
     ``out, (hn, cn) = lstm(x, hx=None, lengths=None)`` with ``hx = (h0, c0)``;
     ``dx, (dh0, dc0) = lstm.backward(dout, dhx=None)`` with ``dhx = (dhn, dcn)``.
@@ -416,8 +422,13 @@ class LSTM(RNNBase):
         dropout=0.0,
         bidirectional=False,
         proj_size=0,
+        forget_bias=None,
+        peephole=False,
+        layer_norm=False,
         **kwargs,
     ):
+        check_forget_bias(type(self).__name__, forget_bias, bias)
+        cell = V.variant_cell(type(self).__name__, peephole, layer_norm, proj_size, kwargs)
         super().__init__(
             input_size,
             hidden_size,
@@ -429,21 +440,39 @@ class LSTM(RNNBase):
             proj_size,
             **kwargs,
         )
+        self.cell = cell  # the reference cell of a variant; None: the fast kernels
+        self.peephole, self.layer_norm = bool(peephole), bool(layer_norm)
+        V.add_variant_parameters(self, cell, self.param_dtype)  # nothing for None
+        self.forget_bias = forget_bias
+        if forget_bias is not None:
+            set_forget_bias(self, forget_bias)
 
     def _state_shapes(self, B):
         n = self.num_layers * self.num_directions
         return [(n, B, self.output_size), (n, B, self.hidden_size)]
 
+    def _layer_params(self, layer, direction):
+        if self.cell is not None:
+            return V.variant_params(self, layer, direction)
+        return super()._layer_params(layer, direction)
+
     def _run_forward(self, x, state, params, reverse, batch_sizes):
+        if self.cell is not None:
+            return V.variant_run(self, False, x, state, params, reverse, batch_sizes)
         out, (hn, cn), cache = K.lstm_forward(
             x, state[0], state[1], reverse=reverse, batch_sizes=batch_sizes, **params
         )
         return out, [hn, cn], cache
 
     def _run_backward(self, dout, dstate, cache, record):
+        if self.cell is not None:
+            return V.variant_run(self, True, dout, dstate, cache, record)
         dh, dc = (None, None) if dstate is None else dstate
         dx, (dh0, dc0), grads = K.lstm_backward(dout, dh, dc, cache, record)
         return dx, [dh0, dc0], grads
+
+    def extra_repr(self):
+        return super().extra_repr() + V.variant_repr(self)
 
 
 class GRU(RNNBase):

@@ -16,33 +16,21 @@ a few units in the last place after any number of steps.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 
-import numpy as np
-
-from ..backend import is_torch_tensor, ops
+from ..backend import ops
 from ..nn.module import Parameter, cast_checked, real_array
-from .state_checks import NONNEGATIVE_STATE, check_hyperparameter, loaded_step, short
+from .state_checks import (
+    NONNEGATIVE_STATE,
+    _is_array,
+    _is_finite,
+    _is_number,
+    check_hyperparameter,
+    loaded_step,
+    short,
+)
 
 __all__ = ["Optimizer", "check_real", "effective_grad", "lerp_"]
-
-
-def _is_array(x):
-    return isinstance(x, np.ndarray) or is_torch_tensor(x)
-
-
-def _is_number(x):
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def _is_finite(x):
-    """True for a number that is a finite float64 (an int too large for one is not)."""
-    try:
-        return math.isfinite(x)
-    except OverflowError:
-        return False
 
 
 def check_real(

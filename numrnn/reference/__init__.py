@@ -16,6 +16,8 @@ checks that they do, and checks these against finite differences and torch.
 from .cell import Cell, Weight, gru_cell, lstm_cell, rnn_cell, rnn_relu_cell, uniform_init
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+from .lstm_layernorm import lstm_layernorm_cell
+from .lstm_peephole import lstm_peephole_cell
 from .masked import masked_backward, masked_forward
 from .rnn import (
     rnn_backward,
@@ -36,6 +38,8 @@ __all__ = [
     "lstm_backward",
     "lstm_cell",
     "lstm_forward",
+    "lstm_layernorm_cell",
+    "lstm_peephole_cell",
     "lstm_step_backward",
     "lstm_step_forward",
     "masked_backward",

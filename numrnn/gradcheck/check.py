@@ -213,7 +213,8 @@ def _check_module(
         if len(repr(module).splitlines()) == 1
         else type(module).__name__
     )
-    return GradcheckReport(rows, eps, rtol, tol[2], out_scale, desc, skipped, warnings)
+    factor = noise_factor if atol is None else None
+    return GradcheckReport(rows, eps, rtol, tol[2], out_scale, desc, skipped, warnings, factor)
 
 
 def _float64_parameters(module):
@@ -325,8 +326,9 @@ def _check_pair(
     tensors = [(n, "input", x, a) for n, x, a in checked_inputs] if check_inputs else []
     tol = (eps, rtol, _resolve_atol(atol, noise_factor, out_scale, eps), max_entries)
     rows = _measure(fname, loss, l0, tensors, tol, rng, warnings)
+    factor = noise_factor if atol is None else None
     return GradcheckReport(
-        rows, eps, rtol, tol[2], out_scale, f"{fname} / {bname}", skipped, warnings
+        rows, eps, rtol, tol[2], out_scale, f"{fname} / {bname}", skipped, warnings, factor
     )
 
 

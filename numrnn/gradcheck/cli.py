@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .check import gradcheck
+from .report import tolerance_footer
 
 __all__ = ["main"]
 
@@ -108,6 +109,7 @@ def _parser():
         description="Check a numrnn layer's hand-written gradients against central differences "
         "(float64, random inputs); exit status 0 when every gradient passes, 1 when one is "
         "wrong, 2 when the command is misused (a bad option, or one the layer does not read).",
+        epilog=" ".join(line.strip() for line in tolerance_footer()),
     )
     size = _int_at_least(1)
     p.add_argument("layer", choices=_LAYERS, help="which layer to build")

@@ -45,9 +45,34 @@ def _central_differences(array, flat_idx, loss, eps):
     return numeric
 
 
-def _shape_mismatch(name, kind, shape, got):
-    """The failing row of a tensor whose returned gradient has another shape."""
+def _shape_note(shape, got):
+    """``shape (5, 4) where (4, 5) is expected``, with ``: transposed?`` when ``got`` is
+    ``shape`` reversed (the usual cause: a product written ``a.T @ b`` for ``b.T @ a``)."""
+    note = f"shape {got} where {shape} is expected"
+    if len(shape) >= 2 and got == shape[::-1]:
+        note += ": transposed?"
+    return note
+
+
+def _nonfinite_note(analytic):
+    """``analytic gradient has NaN at (i, j)`` for the first non-finite entry in C order
+    (``inf`` or ``-inf`` when that entry is infinite), with the count when there are more."""
+    bad = np.flatnonzero(~np.isfinite(analytic.reshape(-1)))
+    idx = tuple(int(i) for i in np.unravel_index(bad[0], analytic.shape))
+    value = analytic.reshape(-1)[bad[0]]
+    what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    note = f"analytic gradient has {what} at {idx}"
+    if len(bad) > 1:
+        note += f" ({len(bad)} of {analytic.size} entries not finite)"
+    return idx, float(value), note
+
+
+def _unchecked(name, kind, shape, note, index=(), analytic=float("nan")):
+    """The failing row of a tensor that could not be compared (``note`` says why): a
+    gradient of the wrong shape, or one that is not finite.  Nothing was checked, so the
+    error columns are NaN (printed as ``-``) and ``tol_ratio`` is infinite."""
     nan = float("nan")
+    failure = GradcheckFailure(name, index, analytic, nan, nan, nan, nan, note=note)
     return GradcheckRow(
         name,
         kind,
@@ -55,13 +80,15 @@ def _shape_mismatch(name, kind, shape, got):
         0,
         int(np.prod(shape)),
         nan,
-        (),
-        nan,
+        index,
+        analytic,
         nan,
         nan,
         float("inf"),
         False,
-        note=f"gradient has shape {got}, expected {shape}",
+        num_failed=0,
+        first_failure=failure,
+        note=note,
     )
 
 
@@ -70,11 +97,14 @@ def _compare(name, kind, array, analytic, loss, eps, rtol, atol, max_entries, rn
     shape = tuple(array.shape)
     size = int(array.size)
     if analytic is not None and tuple(analytic.shape) != shape:
-        return _shape_mismatch(name, kind, shape, tuple(analytic.shape))
+        return _unchecked(name, kind, shape, _shape_note(shape, tuple(analytic.shape)))
     if analytic is None:
         analytic = np.zeros(shape)
         note = note or "no gradient returned; taken as zero"
     a_flat = np.asarray(analytic, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(a_flat)):
+        index, value, why = _nonfinite_note(a_flat.reshape(shape))
+        return _unchecked(name, kind, shape, why, index, value)
     flat_idx = _select_entries(size, a_flat, max_entries, rng)
     numeric = _central_differences(array, flat_idx, loss, eps)
     a = a_flat[flat_idx]

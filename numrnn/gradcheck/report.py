@@ -12,7 +12,9 @@ class GradcheckFailure:
     """The first failing entry of the first failing tensor.
 
     ``index`` is the entry's position (a tuple, in C order the first that fails
-    among those checked); ``tolerance`` is ``atol + rtol * max(|a|, |n|)``.
+    among those checked); ``tolerance`` is ``atol + rtol * max(|a|, |n|)``.  ``note``
+    is set when the tensor could not be compared at all (a gradient of the wrong shape,
+    or one holding NaN or inf): it says why, and the numbers are then NaN.
     """
 
     name: str
@@ -22,8 +24,11 @@ class GradcheckFailure:
     abs_error: float
     rel_error: float
     tolerance: float
+    note: str = ""
 
     def __str__(self):
+        if self.note:
+            return f"{self.name}: {self.note}"
         return (
             f"{self.name}{list(self.index)}: analytic {self.analytic:.9g}, numeric "
             f"{self.numeric:.9g} (|a-n| {self.abs_error:.3g} > tolerance {self.tolerance:.3g}, "
@@ -79,6 +84,9 @@ class GradcheckReport:
     ``skipped`` lists inputs not differentiated (integer arrays, None, ...), as
     ``(name, reason)``; ``warnings`` lists contract problems found on the way
     (a backward that wrote into its upstream gradient, caches left pending, ...).
+    ``noise_factor`` is the ``c`` of the default ``atol = c * u * S / eps``, or None
+    when ``atol`` was given; the printed report ends with the tolerance rule it used
+    (:func:`tolerance_footer`).
     """
 
     rows: list
@@ -89,6 +97,7 @@ class GradcheckReport:
     target: str = ""
     skipped: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    noise_factor: float | None = None
 
     @property
     def passed(self):
@@ -159,9 +168,42 @@ class GradcheckReport:
             lines.append(
                 f"FAILED: {n_fail} of {len(self.rows)} tensors; first failure {self.first_failure}"
             )
+        lines.extend(tolerance_footer(self.atol, self.noise_factor))
         return "\n".join(lines)
 
     __repr__ = __str__
+
+
+TOL_RATIO_TEXT = (
+    "tol ratio: a tensor's worst |analytic - numeric| / tolerance; above 1 fails;\n"
+    "  a correct backward is typically at 0.01 or below."
+)
+
+
+def tolerance_footer(atol=None, noise_factor=100.0):
+    r"""The lines that end a printed report: the pass rule and the ``tol ratio`` column.
+
+    An entry passes when :math:`|a - n| \le \mathrm{atol} + \mathrm{rtol} \max(|a|, |n|)`;
+    the default ``atol`` is ``noise_factor * u * S / eps``, the rounding noise of the
+    central difference (``u = 2**-52``, ``S = sum|G*y|`` the output scale) times a safety
+    factor.  ``atol=None`` states the rule without a value (the command's ``--help``);
+    ``noise_factor=None`` says that ``atol`` was given by the caller.
+    """
+    if noise_factor is None:
+        how = "given by the caller"
+    else:
+        how = (
+            f"{noise_factor:g} * u * S / eps, the central difference's rounding noise times "
+            f"{noise_factor:g}\n  (u = 2**-52; S = sum|G*y|, the output y weighted by the random "
+            "upstream gradient G)"
+        )
+    value = "" if atol is None else f"{atol:.3g}" + (", " if noise_factor is None else " = ")
+    return [
+        "tolerance: an entry passes when |analytic - numeric| <= atol + rtol * "
+        "max(|analytic|, |numeric|),",
+        f"  atol = {value}{how}.",
+        *TOL_RATIO_TEXT.split("\n"),
+    ]
 
 
 def _fmt_index(index):
@@ -171,6 +213,8 @@ def _fmt_index(index):
 def _cells(r):
     """The printed cells of one row of the report's table."""
     checked = f"{r.checked}" if r.checked == r.size else f"{r.checked}/{r.size}"
+    if r.checked == 0 and r.note:  # not compared (wrong shape, not finite): no numbers
+        return (r.name, "x".join(map(str, r.shape)) or "()", checked, *"-----", f"FAIL ({r.note})")
     return (
         r.name,
         "x".join(map(str, r.shape)) or "()",

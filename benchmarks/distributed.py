@@ -82,7 +82,7 @@ def worker(args):
     batches = dp.shard(stream) if dp is not None else iter(stream)
     agree = {"seconds": 0.0}
 
-    def on_step(_, loss):  # what char_lm's on_step adds with --distributed
+    def on_step(_, loss, grad_norm):  # what char_lm's on_step adds with --distributed
         if dp is not None:
             t0 = time.perf_counter()
             dp.agree(loss, False)

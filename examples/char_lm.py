@@ -241,12 +241,13 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
     config = model_config(args, cell, num_layers, vocab)
     model = CharLM(**config, seed=args.seed)
     opt = numrnn.optim.Adam(model.parameters(), lr=args.lr)
-    step, history = 0, {"step": [], "loss": [], "val_step": [], "val_ppl": []}
+    step, history = 0, {"step": [], "loss": [], "grad_norm": [], "val_step": [], "val_ppl": []}
     ckpt = checkpoint_path(args, name)
     resume = args.resume if name == "main" else None
     if resume:
         meta = numrnn.load(resume, model, opt, rng=rng)  # checked by check_resume
         step, history = int(meta["step"]), meta["history"]
+        history.setdefault("grad_norm", [])  # checkpoints written before it was logged
         print(f"resumed from {resume} at step {step}")
     first_step = step
     dp = DataParallel(model) if args.distributed else None  # rank 0's parameters to every rank
@@ -257,7 +258,7 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
         total=None, desc=f"{name} ({cell} x{num_layers})", unit="step", disable=not is_main
     )
 
-    def on_step(_, loss):
+    def on_step(_, loss, grad_norm):
         nonlocal step, running
         out_of_time = False
         if dp is not None:  # the mean loss of all shards; stop together when one runs out of time
@@ -266,6 +267,7 @@ def train_one(args, name, cell, num_layers, vocab, train_ids, val_ids, seconds, 
         running = loss if running is None else 0.98 * running + 0.02 * loss
         history["step"].append(step)
         history["loss"].append(loss)
+        history["grad_norm"].append(grad_norm)  # this process's norm, before clipping
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}")
         return step % args.eval_every == 0 or out_of_time
@@ -338,13 +340,17 @@ def plot(histories, path):
     plt = pyplot()
     if plt is None:
         return
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, g, b) = plt.subplots(1, 3, figsize=(16, 4))
     for name, h in histories.items():
         a.plot(*moving_average(h["loss"]), label=name)
+        norms = h.get("grad_norm", [])  # logged since a resumed run's checkpoint, maybe not all
+        g.plot(h["step"][len(h["step"]) - len(norms) :], norms, lw=0.8, label=name)
         b.plot(h["val_step"], h["val_ppl"], marker="o", label=name)
     a.set(xlabel="step", ylabel="training loss (nats/char)", title="training loss")
+    g.set(xlabel="step", ylabel="global norm (before clipping)", title="gradient norm")
+    g.set(yscale="log")
     b.set(xlabel="step", ylabel="perplexity", title="validation perplexity", yscale="log")
-    for ax in (a, b):
+    for ax in (a, g, b):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

@@ -264,18 +264,22 @@ def plot_curves(histories, path):
     plt = pyplot()
     if plt is None:
         return
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, g, b) = plt.subplots(1, 3, figsize=(16, 4))
     for name, h in histories.items():
         steps, smooth = moving_average(h["step_loss"])
         steps_per_epoch = len(h["step_loss"]) / max(1, len(h["epoch"]))
         a.plot(steps / steps_per_epoch, smooth, label=name)
+        norms = h.get("step_grad_norm", [])
+        g.plot(np.arange(1, len(norms) + 1) / steps_per_epoch, norms, lw=0.8, label=name)
         b.plot(h["epoch"], h["val_accuracy"], marker="o", label=f"{name} accuracy")
         b.plot(
             h["epoch"], h["val_balanced_accuracy"], marker=".", ls="--", label=f"{name} balanced"
         )
     a.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="training loss")
+    g.set(xlabel="epoch", ylabel="global norm (before clipping)", title="gradient norm")
+    g.set(yscale="log")
     b.set(xlabel="epoch", ylabel="validation", title="validation accuracy")
-    for ax in (a, b):
+    for ax in (a, g, b):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -215,10 +215,12 @@ def plot_curves(hist, path):
     plt = pyplot()
     if plt is None:
         return
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a, g, b) = plt.subplots(1, 3, figsize=(16, 4))
     steps, smooth = moving_average(hist["step_loss"])
     per_epoch = len(hist["step_loss"]) / max(1, len(hist["epoch"]))
     a.plot(steps / per_epoch, smooth, label="training (per step, smoothed)")
+    norms = hist.get("step_grad_norm", [])
+    g.plot(np.arange(1, len(norms) + 1) / per_epoch, norms, lw=0.8, label="per step")
     a.plot(hist["epoch"], hist["val_loss"], marker="o", label="validation")
     b.plot(hist["epoch"], hist["val_accuracy"], marker="o", color="C1", label="validation")
     if hist["best_epoch"]:
@@ -226,8 +228,10 @@ def plot_curves(hist, path):
             hist["best_epoch"], color="gray", ls=":", label=f"kept: epoch {hist['best_epoch']}"
         )
     a.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss")
+    g.set(xlabel="epoch", ylabel="global norm (before clipping)", title="gradient norm")
+    g.set(yscale="log")
     b.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
-    for ax in (a, b):
+    for ax in (a, g, b):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

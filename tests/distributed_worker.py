@@ -53,7 +53,7 @@ def segment(model, opt, data_rng, steps, dp=None):
     stream = sequential_partition(TOKENS, B, T, rng=data_rng)
     losses = []
 
-    def on_step(_, loss):
+    def on_step(_, loss, grad_norm):
         if dp is not None:
             loss, _ = dp.agree(loss, False)
         losses.append(loss)

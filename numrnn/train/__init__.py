@@ -1,8 +1,13 @@
 """Training: the loops, their progress bar and checkpoints.
 
 Every loop runs the same step (forward, loss, ``model.backward``, :func:`update`)
-and takes the same callback: ``on_step(step, loss)`` after every step, with the
-step's index within the pass and its mean loss; returning True stops the pass.
+and takes the same callback: ``on_step(step, loss, grad_norm)`` after every step,
+with the step's index within the pass, its mean loss and the global gradient norm
+before clipping (what :func:`numrnn.optim.clip_grad_norm_` returns); returning True
+stops the pass.  Every loop stops at the first non-finite loss or gradient with a
+``FloatingPointError`` naming the step and the tensor (``step 17: gradient of
+rnn.weight_hh_l0 is not finite (nan)``), raised before that step's optimiser update,
+so the parameters are those the step started from.
 
 * :mod:`~numrnn.train.lm`: truncated BPTT over token streams, ``evaluate_lm``;
 * :mod:`~numrnn.train.classify`: the epoch loop, prediction and evaluation of
@@ -22,10 +27,11 @@ from .classify import (
     train_epoch,
 )
 from .lm import evaluate_lm, tbptt_train
-from .optimizer_step import update
+from .optimizer_step import check_finite_loss, update
 from .progress_bar import progress
 
 __all__ = [
+    "check_finite_loss",
     "checkpoints",
     "class_weights",
     "classify",

@@ -23,7 +23,7 @@ from ..metrics import accuracy, balanced_accuracy, check_labels, confusion_matri
 from ..nn import Module, eval_mode, no_grad
 from ..optim import Optimizer
 from ..rng import make_rng
-from .optimizer_step import update
+from .optimizer_step import check_finite_loss, update
 from .progress_bar import progress
 
 __all__ = [
@@ -150,14 +150,16 @@ def train_epoch(
     word_dropout: float = 0.0,
     unk_id: int = 1,
     time_budget: float | None = None,
-    on_step: Callable[[int, float], bool | None] | None = None,
+    on_step: Callable[[int, float, float], bool | None] | None = None,
 ) -> tuple[list[float], bool]:
     """One pass over the training data in shuffled (length-bucketed) batches.
 
     Each step: pad the batch, ``logits = model(idx, lengths)``,
     ``loss, dlogits = cross_entropy(logits, y, weight=weight)``,
-    ``model.backward(dlogits)``, optional global-norm clipping, ``optimizer.step()``,
-    ``optimizer.zero_grad()``.
+    ``model.backward(dlogits)``, the global gradient norm (before clipping) and the
+    optional clipping, ``optimizer.step()``, ``optimizer.zero_grad()``.  The pass
+    stops at the first step whose loss or gradient is not finite, before that
+    step's optimiser update.
 
     Args:
         model: ``model(idx, lengths) -> (B, C)`` logits with ``backward(dlogits)``.
@@ -174,13 +176,21 @@ def train_epoch(
             ``<unk>`` learns to stand for "some word", as it must at test time.
         unk_id: the id that ``word_dropout`` writes (the vocabulary's ``unk_id``).
         time_budget: stop after this many seconds.
-        on_step: called as ``on_step(step, loss)`` after every step (``step``
-            counts from 0 within the pass); returning True stops the pass.  The
+        on_step: called as ``on_step(step, loss, grad_norm)`` after every step
+            (``step`` counts from 0 within the pass; ``grad_norm`` is the global
+            gradient norm before clipping); returning True stops the pass.  The
             same contract as :func:`numrnn.train.tbptt_train`'s.
 
     Returns:
         ``(losses, stopped)``: per-step mean losses, and whether ``on_step`` or
         the time budget cut the pass short.
+
+    Raises:
+        FloatingPointError: at the first non-finite loss or gradient, naming the
+            step and the parameter (``step 17: gradient of rnn.weight_hh_l0 is not
+            finite (nan)``); no parameter has been changed by that step.
+        ValueError: labels and sequences differ in number, or ``word_dropout`` is
+            outside ``[0, 1)``.
     """
     y = check_labels("train_epoch", "labels", labels)
     if y.size != len(seqs):
@@ -201,9 +211,11 @@ def train_epoch(
         logits = model(idx, lens)  # (B, C)
         loss, dlogits = cross_entropy(logits, y[b], weight=weight)
         model.backward(dlogits)
-        update(model, optimizer, clip_norm)
+        step = len(losses)
         losses.append(float(to_numpy(loss)))
-        if on_step is not None and on_step(len(losses) - 1, losses[-1]):
+        check_finite_loss(losses[-1], step)
+        grad_norm = update(model, optimizer, clip_norm, step=step)
+        if on_step is not None and on_step(step, losses[-1], grad_norm):
             return losses, True
         if time_budget is not None and time.perf_counter() - start >= time_budget:
             return losses, True
@@ -254,11 +266,13 @@ def train_classifier(
     Returns:
         a history dict: per epoch ``epoch``, ``train_loss`` (mean of the epoch's
         steps), ``val_loss``, ``val_accuracy``, ``val_balanced_accuracy``; per
-        step ``step_loss``; and ``best_epoch``, ``stopped_early``, ``steps`` and
+        step ``step_loss`` and ``step_grad_norm`` (the global gradient norm
+        before clipping); and ``best_epoch``, ``stopped_early``, ``steps`` and
         ``train_seconds``.
 
     Raises:
         ValueError: an unknown ``monitor``, ``epochs < 1`` or ``patience < 1``.
+        FloatingPointError: a non-finite loss or gradient (see :func:`train_epoch`).
     """
     _check_schedule(monitor, epochs, patience)
     seqs, labels = train
@@ -275,7 +289,12 @@ def train_classifier(
     )
     steps = None if time_budget is not None else epochs * math.ceil(len(seqs) / batch_size)
     bar = _LossBar(total=steps, desc=desc, show=show_progress)
-    epoch_options["on_step"] = bar.on_step
+
+    def on_step(step, loss, grad_norm):
+        hist["step_grad_norm"].append(grad_norm)
+        bar.on_step(step, loss)
+
+    epoch_options["on_step"] = on_step
     try:
         for epoch in range(1, epochs + 1):
             left = None if time_budget is None else time_budget - hist["train_seconds"]
@@ -338,6 +357,7 @@ def _new_history():
         "val_accuracy": [],
         "val_balanced_accuracy": [],
         "step_loss": [],
+        "step_grad_norm": [],
         "best_epoch": None,
         "stopped_early": False,
         "steps": 0,

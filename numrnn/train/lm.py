@@ -38,7 +38,7 @@ from ..functional import cross_entropy
 from ..metrics import perplexity
 from ..nn import Module, eval_mode, no_grad
 from ..optim import Optimizer
-from .optimizer_step import update
+from .optimizer_step import check_finite_loss, update
 
 __all__ = ["evaluate_lm", "tbptt_train"]
 
@@ -53,14 +53,17 @@ def tbptt_train(
     loss_fn: Callable = cross_entropy,
     max_steps: int | None = None,
     time_budget: float | None = None,
-    on_step: Callable[[int, float], bool | None] | None = None,
+    on_step: Callable[[int, float, float], bool | None] | None = None,
 ) -> tuple[list[float], Any, bool]:
     r"""One pass of truncated BPTT over ``stream``, carrying the state between chunks.
 
     For each ``(X, Y)`` of the stream: ``logits, state = model(X, state)``;
     ``loss, dlogits = loss_fn(logits, Y)``; ``model.backward(dlogits)`` (through
-    this chunk only); optional ``clip_grad_norm_``; ``optimizer.step()``;
-    ``optimizer.zero_grad()``.
+    this chunk only); the global gradient norm :math:`N` (before clipping) and the
+    optional clipping, by one ``clip_grad_norm_``; ``optimizer.step()``;
+    ``optimizer.zero_grad()``.  The pass stops at the first step whose loss or
+    gradient is not finite, before that step's optimiser update
+    (:func:`numrnn.train.update`).
 
     Args:
         model: called as ``model(X, state) -> (logits, state)`` with a
@@ -71,12 +74,19 @@ def tbptt_train(
         state: the state to start from (None: zeros).
         clip_norm: clip the global gradient norm to this value before each step.
         max_steps, time_budget: stop after this many steps / seconds.
-        on_step: called as ``on_step(step, loss)`` after every step; returning
+        on_step: called as ``on_step(step, loss, grad_norm)`` after every step
+            (``grad_norm``: the global gradient norm before clipping); returning
             True stops the pass.
 
     Returns:
         ``(losses, state, stopped)``: the per-step mean losses, the last state
         (to carry into the next pass) and whether a limit stopped the pass early.
+
+    Raises:
+        FloatingPointError: at the first non-finite loss (``step 4: loss is not
+            finite (nan)``) or gradient (``step 4: gradient of rnn.weight_hh_l0 is
+            not finite (inf)``), ``step`` counted from 0 within the pass; the
+            parameters are those before that step, its gradients are left in ``.grad``.
     """
     losses = []
     start = time.perf_counter()
@@ -84,9 +94,10 @@ def tbptt_train(
         logits, state = model(X, state)
         loss, dlogits = loss_fn(logits, Y)
         model.backward(dlogits)
-        update(model, optimizer, clip_norm)
         losses.append(float(to_numpy(loss)))
-        if on_step is not None and on_step(step, losses[-1]):
+        check_finite_loss(losses[-1], step)
+        grad_norm = update(model, optimizer, clip_norm, step=step)
+        if on_step is not None and on_step(step, losses[-1], grad_norm):
             return losses, state, True
         if (max_steps is not None and len(losses) >= max_steps) or (
             time_budget is not None and time.perf_counter() - start >= time_budget

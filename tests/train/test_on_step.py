@@ -1,4 +1,5 @@
-"""Both training loops call on_step(step, loss) after every step; True stops the pass."""
+"""Both training loops call on_step(step, loss, grad_norm) after every step; True stops
+the pass."""
 
 import numpy as np
 
@@ -9,12 +10,14 @@ from numrnn.train import tbptt_train, train_epoch
 
 
 def _record(stop_at=None):
-    calls = []
+    calls, norms = [], []
 
-    def on_step(step, loss):
+    def on_step(step, loss, grad_norm):
         calls.append((step, loss))
+        norms.append(grad_norm)
         return stop_at is not None and step == stop_at
 
+    on_step.norms = norms
     return calls, on_step
 
 

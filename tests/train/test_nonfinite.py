@@ -161,3 +161,18 @@ def test_update_returns_the_norm_and_refuses_a_nan_gradient_at_step_0():
     ):
         update(model, opt)
     np.testing.assert_array_equal(model.weight.data, w)
+
+
+def test_update_on_the_torch_backend_measures_and_refuses_alike():
+    pytest.importorskip("torch")
+    model = numrnn.Linear(2, 2, dtype=np.float64, seed=0, backend="torch")
+    opt = numrnn.optim.SGD(model.parameters(), lr=0.1)
+    model.weight.grad[...] = 0.0
+    model.bias.grad[...] = 0.0
+    model.weight.grad[0, 0], model.bias.grad[0] = 3.0, 4.0
+    assert update(model, opt) == 5.0
+    model.weight.grad[1, 1] = float("inf")
+    w = numrnn.backend.to_numpy(model.weight.data).copy()
+    with pytest.raises(FloatingPointError, match=r"^step 7: gradient of weight is not finite"):
+        update(model, opt, clip_norm=1.0, step=7)
+    np.testing.assert_array_equal(numrnn.backend.to_numpy(model.weight.data), w)

@@ -117,7 +117,6 @@ LAYERS = [
     "io",
     "interop",
     "train",
-    "tbptt",
     "distributed",
     "study",
     "diagnosis",

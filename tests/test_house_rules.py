@@ -114,6 +114,7 @@ LAYERS = [
     "metrics",
     "checkpoint_format",
     "checkpoint_files",
+    "checkpoint_fit",
     "io",
     "interop",
     "train",

@@ -364,7 +364,7 @@ def format_trace(tr, precision=4):
         or not 0 <= precision <= 17
     ):
         raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
-    kind, H, T = tr.kind, tr.hidden_size, tr.seq_len
+    kind, T = tr.kind, tr.seq_len
     p = precision
     out = _header_lines(tr, p)
     fcols = [f"t={t + 1}" for t in range(T)]
@@ -372,21 +372,7 @@ def format_trace(tr, precision=4):
     out.append(_table(fcols, _quantity_rows(tr.forward, _forward_spec(kind, tr.nonlinearity)), p))
     out.append("")
 
-    hs = [s["h"] for s in tr.forward]
-    if tr.loss_kind == "sum":
-        terms = [v for h in hs for v in h]
-        out.append("LOSS  L = sum over t and units of h_t")
-    else:
-        terms = list(hs[-1])
-        out.append("LOSS  L = sum over units of h_T (the last hidden state)")
-    if len(terms) <= 12:
-        out.append(
-            "  L = "
-            + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ")
-            + f" = {_fmt(tr.loss, p)}"
-        )
-    else:
-        out.append(f"  L = (sum of {len(terms)} values of the h_t row above) = {_fmt(tr.loss, p)}")
+    out.extend(_loss_lines(tr, p))
     out.append("")
 
     order = list(reversed(range(T)))
@@ -401,6 +387,36 @@ def format_trace(tr, precision=4):
     out.append("")
     out.extend(_gradient_table(tr, order, bcols, p))
     out.append("")
+    out.append(_initial_state_line(tr, p))
+    if tr.numeric_grads is not None:
+        out.append("")
+        out.extend(_check_lines(tr))
+    return "\n".join(out)
+
+
+def _loss_lines(tr, p):
+    """The loss written out: its definition, then its terms summed when there are few."""
+    hs = [s["h"] for s in tr.forward]
+    if tr.loss_kind == "sum":
+        terms = [v for h in hs for v in h]
+        out = ["LOSS  L = sum over t and units of h_t"]
+    else:
+        terms = list(hs[-1])
+        out = ["LOSS  L = sum over units of h_T (the last hidden state)"]
+    if len(terms) <= 12:
+        out.append(
+            "  L = "
+            + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ")
+            + f" = {_fmt(tr.loss, p)}"
+        )
+    else:
+        out.append(f"  L = (sum of {len(terms)} values of the h_t row above) = {_fmt(tr.loss, p)}")
+    return out
+
+
+def _initial_state_line(tr, p):
+    """``Gradient of the initial state: dL/dh_0 = ...`` (and ``dL/dc_0`` for the LSTM)."""
+    H = tr.hidden_size
     tail = "Gradient of the initial state: " + ", ".join(
         f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else f"dL/dh_0[{j}] = {_fmt(v, p)}"
         for j, v in enumerate(tr.dh0)
@@ -410,11 +426,7 @@ def format_trace(tr, precision=4):
             f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
             for j, v in enumerate(tr.dc0)
         )
-    out.append(tail)
-    if tr.numeric_grads is not None:
-        out.append("")
-        out.extend(_check_lines(tr))
-    return "\n".join(out)
+    return tail
 
 
 def _truncation_lines(tr):

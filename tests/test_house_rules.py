@@ -13,8 +13,11 @@ module's or an object's ``__class__``.
 """
 
 import ast
+import inspect
 import re
 from pathlib import Path
+
+import pytest
 
 import numrnn
 
@@ -234,3 +237,44 @@ def test_the_length_check_can_fail(tmp_path):
     )
     found = [(name, n) for _, name, n in long_functions(_tree(bad))]
     assert found == [("over", 61), ("marker_only", 61)]
+
+
+# The public constructors (the classes each package exports) carry type hints on every
+# argument, so that an editor shows what each one takes.
+HINTED = [numrnn.nn, numrnn.optim, numrnn.optim.lr_scheduler, numrnn.models]
+
+
+def unhinted_arguments(cls):
+    """Names of the arguments of ``cls.__init__`` (its own, not inherited) without a hint."""
+    if "__init__" not in vars(cls):
+        return []
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return [p.name for p in params if p.annotation is inspect.Parameter.empty]
+
+
+@pytest.mark.parametrize("package", HINTED, ids=lambda m: m.__name__)
+def test_public_constructors_are_type_hinted(package):
+    classes = [getattr(package, n) for n in package.__all__]
+    offenders = {
+        c.__name__: unhinted_arguments(c)
+        for c in classes
+        if inspect.isclass(c) and unhinted_arguments(c)
+    }
+    assert offenders == {}
+
+
+def test_an_unhinted_argument_is_found():
+    class Hinted:
+        def __init__(self, a: int, *, b: float = 0.0) -> None:
+            pass
+
+    class Unhinted(Hinted):
+        def __init__(self, a, b: int = 1, **kwargs):
+            pass
+
+    class Inherits(Unhinted):
+        pass
+
+    assert unhinted_arguments(Hinted) == []
+    assert unhinted_arguments(Unhinted) == ["a", "kwargs"]
+    assert unhinted_arguments(Inherits) == []  # judged where it is written

@@ -84,17 +84,23 @@ def check_generator(where, label, gen, state):
     return decoded
 
 
+def check_names(where, what, own, saved):
+    """``saved`` must hold exactly the names of ``own``; else ``what``, and the differences."""
+    missing = [n for n in own if n not in saved]
+    unexpected = [n for n in saved if n not in own]
+    if missing or unexpected:
+        raise CheckpointError(f"{where}: {what}: missing {missing}, unexpected {unexpected}")
+
+
 def check_parameters(ck, model):
     """The saved parameters must be the model's: same names, same shapes, float dtypes."""
     where, saved = ck.where, ck.header["model"]["parameters"]
     own = dict(model.named_parameters(remove_duplicate=False))  # every name save() wrote
-    missing = [n for n in own if n not in saved]
-    unexpected = [n for n in saved if n not in own]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{where}: the parameters do not match the model ({type(model).__name__}, the file's is "
-            f"{ck.header['model']['class']}): missing {missing}, unexpected {unexpected}"
-        )
+    what = (
+        f"the parameters do not match the model ({type(model).__name__}, the file's is "
+        f"{ck.header['model']['class']})"
+    )
+    check_names(where, what, own, saved)
     for name, p in own.items():
         dtype, shape = ck.layouts[_MODEL + name]
         if shape != tuple(p.shape):
@@ -187,13 +193,7 @@ def optimizer_state_dict(ck, entry):
 
 def check_generators(where, saved, gens):
     """The saved generator states must be the model's generators'; returns them decoded."""
-    missing = [n for n in gens if n not in saved]
-    unexpected = [n for n in saved if n not in gens]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{where}: the random generators do not match the model's: missing {missing}, "
-            f"unexpected {unexpected}"
-        )
+    check_names(where, "the random generators do not match the model's", gens, saved)
     return {n: check_generator(where, f"generator {n!r}", g, saved[n]) for n, g in gens.items()}
 
 

@@ -113,15 +113,20 @@ def check_parameters(ck, model):
     return own
 
 
+def check_entry(where, kind, a_kind, entry, obj):
+    """The file must hold a state of ``kind`` (``"optimiser"``, ...) saved from ``obj``'s class."""
+    if entry is None:
+        raise CheckpointError(f"{where}: holds no {kind} state, but {a_kind} was given")
+    if entry["class"] != type(obj).__name__:
+        raise CheckpointError(
+            f"{where}: the {kind} state is {entry['class']}'s; the {kind} given is a "
+            f"{type(obj).__name__}"
+        )
+
+
 def check_scheduler(where, entry, scheduler):
     """The saved scheduler state, after a dry run on a shallow copy of ``scheduler``."""
-    if entry is None:
-        raise CheckpointError(f"{where}: holds no scheduler state, but a scheduler was given")
-    if entry["class"] != type(scheduler).__name__:
-        raise CheckpointError(
-            f"{where}: the scheduler state is {entry['class']}'s; the scheduler given is a "
-            f"{type(scheduler).__name__}"
-        )
+    check_entry(where, "scheduler", "a scheduler", entry, scheduler)
     try:
         copy.copy(scheduler).load_state_dict(entry["state"])
     except (ValueError, TypeError, KeyError, OverflowError) as err:
@@ -134,13 +139,7 @@ def check_optimizer_layout(ck, model, optimizer):
     if optimizer is None:
         return None
     where, entry = ck.where, ck.header["optimizer"]
-    if entry is None:
-        raise CheckpointError(f"{where}: holds no optimiser state, but an optimiser was given")
-    if entry["class"] != type(optimizer).__name__:
-        raise CheckpointError(
-            f"{where}: the optimiser state is {entry['class']}'s; the optimiser given is a "
-            f"{type(optimizer).__name__}"
-        )
+    check_entry(where, "optimiser", "an optimiser", entry, optimizer)
     names = {id(p): n for n, p in model.named_parameters()}
     ordered = optimizer_params(optimizer)
     saved_names = entry["param_names"]

@@ -48,8 +48,8 @@ from numrnn.nn.init import chrono_init
 from numrnn.reference import lstm_cell
 from numrnn.study.plotting import moving_average, pyplot
 from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
-from numrnn.tbptt import chunked_bptt, tbptt
 from numrnn.train import evaluate_lm, update
+from numrnn.train.tbptt import chunked_bptt, tbptt
 
 ADDING = ["lstm", "lstm forget_bias=1", "lstm chrono", "lstm peephole", "lstm layer_norm",
           "gru", "gru chrono"]  # fmt: skip

@@ -21,7 +21,6 @@ from . import (
     reference,
     rng,
     study,
-    tbptt,
     trace,
     train,
 )
@@ -81,7 +80,6 @@ __all__ = [
     "rng",
     "save",
     "study",
-    "tbptt",
     "trace",
     "train",
 ]

@@ -59,6 +59,18 @@ from .checkpoint_files import HEADER as _HEADER
 from .checkpoint_files import MODEL as _MODEL
 from .checkpoint_files import OPTIM as _OPTIM
 from .checkpoint_files import CheckpointFile, atomic_write, check_path
+from .checkpoint_fit import (
+    check_generator,
+    check_generators,
+    check_optimizer_layout,
+    check_parameters,
+    check_scheduler,
+    generator_state,
+    model_generators,
+    optimizer_params,
+    optimizer_state_dict,
+    read_parameters,
+)
 from .checkpoint_format import MAX_HEADER_BYTES, CheckpointError, check_json
 from .nn.module import Module
 from .optim.lr_scheduler import LRScheduler
@@ -77,42 +89,6 @@ __all__ = [
 FORMAT = "numrnn-checkpoint"
 #: the format version this module writes (and the only one it reads)
 VERSION = 1
-
-
-# --------------------------------------------------------------------------------------
-# random generators
-# --------------------------------------------------------------------------------------
-def _rng_state_to_json(state):
-    """A bit generator's ``state`` dict with its arrays turned into tagged lists."""
-    if isinstance(state, dict):
-        return {k: _rng_state_to_json(v) for k, v in state.items()}
-    if isinstance(state, np.ndarray):
-        return {"__ndarray__": state.tolist(), "dtype": state.dtype.str}
-    if isinstance(state, np.integer):
-        return int(state)
-    return state
-
-
-def _rng_state_from_json(state):
-    if isinstance(state, dict):
-        if set(state) == {"__ndarray__", "dtype"}:
-            return np.array(state["__ndarray__"], dtype=np.dtype(state["dtype"]))
-        return {k: _rng_state_from_json(v) for k, v in state.items()}
-    return state
-
-
-def _generator_state(gen):
-    return _rng_state_to_json(gen.bit_generator.state)
-
-
-def _model_generators(model):
-    """``{"<module path>.<attribute>": Generator}`` for every NumPy Generator the model holds."""
-    found = {}
-    for mod_name, mod in model.named_modules():
-        for attr, value in vars(mod).items():
-            if isinstance(value, np.random.Generator):
-                found[f"{mod_name}.{attr}" if mod_name else attr] = value
-    return found
 
 
 # --------------------------------------------------------------------------------------
@@ -144,13 +120,7 @@ def _optimizer_entry(model, optimizer, arrays):
     """The optimiser's header entry; its state arrays go into ``arrays``."""
     sd = optimizer.state_dict()
     names = {id(p): n for n, p in model.named_parameters()}
-    ordered = []  # parameters in state_dict numbering: in order through the groups
-    seen = set()
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if id(p) not in seen:
-                seen.add(id(p))
-                ordered.append(p)
+    ordered = optimizer_params(optimizer)  # in state_dict numbering
     groups = []
     for gi, group in enumerate(sd["param_groups"]):
         packed = {k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items()}
@@ -239,10 +209,10 @@ def save(
         "format": FORMAT,
         "version": VERSION,
         "model": {"class": type(model).__name__, "parameters": params},
-        "generators": {k: _generator_state(g) for k, g in _model_generators(model).items()},
+        "generators": {k: generator_state(g) for k, g in model_generators(model).items()},
         "optimizer": None if optimizer is None else _optimizer_entry(model, optimizer, arrays),
         "scheduler": None,
-        "rng": None if rng is None else _generator_state(rng),
+        "rng": None if rng is None else generator_state(rng),
         "metadata": metadata,
     }
     if scheduler is not None:
@@ -280,25 +250,6 @@ def read_header(path: str | os.PathLike) -> dict:
     with CheckpointFile(path, f"checkpoint {path}") as ck:
         ck.verify(list(ck.members))
         return ck.header
-
-
-def _fmt_shape(shape):
-    shape = tuple(int(s) for s in shape)
-    return str(shape)
-
-
-def _check_generator(where, label, gen, state):
-    """Dry run: the saved ``state`` must fit ``gen``'s bit generator; returns the decoded state."""
-    decoded = _rng_state_from_json(state)
-    want = type(gen.bit_generator).__name__
-    got = decoded.get("bit_generator") if isinstance(decoded, dict) else None
-    if got != want:
-        raise CheckpointError(f"{where}: {label} was a {got} generator; this one is a {want}")
-    try:
-        type(gen.bit_generator)().state = decoded
-    except (TypeError, ValueError, KeyError, OverflowError) as err:
-        raise CheckpointError(f"{where}: the saved state of {label} is invalid ({err})") from None
-    return decoded
 
 
 def load(
@@ -363,75 +314,34 @@ def load(
     return metadata
 
 
-def _check_parameters(ck, model):
-    """The saved parameters must be the model's: same names, same shapes, float dtypes."""
-    where, saved = ck.where, ck.header["model"]["parameters"]
-    own = dict(model.named_parameters(remove_duplicate=False))  # every name save() wrote
-    missing = [n for n in own if n not in saved]
-    unexpected = [n for n in saved if n not in own]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{where}: the parameters do not match the model ({type(model).__name__}, the file's is "
-            f"{ck.header['model']['class']}): missing {missing}, unexpected {unexpected}"
-        )
-    for name, p in own.items():
-        dtype, shape = ck.layouts[_MODEL + name]
-        if shape != tuple(p.shape):
-            raise CheckpointError(
-                f"{where}: parameter {name!r} has shape {_fmt_shape(shape)}, "
-                f"the model expects {_fmt_shape(p.shape)}"
-            )
-        if dtype.kind != "f":
-            raise CheckpointError(f"{where}: parameter {name!r} has non-float dtype {dtype}")
-    return own
-
-
 def _prepare(ck, model, optimizer, scheduler, rng):
     """Check the checkpoint against the objects; return ``(apply, metadata)``, changing nothing.
 
     All checks that need no array data come first; the arrays are read last.
     """
     where, header = ck.where, ck.header
-    own = _check_parameters(ck, model)
+    own = check_parameters(ck, model)
 
-    gens = _model_generators(model)
-    saved_gens = header["generators"]
-    missing = [n for n in gens if n not in saved_gens]
-    unexpected = [n for n in saved_gens if n not in gens]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{where}: the random generators do not match the model's: missing {missing}, "
-            f"unexpected {unexpected}"
-        )
-    gen_states = {
-        n: _check_generator(where, f"generator {n!r}", g, saved_gens[n]) for n, g in gens.items()
-    }
-    opt_entry = _check_optimizer_layout(ck, model, optimizer)
+    gens = model_generators(model)
+    gen_states = check_generators(where, header["generators"], gens)
+    opt_entry = check_optimizer_layout(ck, model, optimizer)
     sched_sd = None
     if scheduler is not None:
-        sched_sd = _check_scheduler(where, header["scheduler"], scheduler)
+        sched_sd = check_scheduler(where, header["scheduler"], scheduler)
     rng_state = None
     if rng is not None:
         if header["rng"] is None:
             raise CheckpointError(f"{where}: holds no rng state, but rng= was given")
-        rng_state = _check_generator(where, "rng", rng, header["rng"])
+        rng_state = check_generator(where, "rng", rng, header["rng"])
 
     # -- every layout fits: read the arrays (the others are read through for their CRC)
-    params = {name: ck.read(_MODEL + name) for name in own}
-    first = {}  # a shared (tied) Parameter is saved under each name: the copies must agree
-    for name, p in own.items():
-        other = first.setdefault(id(p), name)
-        if other != name and not np.array_equal(params[name], params[other], equal_nan=True):
-            raise CheckpointError(
-                f"{where}: {other!r} and {name!r} are one shared parameter in the model, but "
-                "the file holds different values under the two names"
-            )
+    params = read_parameters(ck, own)
     opt_keys = [k for k in ck.layouts if k.startswith(_OPTIM)]
     if optimizer is None:
         ck.verify(opt_keys)
     opt_sd = None
     if optimizer is not None:
-        opt_sd = _optimizer_state_dict(ck, opt_entry)
+        opt_sd = optimizer_state_dict(ck, opt_entry)
         try:
             copy.copy(optimizer).load_state_dict(opt_sd)  # dry run: changes nothing of optimizer
         except (ValueError, TypeError, KeyError) as err:
@@ -449,86 +359,3 @@ def _prepare(ck, model, optimizer, scheduler, rng):
             rng.bit_generator.state = rng_state
 
     return apply, header["metadata"]
-
-
-def _check_scheduler(where, entry, scheduler):
-    """The saved scheduler state, after a dry run on a shallow copy of ``scheduler``."""
-    if entry is None:
-        raise CheckpointError(f"{where}: holds no scheduler state, but a scheduler was given")
-    if entry["class"] != type(scheduler).__name__:
-        raise CheckpointError(
-            f"{where}: the scheduler state is {entry['class']}'s; the scheduler given is a "
-            f"{type(scheduler).__name__}"
-        )
-    try:
-        copy.copy(scheduler).load_state_dict(entry["state"])
-    except (ValueError, TypeError, KeyError, OverflowError) as err:
-        raise CheckpointError(f"{where}: the scheduler state does not fit: {err}") from None
-    return entry["state"]
-
-
-def _check_optimizer_layout(ck, model, optimizer):
-    """The saved optimiser entry must cover ``optimizer``'s parameters, in order, with their shapes."""
-    if optimizer is None:
-        return None
-    where, entry = ck.where, ck.header["optimizer"]
-    if entry is None:
-        raise CheckpointError(f"{where}: holds no optimiser state, but an optimiser was given")
-    if entry["class"] != type(optimizer).__name__:
-        raise CheckpointError(
-            f"{where}: the optimiser state is {entry['class']}'s; the optimiser given is a "
-            f"{type(optimizer).__name__}"
-        )
-    names = {id(p): n for n, p in model.named_parameters()}
-    ordered, seen = [], set()
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if id(p) not in seen:
-                seen.add(id(p))
-                ordered.append(p)
-    saved_names = entry["param_names"]
-    if len(saved_names) != len(ordered):
-        raise CheckpointError(
-            f"{where}: the optimiser state covers {len(saved_names)} parameter(s); the optimiser "
-            f"given has {len(ordered)}"
-        )
-    for i, (p, saved_name, saved_shape) in enumerate(
-        zip(ordered, saved_names, entry["param_shapes"])
-    ):
-        name = names.get(id(p))
-        if name != saved_name:
-            raise CheckpointError(
-                f"{where}: the optimiser's parameter {i} is {name!r} here but {saved_name!r} in the "
-                "checkpoint (build the optimiser over the parameters in the same order)"
-            )
-        if tuple(saved_shape) != tuple(p.data.shape):
-            raise CheckpointError(
-                f"{where}: the optimiser's parameter {i} ({name!r}) has shape {_fmt_shape(p.data.shape)}; "
-                f"the checkpoint's has {_fmt_shape(saved_shape)}"
-            )
-    for idx, item in entry["state"].items():
-        for key in item["arrays"]:
-            shape = ck.layouts[f"{_OPTIM}{idx}/{key}"][1]
-            if shape != tuple(ordered[int(idx)].data.shape):
-                raise CheckpointError(
-                    f"{where}: optimiser state {key!r} of parameter {idx} has shape "
-                    f"{_fmt_shape(shape)}; the parameter has {_fmt_shape(ordered[int(idx)].data.shape)}"
-                )
-    return entry
-
-
-def _optimizer_state_dict(ck, entry):
-    """Rebuild the optimiser's ``state_dict`` from the (checked) header entry, reading its arrays."""
-    state = {}
-    for idx, item in entry["state"].items():
-        st = dict(item["numbers"])
-        for key in item["arrays"]:
-            st[key] = ck.read(f"{_OPTIM}{idx}/{key}")
-        state[int(idx)] = st
-    groups = []
-    for g in entry["param_groups"]:
-        g = dict(g)
-        if isinstance(g.get("betas"), list):
-            g["betas"] = tuple(g["betas"])
-        groups.append(g)
-    return {"state": state, "param_groups": groups}

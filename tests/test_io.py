@@ -57,7 +57,7 @@ def snapshot(model, opt=None, sched=None, rng=None):
         "params": {k: v.copy() for k, v in model.state_dict().items()},
         "gens": {
             n: json.dumps(g.bit_generator.state, default=str)
-            for n, g in numrnn.io._model_generators(model).items()
+            for n, g in numrnn.checkpoint_fit.model_generators(model).items()
         },
     }
     if opt is not None:

@@ -80,8 +80,25 @@ def check_training_health(
     Raises:
         ValueError: for a non-positive ``overfit_steps`` / ``lr`` or ``num_classes < 2``.
     """
-    from ..optim import Adam
+    _check_options(num_classes, overfit_steps, lr)
+    named = list(dict(model.named_parameters()).items())
+    params = [p for _, p in named]
+    saved = _snapshot(params)
+    report = HealthReport()
+    try:
+        model.zero_grad()
+        loss0 = float(loss_fn(model, batch))
+        report.checks += _first_step_checks(named, loss0, num_classes, may_be_zero)
+        report.checks.append(_overfit(model, loss_fn, batch, params, loss0, overfit_steps, lr))
+    finally:
+        _restore(params, saved)
+    if out is not None:
+        out(str(report))
+    return report
 
+
+def _check_options(num_classes, overfit_steps, lr):
+    """Raise the ``ValueError`` of :func:`check_training_health` for a bad option."""
     if num_classes is not None and (
         isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 2
     ):
@@ -94,60 +111,40 @@ def check_training_health(
         )
     if not lr > 0:
         raise ValueError(f"check_training_health: lr must be > 0; got {lr!r}")
-    named = list(dict(model.named_parameters()).items())
-    params = [p for _, p in named]
-    saved = _snapshot(params)
-    report = HealthReport()
-    try:
-        model.zero_grad()
-        loss0 = float(loss_fn(model, batch))
-        if num_classes is not None:
-            expected = math.log(num_classes)
-            ok = abs(loss0 - expected) <= 0.25 * expected
-            report.checks.append(
-                (
-                    "loss at init",
-                    ok,
-                    f"{loss0:.4f}, expected about ln({num_classes}) = {expected:.4f}",
-                )
-            )
-        bad = [n for n, p in named if not np.all(np.isfinite(p.grad))]
-        report.checks.append(
-            (
-                "finite gradients",
-                not bad,
-                f"not finite: {', '.join(bad)}" if bad else f"all {len(named)} tensors",
-            )
-        )
-        zero = [n for n, p in named if not np.any(p.grad) and n not in may_be_zero]
-        report.checks.append(
-            (
-                "non-zero gradients",
-                not zero,
-                f"no gradient reaches {', '.join(zero)}"
-                if zero
-                else "every tensor receives gradient",
-            )
-        )
-        opt = Adam(params, lr=lr)
-        loss = loss0
-        for _ in range(overfit_steps):
-            opt.zero_grad()
-            loss = float(loss_fn(model, batch))
-            if not math.isfinite(loss):
-                break
-            opt.step()
-        ok = math.isfinite(loss) and loss <= 0.05 * loss0
-        report.checks.append(
-            (
-                "overfit one batch",
-                ok,
-                f"loss {loss0:.4f} -> {loss:.4g} after {overfit_steps} Adam steps (lr {lr:g}); "
-                "wanted <= 5% of the start",
-            )
-        )
-    finally:
-        _restore(params, saved)
-    if out is not None:
-        out(str(report))
-    return report
+
+
+def _first_step_checks(named, loss0, num_classes, may_be_zero):
+    """The verdicts on the first loss and its gradients: ``[(name, ok, detail), ...]``."""
+    checks = []
+    if num_classes is not None:
+        expected = math.log(num_classes)
+        ok = abs(loss0 - expected) <= 0.25 * expected
+        detail = f"{loss0:.4f}, expected about ln({num_classes}) = {expected:.4f}"
+        checks.append(("loss at init", ok, detail))
+    bad = [n for n, p in named if not np.all(np.isfinite(p.grad))]
+    detail = f"not finite: {', '.join(bad)}" if bad else f"all {len(named)} tensors"
+    checks.append(("finite gradients", not bad, detail))
+    zero = [n for n, p in named if not np.any(p.grad) and n not in may_be_zero]
+    detail = f"no gradient reaches {', '.join(zero)}" if zero else "every tensor receives gradient"
+    checks.append(("non-zero gradients", not zero, detail))
+    return checks
+
+
+def _overfit(model, loss_fn, batch, params, loss0, overfit_steps, lr):
+    """Adam on one batch: the loss must fall to 5% of ``loss0``; returns the verdict."""
+    from ..optim import Adam
+
+    opt = Adam(params, lr=lr)
+    loss = loss0
+    for _ in range(overfit_steps):
+        opt.zero_grad()
+        loss = float(loss_fn(model, batch))
+        if not math.isfinite(loss):
+            break
+        opt.step()
+    ok = math.isfinite(loss) and loss <= 0.05 * loss0
+    detail = (
+        f"loss {loss0:.4f} -> {loss:.4g} after {overfit_steps} Adam steps (lr {lr:g}); "
+        "wanted <= 5% of the start"
+    )
+    return ("overfit one batch", ok, detail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..backend import Array, to_numpy
 from ..functional import softmax
@@ -30,19 +31,19 @@ class CharLM(Module):
 
     def __init__(
         self,
-        vocab_size,
-        embed_size=64,
-        hidden_size=256,
-        num_layers=1,
-        cell="lstm",
-        dropout=0.0,
+        vocab_size: int,
+        embed_size: int = 64,
+        hidden_size: int = 256,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        dropout: float = 0.0,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)

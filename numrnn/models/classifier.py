@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..backend import Array
 from ..nn import Embedding, Linear, Module
@@ -28,22 +29,22 @@ class SequenceClassifier(Module):
 
     def __init__(
         self,
-        vocab_size,
-        num_classes,
-        embed_size=64,
-        hidden_size=128,
-        num_layers=1,
-        cell="lstm",
-        bidirectional=False,
-        dropout=0.0,
-        padding_idx=0,
+        vocab_size: int,
+        num_classes: int,
+        embed_size: int = 64,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        padding_idx: int | None = 0,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         super().__init__()
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)

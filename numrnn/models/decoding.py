@@ -165,6 +165,10 @@ def beam_search(step, state, select, bos_id, eos_id, beam_width=4, max_len=50, a
 
     With ``beam_width=1`` and ``alpha=0`` this is greedy search, token for token.
 
+    Long because the ranking, the finishing rule and the stopping rule above act on
+    the same per-step lists (live prefixes, their scores and extras), and read best
+    as the one loop that the description walks through.
+
     Args:
         step: the step function; called with ``K <= beam_width`` rows.
         state: the state for one row (``K = 1``), as the step function takes it.

@@ -48,8 +48,10 @@ and, with attention, the weights ``(target tokens, source tokens)`` for heatmaps
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..backend import Array, to_numpy
+from ..data.vocab import Vocab
 from ..functional import (
     cross_entropy,
     tanh_backward,
@@ -113,27 +115,27 @@ class Seq2Seq(Module):
 
     def __init__(
         self,
-        src_vocab,
-        tgt_vocab,
-        embed_size=64,
-        hidden_size=128,
-        num_layers=1,
-        cell="gru",
-        bidirectional_encoder=False,
-        attention=None,
-        attention_size=None,
-        dropout=0.0,
-        src_pad_id=None,
-        tgt_pad_id=None,
-        bos_id=None,
-        eos_id=None,
+        src_vocab: Vocab | int,
+        tgt_vocab: Vocab | int,
+        embed_size: int = 64,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        cell: str = "gru",
+        bidirectional_encoder: bool = False,
+        attention: str | None = None,
+        attention_size: int | None = None,
+        dropout: float = 0.0,
+        src_pad_id: int | None = None,
+        tgt_pad_id: int | None = None,
+        bos_id: int | None = None,
+        eos_id: int | None = None,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-        backend="numpy",
-        device=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        backend: str = "numpy",
+        device: str | None = None,
+    ) -> None:
         """Check every option, then build the submodules (see the class docstring).
 
         Longer than 60 lines because the submodules must be created in this order,

@@ -149,7 +149,14 @@ class LSTMCell(_CellBase):
 
     gates = 4
 
-    def __init__(self, input_size, hidden_size, bias=True, forget_bias=None, **kwargs):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        forget_bias: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         check_forget_bias("LSTMCell", forget_bias, bias)
         super().__init__(input_size, hidden_size, bias, **kwargs)
         self.forget_bias = forget_bias
@@ -222,7 +229,14 @@ class GRUCell(_CellBase):
 
     gates = 3
 
-    def __init__(self, input_size, hidden_size, bias=True, reset_after=True, **kwargs):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        reset_after: bool = True,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(reset_after, (bool, np.bool_)):
             raise TypeError(f"GRUCell: reset_after must be True or False; got {reset_after!r}")
         super().__init__(input_size, hidden_size, bias, **kwargs)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import get_backend, is_torch_tensor, to_numpy
+from ..backend import Array, get_backend, is_torch_tensor, to_numpy
 from ..rng import make_rng
 
 __all__ = [
@@ -147,7 +147,7 @@ class Parameter:
 
     __slots__ = ("data", "grad")
 
-    def __init__(self, data, grad=None):
+    def __init__(self, data: Array, grad: Array | None = None) -> None:
         self.data = data
         self.grad = grad if grad is not None else _zeros_like(data)
 

@@ -3,7 +3,7 @@ r"""``Recurrent(cell, ...)``: one time loop that runs any cell described by a :c
 The layers, directions, dropout between layers, variable lengths (sorted longest
 first, as PyTorch's ``pack_padded_sequence(..., enforce_sorted=False)``), ``hx``
 and its gradient, unbatched input and the last-in-first-out caches are those of
-:class:`~numrnn.nn.recurrent.RNNBase`; this file adds only what depends on the
+:class:`~numrnn.nn.recurrent_base.RNNBase`; this file adds only what depends on the
 cell: its parameters and the loop over time for one layer-direction, which calls
 the cell's step pair.  At step ``t`` the first ``batch_sizes[t]`` rows (the rows
 still inside their sequence) take a step; the others carry their state unchanged
@@ -27,12 +27,12 @@ prototyping tool, NumPy only.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..reference.cell import Cell
 from ..reference.masked import as_tuple, packed
 from .module import Module, Parameter, check_dtype, make_rng
-from .recurrent import RNNBase
-from .validate import check_probability, check_size
+from .recurrent_base import RNNBase
 
 __all__ = ["Recurrent"]
 
@@ -65,36 +65,38 @@ class Recurrent(RNNBase):
 
     def __init__(
         self,
-        cell,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
+        cell: Cell,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         *,
-        dtype=np.float32,
-        seed=None,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         Module.__init__(self)  # RNNBase.__init__ creates the three built-in cells' weights
         if not isinstance(cell, Cell):
             raise TypeError(
                 f"Recurrent: cell must be a numrnn.reference.Cell (e.g. numrnn.reference.lstm_cell); "
                 f"got {type(cell).__name__}"
             )
-        input_size = check_size("Recurrent", "input_size", input_size)
-        hidden_size = check_size("Recurrent", "hidden_size", hidden_size)
-        num_layers = check_size("Recurrent", "num_layers", num_layers)
-        dropout = check_probability("Recurrent", "dropout", dropout)
-        self.cell = cell
-        self.mode = cell.name
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.num_layers, self.proj_size, self.output_size = int(num_layers), 0, int(hidden_size)
-        self.bias, self.batch_first = bool(bias), bool(batch_first)
-        self.bidirectional, self.num_directions = bool(bidirectional), 2 if bidirectional else 1
-        self.dropout, self.nonlinearity, self.fused = float(dropout), None, False
+        self._set_options(
+            "Recurrent",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+        )
+        self.cell, self.mode = cell, cell.name
+        self.proj_size, self.output_size = 0, self.hidden_size
+        self.nonlinearity, self.fused = None, False
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
         H = self.hidden_size

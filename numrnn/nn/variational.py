@@ -16,6 +16,9 @@ only, about 2-5x slower than the fast modules; see the README's "Variants").
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..reference.cell import Cell
 from ..reference.variational import MASK_H, MASK_X, variational_cell
 from .recurrent_generic import Recurrent
 
@@ -46,7 +49,14 @@ class VariationalRecurrent(Recurrent):
             :class:`~numrnn.nn.Recurrent` raises.
     """
 
-    def __init__(self, cell, *args, input_dropout=0.0, hidden_dropout=0.0, **kwargs):
+    def __init__(
+        self,
+        cell: Cell,
+        *args: Any,
+        input_dropout: float = 0.0,
+        hidden_dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         p_x = _check_p("input_dropout", input_dropout)
         p_h = _check_p("hidden_dropout", hidden_dropout)
         super().__init__(variational_cell(cell), *args, **kwargs)

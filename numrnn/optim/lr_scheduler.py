@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 
 from .optimizer import Optimizer, _is_finite, _is_number, check_real
 
@@ -47,7 +48,7 @@ class LRScheduler:
     #: hyperparameters saved by state_dict, besides the schedule's position
     _hyper: tuple = ()
 
-    def __init__(self, optimizer, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         name = type(self).__name__
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
@@ -161,7 +162,9 @@ class StepLR(LRScheduler):
 
     _hyper = ("step_size", "gamma")
 
-    def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self._check_hyper("StepLR", {"step_size": step_size, "gamma": gamma})
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
@@ -185,7 +188,7 @@ class ExponentialLR(LRScheduler):
 
     _hyper = ("gamma",)
 
-    def __init__(self, optimizer, gamma, last_epoch=-1):
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self._check_hyper("ExponentialLR", {"gamma": gamma})
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
@@ -220,7 +223,9 @@ class CosineAnnealingLR(LRScheduler):
 
     _hyper = ("T_max", "eta_min")
 
-    def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
         self._check_hyper("CosineAnnealingLR", {"T_max": T_max, "eta_min": eta_min})
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
@@ -262,7 +267,12 @@ class LambdaLR(LRScheduler):
         ValueError: a list whose length differs from the number of groups.
     """
 
-    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
         n = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:

@@ -16,7 +16,7 @@ a few units in the last place after any number of steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..backend import ops
 from ..nn.module import Parameter, cast_checked, real_array
@@ -31,6 +31,9 @@ from .state_checks import (
 )
 
 __all__ = ["Optimizer", "check_real", "effective_grad", "lerp_"]
+
+#: what an optimiser takes: Parameters, or parameter groups (dicts with "params")
+Params = Iterable[Parameter] | Iterable[dict]
 
 
 def check_real(
@@ -127,7 +130,7 @@ class Optimizer:
     #: names of the state entries that are arrays shaped like the parameter
     _state_arrays: tuple = ()
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: Params, defaults: dict) -> None:
         self.defaults = dict(defaults)
         self._check_group(self.defaults)
         self.state = {}

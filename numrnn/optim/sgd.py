@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, check_real, effective_grad
+from .optimizer import Optimizer, Params, check_real, effective_grad
 
 __all__ = ["SGD"]
 
@@ -36,14 +36,14 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        momentum=0,
-        dampening=0,
-        weight_decay=0,
-        nesterov=False,
-        maximize=False,
-    ):
+        params: Params,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        maximize: bool = False,
+    ) -> None:
         defaults = dict(
             lr=lr,
             momentum=momentum,

@@ -46,8 +46,8 @@ optionally, ``bias_ih`` and ``bias_hh``; a ``_l0`` suffix is accepted so a saved
 Every trace prints its weights in that format, ready to be edited.
 
 Files: ``run.py`` computes a trace and holds the command line; ``checks.py`` checks
-its arguments; ``fd.py`` the finite-difference column; ``tables.py`` the
-:class:`Trace` record and its printed tables.
+its arguments; ``fd.py`` the finite-difference column; ``rows.py`` the tables' rows and
+their formulas; ``tables.py`` the :class:`Trace` record and its printed tables.
 """
 
 from . import checks, fd, run, tables

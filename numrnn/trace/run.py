@@ -110,6 +110,42 @@ def trace(
             ``truncate`` not an integer >= 1.
         TypeError: inputs or weights that are not numbers; ``check`` not a bool.
     """
+    kind, x, W, H, h0, c0, nonlinearity, truncate = _check_options(
+        kind, inputs, weights, hidden_size, h0, c0, loss, nonlinearity, truncate, check
+    )
+    T = x.shape[0]
+    tr = Trace(kind, nonlinearity, x, W, h0, c0, loss)
+    tr.forward, caches = _forward(kind, x, W, h0, c0, nonlinearity)
+    hs = [s["h"] for s in tr.forward]
+    tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
+
+    # Chunks of `truncate` steps (chunked truncated BPTT): the gradient that step t+1
+    # sends back to step t is dropped at the last step t of every chunk but the last.
+    K = T if truncate is None else truncate
+    cuts = list(range(K - 1, T - 1, K))  # 0-based steps whose dh_next is cut
+    tr.truncate, tr.cuts = truncate, [t + 1 for t in cuts]
+    tr.backward, tr.step_grads, tr.dh0, tr.dc0 = _backward(kind, caches, loss, H, cuts)
+    tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
+    if cuts:
+        full, full_grads, _, _ = _backward(kind, caches, loss, H, [])
+        tr.full_grads = {k: sum(g[k] for g in full_grads) for k in _PARAMS if k in W}
+        for rec, rec_full in zip(tr.backward, full):
+            rec["dh_full"] = rec_full["dh"]
+    if check:
+        # the state each chunk starts from, as this forward computed it, then held fixed
+        after = [(t + 1, tr.forward[t]["h"], tr.forward[t].get("c")) for t in cuts]
+        starts = [(0, h0, c0)] + after
+        tr.numeric_grads = TF.numeric_gradients(kind, x, W, starts, loss, nonlinearity)
+        _, size = TF.objective(kind, x, W, starts, loss, nonlinearity, terms=True)
+        tr.fd_eps, tr.fd_noise = TF.EPS, TF.rounding_noise(size)
+    return tr
+
+
+def _check_options(kind, inputs, weights, hidden_size, h0, c0, loss, nonlinearity, truncate, check):
+    """Check :func:`trace`'s arguments (raising its errors) and fill in the defaults.
+
+    Returns ``(kind, x, W, H, h0, c0, nonlinearity, truncate)``; ``x`` is ``(T, D)``.
+    """
     kind = _check_kind(kind)
     if truncate is not None:
         truncate = _check_size("truncate", truncate)
@@ -136,31 +172,7 @@ def trace(
         raise ValueError(f"c0 is the LSTM's cell state; a {kind.upper()} has none")
     c0 = _check_state("c0", c0, H) if kind == "lstm" else None
 
-    tr = Trace(kind, nonlinearity, x, W, h0, c0, loss)
-    tr.forward, caches = _forward(kind, x, W, h0, c0, nonlinearity)
-    hs = [s["h"] for s in tr.forward]
-    tr.loss = float(sum(v.sum() for v in hs)) if loss == "sum" else float(hs[-1].sum())
-
-    # Chunks of `truncate` steps (chunked truncated BPTT): the gradient that step t+1
-    # sends back to step t is dropped at the last step t of every chunk but the last.
-    K = T if truncate is None else truncate
-    cuts = list(range(K - 1, T - 1, K))  # 0-based steps whose dh_next is cut
-    tr.truncate, tr.cuts = truncate, [t + 1 for t in cuts]
-    tr.backward, tr.step_grads, tr.dh0, tr.dc0 = _backward(kind, caches, loss, H, cuts)
-    tr.grads = {k: sum(g[k] for g in tr.step_grads) for k in _PARAMS if k in W}
-    if cuts:
-        full, full_grads, _, _ = _backward(kind, caches, loss, H, [])
-        tr.full_grads = {k: sum(g[k] for g in full_grads) for k in _PARAMS if k in W}
-        for rec, rec_full in zip(tr.backward, full):
-            rec["dh_full"] = rec_full["dh"]
-    if check:
-        # the state each chunk starts from, as this forward computed it, then held fixed
-        after = [(t + 1, tr.forward[t]["h"], tr.forward[t].get("c")) for t in cuts]
-        starts = [(0, h0, c0)] + after
-        tr.numeric_grads = TF.numeric_gradients(kind, x, W, starts, loss, nonlinearity)
-        _, size = TF.objective(kind, x, W, starts, loss, nonlinearity, terms=True)
-        tr.fd_eps, tr.fd_noise = TF.EPS, TF.rounding_noise(size)
-    return tr
+    return kind, x, W, H, h0, c0, nonlinearity, truncate
 
 
 def _forward(kind, x, W, h0, c0, nonlinearity):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .rows import _backward_spec, _forward_spec, _truncated_spec
+
 __all__ = ["Trace", "format_trace"]
 
 _GATES = {"rnn": ("",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
@@ -157,115 +159,6 @@ def _quantity_rows(steps, spec):
     return rows
 
 
-def _forward_spec(kind, nonlinearity):
-    common = [("x", "x_t", "input"), ("h_prev", "h_{t-1}", "state read by step t")]
-    if kind == "rnn":
-        act = "tanh(a)" if nonlinearity == "tanh" else "max(a, 0)"
-        return common + [
-            None,
-            ("a_x", "a_x", "W_ih x_t + b_ih"),
-            ("a_h", "a_h", "W_hh h_{t-1} + b_hh"),
-            ("a", "a", "a_x + a_h"),
-            None,
-            ("h", "h_t", act),
-        ]
-    if kind == "lstm":
-        spec = common + [("c_prev", "c_{t-1}", "cell state read by step t"), None]
-        for g in "ifgo":
-            spec.append((f"a_{g}", f"a_{g}", f"W_i{g} x_t + b_i{g} + W_h{g} h_{{t-1}} + b_h{g}"))
-        spec.append(None)
-        for g in "ifgo":
-            spec.append((g, g, f"{'tanh' if g == 'g' else 'sigmoid'}(a_{g})"))
-        return spec + [
-            None,
-            ("c", "c_t", "f * c_{t-1} + i * g"),
-            ("tanh_c", "tanh(c_t)", "tanh(c_t)"),
-            ("h", "h_t", "o * tanh(c_t)"),
-        ]
-    return common + [
-        None,
-        ("a_r", "a_r", "W_ir x_t + b_ir + W_hr h_{t-1} + b_hr"),
-        ("a_z", "a_z", "W_iz x_t + b_iz + W_hz h_{t-1} + b_hz"),
-        ("r", "r", "sigmoid(a_r)"),
-        ("z", "z", "sigmoid(a_z)"),
-        ("ax_n", "ax_n", "W_in x_t + b_in"),
-        ("u", "u", "W_hn h_{t-1} + b_hn"),
-        ("a_n", "a_n", "W_in x_t + b_in + r * u"),
-        ("n", "n", "tanh(a_n)"),
-        None,
-        ("h", "h_t", "(1 - z) * n + z * h_{t-1}"),
-    ]
-
-
-def _truncated_spec(spec):
-    """The backward rows with, after the carried gradients, what a cut drops and the
-    full BPTT's dL/dh_t for comparison."""
-    out = []
-    for item in spec:
-        out.append(item)
-        key = item[0] if item else None
-        if key == "dh_next":
-            out.append(("dh_cut", "dL/dh_t{j} dropped", "cut: what step t+1 sent back, discarded"))
-        elif key == "dh":
-            out.append(("dh_full", "dL/dh_t{j} full BPTT", "the same without truncation"))
-        elif key == "dc_next":
-            out.append(("dc_cut", "dL/dc_t{j} dropped", "cut: what step t+1 sent back, discarded"))
-    return out
-
-
-def _backward_spec(kind, nonlinearity, loss_kind):
-    src = (
-        "1 at every t (L = sum of h)"
-        if loss_kind == "sum"
-        else "1 at t = T, else 0 (L = sum of h_T)"
-    )
-    common = [
-        ("dh_loss", "dL/dh_t{j} loss", src),
-        ("dh_next", "dL/dh_t{j} from t+1", "dL/dh_{t-1} sent back by step t+1 (0 at t = T)"),
-        ("dh", "dL/dh_t", "total: loss part + part from t+1"),
-        None,
-    ]
-    if kind == "rnn":
-        deriv = "(1 - h_t^2)" if nonlinearity == "tanh" else "[h_t > 0]"
-        return common + [
-            ("da", "da", f"dL/dh_t * {deriv}"),
-            None,
-            ("dh_prev", "dL/dh_{t-1}", "W_hh^T da"),
-            ("dx", "dL/dx_t", "W_ih^T da"),
-        ]
-    if kind == "lstm":
-        return common + [
-            ("dc_next", "dL/dc_t{j} from t+1", "dL/dc_{t-1} sent back by step t+1 (0 at t = T)"),
-            ("do", "do", "dL/dh_t * tanh(c_t)"),
-            ("dc", "dL/dc_t", "from t+1 + dL/dh_t * o * (1 - tanh(c_t)^2)"),
-            ("di", "di", "dL/dc_t * g"),
-            ("df", "df", "dL/dc_t * c_{t-1}"),
-            ("dg", "dg", "dL/dc_t * i"),
-            None,
-            ("da_i", "da_i", "di * i * (1 - i)"),
-            ("da_f", "da_f", "df * f * (1 - f)"),
-            ("da_g", "da_g", "dg * (1 - g^2)"),
-            ("da_o", "da_o", "do * o * (1 - o)"),
-            None,
-            ("dc_prev", "dL/dc_{t-1}", "dL/dc_t * f"),
-            ("dh_prev", "dL/dh_{t-1}", "W_hh^T [da_i, da_f, da_g, da_o]"),
-            ("dx", "dL/dx_t", "W_ih^T [da_i, da_f, da_g, da_o]"),
-        ]
-    return common + [
-        ("dn", "dn", "dL/dh_t * (1 - z)"),
-        ("dz", "dz", "dL/dh_t * (h_{t-1} - n)"),
-        ("da_n", "da_n", "dn * (1 - n^2)"),
-        ("dr", "dr", "da_n * u"),
-        None,
-        ("da_r", "da_r", "dr * r * (1 - r)"),
-        ("da_z", "da_z", "dz * z * (1 - z)"),
-        None,
-        ("dh_direct", "dL/dh_t{j} * z", "the path h_{t-1} -> h_t that skips the weights"),
-        ("dh_prev", "dL/dh_{t-1}", "dL/dh_t * z + W_hh^T [da_r, da_z, da_n * r]"),
-        ("dx", "dL/dx_t", "W_ih^T [da_r, da_z, da_n]"),
-    ]
-
-
 _EQUATIONS = {
     "rnn": ["h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)"],
     "lstm": [
@@ -364,7 +257,7 @@ def format_trace(tr, precision=4):
         or not 0 <= precision <= 17
     ):
         raise ValueError(f"precision must be an integer in [0, 17]; got {precision!r}")
-    kind, H, T = tr.kind, tr.hidden_size, tr.seq_len
+    kind, T = tr.kind, tr.seq_len
     p = precision
     out = _header_lines(tr, p)
     fcols = [f"t={t + 1}" for t in range(T)]
@@ -372,21 +265,7 @@ def format_trace(tr, precision=4):
     out.append(_table(fcols, _quantity_rows(tr.forward, _forward_spec(kind, tr.nonlinearity)), p))
     out.append("")
 
-    hs = [s["h"] for s in tr.forward]
-    if tr.loss_kind == "sum":
-        terms = [v for h in hs for v in h]
-        out.append("LOSS  L = sum over t and units of h_t")
-    else:
-        terms = list(hs[-1])
-        out.append("LOSS  L = sum over units of h_T (the last hidden state)")
-    if len(terms) <= 12:
-        out.append(
-            "  L = "
-            + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ")
-            + f" = {_fmt(tr.loss, p)}"
-        )
-    else:
-        out.append(f"  L = (sum of {len(terms)} values of the h_t row above) = {_fmt(tr.loss, p)}")
+    out.extend(_loss_lines(tr, p))
     out.append("")
 
     order = list(reversed(range(T)))
@@ -401,6 +280,36 @@ def format_trace(tr, precision=4):
     out.append("")
     out.extend(_gradient_table(tr, order, bcols, p))
     out.append("")
+    out.append(_initial_state_line(tr, p))
+    if tr.numeric_grads is not None:
+        out.append("")
+        out.extend(_check_lines(tr))
+    return "\n".join(out)
+
+
+def _loss_lines(tr, p):
+    """The loss written out: its definition, then its terms summed when there are few."""
+    hs = [s["h"] for s in tr.forward]
+    if tr.loss_kind == "sum":
+        terms = [v for h in hs for v in h]
+        out = ["LOSS  L = sum over t and units of h_t"]
+    else:
+        terms = list(hs[-1])
+        out = ["LOSS  L = sum over units of h_T (the last hidden state)"]
+    if len(terms) <= 12:
+        out.append(
+            "  L = "
+            + " + ".join(_fmt(v, p) for v in terms).replace("+ -", "- ")
+            + f" = {_fmt(tr.loss, p)}"
+        )
+    else:
+        out.append(f"  L = (sum of {len(terms)} values of the h_t row above) = {_fmt(tr.loss, p)}")
+    return out
+
+
+def _initial_state_line(tr, p):
+    """``Gradient of the initial state: dL/dh_0 = ...`` (and ``dL/dc_0`` for the LSTM)."""
+    H = tr.hidden_size
     tail = "Gradient of the initial state: " + ", ".join(
         f"dL/dh_0 = {_fmt(v, p)}" if H == 1 else f"dL/dh_0[{j}] = {_fmt(v, p)}"
         for j, v in enumerate(tr.dh0)
@@ -410,11 +319,7 @@ def format_trace(tr, precision=4):
             f"dL/dc_0 = {_fmt(v, p)}" if H == 1 else f"dL/dc_0[{j}] = {_fmt(v, p)}"
             for j, v in enumerate(tr.dc0)
         )
-    out.append(tail)
-    if tr.numeric_grads is not None:
-        out.append("")
-        out.extend(_check_lines(tr))
-    return "\n".join(out)
+    return tail
 
 
 def _truncation_lines(tr):

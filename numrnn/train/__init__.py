@@ -10,13 +10,15 @@ rnn.weight_hh_l0 is not finite (nan)``), raised before that step's optimiser upd
 so the parameters are those the step started from.
 
 * :mod:`~numrnn.train.lm`: truncated BPTT over token streams, ``evaluate_lm``;
+* :mod:`~numrnn.train.tbptt`: truncated BPTT in its chunked, TBPTT(k1, k2) and sliding-window
+  forms, each returning the exact gradient of its own objective;
 * :mod:`~numrnn.train.classify`: the epoch loop, prediction and evaluation of
   sequence classifiers;
 * :mod:`~numrnn.train.checkpoints`: a classifier saved with its config and vocabulary;
 * :mod:`~numrnn.train.progress_bar`, :mod:`~numrnn.train.optimizer_step`: the shared pieces.
 """
 
-from . import checkpoints, classify, lm, optimizer_step, progress_bar
+from . import checkpoints, classify, lm, optimizer_step, progress_bar, tbptt
 from .checkpoints import load_classifier, save_classifier
 from .classify import (
     class_weights,
@@ -45,6 +47,7 @@ __all__ = [
     "progress",
     "progress_bar",
     "save_classifier",
+    "tbptt",
     "tbptt_train",
     "train_classifier",
     "train_epoch",

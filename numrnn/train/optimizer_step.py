@@ -23,7 +23,7 @@ __all__ = ["check_finite_loss", "update"]
 
 
 def update(
-    model: Module, optimizer: Optimizer, clip_norm: float | None = None, *, step: int = 0
+    model: Module, optimizer: Optimizer, clip_norm: float | None = None, *, step: int | None = None
 ) -> float:
     """One optimiser step from the gradients in ``.grad``: clip the global norm (if
     ``clip_norm`` is given), step, and zero the gradients for the next batch.
@@ -33,7 +33,7 @@ def update(
             such as :class:`numrnn.distributed.DataParallel`).
         optimizer: steps ``model``'s parameters.
         clip_norm: scale the gradients so that their global norm is at most this.
-        step: the step's index, for the error message.
+        step: the step's index, named by the error message (None: not named).
 
     Returns:
         the global 2-norm :math:`N` of the gradients before clipping (a float).
@@ -78,5 +78,6 @@ def _first_nonfinite_gradient(model, step):
             what = "inf"
         else:
             continue
-        return FloatingPointError(f"step {step}: gradient of {name} is not finite ({what})")
+        where = "" if step is None else f"step {step}: "
+        return FloatingPointError(f"{where}gradient of {name} is not finite ({what})")
     return None

@@ -43,7 +43,8 @@ def snapshot(model, opt=None, sched=None, rng=None):
         "params": {n: p.data.copy() for n, p in model.named_parameters()},
         "grads": {n: p.grad.copy() for n, p in model.named_parameters()},
         "gens": {
-            n: repr(g.bit_generator.state) for n, g in numrnn.io._model_generators(model).items()
+            n: repr(g.bit_generator.state)
+            for n, g in numrnn.checkpoint_fit.model_generators(model).items()
         },
     }
     if opt is not None:

@@ -9,7 +9,7 @@ forward pass at the current :math:`\theta` and then frozen (``h.detach()`` in Py
 here nothing needs detaching, because numrnn's ``backward`` never leaves the forward it
 belongs to).  Each function below returns (or accumulates into ``.grad``) the *exact*
 gradient of an objective in which the frozen states appear as constants, so each passes
-a finite-difference check against that objective (``tests/test_tbptt.py`` writes them
+a finite-difference check against that objective (``tests/train/test_tbptt.py`` writes them
 out), and none equals the full-sequence gradient when its window is shorter than ``T``:
 the terms it drops are the Jacobian products reaching back past the window.
 
@@ -51,8 +51,8 @@ model draws new masks on the recomputed forwards: check gradients in ``eval()`` 
 
 from __future__ import annotations
 
-from .functional import cross_entropy
-from .nn import no_grad
+from ..functional import cross_entropy
+from ..nn import no_grad
 
 __all__ = ["chunked_bptt", "tbptt", "windowed_bptt"]
 

@@ -1,6 +1,6 @@
 """Truncated BPTT: each form is the exact gradient of its own objective, not of the full loss.
 
-The objectives are written out here, independently of numrnn.tbptt: the frozen states
+The objectives are written out here, independently of numrnn.train.tbptt: the frozen states
 are computed once at the base point by a plain forward and then held fixed while the
 parameters are perturbed (central differences, float64).
 """
@@ -11,7 +11,7 @@ import pytest
 import numrnn
 from numrnn.functional import cross_entropy
 from numrnn.models import CharLM
-from numrnn.tbptt import chunked_bptt, tbptt, windowed_bptt
+from numrnn.train.tbptt import chunked_bptt, tbptt, windowed_bptt
 
 V, T, B = 4, 9, 2
 

@@ -288,13 +288,8 @@ def train_classifier(
         unk_id=unk_id,
     )
     steps = None if time_budget is not None else epochs * math.ceil(len(seqs) / batch_size)
-    bar = _LossBar(total=steps, desc=desc, show=show_progress)
-
-    def on_step(step, loss, grad_norm):
-        hist["step_grad_norm"].append(grad_norm)
-        bar.on_step(step, loss)
-
-    epoch_options["on_step"] = on_step
+    bar = _LossBar(steps, desc, show_progress, grad_norms=hist["step_grad_norm"])
+    epoch_options["on_step"] = bar.on_step  # also keeps each step's gradient norm in hist
     try:
         for epoch in range(1, epochs + 1):
             left = None if time_budget is None else time_budget - hist["train_seconds"]
@@ -386,13 +381,15 @@ class _BestEpoch:
 
 
 class _LossBar:
-    """The progress bar of :func:`train_classifier`: one tick per step, the running loss."""
+    """The progress bar of :func:`train_classifier`: one tick per step, the running loss;
+    each step's gradient norm is appended to ``grad_norms`` (the history's list)."""
 
-    def __init__(self, total, desc, show):
+    def __init__(self, total, desc, show, grad_norms):
         self.bar = progress(total=total, desc=desc, unit="step", disable=not show)
-        self.running, self.postfix = None, {}
+        self.running, self.postfix, self.grad_norms = None, {}, grad_norms
 
-    def on_step(self, step, loss):
+    def on_step(self, step, loss, grad_norm):
+        self.grad_norms.append(grad_norm)
         r = self.running
         self.running = loss if r is None else 0.95 * r + 0.05 * loss
         self.bar.update(1)

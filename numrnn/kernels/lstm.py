@@ -75,7 +75,7 @@ import numpy as np
 
 from ..backend import ops
 from .driver import TimeLoop, workspace
-from .products import input_weight_grads, project_inputs, recurrent_weight_grad, transposed
+from .products import layer_weight_grads, project_inputs, recurrent_weight_grad, transposed
 
 __all__ = [
     "GateConstants",
@@ -329,14 +329,8 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
         xp.matmul(delta_t[t], weight_hh, out=dh)  # dL/dh_{t-1}
 
     loop.backward(local_factors, step, dout, dh_next, 4 * H, (delta,), record)
-    dx, dweight_ih, dbias = input_weight_grads(delta, x, weight_ih)
-    grads = {
-        "weight_ih": dweight_ih,
-        "weight_hh": recurrent_weight_grad(delta, loop.previous(hs)),
-        "bias_ih": dbias if has_bias else None,
-        "bias_hh": xp.copy(dbias) if has_bias else None,
-        "weight_hr": None,
-    }
+    dx, grads = layer_weight_grads(delta, x, weight_ih, loop.previous(hs), has_bias)
+    grads["weight_hr"] = None
     if weight_hr is not None:
         ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, recomputed
         grads["weight_hr"] = recurrent_weight_grad(dhs, ms)

@@ -16,6 +16,7 @@ __all__ = [
     "layer_weight_grads",
     "project_inputs",
     "recurrent_weight_grad",
+    "step_weight_grads",
     "transposed",
 ]
 
@@ -71,6 +72,27 @@ def layer_weight_grads(delta, x, weight_ih, h_prev, has_bias):
         "bias_hh": ops(delta).copy(dbias) if has_bias else None,
     }
     return dx, grads
+
+
+def step_weight_grads(delta, x, h_prev, weight_ih, weight_hh, has_bias):
+    r"""One step's gradients for a layer whose input and recurrent products share ``delta``.
+
+    With ``delta`` :math:`\delta` ``(B, G)``: :math:`\bar x = \delta W_{ih}`,
+    :math:`\bar h_{prev} = \delta W_{hh}`, :math:`\bar W_{ih} = \delta^\top x`,
+    :math:`\bar W_{hh} = \delta^\top h_{prev}` and both biases :math:`\sum_b \delta_b`.
+
+    Returns ``(dx (B, D), dh_prev (B, S), grads)``; the bias entries of ``grads`` are None
+    when ``has_bias`` is false.
+    """
+    xp = ops(delta)
+    dbias = xp.sum(delta, axis=0) if has_bias else None
+    grads = {
+        "weight_ih": xp.matmul(delta.T, x),
+        "weight_hh": xp.matmul(delta.T, h_prev),
+        "bias_ih": dbias,
+        "bias_hh": None if dbias is None else xp.copy(dbias),
+    }
+    return xp.matmul(delta, weight_ih), xp.matmul(delta, weight_hh), grads
 
 
 def recurrent_weight_grad(delta, h_prev):

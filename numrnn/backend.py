@@ -347,6 +347,20 @@ _FUSION = [False]  # True while a module built with fused=True runs (see TorchOp
 _COMPILED = {}  # kernel function -> its torch.compile'd version
 
 
+def import_torch(needed_by: str):
+    """The ``torch`` module, imported on first use.
+
+    Raises:
+        ImportError: PyTorch is not installed; the message names ``needed_by``, the
+            feature that asked for it (numrnn itself never needs torch).
+    """
+    try:
+        import torch
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(f"{needed_by} needs PyTorch: pip install torch==2.13.0") from err
+    return torch
+
+
 def get_backend(backend="numpy", device=None):
     """The namespace named by ``backend`` ("numpy" or "torch") on ``device``."""
     if backend == "numpy":
@@ -354,10 +368,7 @@ def get_backend(backend="numpy", device=None):
             raise ValueError(f"backend='numpy' runs on device 'cpu' only; got device={device!r}")
         return _NUMPY
     if backend == "torch":
-        try:
-            import torch
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError("backend='torch' needs PyTorch: pip install torch==2.13.0") from err
+        torch = import_torch("backend='torch'")
         dev = torch.device(device or "cpu")
         key = str(dev)
         if key not in _TORCH:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .backend import import_torch
 from .nn.cells import GRUCell, LSTMCell, RNNCell
 from .nn.linear import Embedding, Linear
 from .nn.module import Module, check_dtype
@@ -24,13 +25,7 @@ __all__ = ["from_torch", "to_torch"]
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "numrnn.interop.to_torch / from_torch need PyTorch: pip install torch==2.13.0"
-        ) from err
-    return torch
+    return import_torch("numrnn.interop.to_torch / from_torch")
 
 
 _SUPPORTED = "RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, Linear, Embedding"

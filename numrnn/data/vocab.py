@@ -395,25 +395,25 @@ class Vocab:
         return out
 
 
-class CharVocab(Vocab):
+class _FixedLevelVocab(Vocab):
+    """A :class:`Vocab` whose ``level`` is its class's ``_fixed_level`` and nothing else."""
+
+    def __init__(self, tokens: Iterable[str] = (), **kwargs):
+        level = kwargs.pop("level", self._fixed_level)
+        if level != self._fixed_level:
+            raise ValueError(
+                f"{type(self).__name__}: level is always {self._fixed_level!r}; got {level!r}"
+            )
+        super().__init__(tokens, level=self._fixed_level, **kwargs)
+
+
+class CharVocab(_FixedLevelVocab):
     """A :class:`Vocab` at ``level="char"`` (``<pad>`` = 0 and ``<unk>`` = 1 by default)."""
 
     _fixed_level = "char"
 
-    def __init__(self, tokens: Iterable[str] = (), **kwargs):
-        level = kwargs.pop("level", "char")
-        if level != "char":
-            raise ValueError(f"{type(self).__name__}: level is always 'char'; got {level!r}")
-        super().__init__(tokens, level="char", **kwargs)
 
-
-class WordVocab(Vocab):
+class WordVocab(_FixedLevelVocab):
     """A :class:`Vocab` at ``level="word"`` (lowercased words and punctuation marks)."""
 
     _fixed_level = "word"
-
-    def __init__(self, tokens: Iterable[str] = (), **kwargs):
-        level = kwargs.pop("level", "word")
-        if level != "word":
-            raise ValueError(f"{type(self).__name__}: level is always 'word'; got {level!r}")
-        super().__init__(tokens, level="word", **kwargs)

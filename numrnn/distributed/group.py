@@ -6,6 +6,8 @@ import datetime
 import os
 import sys
 
+from ..backend import import_torch
+
 __all__ = ["DEFAULT_TIMEOUT", "DistributedError", "init_from_env", "quiet_unless_main", "shutdown"]
 
 #: seconds a collective may wait for the other processes before failing
@@ -18,13 +20,7 @@ class DistributedError(RuntimeError):
 
 
 def _dist():
-    try:
-        import torch.distributed as dist
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "numrnn.distributed needs PyTorch (pip install torch); numrnn itself does not"
-        ) from err
-    return dist
+    return import_torch("numrnn.distributed").distributed
 
 
 def _require_group(who):

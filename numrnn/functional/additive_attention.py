@@ -13,14 +13,12 @@ from __future__ import annotations
 from ..backend import Array, ops
 from .activations import tanh_backward, tanh_forward
 from .attention import (
-    _attend_backward,
     _attend_forward,
     _batched,
     _check_inputs,
-    _check_upstream,
+    _scores_backward,
     _shape,
     _unbatch,
-    _upstream_batched,
 )
 from .linear import linear_backward, linear_forward
 
@@ -181,15 +179,9 @@ def additive_attention_step_backward(dout: tuple, cache: tuple) -> tuple:
     h = tanh_cache
     xp = ops(h)
     B, Tq, S, H = h.shape
-    d_v = att_cache[1].shape[-1]
-    dcontext, dweights = _check_upstream(
-        "additive_attention_backward",
-        dout,
-        (B, d_v) if squeezed else (B, Tq, d_v),
-        (B, S) if squeezed else (B, Tq, S),
-    )
-    dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
-    dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S), (B, S, d_v)
+    dscores, dvalues = _scores_backward(
+        "additive_attention_backward", dout, att_cache, squeezed
+    )  # (B, Tq, S), (B, S, d_v)
     # e = h w
     dv = xp.matmul(h.reshape(-1, H).T, dscores.reshape(-1))  # (H,)
     dh = dscores[..., None] * v  # (B, Tq, S, H)

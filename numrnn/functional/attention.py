@@ -255,6 +255,32 @@ def _attend_backward(dcontext, dweights, cache):
     return dscores, dvalues
 
 
+def _scores_backward(who, dout, att_cache, squeezed):
+    """Check ``dout`` against the outputs' shapes, then carry it back through the weights.
+
+    The outputs' shapes follow from the forward's cache (weights ``(B, Tq, S)``, values
+    ``(B, S, d_v)``), without the ``Tq`` axis when ``squeezed``.
+
+    Returns:
+        ``(dscores (B, Tq, S), dvalues (B, S, d_v))``.
+
+    Raises:
+        TypeError: ``dout`` is not a pair.
+        ValueError: an upstream gradient's shape is not that of its output.
+    """
+    weights, values, _ = att_cache
+    B, Tq, S = weights.shape
+    d_v = values.shape[-1]
+    dcontext, dweights = _check_upstream(
+        who,
+        dout,
+        (B, d_v) if squeezed else (B, Tq, d_v),
+        (B, S) if squeezed else (B, Tq, S),
+    )
+    dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
+    return _attend_backward(dcontext, dweights, att_cache)
+
+
 def _upstream_batched(dcontext, dweights, squeezed):
     """Give 2-D upstream gradients (one query) the ``Tq = 1`` axis the kernels use."""
     if squeezed:
@@ -286,16 +312,7 @@ def _dot_forward(who, query, keys, values, mask, scale):
 def _dot_backward(who, dout, cache):
     q, keys, scale, att_cache, squeezed = cache
     xp = ops(q)
-    B, Tq = q.shape[0], q.shape[1]
-    S, dv_ = keys.shape[1], att_cache[1].shape[-1]
-    dcontext, dweights = _check_upstream(
-        who,
-        dout,
-        (B, dv_) if squeezed else (B, Tq, dv_),
-        (B, S) if squeezed else (B, Tq, S),
-    )
-    dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
-    dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S)
+    dscores, dvalues = _scores_backward(who, dout, att_cache, squeezed)  # (B, Tq, S)
     if scale != 1.0:
         dscores = dscores * scale
     # e = q K^T
@@ -459,16 +476,10 @@ def general_attention_backward(
     """
     q, qw, keys, weight, att_cache, squeezed = cache
     xp = ops(q)
-    B, Tq, d_q = q.shape
-    S, d_k, d_v = keys.shape[1], keys.shape[2], att_cache[1].shape[-1]
-    dcontext, dweights = _check_upstream(
-        "general_attention_backward",
-        dout,
-        (B, d_v) if squeezed else (B, Tq, d_v),
-        (B, S) if squeezed else (B, Tq, S),
-    )
-    dcontext, dweights = _upstream_batched(dcontext, dweights, squeezed)
-    dscores, dvalues = _attend_backward(dcontext, dweights, att_cache)  # (B, Tq, S)
+    d_q, d_k = q.shape[-1], keys.shape[-1]
+    dscores, dvalues = _scores_backward(
+        "general_attention_backward", dout, att_cache, squeezed
+    )  # (B, Tq, S)
     # e = (qW) K^T
     dqw = xp.matmul(dscores, keys)  # (B, Tq, d_k)
     dkeys = xp.matmul(dscores.swapaxes(1, 2), qw)  # (B, S, d_k)

@@ -75,7 +75,13 @@ import numpy as np
 
 from ..backend import ops
 from .driver import TimeLoop, workspace
-from .products import input_weight_grads, project_inputs, recurrent_weight_grad, transposed
+from .products import (
+    layer_weight_grads,
+    project_inputs,
+    recurrent_weight_grad,
+    step_weight_grads,
+    transposed,
+)
 
 __all__ = [
     "GateConstants",
@@ -329,14 +335,8 @@ def lstm_backward(dout, dhn, dcn, cache, record=None):
         xp.matmul(delta_t[t], weight_hh, out=dh)  # dL/dh_{t-1}
 
     loop.backward(local_factors, step, dout, dh_next, 4 * H, (delta,), record)
-    dx, dweight_ih, dbias = input_weight_grads(delta, x, weight_ih)
-    grads = {
-        "weight_ih": dweight_ih,
-        "weight_hh": recurrent_weight_grad(delta, loop.previous(hs)),
-        "bias_ih": dbias if has_bias else None,
-        "bias_hh": xp.copy(dbias) if has_bias else None,
-        "weight_hr": None,
-    }
+    dx, grads = layer_weight_grads(delta, x, weight_ih, loop.previous(hs), has_bias)
+    grads["weight_hr"] = None
     if weight_hr is not None:
         ms = gates[..., 3 * H :] * xp.tanh(c_all)  # m_t = o tanh c_t, recomputed
         grads["weight_hr"] = recurrent_weight_grad(dhs, ms)
@@ -378,11 +378,5 @@ def lstm_step_backward(dh, dc, cache):
     lstm_local_grads(gates, c_prev, c, delta, k_c)
     dc_prev = xp.zeros_like(c) if dc is None else xp.copy(dc)  # becomes dL/dc_{t-1}
     lstm_chain_step(dh, dc_prev, delta, k_c, gates[:, H : 2 * H])
-    dbias = xp.sum(delta, axis=0) if has_bias else None
-    grads = {
-        "weight_ih": xp.matmul(delta.T, x),
-        "weight_hh": xp.matmul(delta.T, h_prev),
-        "bias_ih": dbias,
-        "bias_hh": None if dbias is None else xp.copy(dbias),
-    }
-    return xp.matmul(delta, weight_ih), xp.matmul(delta, weight_hh), dc_prev, grads
+    dx, dh_prev, grads = step_weight_grads(delta, x, h_prev, weight_ih, weight_hh, has_bias)
+    return dx, dh_prev, dc_prev, grads

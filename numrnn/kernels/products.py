@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from ..backend import ops
 
-__all__ = ["input_weight_grads", "project_inputs", "recurrent_weight_grad", "transposed"]
+__all__ = [
+    "input_weight_grads",
+    "layer_weight_grads",
+    "project_inputs",
+    "recurrent_weight_grad",
+    "step_weight_grads",
+    "transposed",
+]
 
 
 def project_inputs(x, weight_ih, bias=None):
@@ -45,6 +52,47 @@ def input_weight_grads(delta, x, weight_ih):
     dbias = xp.sum(rows, axis=0)  # (G,)
     dx = xp.matmul(rows, weight_ih).reshape(T, B, x.shape[-1])  # (T, B, D)
     return dx, dweight, dbias
+
+
+def layer_weight_grads(delta, x, weight_ih, h_prev, has_bias):
+    r"""``dx`` and the weight gradients of a layer whose input and recurrent products share
+    ``delta`` (RNN, LSTM): :func:`input_weight_grads` and :func:`recurrent_weight_grad`.
+
+    Both biases enter the same pre-activation, so each receives the same sum.
+    ``delta`` ``(T, B, G)``, ``x`` ``(T, B, D)``, ``h_prev`` ``(T, B, S)``.
+
+    Returns ``(dx (T, B, D), {"weight_ih", "weight_hh", "bias_ih", "bias_hh"})``; the
+    bias entries are None when ``has_bias`` is false.
+    """
+    dx, dweight_ih, dbias = input_weight_grads(delta, x, weight_ih)
+    grads = {
+        "weight_ih": dweight_ih,
+        "weight_hh": recurrent_weight_grad(delta, h_prev),
+        "bias_ih": dbias if has_bias else None,
+        "bias_hh": ops(delta).copy(dbias) if has_bias else None,
+    }
+    return dx, grads
+
+
+def step_weight_grads(delta, x, h_prev, weight_ih, weight_hh, has_bias):
+    r"""One step's gradients for a layer whose input and recurrent products share ``delta``.
+
+    With ``delta`` :math:`\delta` ``(B, G)``: :math:`\bar x = \delta W_{ih}`,
+    :math:`\bar h_{prev} = \delta W_{hh}`, :math:`\bar W_{ih} = \delta^\top x`,
+    :math:`\bar W_{hh} = \delta^\top h_{prev}` and both biases :math:`\sum_b \delta_b`.
+
+    Returns ``(dx (B, D), dh_prev (B, S), grads)``; the bias entries of ``grads`` are None
+    when ``has_bias`` is false.
+    """
+    xp = ops(delta)
+    dbias = xp.sum(delta, axis=0) if has_bias else None
+    grads = {
+        "weight_ih": xp.matmul(delta.T, x),
+        "weight_hh": xp.matmul(delta.T, h_prev),
+        "bias_ih": dbias,
+        "bias_hh": None if dbias is None else xp.copy(dbias),
+    }
+    return xp.matmul(delta, weight_ih), xp.matmul(delta, weight_hh), grads
 
 
 def recurrent_weight_grad(delta, h_prev):

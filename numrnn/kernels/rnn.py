@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from ..backend import ops
 from .driver import TimeLoop, workspace
-from .products import input_weight_grads, project_inputs, recurrent_weight_grad, transposed
+from .products import layer_weight_grads, project_inputs, step_weight_grads, transposed
 
 __all__ = ["rnn_backward", "rnn_forward", "rnn_step_backward", "rnn_step_forward"]
 
@@ -161,13 +161,7 @@ def rnn_backward(dout, dhn, cache, record=None):
         xp.matmul(d, weight_hh, out=dh)  # dL/dh_{t-1}
 
     loop.backward(local_factors, step, dout, dh_next, hs.shape[-1], (delta,), record)
-    dx, dweight_ih, dbias = input_weight_grads(delta, x, weight_ih)
-    grads = {
-        "weight_ih": dweight_ih,
-        "weight_hh": recurrent_weight_grad(delta, loop.previous(hs)),
-        "bias_ih": dbias if has_bias else None,
-        "bias_hh": xp.copy(dbias) if has_bias else None,
-    }
+    dx, grads = layer_weight_grads(delta, x, weight_ih, loop.previous(hs), has_bias)
     return dx, dh_next, grads
 
 
@@ -205,11 +199,4 @@ def rnn_step_backward(dh, cache):
     xp = ops(dh)
     delta = _derivative(h, nonlinearity, out=xp.empty_like(h))
     delta *= dh  # (B, H)
-    dbias = xp.sum(delta, axis=0) if has_bias else None
-    grads = {
-        "weight_ih": xp.matmul(delta.T, x),
-        "weight_hh": xp.matmul(delta.T, h_prev),
-        "bias_ih": dbias,
-        "bias_hh": None if dbias is None else xp.copy(dbias),
-    }
-    return xp.matmul(delta, weight_ih), xp.matmul(delta, weight_hh), grads
+    return step_weight_grads(delta, x, h_prev, weight_ih, weight_hh, has_bias)

@@ -62,12 +62,17 @@ def length_normalised(log_prob, length, alpha):
     return float(log_prob) / (max(int(length), 1) ** float(alpha))
 
 
+def _check_int(name, value, low):
+    """Raise ``ValueError`` unless ``value`` is an int (not a bool) ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        wanted = "a non-negative int" if low == 0 else f"an int >= {low}"
+        raise ValueError(f"{name} must be {wanted}; got {value!r}")
+
+
 def _check_common(bos_id, eos_id, max_len):
-    for name, v in (("bos_id", bos_id), ("eos_id", eos_id)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be a non-negative int; got {v!r}")
-    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
-        raise ValueError(f"max_len must be an int >= 1; got {max_len!r}")
+    _check_int("bos_id", bos_id, 0)
+    _check_int("eos_id", eos_id, 0)
+    _check_int("max_len", max_len, 1)
 
 
 def _as_scores(log_probs, k):
@@ -98,12 +103,7 @@ def greedy_search(step, state, batch_size, bos_id, eos_id, max_len=50):
         ValueError: a bad ``batch_size``, id or ``max_len``.
     """
     _check_common(bos_id, eos_id, max_len)
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    _check_int("batch_size", batch_size, 1)
     B = int(batch_size)
     tokens = np.full(B, bos_id, dtype=np.int64)
     done = np.zeros(B, dtype=bool)
@@ -186,16 +186,10 @@ def beam_search(step, state, select, bos_id, eos_id, beam_width=4, max_len=50, a
         ValueError: ``beam_width < 1``, ``alpha < 0``, ``n_best < 1``, a bad id or ``max_len``.
     """
     _check_common(bos_id, eos_id, max_len)
-    if (
-        isinstance(beam_width, bool)
-        or not isinstance(beam_width, (int, np.integer))
-        or beam_width < 1
-    ):
-        raise ValueError(f"beam_width must be an int >= 1; got {beam_width!r}")
+    _check_int("beam_width", beam_width, 1)
     if not isinstance(alpha, (int, float, np.floating)) or not alpha >= 0:
         raise ValueError(f"alpha must be a number >= 0; got {alpha!r}")
-    if isinstance(n_best, bool) or not isinstance(n_best, (int, np.integer)) or n_best < 1:
-        raise ValueError(f"n_best must be an int >= 1; got {n_best!r}")
+    _check_int("n_best", n_best, 1)
     K, alpha = int(beam_width), float(alpha)
     live_tokens = [[]]  # token lists of the live prefixes
     live_attn = [[]]  # their per-step extras

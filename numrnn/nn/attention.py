@@ -25,8 +25,6 @@ accept ``seed``/``rng`` for a constructor signature shared with the others.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..backend import Array
@@ -48,7 +46,13 @@ from ..functional.attention import (
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward,
 )
-from .module import Module, Parameter, backend_pass, check_dtype, make_rng
+from .module import (
+    Module,
+    backend_pass,
+    check_dtype,
+    make_rng,
+    uniform_parameter,
+)
 from .validate import check_array, check_size, private
 
 __all__ = ["AdditiveAttention", "DotAttention", "GeneralAttention", "ScaledDotProductAttention"]
@@ -176,14 +180,10 @@ class AdditiveAttention(_Attention):
         rng = make_rng(seed, rng)
         dt, H = self._dtype, self.hidden_size
 
-        def uniform(fan_in, shape):
-            k = 1.0 / math.sqrt(fan_in)
-            return Parameter(rng.uniform(-k, k, shape).astype(dt))
-
-        self.weight_q = uniform(self.query_size, (H, self.query_size))
-        self.weight_k = uniform(self.key_size, (H, self.key_size))
-        self.bias_k = uniform(self.key_size, (H,)) if bias else None
-        self.v = uniform(H, (H,))
+        self.weight_q = uniform_parameter(rng, self.query_size, (H, self.query_size), dt)
+        self.weight_k = uniform_parameter(rng, self.key_size, (H, self.key_size), dt)
+        self.bias_k = uniform_parameter(rng, self.key_size, (H,), dt) if bias else None
+        self.v = uniform_parameter(rng, H, (H,), dt)
         self._query_dim, self._key_dim = self.query_size, self.key_size
         self._init_backend(backend, device)
 
@@ -327,9 +327,8 @@ class GeneralAttention(_Attention):
         self.key_size = check_size("GeneralAttention", "key_size", key_size)
         self._init_dtype(dtype)
         rng = make_rng(seed, rng)
-        k = 1.0 / math.sqrt(self.key_size)
-        self.weight = Parameter(
-            rng.uniform(-k, k, (self.query_size, self.key_size)).astype(self._dtype)
+        self.weight = uniform_parameter(
+            rng, self.key_size, (self.query_size, self.key_size), self._dtype
         )
         self._query_dim, self._key_dim = self.query_size, self.key_size
         self._init_backend(backend, device)

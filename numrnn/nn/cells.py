@@ -7,7 +7,6 @@ is BPTT written out by hand (the LIFO caches make that order the natural one).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,13 @@ import numpy as np
 from .. import kernels as K
 from ..backend import Array
 from .init import check_forget_bias, set_forget_bias
-from .module import Module, Parameter, backend_pass, check_dtype, make_rng
+from .module import (
+    Module,
+    backend_pass,
+    check_dtype,
+    make_rng,
+    uniform_parameter,
+)
 from .validate import check_array, check_size, private
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
@@ -43,13 +48,12 @@ class _CellBase(Module):
         self.bias = bool(bias)
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
-        k = 1.0 / math.sqrt(self.hidden_size)
         G = self.gates * self.hidden_size
         shapes = [("weight_ih", (G, self.input_size)), ("weight_hh", (G, self.hidden_size))]
         if self.bias:
             shapes += [("bias_ih", (G,)), ("bias_hh", (G,))]
         for pname, shape in shapes:
-            setattr(self, pname, Parameter(rng.uniform(-k, k, shape).astype(dtype)))
+            setattr(self, pname, uniform_parameter(rng, self.hidden_size, shape, dtype))
         self._init_backend(backend, device)
 
     def _weights(self):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..backend import Array
@@ -13,7 +11,14 @@ from ..functional.linear import (
     linear_backward,
     linear_forward,
 )
-from .module import Module, Parameter, backend_pass, check_dtype, make_rng
+from .module import (
+    Module,
+    Parameter,
+    backend_pass,
+    check_dtype,
+    make_rng,
+    uniform_parameter,
+)
 from .validate import (
     check_array,
     check_index,
@@ -51,14 +56,9 @@ class Linear(Module):
         self.out_features = check_size("Linear", "out_features", out_features)
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
-        k = 1.0 / math.sqrt(self.in_features)
-        self.weight = Parameter(
-            rng.uniform(-k, k, (self.out_features, self.in_features)).astype(dtype)
-        )
-        if bias:
-            self.bias = Parameter(rng.uniform(-k, k, (self.out_features,)).astype(dtype))
-        else:
-            self.bias = None
+        fan_in = self.in_features
+        self.weight = uniform_parameter(rng, fan_in, (self.out_features, fan_in), dtype)
+        self.bias = uniform_parameter(rng, fan_in, (self.out_features,), dtype) if bias else None
         self._init_backend(backend, device)
 
     @backend_pass

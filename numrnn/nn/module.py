@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -164,6 +165,16 @@ class Parameter:
 
     def __repr__(self):
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+def uniform_parameter(rng, fan_in, shape, dtype):
+    r"""A :class:`Parameter` drawn from :math:`U(-k, k)`, :math:`k = 1/\sqrt{\text{fan\_in}}`.
+
+    PyTorch's initialisation of ``nn.Linear`` and of the recurrent layers (whose
+    ``fan_in`` is ``hidden_size``); one ``rng.uniform`` call of ``shape``, cast to ``dtype``.
+    """
+    k = 1.0 / math.sqrt(fan_in)
+    return Parameter(rng.uniform(-k, k, shape).astype(dtype))
 
 
 def _zeros_like(x):

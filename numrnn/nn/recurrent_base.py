@@ -15,14 +15,18 @@ input's length ``T`` (zeros past each row's length), which is what
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import DTypeLike
 
 from ..backend import Array
 from ..functional.dropout import dropout_mask
-from .module import Module, Parameter, backend_pass, check_dtype, make_rng
+from .module import (
+    Module,
+    backend_pass,
+    check_dtype,
+    make_rng,
+    uniform_parameter,
+)
 from .validate import check_array, check_lengths, check_probability, check_size, private, shape_str
 
 __all__ = ["RNNBase"]
@@ -84,9 +88,8 @@ class RNNBase(Module):
         self.output_size = self.proj_size or self.hidden_size  # size of h (and of each output)
         dtype = check_dtype(dtype)
         rng = make_rng(seed, rng)
-        k = 1.0 / math.sqrt(self.hidden_size)
         for pname, shape in self._parameter_shapes():
-            setattr(self, pname, Parameter(rng.uniform(-k, k, shape).astype(dtype)))
+            setattr(self, pname, uniform_parameter(rng, self.hidden_size, shape, dtype))
         self._dropout_rng = np.random.default_rng(rng.integers(2**63))
         self.grad_flow = None  # filled by backward(..., record=True)
         self.fused = bool(fused)  # torch backend: pointwise kernels compiled (TorchOps.fused)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_real, effective_grad
+from .optimizer import Optimizer, Params, check_non_negative, effective_grad
 
 __all__ = ["Adagrad"]
 
@@ -55,13 +55,9 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        check_real("Adagrad", "lr", group["lr"], low=0)
-        check_real("Adagrad", "lr_decay", group["lr_decay"], low=0)
-        check_real("Adagrad", "weight_decay", group["weight_decay"], low=0)
-        check_real(
-            "Adagrad", "initial_accumulator_value", group["initial_accumulator_value"], low=0
+        check_non_negative(
+            "Adagrad", group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
         )
-        check_real("Adagrad", "eps", group["eps"], low=0)
 
     def _required_state(self, group):
         return ("step", "sum")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_real, effective_grad, lerp_
+from .optimizer import Optimizer, Params, check_non_negative, check_real, effective_grad, lerp_
 
 __all__ = ["Adam", "AdamW"]
 
@@ -62,8 +62,7 @@ class Adam(Optimizer):
 
     def _check_group(self, group):
         name = type(self).__name__
-        check_real(name, "lr", group["lr"], low=0)
-        check_real(name, "eps", group["eps"], low=0)
+        check_non_negative(name, group, "lr", "eps")
         group["betas"] = _as_betas(name, group["betas"])
         check_real(name, "betas[0]", group["betas"][0], low=0, high=1)
         check_real(name, "betas[1]", group["betas"][1], low=0, high=1)
@@ -82,13 +81,7 @@ class Adam(Optimizer):
         )
         for p in params:
             xp = ops(p.data)
-            st = self._state(p)
-            if not st:
-                st["step"] = 0
-                st["exp_avg"] = xp.zeros_like(p.data)
-                st["exp_avg_sq"] = xp.zeros_like(p.data)
-                if amsgrad:
-                    st["max_exp_avg_sq"] = xp.zeros_like(p.data)
+            st = self._zeroed_state(p, group)
             step = st["step"] = st["step"] + 1
             exp_avg, exp_avg_sq = st["exp_avg"], st["exp_avg_sq"]
 

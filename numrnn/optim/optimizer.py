@@ -30,7 +30,7 @@ from .state_checks import (
     short,
 )
 
-__all__ = ["Optimizer", "check_real", "effective_grad", "lerp_"]
+__all__ = ["Optimizer", "check_non_negative", "check_real", "effective_grad", "lerp_"]
 
 #: what an optimiser takes: Parameters, or parameter groups (dicts with "params")
 Params = Iterable[Parameter] | Iterable[dict]
@@ -56,6 +56,16 @@ def check_real(
         lo = "" if low is None else (f"{low} <= " if low_inclusive else f"{low} < ")
         hi = "" if high is None else (f" <= {high}" if high_inclusive else f" < {high}")
         raise ValueError(f"{owner}: {name} must satisfy {lo}{name}{hi}; got {value!r}")
+
+
+def check_non_negative(owner, group, *names):
+    """``check_real(owner, name, group[name], low=0)`` for each of ``names``, in order.
+
+    Raises:
+        ValueError: the first named hyperparameter that is not a finite number ``>= 0``.
+    """
+    for name in names:
+        check_real(owner, name, group[name], low=0)
 
 
 def effective_grad(p, weight_decay, maximize):
@@ -277,6 +287,17 @@ class Optimizer:
         st = self.state.get(p)
         if st is None:
             st = self.state[p] = {}
+        return st
+
+    def _zeroed_state(self, p, group):
+        """The state dict of ``p``; on first use ``step = 0`` and a zero array like ``p``
+        for every other entry of ``_required_state(group)``."""
+        st = self._state(p)
+        if not st:
+            st["step"] = 0
+            for name in self._required_state(group):
+                if name != "step":
+                    st[name] = ops(p.data).zeros_like(p.data)
         return st
 
     # -- state in and out ------------------------------------------------------------

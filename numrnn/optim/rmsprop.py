@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_real, effective_grad, lerp_
+from .optimizer import Optimizer, Params, check_non_negative, effective_grad, lerp_
 
 __all__ = ["RMSprop"]
 
@@ -56,11 +56,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        check_real("RMSprop", "lr", group["lr"], low=0)
-        check_real("RMSprop", "eps", group["eps"], low=0)
-        check_real("RMSprop", "momentum", group["momentum"], low=0)
-        check_real("RMSprop", "weight_decay", group["weight_decay"], low=0)
-        check_real("RMSprop", "alpha", group["alpha"], low=0)
+        check_non_negative("RMSprop", group, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def _required_state(self, group):
         need = ("step", "square_avg")
@@ -75,14 +71,7 @@ class RMSprop(Optimizer):
         momentum, centered, maximize = group["momentum"], group["centered"], group["maximize"]
         for p in params:
             xp = ops(p.data)
-            st = self._state(p)
-            if not st:
-                st["step"] = 0
-                st["square_avg"] = xp.zeros_like(p.data)
-                if momentum > 0:
-                    st["momentum_buffer"] = xp.zeros_like(p.data)
-                if centered:
-                    st["grad_avg"] = xp.zeros_like(p.data)
+            st = self._zeroed_state(p, group)
             st["step"] += 1
             g = effective_grad(p, wd, maximize)
 

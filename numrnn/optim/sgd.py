@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_real, effective_grad
+from .optimizer import Optimizer, Params, check_non_negative, check_real, effective_grad
 
 __all__ = ["SGD"]
 
@@ -55,10 +55,9 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        check_real("SGD", "lr", group["lr"], low=0)
-        check_real("SGD", "momentum", group["momentum"], low=0)
+        check_non_negative("SGD", group, "lr", "momentum")
         check_real("SGD", "dampening", group["dampening"])
-        check_real("SGD", "weight_decay", group["weight_decay"], low=0)
+        check_non_negative("SGD", group, "weight_decay")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 "SGD: nesterov=True requires momentum > 0 and dampening == 0; "

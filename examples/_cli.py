@@ -154,6 +154,27 @@ def existing_file(path):
     return path
 
 
+def add_run_options(parser, out, what, quiet=None):
+    """Add the options every training example shares: ``--out`` (default ``out``, the
+    folder for ``what``), ``--overwrite``, ``--seed``, ``--dry-run`` and, when ``quiet``
+    is its help text, ``--quiet``."""
+    parser.add_argument("--out", type=output_folder, default=out, help=f"folder for {what}")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the checkpoint in --out even if it holds more training steps",
+    )
+    parser.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=0,
+        help="seeds the split, the weights and the batch order",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+    if quiet is not None:
+        parser.add_argument("--quiet", action="store_true", help=quiet)
+
+
 def usage_error(prog, message):
     """Stop as argparse does for a misused command: ``prog: error: message``, exit status 2."""
     print(f"{prog}: error: {message}", file=sys.stderr)

@@ -48,11 +48,11 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
 from _cli import (  # noqa: E402
+    add_run_options,
     apply_dry_run,
     example_metadata,
     existing_steps,
     may_replace,
-    nonnegative_int,
     open_fraction,
     output_folder,
     positive_float,
@@ -139,25 +139,9 @@ def parse_args(argv=None):
         default=0.1,
         help="fraction of the training part used to pick the best epoch",
     )
-    p.add_argument(
-        "--out",
-        type=output_folder,
-        default="runs/names",
-        help="folder for figures, results and the checkpoint",
+    add_run_options(
+        p, "runs/names", "figures, results and the checkpoint", quiet="no progress bars"
     )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the checkpoint in --out even if it holds more training steps",
-    )
-    p.add_argument(
-        "--seed",
-        type=nonnegative_int,
-        default=0,
-        help="seeds the split, the weights and the batch order",
-    )
-    p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     args.cells = [c.strip().lower() for c in args.cells.split(",") if c.strip()]
     bad = [c for c in args.cells if c not in CELLS]

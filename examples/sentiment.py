@@ -44,12 +44,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
 from _cli import (  # noqa: E402
+    add_run_options,
     apply_dry_run,
     example_metadata,
     existing_steps,
     may_replace,
     nonnegative_float,
-    nonnegative_int,
     open_fraction,
     output_folder,
     positive_float,
@@ -145,25 +145,9 @@ def parse_args(argv=None):
         default=0.1,
         help="fraction of the training part used for early stopping",
     )
-    p.add_argument(
-        "--out",
-        type=output_folder,
-        default="runs/sentiment",
-        help="folder for figures, results and the checkpoint",
+    add_run_options(
+        p, "runs/sentiment", "figures, results and the checkpoint", quiet="no progress bar"
     )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the checkpoint in --out even if it holds more training steps",
-    )
-    p.add_argument(
-        "--seed",
-        type=nonnegative_int,
-        default=0,
-        help="seeds the split, the weights and the batch order",
-    )
-    p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     if args.dry_run:
         apply_dry_run(p, args, argv, DRY_RUN)

@@ -50,7 +50,7 @@ from numrnn import distributed
 from numrnn.data import CharVocab, load_text, sequential_partition
 from numrnn.distributed import DataParallel
 from numrnn.models import CharLM
-from numrnn.study.plotting import moving_average, pyplot
+from numrnn.study.plotting import moving_average, pyplot, save_figure
 from numrnn.train import evaluate_lm, progress, tbptt_train
 
 PROG = "char_lm.py"
@@ -354,7 +354,7 @@ def plot(histories, path):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     print(f"wrote {path}")
 

@@ -54,7 +54,7 @@ from _cli import (
 import numrnn
 from numrnn.reference import Cell, gru_step_backward, gru_step_forward
 from numrnn.reference.cell import gated_weights
-from numrnn.study.plotting import moving_average, pyplot
+from numrnn.study.plotting import moving_average, pyplot, save_figure
 from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
 from numrnn.train import update
 
@@ -206,9 +206,8 @@ def plot(part1, runs, path):
     ax2.set_title("adding problem, same start, same batches")
     ax2.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path + ".tmp.png", dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
-    os.replace(path + ".tmp.png", path)
 
 
 def main(argv=None):

@@ -64,7 +64,7 @@ import numrnn  # noqa: E402
 from numrnn.data import CharVocab, load_names, train_val_split  # noqa: E402
 from numrnn.metrics import normalize_rows  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
-from numrnn.study.plotting import moving_average, pyplot  # noqa: E402
+from numrnn.study.plotting import moving_average, pyplot, save_figure  # noqa: E402
 from numrnn.train import (  # noqa: E402
     class_weights,
     evaluate,
@@ -267,7 +267,7 @@ def plot_curves(histories, path):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     print(f"wrote {path}")
 
@@ -298,7 +298,7 @@ def plot_confusion(cm, classes, title, path):
     ax.set(xlabel="predicted", ylabel="true (held-out count)", title=title)
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     print(f"wrote {path}")
 

@@ -42,7 +42,7 @@ import numrnn
 from numrnn.data import load_timeseries, sliding_windows
 from numrnn.data.datasets import TIMESERIES
 from numrnn.functional import mse_loss
-from numrnn.study.plotting import pyplot
+from numrnn.study.plotting import pyplot, save_figure
 from numrnn.train import progress
 
 # The seed's illustrative table: made-up but plausible numbers for an ice-cream stall.
@@ -272,7 +272,7 @@ def part_linear(args, plt):
         b.grid(alpha=0.3)
         fig.tight_layout()
         path = os.path.join(args.out, "regression_linear.png")
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path)
         plt.close(fig)
         print(f"    wrote {path}")
     return {
@@ -381,7 +381,7 @@ def part_logistic(args, plt):
         b.legend(fontsize="small", loc="upper left")
         fig.tight_layout()
         path = os.path.join(args.out, "regression_logistic.png")
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path)
         plt.close(fig)
         print(f"    wrote {path}")
     return {
@@ -557,7 +557,7 @@ def part_forecast(args, plt):
         c.grid(alpha=0.3)
         fig.tight_layout()
         path = os.path.join(args.out, "regression_forecast.png")
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path)
         plt.close(fig)
         print(f"    wrote {path}")
     return {

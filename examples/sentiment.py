@@ -61,7 +61,7 @@ from _cli import (  # noqa: E402
 import numrnn  # noqa: E402
 from numrnn.data import WordVocab, load_polarity, train_val_split  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
-from numrnn.study.plotting import moving_average, pyplot  # noqa: E402
+from numrnn.study.plotting import moving_average, pyplot, save_figure  # noqa: E402
 from numrnn.train import (  # noqa: E402
     evaluate,
     load_classifier,
@@ -219,7 +219,7 @@ def plot_curves(hist, path):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     print(f"wrote {path}")
 

@@ -48,6 +48,8 @@ from _cli import (
     usage_error,
 )
 
+from numrnn.study.plotting import pyplot, save_figure
+
 PROG = "translate.py"
 PAIRS = ["en-fr", "zh-en", "fr-en", "en-zh"]
 MODELS = {
@@ -237,19 +239,6 @@ def evaluate(model, data, args):
     return out
 
 
-def pyplot():
-    """matplotlib's pyplot on the Agg backend, or None (with a note) when it is not installed."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plots")
-        return None
-    return plt
-
-
 def draw_attention(plt, weights, src, hyp, title, path):
     """Heatmap of ``weights`` ``(len(hyp), len(src))``: target tokens down, source across."""
     import warnings
@@ -263,7 +252,7 @@ def draw_attention(plt, weights, src, hyp, title, path):
     with warnings.catch_warnings():  # a font without CJK glyphs only warns
         warnings.simplefilter("ignore")
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path)
     plt.close(fig)
 
 
@@ -292,7 +281,7 @@ def save_plots(histories, results, data, args):
         ax.legend()
     fig.tight_layout()
     path = os.path.join(args.out, "loss_curves.png")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     written.append(path)
     attn_models = [n for n in results if MODELS[n]["attention"]]

@@ -75,6 +75,7 @@ from _cli import (
 
 import numrnn
 from numrnn.functional import cross_entropy, mse_loss
+from numrnn.study.plotting import pyplot, save_figure
 from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem, first_symbol_task
 from numrnn.train import progress
 
@@ -301,13 +302,8 @@ def default_init_flows(args, task, probe_x, probe_y):
 
 
 def plot(results, extra, args, task, path):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed (pip install matplotlib): no figure written")
+    plt = pyplot()
+    if plt is None:
         return None
     try:
         from numrnn.study import plot_grad_flow
@@ -382,7 +378,7 @@ def plot(results, extra, args, task, path):
     )
     fig.suptitle(f"Vanishing gradients: tanh RNN vs LSTM vs GRU ({gates})", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
     print(f"wrote {path}")
     return path

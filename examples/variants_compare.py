@@ -46,7 +46,7 @@ from numrnn.data import CharVocab, load_text, sequential_partition
 from numrnn.models import CharLM
 from numrnn.nn.init import chrono_init
 from numrnn.reference import lstm_cell
-from numrnn.study.plotting import moving_average, pyplot
+from numrnn.study.plotting import moving_average, pyplot, save_figure
 from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
 from numrnn.train import evaluate_lm, update
 from numrnn.train.tbptt import chunked_bptt, tbptt
@@ -246,9 +246,8 @@ def plot(results, metric, title, path, log=False):
     ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path + ".tmp.png", dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
-    os.replace(path + ".tmp.png", path)
 
 
 def main(argv=None):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-__all__ = ["moving_average", "pyplot"]
+__all__ = ["moving_average", "pyplot", "save_figure"]
 
 
 def pyplot():
@@ -31,3 +33,19 @@ def moving_average(values, window=None):
     k = min(k, max(1, len(values)))
     y = np.convolve(values, np.ones(k) / k, mode="valid")
     return np.arange(len(y)) + k, y
+
+
+def save_figure(fig, path, dpi=110):
+    """Write ``fig`` to ``path`` atomically: into a temporary file beside it, then renamed.
+
+    A run stopped while saving leaves the previous figure, never half a file.  The
+    format follows ``path``'s extension, as ``savefig`` does.
+    """
+    root, ext = os.path.splitext(os.fspath(path))
+    tmp = f"{root}.tmp{ext}"
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

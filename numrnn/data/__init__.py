@@ -9,7 +9,7 @@ exported here too (``numrnn.data.load_names`` is ``numrnn.data.datasets.load_nam
 
 from . import datasets
 from .batching import batches, encode_padded, pad_sequences
-from .datasets import (
+from .datasets import (  # noqa: F401  (exported through datasets.__all__)
     NAME_CLASSES,
     TIMESERIES,
     TRANSLATION_PAIRS,

@@ -66,6 +66,7 @@ from numrnn.metrics import normalize_rows  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
 from numrnn.study.plotting import moving_average, pyplot, save_figure  # noqa: E402
 from numrnn.train import (  # noqa: E402
+    EpochOptions,
     class_weights,
     evaluate,
     load_classifier,
@@ -226,15 +227,14 @@ def train_one(args, cell, vocab, classes, train, val, weight):
         opt,
         train,
         val,
+        EpochOptions(
+            batch_size=args.batch_size, clip_norm=args.clip, weight=weight, pad_id=vocab.pad_id
+        ),
         epochs=epochs,
-        batch_size=args.batch_size,
         rng=args.seed,
-        clip_norm=args.clip,
-        weight=weight,
         scheduler=sched,
         monitor="accuracy" if weight is None else "balanced_accuracy",
         time_budget=args.seconds,
-        pad_id=vocab.pad_id,
         desc=cell,
         show_progress=not args.quiet,
     )

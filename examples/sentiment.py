@@ -63,6 +63,7 @@ from numrnn.data import WordVocab, load_polarity, train_val_split  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
 from numrnn.study.plotting import moving_average, pyplot, save_figure  # noqa: E402
 from numrnn.train import (  # noqa: E402
+    EpochOptions,
     evaluate,
     load_classifier,
     predict_proba,
@@ -304,15 +305,17 @@ def main(argv=None, return_model=False):
         opt,
         train,
         val,
+        EpochOptions(
+            batch_size=args.batch_size,
+            clip_norm=args.clip,
+            pad_id=vocab.pad_id,
+            word_dropout=args.word_dropout,
+            unk_id=vocab.unk_id,
+        ),
         epochs=args.epochs,
-        batch_size=args.batch_size,
         rng=args.seed,
-        clip_norm=args.clip,
         patience=args.patience,
         monitor="accuracy",
-        word_dropout=args.word_dropout,
-        unk_id=vocab.unk_id,
-        pad_id=vocab.pad_id,
         desc=name,
         show_progress=not args.quiet,
     )

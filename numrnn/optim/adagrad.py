@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_non_negative, effective_grad
+from .optimizer import Optimizer, Params, effective_grad
 
 __all__ = ["Adagrad"]
 
@@ -53,11 +53,6 @@ class Adagrad(Optimizer):
             maximize=bool(maximize),
         )
         super().__init__(params, defaults)
-
-    def _check_group(self, group):
-        check_non_negative(
-            "Adagrad", group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"
-        )
 
     def _required_state(self, group):
         return ("step", "sum")

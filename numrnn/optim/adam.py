@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_non_negative, check_real, effective_grad, lerp_
+from .optimizer import Optimizer, Params, effective_grad, lerp_
 
 __all__ = ["Adam", "AdamW"]
 
@@ -51,7 +51,7 @@ class Adam(Optimizer):
     ) -> None:
         defaults = dict(
             lr=lr,
-            betas=_as_betas(type(self).__name__, betas),
+            betas=betas,
             eps=eps,
             weight_decay=weight_decay,
             amsgrad=bool(amsgrad),
@@ -59,14 +59,6 @@ class Adam(Optimizer):
             decoupled_weight_decay=bool(decoupled_weight_decay),
         )
         super().__init__(params, defaults)
-
-    def _check_group(self, group):
-        name = type(self).__name__
-        check_non_negative(name, group, "lr", "eps")
-        group["betas"] = _as_betas(name, group["betas"])
-        check_real(name, "betas[0]", group["betas"][0], low=0, high=1)
-        check_real(name, "betas[1]", group["betas"][1], low=0, high=1)
-        check_real(name, "weight_decay", group["weight_decay"], low=0)
 
     def _required_state(self, group):
         return ("step", "exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
@@ -146,11 +138,3 @@ class AdamW(Adam):
             maximize=maximize,
             decoupled_weight_decay=True,
         )
-
-
-def _as_betas(name, betas):
-    try:
-        b1, b2 = betas
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: betas must be a pair (beta1, beta2); got {betas!r}") from None
-    return (b1, b2)

@@ -11,10 +11,10 @@ are PyTorch's to the last bit, not merely the closed forms.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
-from .optimizer import Optimizer, _is_finite, _is_number, check_real
+from .hyperparameters import HYPERPARAMETER_CHECKS, check_int
+from .optimizer import Optimizer, _is_finite, _is_number
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "StepLR"]
 
@@ -22,39 +22,36 @@ __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "Ste
 _TORCH_ONLY_KEYS = frozenset({"_is_initial", "_get_lr_called_within_step", "verbose", "lr_lambdas"})
 
 
-def _check_int(owner, name, value, low, high=2**53):
-    """An integer in ``[low, high]``; the default ``high`` is the largest count a float holds exactly."""
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or not low <= value <= high
-    ):
-        raise ValueError(f"{owner}: {name} must be an integer in [{low}, {high}]; got {value!r}")
-
-
 class LRScheduler:
-    """Base class: subclasses define ``get_lr()`` and list their hyperparameters.
+    """Base class: subclasses define ``get_lr()`` and pass their hyperparameters up.
 
     Args:
         optimizer: the :class:`numrnn.optim.Optimizer` whose rates to set.
         last_epoch: ``-1`` to start a schedule; the index of the last epoch
             when resuming (the optimiser's groups must then carry ``initial_lr``).
+        **hyper: the schedule's own hyperparameters (``step_size=..., gamma=...``),
+            each checked by its row of
+            :data:`numrnn.optim.hyperparameters.HYPERPARAMETER_CHECKS` before
+            anything else, kept as an attribute of its name and saved by
+            :meth:`state_dict`.
 
     Raises:
         TypeError: ``optimizer`` is not a numrnn optimiser.
-        ValueError: ``last_epoch`` is below -1, or resuming without ``initial_lr``.
+        ValueError: a hyperparameter out of range, ``last_epoch`` below -1, or
+            resuming without ``initial_lr``.
     """
 
-    #: hyperparameters saved by state_dict, besides the schedule's position
-    _hyper: tuple = ()
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1, **hyper: float) -> None:
         name = type(self).__name__
+        self._check_hyper(name, hyper)
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
                 f"{name}: optimizer must be a numrnn.optim.Optimizer; got {type(optimizer).__name__}"
             )
-        _check_int(name, "last_epoch", last_epoch, -1)
+        check_int(name, "last_epoch", last_epoch, -1)
+        self._hyper = tuple(hyper)
+        for key, value in hyper.items():
+            setattr(self, key, value)  # self.gamma, self.step_size, ...
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
@@ -134,15 +131,23 @@ class LRScheduler:
                     f"{name}: {key!r} must be a list of {n} finite numbers (one per group); "
                     f"got {value!r}"
                 )
-        _check_int(name, "last_epoch", state_dict["last_epoch"], -1)
-        _check_int(name, "_step_count", state_dict["_step_count"], 0)
+        check_int(name, "last_epoch", state_dict["last_epoch"], -1)
+        check_int(name, "_step_count", state_dict["_step_count"], 0)
         self._check_hyper(name, {k: state_dict[k] for k in self._hyper})
         for k in self._keys():
             v = state_dict[k]
             setattr(self, k, list(v) if isinstance(v, (list, tuple)) else v)
 
-    def _check_hyper(self, owner, values):
-        """Raise ``ValueError`` if a hyperparameter in ``values`` is invalid."""
+    @staticmethod
+    def _check_hyper(owner, values):
+        """Check each hyperparameter in ``values`` (a dict) with its row of the table.
+
+        Raises:
+            ValueError: at the first one out of range, naming ``owner``, the
+                hyperparameter, the allowed range and the value given.
+        """
+        for name, value in values.items():
+            HYPERPARAMETER_CHECKS[name](owner, name, value)
 
     def _current(self):
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -160,18 +165,10 @@ class StepLR(LRScheduler):
         ValueError: ``step_size`` not a positive integer, or ``gamma`` negative.
     """
 
-    _hyper = ("step_size", "gamma")
-
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self._check_hyper("StepLR", {"step_size": step_size, "gamma": gamma})
-        self.step_size, self.gamma = step_size, gamma
-        super().__init__(optimizer, last_epoch)
-
-    def _check_hyper(self, owner, values):
-        _check_int(owner, "step_size", values["step_size"], 1)
-        check_real(owner, "gamma", values["gamma"], low=0)
+        super().__init__(optimizer, last_epoch, step_size=step_size, gamma=gamma)
 
     def get_lr(self):
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
@@ -186,15 +183,8 @@ class ExponentialLR(LRScheduler):
         ValueError: ``gamma`` negative.
     """
 
-    _hyper = ("gamma",)
-
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self._check_hyper("ExponentialLR", {"gamma": gamma})
-        self.gamma = gamma
-        super().__init__(optimizer, last_epoch)
-
-    def _check_hyper(self, owner, values):
-        check_real(owner, "gamma", values["gamma"], low=0)
+        super().__init__(optimizer, last_epoch, gamma=gamma)
 
     def get_lr(self):
         if self._is_initial:
@@ -221,18 +211,10 @@ class CosineAnnealingLR(LRScheduler):
         ValueError: ``T_max`` not a positive integer or ``eta_min`` negative.
     """
 
-    _hyper = ("T_max", "eta_min")
-
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        self._check_hyper("CosineAnnealingLR", {"T_max": T_max, "eta_min": eta_min})
-        self.T_max, self.eta_min = T_max, eta_min
-        super().__init__(optimizer, last_epoch)
-
-    def _check_hyper(self, owner, values):
-        _check_int(owner, "T_max", values["T_max"], 1)
-        check_real(owner, "eta_min", values["eta_min"], low=0)
+        super().__init__(optimizer, last_epoch, T_max=T_max, eta_min=eta_min)
 
     def get_lr(self):
         e, T, eta_min = self.last_epoch, self.T_max, self.eta_min

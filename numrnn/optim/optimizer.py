@@ -1,11 +1,14 @@
 """``Optimizer``: parameter groups, per-parameter state, ``state_dict`` in PyTorch's shape.
 
-Every optimiser in :mod:`numrnn.optim` derives from :class:`Optimizer` and
-implements two things: ``_check_group(group)`` (the hyperparameter checks, run on
-the defaults, on every group added and on every group loaded) and
-``_update(group, params)`` (the update rule for the parameters of one group).
-The base class keeps everything else: building the groups, the state of each
-parameter, ``zero_grad``, ``step`` and moving the state in and out.
+Every optimiser in :mod:`numrnn.optim` derives from :class:`Optimizer`, hands
+its hyperparameters to it as ``defaults`` and implements ``_update(group,
+params)`` (the update rule for the parameters of one group).  The base class
+keeps everything else: checking each hyperparameter by its row of
+:data:`~numrnn.optim.hyperparameters.HYPERPARAMETER_CHECKS` (on the defaults,
+on every group added and on every group loaded), building the groups, the
+state of each parameter, ``zero_grad``, ``step`` and moving the state in and
+out.  An optimiser whose hyperparameters also constrain one another (SGD's
+``nesterov``) adds that rule in ``_check_group``.
 
 Updates are written against ``numrnn.backend.ops(p.data)`` and operator syntax
 and write into ``p.data`` in place, so they run unchanged when ``.data`` and
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterable
 
 from ..backend import ops
 from ..nn.module import Parameter, cast_checked, real_array
+from .hyperparameters import HYPERPARAMETER_CHECKS, check_real
 from .state_checks import (
     NONNEGATIVE_STATE,
     _is_array,
@@ -30,42 +34,10 @@ from .state_checks import (
     short,
 )
 
-__all__ = ["Optimizer", "check_non_negative", "check_real", "effective_grad", "lerp_"]
+__all__ = ["Optimizer", "check_real", "effective_grad", "lerp_"]
 
 #: what an optimiser takes: Parameters, or parameter groups (dicts with "params")
 Params = Iterable[Parameter] | Iterable[dict]
-
-
-def check_real(
-    owner, name, value, *, low=None, low_inclusive=True, high=None, high_inclusive=False
-):
-    """Raise ``ValueError`` unless ``value`` is a finite real number in the given range.
-
-    Used by the optimisers and schedulers to check hyperparameters the way
-    PyTorch does (``lr >= 0``, ``0 <= beta < 1``, ...), with a message naming
-    the owner, the argument, the allowed range and the value given.
-    """
-    if not _is_number(value) or not _is_finite(value):
-        raise ValueError(f"{owner}: {name} must be a finite real number; got {value!r}")
-    ok = True
-    if low is not None:
-        ok = value >= low if low_inclusive else value > low
-    if ok and high is not None:
-        ok = value <= high if high_inclusive else value < high
-    if not ok:
-        lo = "" if low is None else (f"{low} <= " if low_inclusive else f"{low} < ")
-        hi = "" if high is None else (f" <= {high}" if high_inclusive else f" < {high}")
-        raise ValueError(f"{owner}: {name} must satisfy {lo}{name}{hi}; got {value!r}")
-
-
-def check_non_negative(owner, group, *names):
-    """``check_real(owner, name, group[name], low=0)`` for each of ``names``, in order.
-
-    Raises:
-        ValueError: the first named hyperparameter that is not a finite number ``>= 0``.
-    """
-    for name in names:
-        check_real(owner, name, group[name], low=0)
 
 
 def effective_grad(p, weight_decay, maximize):
@@ -121,7 +93,8 @@ class Optimizer:
         params: an iterable of :class:`numrnn.nn.module.Parameter`, or an
             iterable of dicts (parameter groups), each with a ``"params"`` entry
             and optionally its own hyperparameters overriding ``defaults``.
-        defaults: the hyperparameters of groups that do not set their own.
+        defaults: the hyperparameters of groups that do not set their own, by
+            name, each checked by its row of ``HYPERPARAMETER_CHECKS``.
 
     Attributes:
         param_groups: list of dicts, each with ``"params"`` (a list of
@@ -212,8 +185,20 @@ class Optimizer:
         group["params"] = params
         self.param_groups.append(group)
 
-    def _check_group(self, group):  # pragma: no cover - every optimiser overrides it
-        """Raise ``ValueError`` if a hyperparameter in ``group`` is invalid."""
+    def _check_group(self, group):
+        """Check ``group``'s value of each of the optimiser's hyperparameters, in order.
+
+        Runs the row of ``HYPERPARAMETER_CHECKS`` of every hyperparameter in
+        ``defaults`` and keeps the value it returns (``betas`` becomes a tuple).
+        Keys the optimiser does not have are left as they are.
+
+        Raises:
+            ValueError: at the first hyperparameter out of range, naming the
+                optimiser, the hyperparameter, the allowed range and the value.
+        """
+        owner = type(self).__name__
+        for name in self.defaults:
+            group[name] = HYPERPARAMETER_CHECKS[name](owner, name, group[name])
 
     # -- the training loop ---------------------------------------------------------
     def zero_grad(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_non_negative, effective_grad, lerp_
+from .optimizer import Optimizer, Params, effective_grad, lerp_
 
 __all__ = ["RMSprop"]
 
@@ -54,9 +54,6 @@ class RMSprop(Optimizer):
             maximize=bool(maximize),
         )
         super().__init__(params, defaults)
-
-    def _check_group(self, group):
-        check_non_negative("RMSprop", group, "lr", "eps", "momentum", "weight_decay", "alpha")
 
     def _required_state(self, group):
         need = ("step", "square_avg")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..backend import ops
-from .optimizer import Optimizer, Params, check_non_negative, check_real, effective_grad
+from .optimizer import Optimizer, Params, effective_grad
 
 __all__ = ["SGD"]
 
@@ -55,9 +55,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        check_non_negative("SGD", group, "lr", "momentum")
-        check_real("SGD", "dampening", group["dampening"])
-        check_non_negative("SGD", group, "weight_decay")
+        super()._check_group(group)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 "SGD: nesterov=True requires momentum > 0 and dampening == 0; "

@@ -12,8 +12,8 @@ so the parameters are those the step started from.
 * :mod:`~numrnn.train.lm`: truncated BPTT over token streams, ``evaluate_lm``;
 * :mod:`~numrnn.train.tbptt`: truncated BPTT in its chunked, TBPTT(k1, k2) and sliding-window
   forms, each returning the exact gradient of its own objective;
-* :mod:`~numrnn.train.classify`: the epoch loop, prediction and evaluation of
-  sequence classifiers;
+* :mod:`~numrnn.train.classify`: the epoch loop (its per-step settings in one
+  ``EpochOptions``), prediction and evaluation of sequence classifiers;
 * :mod:`~numrnn.train.checkpoints`: a classifier saved with its config and vocabulary;
 * :mod:`~numrnn.train.progress_bar`, :mod:`~numrnn.train.optimizer_step`: the shared pieces.
 """
@@ -21,6 +21,7 @@ so the parameters are those the step started from.
 from . import checkpoints, classify, lm, optimizer_step, progress_bar, tbptt
 from .checkpoints import load_classifier, save_classifier
 from .classify import (
+    EpochOptions,
     class_weights,
     evaluate,
     predict_logits,
@@ -33,6 +34,7 @@ from .optimizer_step import check_finite_loss, update
 from .progress_bar import progress
 
 __all__ = [
+    "EpochOptions",
     "check_finite_loss",
     "checkpoints",
     "class_weights",

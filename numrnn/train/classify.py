@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from .optimizer_step import check_finite_loss, update
 from .progress_bar import progress
 
 __all__ = [
+    "EpochOptions",
     "class_weights",
     "evaluate",
     "predict_logits",
@@ -135,27 +137,57 @@ def evaluate(
 # ---------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class EpochOptions:
+    """How :func:`train_epoch` draws its batches and takes each step: the same every epoch.
+
+    :func:`train_classifier` passes the one object it is given to every epoch.
+
+    Attributes:
+        batch_size: sequences per step.
+        clip_norm: clip the global gradient norm to this before each step (None: never).
+        weight: per-class loss weights ``(C,)`` or None.
+        bucket: group sequences of similar length (:func:`numrnn.data.batches`).
+        pad_id: the id that pads a batch to its longest sequence.
+        word_dropout: probability with which each token of a training batch is
+            replaced by ``unk_id`` (a fresh draw every step).  A regulariser for
+            word-level models: the classifier cannot lean on any single word, and
+            ``<unk>`` learns to stand for "some word", as it must at test time.
+        unk_id: the id that ``word_dropout`` writes (the vocabulary's ``unk_id``).
+
+    Raises:
+        ValueError: ``word_dropout`` is outside ``[0, 1)``.
+    """
+
+    batch_size: int = 64
+    clip_norm: float | None = None
+    weight: np.ndarray | None = None
+    bucket: bool = True
+    pad_id: int = 0
+    word_dropout: float = 0.0
+    unk_id: int = 1
+
+    def __post_init__(self):
+        p = self.word_dropout
+        if not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"EpochOptions: word_dropout must be a number in [0, 1); got {p!r}")
+
+
 def train_epoch(
     model: Module,
     seqs: Sequence,
     labels,
     optimizer: Optimizer,
+    options: EpochOptions | None = None,
     *,
-    batch_size: int = 64,
     rng=None,
-    clip_norm: float | None = None,
-    weight=None,
-    bucket: bool = True,
-    pad_id: int = 0,
-    word_dropout: float = 0.0,
-    unk_id: int = 1,
     time_budget: float | None = None,
     on_step: Callable[[int, float, float], bool | None] | None = None,
 ) -> tuple[list[float], bool]:
     """One pass over the training data in shuffled (length-bucketed) batches.
 
     Each step: pad the batch, ``logits = model(idx, lengths)``,
-    ``loss, dlogits = cross_entropy(logits, y, weight=weight)``,
+    ``loss, dlogits = cross_entropy(logits, y, weight=options.weight)``,
     ``model.backward(dlogits)``, the global gradient norm (before clipping) and the
     optional clipping, ``optimizer.step()``, ``optimizer.zero_grad()``.  The pass
     stops at the first step whose loss or gradient is not finite, before that
@@ -165,16 +197,9 @@ def train_epoch(
         model: ``model(idx, lengths) -> (B, C)`` logits with ``backward(dlogits)``.
         seqs, labels: the training sequences (lists of ids) and their class ids.
         optimizer: a :mod:`numrnn.optim` optimiser over ``model.parameters()``.
-        batch_size: sequences per step.
+        options: an :class:`EpochOptions` (batch size, clipping, class weights,
+            bucketing, padding, word dropout); None: the defaults.
         rng: a Generator or seed for the shuffling.
-        clip_norm: clip the global gradient norm to this before each step.
-        weight: per-class loss weights ``(C,)`` or None.
-        bucket: group sequences of similar length (:func:`numrnn.data.batches`).
-        word_dropout: probability with which each token of a training batch is
-            replaced by ``unk_id`` (a fresh draw every step).  A regulariser for
-            word-level models: the classifier cannot lean on any single word, and
-            ``<unk>`` learns to stand for "some word", as it must at test time.
-        unk_id: the id that ``word_dropout`` writes (the vocabulary's ``unk_id``).
         time_budget: stop after this many seconds.
         on_step: called as ``on_step(step, loss, grad_norm)`` after every step
             (``step`` counts from 0 within the pass; ``grad_norm`` is the global
@@ -189,32 +214,29 @@ def train_epoch(
         FloatingPointError: at the first non-finite loss or gradient, naming the
             step and the parameter (``step 17: gradient of rnn.weight_hh_l0 is not
             finite (nan)``); no parameter has been changed by that step.
-        ValueError: labels and sequences differ in number, or ``word_dropout`` is
-            outside ``[0, 1)``.
+        TypeError: ``options`` is not an :class:`EpochOptions`.
+        ValueError: labels and sequences differ in number.
     """
+    options = _epoch_options("train_epoch", options)
     y = check_labels("train_epoch", "labels", labels)
     if y.size != len(seqs):
         raise ValueError(f"train_epoch: {len(seqs)} sequences but {y.size} labels")
-    if not isinstance(word_dropout, (int, float)) or not 0.0 <= word_dropout < 1.0:
-        raise ValueError(
-            f"train_epoch: word_dropout must be a number in [0, 1); got {word_dropout!r}"
-        )
     rng = make_rng(rng=rng)
-    lengths = np.array([len(s) for s in seqs]) if bucket else None
+    lengths = np.array([len(s) for s in seqs]) if options.bucket else None
     start, losses = time.perf_counter(), []
     model.train()
-    for b in batches(len(seqs), batch_size, shuffle=True, rng=rng, lengths=lengths):
-        idx, lens = encode_padded([seqs[i] for i in b], pad_id)  # (B, T), (B,)
-        if word_dropout > 0:
-            drop = (rng.random(idx.shape) < word_dropout) & (idx != pad_id)
-            idx = np.where(drop, unk_id, idx)
+    for b in batches(len(seqs), options.batch_size, shuffle=True, rng=rng, lengths=lengths):
+        idx, lens = encode_padded([seqs[i] for i in b], options.pad_id)  # (B, T), (B,)
+        if options.word_dropout > 0:
+            drop = (rng.random(idx.shape) < options.word_dropout) & (idx != options.pad_id)
+            idx = np.where(drop, options.unk_id, idx)
         logits = model(idx, lens)  # (B, C)
-        loss, dlogits = cross_entropy(logits, y[b], weight=weight)
+        loss, dlogits = cross_entropy(logits, y[b], weight=options.weight)
         model.backward(dlogits)
         step = len(losses)
         losses.append(float(to_numpy(loss)))
         check_finite_loss(losses[-1], step)
-        grad_norm = update(model, optimizer, clip_norm, step=step)
+        grad_norm = update(model, optimizer, options.clip_norm, step=step)
         if on_step is not None and on_step(step, losses[-1], grad_norm):
             return losses, True
         if time_budget is not None and time.perf_counter() - start >= time_budget:
@@ -222,25 +244,31 @@ def train_epoch(
     return losses, False
 
 
+def _epoch_options(caller, options):
+    """``options``, or the default :class:`EpochOptions` for None; TypeError otherwise."""
+    if options is None:
+        return EpochOptions()
+    if not isinstance(options, EpochOptions):
+        raise TypeError(
+            f"{caller}: options must be an EpochOptions or None; got {type(options).__name__}"
+        )
+    return options
+
+
 def train_classifier(
     model,
     optimizer,
     train,
     val=None,
+    options=None,
     *,
     epochs=10,
-    batch_size=64,
     rng=0,
-    clip_norm=None,
-    weight=None,
-    word_dropout=0.0,
-    unk_id=1,
     scheduler=None,
     patience=None,
     monitor="accuracy",
     restore_best=True,
     time_budget=None,
-    pad_id=0,
     desc="train",
     show_progress=True,
 ):
@@ -250,8 +278,9 @@ def train_classifier(
         model, optimizer: as in :func:`train_epoch`.
         train: ``(seqs, labels)`` to train on.
         val: ``(seqs, labels)`` evaluated after every epoch (None: no validation).
+        options: the :class:`EpochOptions` of every pass (None: the defaults);
+            its ``pad_id`` also pads the validation batches.
         epochs: the most passes over ``train``.
-        batch_size, clip_norm, weight, word_dropout, unk_id, pad_id: as in :func:`train_epoch`.
         rng: Generator or seed for the batch order (one stream over all epochs).
         scheduler: an LR scheduler stepped once after every epoch.
         patience: stop when ``monitor`` on ``val`` has not improved for this many
@@ -271,36 +300,36 @@ def train_classifier(
         ``train_seconds``.
 
     Raises:
+        TypeError: ``options`` is not an :class:`EpochOptions`.
         ValueError: an unknown ``monitor``, ``epochs < 1`` or ``patience < 1``.
         FloatingPointError: a non-finite loss or gradient (see :func:`train_epoch`).
     """
+    options = _epoch_options("train_classifier", options)
     _check_schedule(monitor, epochs, patience)
     seqs, labels = train
     rng = make_rng(rng=rng)
     hist = _new_history()
     best = _BestEpoch(monitor, patience, restore_best)
-    epoch_options = dict(
-        batch_size=batch_size,
-        clip_norm=clip_norm,
-        weight=weight,
-        pad_id=pad_id,
-        word_dropout=word_dropout,
-        unk_id=unk_id,
-    )
-    steps = None if time_budget is not None else epochs * math.ceil(len(seqs) / batch_size)
+    steps = None if time_budget is not None else epochs * math.ceil(len(seqs) / options.batch_size)
     bar = _LossBar(steps, desc, show_progress, grad_norms=hist["step_grad_norm"])
-    epoch_options["on_step"] = bar.on_step  # also keeps each step's gradient norm in hist
     try:
         for epoch in range(1, epochs + 1):
             left = None if time_budget is None else time_budget - hist["train_seconds"]
             t0 = time.perf_counter()
-            losses, out_of_time = train_epoch(
-                model, seqs, labels, optimizer, rng=rng, time_budget=left, **epoch_options
+            losses, out_of_time = train_epoch(  # bar.on_step also keeps each step's grad norm
+                model,
+                seqs,
+                labels,
+                optimizer,
+                options,
+                rng=rng,
+                time_budget=left,
+                on_step=bar.on_step,
             )
             _record_epoch(hist, epoch, losses, time.perf_counter() - t0)
             if scheduler is not None:
                 scheduler.step()
-            if val is not None and _validate(model, val, pad_id, epoch, hist, bar, best):
+            if val is not None and _validate(model, val, options.pad_id, epoch, hist, bar, best):
                 hist["stopped_early"] = True
                 break
             if out_of_time:

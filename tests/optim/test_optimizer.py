@@ -1,6 +1,7 @@
 """The Optimizer base class: groups, zero_grad, step, state_dict / load_state_dict."""
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -229,3 +230,20 @@ def test_lerp_matches_torch_lerp(torch, weight, work):
     expected = torch.lerp(torch.tensor(a), torch.tensor(b), weight).numpy()
     out = lerp_(a.copy(), b, weight, np.empty_like(a) if work else None)
     assert rel_err(out, expected) < 1e-15
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam, AdamW, Adagrad, RMSprop])
+def test_a_hyperparameter_is_checked_alike_in_every_optimiser(cls):
+    # One row per name in numrnn.optim.hyperparameters: the same bad value gets the same message,
+    # whichever optimiser has it, at construction and in a group added later.
+    p, q = Parameter(np.zeros(2)), Parameter(np.zeros(2))
+    for name in ("lr", "weight_decay", "eps", "momentum"):
+        if name not in cls([p]).defaults:
+            continue
+        message = f"{cls.__name__}: {name} must satisfy 0 <= {name}; got -1"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            cls([p], **{name: -1})
+        opt = cls([p])
+        with pytest.raises(ValueError, match=re.escape(message)):
+            opt.add_param_group({"params": [q], name: -1})
+        assert len(opt.param_groups) == 1

@@ -9,6 +9,7 @@ import numrnn
 from numrnn.data import encode_padded
 from numrnn.models import SequenceClassifier
 from numrnn.train import (
+    EpochOptions,
     class_weights,
     evaluate,
     predict_logits,
@@ -132,7 +133,14 @@ def test_train_classifier_learns_a_simple_task_and_restores_the_best_epoch():
     model = SequenceClassifier(10, 2, embed_size=8, hidden_size=16, cell="gru", seed=0)
     opt = numrnn.optim.Adam(model.parameters(), lr=1e-2)
     hist = train_classifier(
-        model, opt, train, val, epochs=6, batch_size=32, rng=0, clip_norm=5.0, show_progress=False
+        model,
+        opt,
+        train,
+        val,
+        EpochOptions(batch_size=32, clip_norm=5.0),
+        epochs=6,
+        rng=0,
+        show_progress=False,
     )
     assert hist["epoch"] == list(range(1, 7)) and hist["steps"] == 6 * 13
     assert hist["train_loss"][-1] < 0.5 * hist["train_loss"][0]
@@ -148,11 +156,25 @@ def test_train_classifier_early_stopping_and_time_budget():
     model = SequenceClassifier(10, 2, embed_size=4, hidden_size=4, cell="rnn", seed=0)
     opt = numrnn.optim.Adam(model.parameters(), lr=0.0)  # nothing changes: no epoch beats the first
     hist = train_classifier(
-        model, opt, train, val, epochs=10, batch_size=16, patience=2, show_progress=False
+        model,
+        opt,
+        train,
+        val,
+        EpochOptions(batch_size=16),
+        epochs=10,
+        patience=2,
+        show_progress=False,
     )
     assert hist["stopped_early"] and hist["epoch"] == [1, 2, 3] and hist["best_epoch"] == 1
     hist = train_classifier(
-        model, opt, train, None, epochs=10, batch_size=16, time_budget=0.0, show_progress=False
+        model,
+        opt,
+        train,
+        None,
+        EpochOptions(batch_size=16),
+        epochs=10,
+        time_budget=0.0,
+        show_progress=False,
     )
     assert hist["steps"] == 1 and hist["epoch"] == [1]
 
@@ -172,7 +194,8 @@ def test_train_epoch_step_equals_a_hand_written_weighted_step():
     for name, weight in (("weighted", w), ("plain", None)):
         model = _model("lstm", vocab=10)
         opt = numrnn.optim.SGD(model.parameters(), lr=0.5)
-        losses, stopped = train_epoch(model, seqs, y, opt, batch_size=4, rng=0, weight=weight)
+        options = EpochOptions(batch_size=4, weight=weight)
+        losses, stopped = train_epoch(model, seqs, y, opt, options, rng=0)
         assert not stopped and len(losses) == 1
         results[name] = model.state_dict()
     ref = _model("lstm", vocab=10)
@@ -201,9 +224,8 @@ def test_word_dropout_replaces_tokens_by_unk_but_never_padding():
     model = _Spy(10, 2, embed_size=4, hidden_size=4, cell="rnn", seed=0)
     model.seen = []
     opt = numrnn.optim.SGD(model.parameters(), lr=0.0)
-    train_epoch(
-        model, seqs, labels, opt, batch_size=50, rng=0, bucket=False, word_dropout=0.25, unk_id=1
-    )
+    options = EpochOptions(batch_size=50, bucket=False, word_dropout=0.25, unk_id=1)
+    train_epoch(model, seqs, labels, opt, options, rng=0)
     order = np.random.default_rng(0).permutation(200)  # what batches(..., rng=0) draws first
     unk = total = 0
     for k, idx in enumerate(model.seen):
@@ -216,8 +238,10 @@ def test_word_dropout_replaces_tokens_by_unk_but_never_padding():
         total += int(real.sum())
     # ~3,000 tokens: the fraction replaced is 0.25 within 5 standard deviations (0.04)
     assert abs(unk / total - 0.25) < 5 * math.sqrt(0.25 * 0.75 / total)
-    with pytest.raises(ValueError, match="word_dropout"):
-        train_epoch(model, seqs, labels, opt, word_dropout=1.0)
+    with pytest.raises(ValueError, match=r"word_dropout must be a number in \[0, 1\); got 1.0"):
+        EpochOptions(word_dropout=1.0)
+    with pytest.raises(TypeError, match="options must be an EpochOptions or None; got int"):
+        train_epoch(model, seqs, labels, opt, 50)
 
 
 def test_train_classifier_rejects_bad_arguments():

@@ -9,7 +9,7 @@ import numrnn
 from numrnn.data import encode_padded, sequential_partition
 from numrnn.functional import cross_entropy
 from numrnn.models import CharLM, SequenceClassifier
-from numrnn.train import tbptt_train, train_classifier, train_epoch
+from numrnn.train import EpochOptions, tbptt_train, train_classifier, train_epoch
 
 # The norm is a sum of squares accumulated in float64 by both sides: equal to rounding.
 RTOL = 1e-12
@@ -71,7 +71,13 @@ def test_train_epoch_passes_the_norm_of_each_batch():
     opt = numrnn.optim.SGD(model.parameters(), lr=0.1)
     seen = []
     train_epoch(
-        model, seqs, labels, opt, batch_size=8, rng=0, on_step=lambda s, lo, g: seen.append(g)
+        model,
+        seqs,
+        labels,
+        opt,
+        EpochOptions(batch_size=8),
+        rng=0,
+        on_step=lambda s, lo, g: seen.append(g),
     )
     # The first batch by hand: the norm of the gradient at the initial weights.
     batch = next(
@@ -99,7 +105,12 @@ def test_train_classifier_keeps_the_norms_in_its_history():
     model = _classifier()
     opt = numrnn.optim.SGD(model.parameters(), lr=0.1)
     hist = train_classifier(
-        model, opt, (seqs, labels), epochs=2, batch_size=8, clip_norm=0.5, show_progress=False
+        model,
+        opt,
+        (seqs, labels),
+        options=EpochOptions(batch_size=8, clip_norm=0.5),
+        epochs=2,
+        show_progress=False,
     )
     assert len(hist["step_grad_norm"]) == hist["steps"] == 10
     assert all(np.isfinite(hist["step_grad_norm"]))

@@ -7,7 +7,7 @@ import numrnn
 from numrnn.data import sequential_partition
 from numrnn.functional import cross_entropy
 from numrnn.models import CharLM, SequenceClassifier
-from numrnn.train import tbptt_train, train_epoch, update
+from numrnn.train import EpochOptions, tbptt_train, train_epoch, update
 
 BAD_STEP = 3
 
@@ -115,7 +115,7 @@ def test_train_epoch_stops_at_a_poisoned_weight():
             before.update(_snapshot(model))
 
     with pytest.raises(FloatingPointError, match=rf"^step {BAD_STEP}: loss is not finite \(nan\)$"):
-        train_epoch(model, seqs, labels, opt, batch_size=8, rng=0, on_step=on_step)
+        train_epoch(model, seqs, labels, opt, EpochOptions(batch_size=8), rng=0, on_step=on_step)
     _assert_unchanged(model, before)
 
 
@@ -139,9 +139,8 @@ def test_train_epoch_names_a_non_finite_gradient():
             seqs,
             labels,
             opt,
-            batch_size=8,
+            EpochOptions(batch_size=8, clip_norm=1.0),
             rng=0,
-            clip_norm=1.0,
             on_step=_snapshot_before(BAD_STEP, model, before),
         )
     assert str(err.value) == f"step {BAD_STEP}: gradient of embedding.weight is not finite (inf)"

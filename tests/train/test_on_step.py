@@ -6,7 +6,7 @@ import numpy as np
 import numrnn
 from numrnn.data import sequential_partition
 from numrnn.models import CharLM, SequenceClassifier
-from numrnn.train import tbptt_train, train_epoch
+from numrnn.train import EpochOptions, tbptt_train, train_epoch
 
 
 def _record(stop_at=None):
@@ -35,7 +35,7 @@ def _classifier_pass(on_step):
     labels = rng.integers(0, 2, size=40)
     model = SequenceClassifier(9, 2, embed_size=3, hidden_size=4, seed=0, dtype=np.float64)
     opt = numrnn.optim.SGD(model.parameters(), lr=0.1)
-    return train_epoch(model, seqs, labels, opt, batch_size=8, rng=0, on_step=on_step)
+    return train_epoch(model, seqs, labels, opt, EpochOptions(batch_size=8), rng=0, on_step=on_step)
 
 
 def test_tbptt_train_on_step():

@@ -33,26 +33,16 @@ class Adagrad(Optimizer):
 
     _state_arrays = ("sum",)
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-2,
-        lr_decay: float = 0,
-        weight_decay: float = 0,
-        initial_accumulator_value: float = 0,
-        eps: float = 1e-10,
-        *,
-        maximize: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-            maximize=bool(maximize),
-        )
+    # torch.optim.Adagrad's signature, written in rows as PyTorch prints it (CONTRIBUTING.md)
+    # fmt: off
+    def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0,
+                 eps: float = 1e-10, *, maximize: bool = False) -> None:
+        defaults = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, eps=eps,
+                        maximize=bool(maximize))
         super().__init__(params, defaults)
+    # fmt: on
 
     def _required_state(self, group):
         return ("step", "sum")

@@ -32,28 +32,15 @@ class RMSprop(Optimizer):
 
     _state_arrays = ("square_avg", "momentum_buffer", "grad_avg")
 
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0,
-        momentum: float = 0,
-        centered: bool = False,
-        *,
-        maximize: bool = False,
-    ) -> None:
-        defaults = dict(
-            lr=lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=bool(centered),
-            maximize=bool(maximize),
-        )
+    # torch.optim.RMSprop's signature, written in rows as PyTorch prints it (CONTRIBUTING.md)
+    # fmt: off
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
+                 maximize: bool = False) -> None:
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=bool(centered), maximize=bool(maximize))
         super().__init__(params, defaults)
+    # fmt: on
 
     def _required_state(self, group):
         need = ("step", "square_avg")

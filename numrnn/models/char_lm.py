@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import DTypeLike
 
 from ..backend import Array, to_numpy
 from ..functional import softmax
 from ..nn import Embedding, Linear, Module, no_grad
-from ..nn.module import backend_pass, check_dtype, eval_mode, make_rng
+from ..nn.module import backend_pass, eval_mode, make_rng
+from ..nn.options import ModuleOptions, module_options
 from ..nn.validate import check_array, check_size, peek_cache
 from .recurrent import make_recurrent
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["CharLM"]
 
@@ -37,16 +41,11 @@ class CharLM(Module):
         num_layers: int = 1,
         cell: str = "lstm",
         dropout: float = 0.0,
-        *,
-        dtype: DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         super().__init__()
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
+        opts = module_options("CharLM", options)
+        dtype, rng = opts.dtype, opts.rng
         for arg, value in (("embed_size", embed_size), ("hidden_size", hidden_size)):
             check_size("CharLM", arg, value)  # named as the caller wrote them
         self.vocab_size, self.cell = check_size("CharLM", "vocab_size", vocab_size), str(cell)
@@ -55,7 +54,7 @@ class CharLM(Module):
             cell, embed_size, hidden_size, num_layers, dropout=dropout, dtype=dtype, rng=rng
         )
         self.head = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
     @backend_pass
     def forward(self, idx: np.ndarray, state: Array | tuple | None = None) -> tuple:
@@ -68,9 +67,8 @@ class CharLM(Module):
         """Back-propagate ``dlogits`` ``(T, B, V)`` through the chunk; returns None.
 
         Raises:
-            RuntimeError: no forward is pending.
-            TypeError / ValueError: ``dlogits`` is not an array of the model's dtype
-                and the logits' shape (nothing changes; the forward stays pending).
+            RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for
+                ``dlogits``.
         """
         x = peek_cache(self.head)[0]  # the head's input, (T, B, H)
         check_array(self, "dlogits", dlogits, shape=tuple(x.shape[:-1]) + (self.vocab_size,))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from numpy.typing import DTypeLike
 
 from ..backend import Array
 from ..nn import Embedding, Linear, Module
-from ..nn.module import backend_pass, check_dtype, make_rng
+from ..nn.module import backend_pass
+from ..nn.options import ModuleOptions, module_options
 from ..nn.validate import check_array, check_size, peek_cache
 from .recurrent import make_recurrent
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["SequenceClassifier"]
 
@@ -38,16 +43,11 @@ class SequenceClassifier(Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         padding_idx: int | None = 0,
-        *,
-        dtype: DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         super().__init__()
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
+        opts = module_options("SequenceClassifier", options)
+        dtype, rng = opts.dtype, opts.rng
         for arg, value in (
             ("vocab_size", vocab_size),
             ("embed_size", embed_size),
@@ -71,7 +71,7 @@ class SequenceClassifier(Module):
         )
         dirs = 2 if bidirectional else 1
         self.head = Linear(hidden_size * dirs, num_classes, dtype=dtype, rng=rng)
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
     def _final_hidden(self, state):
         return state[0] if isinstance(state, tuple) else state  # (L*D, B, H)
@@ -94,9 +94,8 @@ class SequenceClassifier(Module):
         """Back-propagate ``dlogits`` ``(B, num_classes)``; returns None.
 
         Raises:
-            RuntimeError: no forward is pending.
-            TypeError / ValueError: ``dlogits`` is not an array of the model's dtype
-                and the logits' shape (nothing changes; the forward stays pending).
+            RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for
+                ``dlogits``.
         """
         out_shape = peek_cache(self)[0]  # (B, T, D*H), batch first
         check_array(self, "dlogits", dlogits, shape=(out_shape[0], self.num_classes))

@@ -47,8 +47,9 @@ and, with attention, the weights ``(target tokens, source tokens)`` for heatmaps
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from numpy.typing import DTypeLike
 
 from ..backend import Array, to_numpy
 from ..data.vocab import Vocab
@@ -66,7 +67,8 @@ from ..nn import (
     Linear,
     Module,
 )
-from ..nn.module import backend_pass, check_dtype, make_rng
+from ..nn.module import backend_pass
+from ..nn.options import ModuleOptions, module_options
 from ..nn.validate import check_array, peek_cache
 from .recurrent import make_recurrent
 from .translation import (
@@ -78,6 +80,9 @@ from .translation import (
     unpack_hypotheses,
     vocab_info,
 )
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["Seq2Seq"]
 
@@ -129,12 +134,7 @@ class Seq2Seq(Module):
         tgt_pad_id: int | None = None,
         bos_id: int | None = None,
         eos_id: int | None = None,
-        *,
-        dtype: DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         """Check every option, then build the submodules (see the class docstring).
 
@@ -146,8 +146,8 @@ class Seq2Seq(Module):
         tgt_size, t_pad, t_bos, t_eos = vocab_info(tgt_vocab, "tgt_vocab")
         check_sizes(attention, embed_size, hidden_size, num_layers, bidirectional_encoder)
         H, E, dirs = int(hidden_size), int(embed_size), 2 if bidirectional_encoder else 1
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
+        opts = module_options("Seq2Seq", options)
+        dtype, rng = opts.dtype, opts.rng
         self.src_vocab_size, self.tgt_vocab_size = src_size, tgt_size
         self.src_pad_id = int(
             src_pad_id if src_pad_id is not None else (s_pad if s_pad is not None else 0)
@@ -199,7 +199,7 @@ class Seq2Seq(Module):
         self._tf_rng = np.random.default_rng(rng.integers(2**63))
         self._dropout_rng = np.random.default_rng(rng.integers(2**63))
         self.decoder_inputs = None  # (B, T) ids the last forward fed the decoder
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
     # -- helpers ------------------------------------------------------------------
     def _idx(self, idx):
@@ -381,9 +381,8 @@ class Seq2Seq(Module):
         Parameter gradients accumulate into ``.grad``; returns None (the inputs are ids).
 
         Raises:
-            RuntimeError: no pending forward.
-            TypeError: ``dlogits`` is not an array of the model's backend and dtype.
-            ValueError: ``dlogits`` has the wrong shape (the forward stays pending).
+            RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for
+                ``dlogits``.
         """
         check_array(self, "dlogits", dlogits, shape=peek_cache(self)[2])
         enc_cache, step_caches, shape, is_tuple = self._pop_cache()

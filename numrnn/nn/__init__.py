@@ -6,6 +6,7 @@ from .attention import __all__ as _att
 from .cells import GRUCell, LSTMCell, RNNCell
 from .linear import Embedding, Linear
 from .module import Module, Parameter, eval_mode, is_grad_enabled, no_grad
+from .options import ModuleOptions
 from .recurrent import GRU, LSTM, RNN
 from .recurrent_generic import Recurrent
 from .variational import VariationalRecurrent
@@ -13,6 +14,7 @@ from .variational import VariationalRecurrent
 __all__ = [
     "Module",
     "Parameter",
+    "ModuleOptions",
     "no_grad",
     "eval_mode",
     "is_grad_enabled",

@@ -18,14 +18,15 @@ through the steps in reverse: each forward keeps its own cache and each
 backward consumes the newest one (last in, first out).
 
 Inputs must be arrays of the module's backend and dtype (``dtype=`` in the
-constructor, float32 by default; nothing is cast silently).  The parameter-free
-modules take ``dtype`` too, so that they check their inputs the same way, and
-accept ``seed``/``rng`` for a constructor signature shared with the others.
+constructor, float32 by default; nothing is cast silently).  Every constructor takes
+the keyword options of :class:`~numrnn.nn.ModuleOptions`; the parameter-free modules
+too, so that they check their inputs the same way (their ``seed``/``rng`` initialise
+nothing).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..backend import Array
 from ..functional.additive_attention import (
@@ -46,14 +47,12 @@ from ..functional.attention import (
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward,
 )
-from .module import (
-    Module,
-    backend_pass,
-    check_dtype,
-    make_rng,
-    uniform_parameter,
-)
+from .module import Module, backend_pass, uniform_parameter
+from .options import ModuleOptions, module_options
 from .validate import check_array, check_size, private
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["AdditiveAttention", "DotAttention", "GeneralAttention", "ScaledDotProductAttention"]
 
@@ -71,9 +70,6 @@ class _Attention(Module):
     _query_dim = None
     _key_dim = None
     _same_dim = False
-
-    def _init_dtype(self, dtype):
-        object.__setattr__(self, "_dtype", check_dtype(dtype))
 
     @property
     def param_dtype(self):
@@ -115,9 +111,8 @@ class _Attention(Module):
         to the forward's two results; either may be None (zero).
 
         Raises:
-            RuntimeError: no forward is pending.
-            TypeError / ValueError: an upstream gradient has the wrong type,
-                dtype or shape (the pending forward stays pending).
+            RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for
+                ``dcontext`` and ``dweights``.
         """
         who = f"{type(self).__name__}.backward"
         cache, context_shape, weights_shape = self._pop_cache()
@@ -164,28 +159,23 @@ class AdditiveAttention(_Attention):
         key_size: int,
         hidden_size: int,
         bias: bool = False,
-        *,
-        dtype: np.typing.DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         super().__init__()
         name = "AdditiveAttention"
+        opts = module_options(name, options)
         self.query_size = check_size(name, "query_size", query_size)
         self.key_size = check_size(name, "key_size", key_size)
         self.hidden_size = check_size(name, "hidden_size", hidden_size)
-        self._init_dtype(dtype)
-        rng = make_rng(seed, rng)
-        dt, H = self._dtype, self.hidden_size
+        dt, rng, H = opts.dtype, opts.rng, self.hidden_size
+        self._dtype = dt
 
         self.weight_q = uniform_parameter(rng, self.query_size, (H, self.query_size), dt)
         self.weight_k = uniform_parameter(rng, self.key_size, (H, self.key_size), dt)
         self.bias_k = uniform_parameter(rng, self.key_size, (H,), dt) if bias else None
         self.v = uniform_parameter(rng, H, (H,), dt)
         self._query_dim, self._key_dim = self.query_size, self.key_size
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
     def _forward(self, query, keys, values, mask):
         bias = self.bias_k.data if self.bias_k is not None else None
@@ -315,23 +305,18 @@ class GeneralAttention(_Attention):
         self,
         query_size: int,
         key_size: int,
-        *,
-        dtype: np.typing.DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         super().__init__()
+        opts = module_options("GeneralAttention", options)
         self.query_size = check_size("GeneralAttention", "query_size", query_size)
         self.key_size = check_size("GeneralAttention", "key_size", key_size)
-        self._init_dtype(dtype)
-        rng = make_rng(seed, rng)
+        self._dtype = opts.dtype
         self.weight = uniform_parameter(
-            rng, self.key_size, (self.query_size, self.key_size), self._dtype
+            opts.rng, self.key_size, (self.query_size, self.key_size), opts.dtype
         )
         self._query_dim, self._key_dim = self.query_size, self.key_size
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
     def _forward(self, query, keys, values, mask):
         return general_attention_forward(query, keys, values, self.weight.data, mask=mask)
@@ -348,19 +333,11 @@ class GeneralAttention(_Attention):
 class _ParameterFree(_Attention):
     _same_dim = True
 
-    def __init__(
-        self,
-        *,
-        dtype: np.typing.DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
-    ) -> None:
+    def __init__(self, **options: Unpack[ModuleOptions]) -> None:
         super().__init__()
-        self._init_dtype(dtype)
-        make_rng(seed, rng)  # validates; there is nothing to initialise
-        self._init_backend(backend, device)
+        opts = module_options(type(self).__name__, options)  # its rng initialises nothing
+        self._dtype = opts.dtype
+        self._init_backend(opts)
 
     def extra_repr(self):
         return f"dtype={self._dtype.name}"

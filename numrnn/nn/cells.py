@@ -7,21 +7,19 @@ is BPTT written out by hand (the LIFO caches make that order the natural one).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import kernels as K
 from ..backend import Array
 from .init import check_forget_bias, set_forget_bias
-from .module import (
-    Module,
-    backend_pass,
-    check_dtype,
-    make_rng,
-    uniform_parameter,
-)
+from .module import Module, backend_pass, uniform_parameter
+from .options import ModuleOptions, module_options
 from .validate import check_array, check_size, private
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell"]
 
@@ -34,27 +32,21 @@ class _CellBase(Module):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        *,
-        dtype: np.typing.DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        opts = module_options(name, options)
         self.input_size = check_size(name, "input_size", input_size)
         self.hidden_size = check_size(name, "hidden_size", hidden_size)
         self.bias = bool(bias)
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
         G = self.gates * self.hidden_size
         shapes = [("weight_ih", (G, self.input_size)), ("weight_hh", (G, self.hidden_size))]
         if self.bias:
             shapes += [("bias_ih", (G,)), ("bias_hh", (G,))]
         for pname, shape in shapes:
-            setattr(self, pname, uniform_parameter(rng, self.hidden_size, shape, dtype))
-        self._init_backend(backend, device)
+            setattr(self, pname, uniform_parameter(opts.rng, self.hidden_size, shape, opts.dtype))
+        self._init_backend(opts)
 
     def _weights(self):
         return (
@@ -123,13 +115,13 @@ class RNNCell(_CellBase):
         hidden_size: int,
         bias: bool = True,
         nonlinearity: str = "tanh",
-        **kwargs: Any,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"RNNCell: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}"
             )
-        super().__init__(input_size, hidden_size, bias, **kwargs)
+        super().__init__(input_size, hidden_size, bias, **options)
         self.nonlinearity = nonlinearity
 
     @backend_pass
@@ -159,10 +151,10 @@ class LSTMCell(_CellBase):
         hidden_size: int,
         bias: bool = True,
         forget_bias: float | None = None,
-        **kwargs: Any,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         check_forget_bias("LSTMCell", forget_bias, bias)
-        super().__init__(input_size, hidden_size, bias, **kwargs)
+        super().__init__(input_size, hidden_size, bias, **options)
         self.forget_bias = forget_bias
         if forget_bias is not None:
             set_forget_bias(self, forget_bias)
@@ -239,11 +231,11 @@ class GRUCell(_CellBase):
         hidden_size: int,
         bias: bool = True,
         reset_after: bool = True,
-        **kwargs: Any,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         if not isinstance(reset_after, (bool, np.bool_)):
             raise TypeError(f"GRUCell: reset_after must be True or False; got {reset_after!r}")
-        super().__init__(input_size, hidden_size, bias, **kwargs)
+        super().__init__(input_size, hidden_size, bias, **options)
         self.reset_after = bool(reset_after)
 
     @backend_pass

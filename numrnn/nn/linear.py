@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..backend import Array
@@ -11,14 +13,8 @@ from ..functional.linear import (
     linear_backward,
     linear_forward,
 )
-from .module import (
-    Module,
-    Parameter,
-    backend_pass,
-    check_dtype,
-    make_rng,
-    uniform_parameter,
-)
+from .module import Module, Parameter, backend_pass, uniform_parameter
+from .options import ModuleOptions, module_options
 from .validate import (
     check_array,
     check_index,
@@ -27,6 +23,9 @@ from .validate import (
     peek_cache,
     private,
 )
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["Embedding", "Linear"]
 
@@ -44,22 +43,16 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        *,
-        dtype: np.typing.DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         super().__init__()
+        opts = module_options("Linear", options)
         self.in_features = check_size("Linear", "in_features", in_features)
         self.out_features = check_size("Linear", "out_features", out_features)
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
-        fan_in = self.in_features
+        fan_in, rng, dtype = self.in_features, opts.rng, opts.dtype
         self.weight = uniform_parameter(rng, fan_in, (self.out_features, fan_in), dtype)
         self.bias = uniform_parameter(rng, fan_in, (self.out_features,), dtype) if bias else None
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
     @backend_pass
     def forward(self, x: Array) -> Array:
@@ -80,10 +73,7 @@ class Linear(Module):
         """``dx`` for ``dy`` ``(..., out_features)``; adds ``dy^T x`` and ``sum(dy)`` to the grads.
 
         Raises:
-            RuntimeError: no forward is pending.
-            TypeError: ``dy`` is not an array of the module's backend and dtype
-                (nothing is cast; the forward stays pending).
-            ValueError: ``dy`` does not have the forward output's shape.
+            RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for ``dy``.
         """
         x = peek_cache(self)[0]
         expected = tuple(x.shape[:-1]) + (self.out_features,)
@@ -111,25 +101,19 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         padding_idx: int | None = None,
-        *,
-        dtype: np.typing.DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         super().__init__()
+        opts = module_options("Embedding", options)
         self.num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
         self.embedding_dim = check_size("Embedding", "embedding_dim", embedding_dim)
         padding_idx = check_padding_idx("Embedding", padding_idx, self.num_embeddings)
         self.padding_idx = padding_idx
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
-        w = rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype)
+        w = opts.rng.standard_normal((self.num_embeddings, self.embedding_dim)).astype(opts.dtype)
         if padding_idx is not None:
             w[padding_idx] = 0
         self.weight = Parameter(w)
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
     @backend_pass
     def forward(self, index: np.ndarray) -> Array:
@@ -149,10 +133,7 @@ class Embedding(Module):
         """Scatter-add ``de`` ``index.shape + (embedding_dim,)`` into ``weight.grad``; returns None.
 
         Raises:
-            RuntimeError: no forward is pending.
-            TypeError: ``de`` is not an array of the module's backend and dtype
-                (nothing is cast; the forward stays pending).
-            ValueError: ``de`` does not have the forward output's shape.
+            RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for ``de``.
         """
         index = peek_cache(self)[0]
         check_array(self, "de", de, shape=tuple(index.shape) + (self.embedding_dim,))

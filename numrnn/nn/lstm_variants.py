@@ -36,16 +36,16 @@ __all__ = [
 ]
 
 
-def variant_cell(owner, peephole, layer_norm, proj_size, kwargs):
+def variant_cell(owner, peephole, layer_norm, proj_size, options):
     """The reference cell for the flags (None for the plain LSTM), after checking them.
 
-    ``kwargs``: the constructor's keyword arguments (``backend``, ``fused`` are read).
+    ``options``: the constructor's ``**options`` (``backend`` and ``fused`` are read).
 
     Raises:
         TypeError: a flag is not a bool.
         ValueError: both flags, or a flag with ``proj_size``, ``backend != "numpy"`` or ``fused``.
     """
-    backend, fused = kwargs.get("backend", "numpy"), kwargs.get("fused", False)
+    backend, fused = options.get("backend", "numpy"), options.get("fused", False)
     for name, flag in (("peephole", peephole), ("layer_norm", layer_norm)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{owner}: {name} must be True or False; got {flag!r}")

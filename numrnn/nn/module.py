@@ -392,12 +392,14 @@ class Module:
             m._caches.clear()
         return self
 
-    def _init_backend(self, backend, device):
-        """Called by constructors after creating parameters as NumPy arrays."""
-        if backend != "numpy" or device not in (None, "cpu"):
-            self.to(backend=backend, device=device)
-        else:
-            get_backend(backend, device)  # validates the names
+    def _init_backend(self, opts):
+        """Called by constructors last, after creating parameters as NumPy arrays.
+
+        Moves them to the backend and device of ``opts``, the constructor's options
+        checked by :func:`numrnn.nn.options.module_options`.
+        """
+        if opts.backend != "numpy":
+            self.to(backend=opts.backend, device=opts.device)
 
     # -- forward caches -----------------------------------------------------------
     def _push_cache(self, cache):
@@ -424,6 +426,20 @@ class Module:
         raise NotImplementedError
 
     def backward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
+        """Back-propagate through the newest pending forward, the contract of every module.
+
+        ``backward`` takes the gradient of the loss with respect to what that forward
+        returned (same shapes), consumes its cache (last in, first out), adds the
+        parameter gradients into ``.grad`` and returns the gradients of the inputs.  A
+        gradient it refuses changes nothing: nothing is cast, no ``.grad`` is touched and
+        the forward stays pending.  Each module's ``backward`` names its arguments and
+        shapes and refers here for these errors.
+
+        Raises:
+            RuntimeError: no forward is pending.
+            TypeError: an upstream gradient is not an array of the module's backend and dtype.
+            ValueError: an upstream gradient does not have the shape of the forward's result.
+        """
         raise NotImplementedError
 
     def extra_repr(self):

@@ -7,14 +7,17 @@ dropout, variable lengths and caches are :mod:`numrnn.nn.recurrent_base`'s.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import kernels as K
 from . import lstm_variants as V
 from .init import check_forget_bias, set_forget_bias
-from .recurrent_base import RNNBase
+from .recurrent_base import RecurrentOptions, RNNBase, StackOptions
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 
@@ -22,9 +25,8 @@ __all__ = ["GRU", "LSTM", "RNN", "RNNBase"]
 class RNN(RNNBase):
     r"""Elman RNN, :math:`h_t = \phi(x_t W_{ih}^\top + b_{ih} + h_{t-1} W_{hh}^\top + b_{hh})`.
 
-    ``RNN(input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-    batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float32,
-    seed=None, rng=None, backend="numpy", device=None)``
+    The arguments are ``torch.nn.RNN``'s; ``**options``: dtype, seed, rng, backend, device
+    (:class:`~numrnn.nn.ModuleOptions`) and ``fused`` (:class:`RecurrentOptions`).
 
     ``out, hn = rnn(x, hx=None, lengths=None)`` with ``x`` ``(T, B, D)`` (``(B, T, D)``
     with ``batch_first``, or unbatched ``(T, D)``) and ``hx`` ``(L * dirs, B, H)``;
@@ -33,29 +35,16 @@ class RNN(RNNBase):
 
     mode, gates = "rnn", 1
 
+    # PyTorch's signature, written in its rows
     def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            nonlinearity=nonlinearity,
-            **kwargs,
+        self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+        bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+        bidirectional: bool = False, **options: Unpack[RecurrentOptions],
+    ) -> None:  # fmt: skip
+        stack = StackOptions(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
         )
+        super().__init__(stack, nonlinearity=nonlinearity, **options)
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
         out, hn, cache = K.rnn_forward(
@@ -76,9 +65,9 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     r"""Long short-term memory, gates ``i, f, g, o`` as in PyTorch (see :mod:`numrnn.kernels.lstm`).
 
-    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, proj_size=0, forget_bias=None, peephole=False,
-    layer_norm=False, *, dtype, seed, rng, backend, device)``
+    The arguments up to ``proj_size`` are ``torch.nn.LSTM``'s; ``**options``: dtype, seed,
+    rng, backend, device (:class:`~numrnn.nn.ModuleOptions`) and ``fused``
+    (:class:`RecurrentOptions`).
 
     ``peephole=True`` / ``layer_norm=True``: the variants of :mod:`numrnn.nn.lstm_variants`
     (reference loop). ``forget_bias=b``: every forget-gate bias ``b`` (:mod:`numrnn.nn.init`).
@@ -90,34 +79,19 @@ class LSTM(RNNBase):
 
     mode, gates = "lstm", 4
 
+    # PyTorch's signature, written in its rows, then numrnn's variants
     def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        forget_bias: float | None = None,
-        peephole: bool = False,
-        layer_norm: bool = False,
-        **kwargs: Any,
-    ) -> None:
+        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+        proj_size: int = 0, forget_bias: float | None = None, peephole: bool = False,
+        layer_norm: bool = False, **options: Unpack[RecurrentOptions],
+    ) -> None:  # fmt: skip
         check_forget_bias(type(self).__name__, forget_bias, bias)
-        cell = V.variant_cell(type(self).__name__, peephole, layer_norm, proj_size, kwargs)
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size,
-            **kwargs,
+        cell = V.variant_cell(type(self).__name__, peephole, layer_norm, proj_size, options)
+        stack = StackOptions(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
         )
+        super().__init__(stack, proj_size=proj_size, **options)
         self.cell = cell  # the reference cell of a variant; None: the fast kernels
         self.peephole, self.layer_norm = bool(peephole), bool(layer_norm)
         V.add_variant_parameters(self, cell, self.param_dtype)  # nothing for None
@@ -156,8 +130,9 @@ class LSTM(RNNBase):
 class GRU(RNNBase):
     r"""Gated recurrent unit, gates ``r, z, n`` with ``b_hn`` inside the reset product (PyTorch's).
 
-    ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, reset_after=True, *, dtype, seed, rng, backend, device)``
+    The arguments up to ``bidirectional`` are ``torch.nn.GRU``'s; ``**options``: dtype, seed,
+    rng, backend, device (:class:`~numrnn.nn.ModuleOptions`) and ``fused``
+    (:class:`RecurrentOptions`).
 
     ``out, hn = gru(x, hx=None, lengths=None)``; ``dx, dh0 = gru.backward(dout, dhx=None)``.
 
@@ -172,23 +147,18 @@ class GRU(RNNBase):
 
     mode, gates = "gru", 3
 
+    # PyTorch's signature, written in its rows, then numrnn's variant
     def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        reset_after: bool = True,
-        **kwargs: Any,
-    ) -> None:
+        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+        reset_after: bool = True, **options: Unpack[RecurrentOptions],
+    ) -> None:  # fmt: skip
         if not isinstance(reset_after, (bool, np.bool_)):
             raise TypeError(f"GRU: reset_after must be True or False; got {reset_after!r}")
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, **kwargs
+        stack = StackOptions(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
         )
+        super().__init__(stack, **options)
         self.reset_after = bool(reset_after)
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):

@@ -15,26 +15,51 @@ input's length ``T`` (zeros past each row's length), which is what
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import numpy as np
-from numpy.typing import DTypeLike
 
 from ..backend import Array
 from ..functional.dropout import dropout_mask
-from .module import (
-    Module,
-    backend_pass,
-    check_dtype,
-    make_rng,
-    uniform_parameter,
-)
+from .module import Module, backend_pass, uniform_parameter
+from .options import ModuleOptions, module_options
 from .validate import check_array, check_lengths, check_probability, check_size, private, shape_str
 
-__all__ = ["RNNBase"]
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
+
+__all__ = ["RNNBase", "RecurrentOptions", "StackOptions"]
 
 
 def _stack(xp, arrays):
     """Stack per-layer-direction states along a new first axis (a view for a single one)."""
     return arrays[0][None] if len(arrays) == 1 else xp.stack(arrays, axis=0)
+
+
+class RecurrentOptions(ModuleOptions, total=False):
+    """The keywords of ``RNN``, ``LSTM`` and ``GRU``: :class:`ModuleOptions` and ``fused``."""
+
+    # backend="torch" only: run the pointwise kernels compiled by torch.compile
+    # (:meth:`numrnn.backend.TorchOps.fused`); default False
+    fused: bool
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """The options every stack of recurrent layers has, named as in ``torch.nn.LSTM``.
+
+    ``RNN``, ``LSTM``, ``GRU`` and ``Recurrent`` take them in their PyTorch-shaped
+    signatures and hand them on as one object; :meth:`RNNBase._set_options` checks them.
+    """
+
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
 
 
 class RNNBase(Module):
@@ -45,25 +70,22 @@ class RNNBase(Module):
 
     def __init__(
         self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
+        stack: StackOptions,
+        *,
         proj_size: int = 0,
         nonlinearity: str = "tanh",
-        *,
-        dtype: DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        backend: str = "numpy",
-        device: str | None = None,
         fused: bool = False,
+        **options: Unpack[ModuleOptions],
     ) -> None:
+        """Check every option, then create the parameters of every layer-direction.
+
+        ``stack`` holds the options the subclass's signature took; ``proj_size`` (LSTM
+        only) and ``nonlinearity`` (RNN only) are PyTorch's; ``fused`` and ``**options``
+        are those of :class:`RecurrentOptions`.
+        """
         super().__init__()
         name = type(self).__name__
+        opts = module_options(name, options, RecurrentOptions)
         proj_size = check_size(name, "proj_size", proj_size, low=0)
         if proj_size and self.mode != "lstm":
             raise ValueError(
@@ -71,14 +93,16 @@ class RNNBase(Module):
             )
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
-        if fused and backend != "torch":
+        if nonlinearity != "tanh" and self.mode != "rnn":
+            raise ValueError(
+                f"{name}: nonlinearity is supported by RNN only; got nonlinearity={nonlinearity!r}"
+            )
+        if fused and opts.backend != "torch":
             raise ValueError(
                 f"{name}: fused=True compiles the kernels with torch.compile and needs "
-                f"backend='torch'; got backend={backend!r}"
+                f"backend='torch'; got backend={opts.backend!r}"
             )
-        self._set_options(
-            name, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
-        )
+        self._set_options(stack)
         if proj_size >= self.hidden_size:
             raise ValueError(
                 f"{name}: proj_size must be smaller than hidden_size ({self.hidden_size}); "
@@ -86,32 +110,30 @@ class RNNBase(Module):
             )
         self.proj_size, self.nonlinearity = int(proj_size), nonlinearity
         self.output_size = self.proj_size or self.hidden_size  # size of h (and of each output)
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
         for pname, shape in self._parameter_shapes():
-            setattr(self, pname, uniform_parameter(rng, self.hidden_size, shape, dtype))
-        self._dropout_rng = np.random.default_rng(rng.integers(2**63))
+            setattr(self, pname, uniform_parameter(opts.rng, self.hidden_size, shape, opts.dtype))
+        self._dropout_rng = np.random.default_rng(opts.rng.integers(2**63))
         self.grad_flow = None  # filled by backward(..., record=True)
         self.fused = bool(fused)  # torch backend: pointwise kernels compiled (TorchOps.fused)
-        self._init_backend(backend, device)
+        self._init_backend(opts)
 
-    def _set_options(
-        self, name, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
-    ):
-        """Check and keep the options every stacked recurrent layer has (``Recurrent`` too).
+    def _set_options(self, stack):
+        """Check the options of :class:`StackOptions` and keep them as attributes (``Recurrent`` too).
 
         Raises:
             TypeError / ValueError: a size is not a positive integer, or ``dropout`` is
                 not a probability; nothing is set before every check has passed.
         """
-        input_size = check_size(name, "input_size", input_size)
-        hidden_size = check_size(name, "hidden_size", hidden_size)
-        num_layers = check_size(name, "num_layers", num_layers)
-        dropout = check_probability(name, "dropout", dropout)
+        name = type(self).__name__
+        input_size = check_size(name, "input_size", stack.input_size)
+        hidden_size = check_size(name, "hidden_size", stack.hidden_size)
+        num_layers = check_size(name, "num_layers", stack.num_layers)
+        dropout = check_probability(name, "dropout", stack.dropout)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers, self.dropout = int(num_layers), float(dropout)
-        self.bias, self.batch_first = bool(bias), bool(batch_first)
-        self.bidirectional, self.num_directions = bool(bidirectional), 2 if bidirectional else 1
+        self.bias, self.batch_first = bool(stack.bias), bool(stack.batch_first)
+        self.bidirectional = bool(stack.bidirectional)
+        self.num_directions = 2 if self.bidirectional else 1
 
     def _parameter_shapes(self):
         """``(name, shape)`` of every parameter, layer by layer, forward direction first."""

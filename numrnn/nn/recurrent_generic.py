@@ -26,13 +26,18 @@ prototyping tool, NumPy only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from numpy.typing import DTypeLike
 
 from ..reference.cell import Cell
 from ..reference.masked import as_tuple, packed
-from .module import Module, Parameter, check_dtype, make_rng
-from .recurrent_base import RNNBase
+from .module import Module, Parameter
+from .options import ModuleOptions, module_options
+from .recurrent_base import RNNBase, StackOptions
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["Recurrent"]
 
@@ -47,8 +52,9 @@ def _pad_rows(a, B):
 class Recurrent(RNNBase):
     """Multi-layer, bidirectional recurrent layer over any cell, with ``numrnn.LSTM``'s interface.
 
-    ``Recurrent(cell, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    dropout=0.0, bidirectional=False, *, dtype=np.float32, seed=None, rng=None)``
+    After ``cell`` the arguments are ``torch.nn.LSTM``'s; ``**options``: dtype, seed, rng,
+    backend, device (:class:`~numrnn.nn.ModuleOptions`), where the backend can only be
+    NumPy: the loop runs the NumPy reference cells.
 
     ``out, hn = m(x, hx=None, lengths=None)`` for a cell with one state (``("h",)``),
     ``out, (hn, cn) = m(x, (h0, c0), lengths)`` for two (``("h", "c")``), and so on;
@@ -59,47 +65,38 @@ class Recurrent(RNNBase):
 
     Raises:
         TypeError: ``cell`` is not a :class:`numrnn.reference.Cell`, a size is not an
-            integer, or ``dropout`` is not a number.
-        ValueError: a size, ``dropout``, or a weight's shape or initial value is invalid.
+            integer, or ``dropout`` is not a number; and what ``**options`` can raise.
+        ValueError: a size, ``dropout``, or a weight's shape or initial value is invalid,
+            or a backend other than NumPy.
     """
 
+    # PyTorch's signature, written in its rows, after the cell
     def __init__(
-        self,
-        cell: Cell,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        dtype: DTypeLike = np.float32,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-    ) -> None:
+        self, cell: Cell, input_size: int, hidden_size: int, num_layers: int = 1,
+        bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+        bidirectional: bool = False, **options: Unpack[ModuleOptions],
+    ) -> None:  # fmt: skip
         Module.__init__(self)  # RNNBase.__init__ creates the three built-in cells' weights
+        name = type(self).__name__
         if not isinstance(cell, Cell):
             raise TypeError(
                 f"Recurrent: cell must be a numrnn.reference.Cell (e.g. numrnn.reference.lstm_cell); "
                 f"got {type(cell).__name__}"
             )
-        self._set_options(
-            "Recurrent",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
+        opts = module_options(name, options)
+        if opts.backend != "numpy":
+            raise ValueError(
+                f"{name}: the loop runs the NumPy reference cells, so it needs backend='numpy'; "
+                f"got backend={opts.backend!r}"
+            )
+        stack = StackOptions(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional
         )
+        self._set_options(stack)
         self.cell, self.mode = cell, cell.name
         self.proj_size, self.output_size = 0, self.hidden_size
         self.nonlinearity, self.fused = None, False
-        dtype = check_dtype(dtype)
-        rng = make_rng(seed, rng)
-        H = self.hidden_size
+        rng, dtype, H = opts.rng, opts.dtype, self.hidden_size
         for layer in range(self.num_layers):
             layer_in = self.input_size if layer == 0 else H * self.num_directions
             for d in range(self.num_directions):

@@ -16,11 +16,15 @@ only, about 2-5x slower than the fast modules; see the README's "Variants").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..reference.cell import Cell
 from ..reference.variational import MASK_H, MASK_X, variational_cell
+from .options import ModuleOptions
 from .recurrent_generic import Recurrent
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11+; the annotations are never evaluated
 
 __all__ = ["VariationalRecurrent"]
 
@@ -36,7 +40,8 @@ class VariationalRecurrent(Recurrent):
 
     ``VariationalRecurrent(cell, input_size, hidden_size, num_layers=1, bias=True,
     batch_first=False, dropout=0.0, bidirectional=False, *, input_dropout=0.0,
-    hidden_dropout=0.0, dtype=np.float32, seed=None, rng=None)``
+    hidden_dropout=0.0, **options)``, the arguments and ``**options`` of
+    :class:`~numrnn.nn.Recurrent` with two more keywords.
 
     ``input_dropout`` :math:`p_x` masks each layer's input :math:`x_t`, ``hidden_dropout``
     :math:`p_h` the state :math:`h_{t-1}` the step reads (an LSTM's ``c`` is not masked),
@@ -55,11 +60,11 @@ class VariationalRecurrent(Recurrent):
         *args: Any,
         input_dropout: float = 0.0,
         hidden_dropout: float = 0.0,
-        **kwargs: Any,
+        **options: Unpack[ModuleOptions],
     ) -> None:
         p_x = _check_p("input_dropout", input_dropout)
         p_h = _check_p("hidden_dropout", hidden_dropout)
-        super().__init__(variational_cell(cell), *args, **kwargs)
+        super().__init__(variational_cell(cell), *args, **options)
         self.input_dropout, self.hidden_dropout = p_x, p_h
 
     def _mask(self, shape, p):

@@ -156,15 +156,12 @@ def _optimizer_entry(model, optimizer, arrays):
     }
 
 
+# save and load mirror each other: their signatures are written in rows to read side by side
 def save(
-    path: str | os.PathLike,
-    model: Module,
-    optimizer: Optimizer | None = None,
-    scheduler: LRScheduler | None = None,
-    *,
-    rng: np.random.Generator | None = None,
+    path: str | bytes | os.PathLike, model: Module, optimizer: Optimizer | None = None,
+    scheduler: LRScheduler | None = None, *, rng: np.random.Generator | None = None,
     **metadata: Any,
-) -> None:
+) -> None:  # fmt: skip
     """Write a checkpoint of ``model`` (and optimiser, scheduler, generators) to ``path``.
 
     Args:
@@ -253,13 +250,9 @@ def read_header(path: str | os.PathLike) -> dict:
 
 
 def load(
-    path: str | os.PathLike,
-    model: Module,
-    optimizer: Optimizer | None = None,
-    scheduler: LRScheduler | None = None,
-    *,
-    rng: np.random.Generator | None = None,
-) -> dict:
+    path: str | bytes | os.PathLike, model: Module, optimizer: Optimizer | None = None,
+    scheduler: LRScheduler | None = None, *, rng: np.random.Generator | None = None,
+) -> dict:  # fmt: skip
     """Restore a checkpoint written by :func:`save`; return its metadata.
 
     Everything is checked before anything changes: when an error is raised, the

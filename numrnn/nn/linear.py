@@ -70,7 +70,14 @@ class Linear(Module):
 
     @backend_pass
     def backward(self, dy: Array) -> Array:
-        """``dx`` for ``dy`` ``(..., out_features)``; adds ``dy^T x`` and ``sum(dy)`` to the grads.
+        r"""``dx`` for ``dy`` ``(..., out_features)``, accumulating the parameter gradients.
+
+        With the leading axes of ``x`` and ``dy`` flattened into one of ``N`` rows:
+
+        .. math::
+            dx = dy\, W \quad (N, \text{in}), \qquad
+            dW \mathrel{+}= dy^\top x \quad (\text{out}, \text{in}), \qquad
+            db \mathrel{+}= \textstyle\sum_n dy_n \quad (\text{out},)
 
         Raises:
             RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for ``dy``.
@@ -130,7 +137,11 @@ class Embedding(Module):
 
     @backend_pass
     def backward(self, de: Array) -> None:
-        """Scatter-add ``de`` ``index.shape + (embedding_dim,)`` into ``weight.grad``; returns None.
+        r"""Scatter-add ``de`` ``index.shape + (embedding_dim,)`` into ``weight.grad``; returns None.
+
+        :math:`dW_k \mathrel{+}= \sum_{n:\, \text{index}_n = k} de_n` for every row ``k``
+        except ``padding_idx`` (a scatter-add: an index used twice receives both rows).
+        The integer index has no gradient, hence None.
 
         Raises:
             RuntimeError / TypeError / ValueError: those of :meth:`Module.backward`, for ``de``.

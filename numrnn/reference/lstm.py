@@ -130,7 +130,8 @@ def lstm_backward(dout, dstate, caches):
 
     Returns ``dx`` (T, B, D), ``(dh0, dc0)`` and ``grads`` summed over the steps.
     The gradient of ``h_t`` is what the output receives plus ``dh_next``, what the
-    step after it sent back; ``c_t`` receives only ``dc_next``.
+    step after it sent back; ``c_t`` receives only ``dc_next``.  (The one-state loop of
+    :mod:`numrnn.reference.rnn` carries ``dh_next`` alone; this one names both.)
     """
     dhT, dcT = dstate if dstate is not None else (None, None)
     c_prev = caches[-1][2]  # (B, H), the shape of every c

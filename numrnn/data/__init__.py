@@ -3,13 +3,18 @@ streams, splits, and loaders of real data sets shipped in pip packages.
 
 Everything here is NumPy (or plain Python) and needs no optional package except
 the data set loaders in :mod:`numrnn.data.datasets`, which name the package they
-need when it is missing.
+need when it is missing.  Everything :mod:`numrnn.data.datasets` exports is
+exported here too (``numrnn.data.load_names`` is ``numrnn.data.datasets.load_names``).
 """
 
 from . import datasets
 from .batching import batches, encode_padded, pad_sequences
-from .datasets import (
+from .datasets import (  # noqa: F401  (exported through datasets.__all__)
+    NAME_CLASSES,
+    TIMESERIES,
+    TRANSLATION_PAIRS,
     MissingPackageError,
+    clear_caches,
     load_names,
     load_polarity,
     load_pydoc_text,
@@ -18,6 +23,9 @@ from .datasets import (
     load_timeseries,
     load_translation_pairs,
     names_class_counts,
+    shakespeare_plays,
+    tokenize_for,
+    translation_tokenizers,
 )
 from .splits import train_val_split
 from .streams import random_partition, sequential_partition, sliding_windows
@@ -26,20 +34,11 @@ from .vocab import CharVocab, Vocab, WordVocab
 
 __all__ = [
     "CharVocab",
-    "MissingPackageError",
     "Vocab",
     "WordVocab",
     "batches",
     "datasets",
     "encode_padded",
-    "load_names",
-    "load_polarity",
-    "load_pydoc_text",
-    "load_shakespeare",
-    "load_text",
-    "load_timeseries",
-    "load_translation_pairs",
-    "names_class_counts",
     "pad_sequences",
     "random_partition",
     "sequential_partition",
@@ -48,4 +47,5 @@ __all__ = [
     "tokenize_chars",
     "tokenize_words",
     "train_val_split",
+    *datasets.__all__,
 ]

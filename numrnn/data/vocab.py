@@ -96,6 +96,9 @@ class Vocab:
         self._itos = tuple(itos)
         self._stoi = stoi
         self._num_specials = len(present)
+        self.pad_id, self.unk_id, self.bos_id, self.eos_id = (
+            None if tok is None else stoi[tok] for tok in specials.values()
+        )
         self._char_table = None  # lazily built code point -> id table for fast char encoding
 
     # -- construction from a corpus ------------------------------------------------
@@ -179,25 +182,6 @@ class Vocab:
     @property
     def stoi(self) -> dict:
         return dict(self._stoi)
-
-    def _special_id(self, tok):
-        return None if tok is None else self._stoi[tok]
-
-    @property
-    def pad_id(self):
-        return self._special_id(self.pad_token)
-
-    @property
-    def unk_id(self):
-        return self._special_id(self.unk_token)
-
-    @property
-    def bos_id(self):
-        return self._special_id(self.bos_token)
-
-    @property
-    def eos_id(self):
-        return self._special_id(self.eos_token)
 
     @property
     def special_ids(self) -> tuple:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -107,10 +108,10 @@ def gradcheck(
     inputs = tuple(inputs)
     if kwargs is not None and not isinstance(kwargs, dict):
         raise TypeError(f"gradcheck: kwargs must be a dict; got {type(kwargs).__name__}")
-    opts = dict(
+    opts = _Settings(
         eps=eps,
         rtol=float(rtol),
-        atol=atol,
+        atol=None if atol is None else float(atol),
         noise_factor=float(noise_factor),
         max_entries=None if max_entries is None else int(max_entries),
         seed=seed,
@@ -118,7 +119,7 @@ def gradcheck(
         check_inputs=check_inputs,
     )
     if isinstance(target, Module):
-        return _check_module(target, inputs, dict(kwargs or {}), unpack_grad=unpack_grad, **opts)
+        return _check_module(target, inputs, dict(kwargs or {}), opts, unpack_grad)
     if (
         isinstance(target, (tuple, list))
         and len(target) == 2
@@ -130,7 +131,7 @@ def gradcheck(
                 "gradcheck: kwargs= is for modules; bind keyword arguments of a "
                 "forward function with functools.partial"
             )
-        return _check_pair(target[0], target[1], inputs, **opts)
+        return _check_pair(target[0], target[1], inputs, opts)
     raise TypeError(
         "gradcheck: target must be a numrnn.Module or a pair (forward_fn, backward_fn); "
         f"got {type(target).__name__}"
@@ -149,36 +150,43 @@ def _names_for(fn, inputs, input_names):
     return tops, [_leaf_names(x, n) if input_names is None else n for x, n in zip(inputs, tops)]
 
 
-def _resolve_atol(atol, noise_factor, scale, eps):
-    if atol is not None:
-        return float(atol)
-    return noise_factor * _UNIT_ROUNDOFF * scale / eps
+@dataclass(frozen=True)
+class _Settings:
+    """The checked arguments of :func:`gradcheck` that both kinds of target use."""
+
+    eps: float
+    rtol: float
+    atol: float | None  # None: the rounding noise of the central difference
+    noise_factor: float
+    max_entries: int | None
+    seed: int
+    input_names: Sequence[str] | None
+    check_inputs: bool
+
+    def atol_for(self, out_scale):
+        """The absolute tolerance: ``atol`` if given, else ``c u out_scale / eps``."""
+        if self.atol is not None:
+            return self.atol
+        return self.noise_factor * _UNIT_ROUNDOFF * out_scale / self.eps
+
+    def report(self, rows, atol, out_scale, desc, skipped, warnings):
+        """The :class:`GradcheckReport` of ``rows`` checked with tolerance ``atol``."""
+        factor = self.noise_factor if self.atol is None else None
+        return GradcheckReport(
+            rows, self.eps, self.rtol, atol, out_scale, desc, skipped, warnings, factor
+        )
 
 
-def _check_module(
-    module,
-    inputs,
-    kwargs,
-    *,
-    eps,
-    rtol,
-    atol,
-    noise_factor,
-    max_entries,
-    seed,
-    input_names,
-    check_inputs,
-    unpack_grad,
-):
+def _check_module(module, inputs, kwargs, opts, unpack_grad):
     where = f"{type(module).__name__}.backward"
     # Everything is validated before any state changes.
     params = _float64_parameters(module)
-    tops, names = _names_for(module.forward, inputs, input_names)
+    tops, names = _names_for(module.forward, inputs, opts.input_names)
     _check_inputs(inputs, tops, "input")
     _check_inputs(tuple(kwargs.values()), tuple(kwargs), "keyword argument")
     inputs, pristine = _copy_struct(inputs), _copy_struct(inputs)
     kwargs = {k: _copy_struct(v) for k, v in kwargs.items()}
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(opts.seed)
     warnings = []
     with _set_aside(module, params) as modules:
         out = module(*inputs, **kwargs)
@@ -202,10 +210,10 @@ def _check_module(
             return _weighted_sum(G, y)
 
         tensors = [(n, "parameter", p.data, a) for (n, p), a in zip(params, analytic_params)]
-        if check_inputs:
+        if opts.check_inputs:
             tensors += [(n, "input", x, a) for n, x, a in checked_inputs]
-        tol = (eps, rtol, _resolve_atol(atol, noise_factor, out_scale, eps), max_entries)
-        rows = _measure("the forward", loss, l0, tensors, tol, rng, warnings)
+        atol = opts.atol_for(out_scale)
+        rows = _measure("the forward", loss, l0, tensors, opts, atol, rng, warnings)
         if any(len(m._caches) for m in modules):
             warnings.append("forwards under numrnn.no_grad() still pushed caches")
     desc = (
@@ -213,8 +221,7 @@ def _check_module(
         if len(repr(module).splitlines()) == 1
         else type(module).__name__
     )
-    factor = noise_factor if atol is None else None
-    return GradcheckReport(rows, eps, rtol, tol[2], out_scale, desc, skipped, warnings, factor)
+    return opts.report(rows, atol, out_scale, desc, skipped, warnings)
 
 
 def _float64_parameters(module):
@@ -274,27 +281,14 @@ def _set_aside(module, params):
             p.grad[...] = g
 
 
-def _check_pair(
-    forward_fn,
-    backward_fn,
-    inputs,
-    *,
-    eps,
-    rtol,
-    atol,
-    noise_factor,
-    max_entries,
-    seed,
-    input_names,
-    check_inputs,
-):
+def _check_pair(forward_fn, backward_fn, inputs, opts):
     fname = getattr(forward_fn, "__name__", "forward_fn")
     bname = getattr(backward_fn, "__name__", "backward_fn")
-    tops, names = _names_for(forward_fn, inputs, input_names)
+    tops, names = _names_for(forward_fn, inputs, opts.input_names)
     _check_inputs(inputs, tops, "input")
     inputs = _copy_struct(inputs)
     pristine = _copy_struct(inputs)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(opts.seed)
     warnings = []
 
     def run_forward():
@@ -323,23 +317,21 @@ def _check_pair(
     def loss():
         return _weighted_sum(G, run_forward()[0])
 
-    tensors = [(n, "input", x, a) for n, x, a in checked_inputs] if check_inputs else []
-    tol = (eps, rtol, _resolve_atol(atol, noise_factor, out_scale, eps), max_entries)
-    rows = _measure(fname, loss, l0, tensors, tol, rng, warnings)
-    factor = noise_factor if atol is None else None
-    return GradcheckReport(
-        rows, eps, rtol, tol[2], out_scale, f"{fname} / {bname}", skipped, warnings, factor
-    )
+    tensors = [(n, "input", x, a) for n, x, a in checked_inputs] if opts.check_inputs else []
+    atol = opts.atol_for(out_scale)
+    rows = _measure(fname, loss, l0, tensors, opts, atol, rng, warnings)
+    return opts.report(rows, atol, out_scale, f"{fname} / {bname}", skipped, warnings)
 
 
-def _measure(who, loss, l0, tensors, tol, rng, warnings):
+def _measure(who, loss, l0, tensors, opts, atol, rng, warnings):
     """One report row per ``(name, kind, array, analytic)`` of ``tensors``.
 
-    ``tol`` is ``(eps, rtol, atol, max_entries)``.  First ``loss`` is evaluated again:
-    a value other than ``l0`` means ``who`` is not deterministic, which is added to
-    ``warnings`` (the finite differences then measure noise).
+    Entries are compared with ``opts.eps``, ``opts.rtol``, ``atol`` and
+    ``opts.max_entries``.  First ``loss`` is evaluated again: a value other than
+    ``l0`` means ``who`` is not deterministic, which is added to ``warnings`` (the
+    finite differences then measure noise).
     """
-    eps, rtol, atol, max_entries = tol
+    eps, rtol, max_entries = opts.eps, opts.rtol, opts.max_entries
     l_again = loss()
     if abs(l_again - l0) > atol * eps:
         warnings.append(

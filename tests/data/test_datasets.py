@@ -153,6 +153,38 @@ def test_names_from_faker_only_and_bad_arguments():
         ds.load_names(sources=["wikipedia"])
 
 
+def test_name_sources_file_lists_every_label():
+    from numrnn.data.datasets import names
+
+    sources = names._sources()
+    assert list(sources) == list(ds.NAME_CLASSES)
+    assert sources["English"] == [
+        ("faker", "en_GB", ("last_names",)),
+        ("faker", "en_NZ", ("last_names",)),
+    ]
+    assert all(
+        pkg in ("faker", "mimesis") and attrs
+        for lists in sources.values()
+        for pkg, _, attrs in lists
+    )
+
+
+def test_malformed_name_sources_are_refused_with_the_line():
+    from numrnn.data.datasets import names
+
+    good = "\n".join(f"{label} faker xx_XX last_names  # one list" for label in ds.NAME_CLASSES)
+    assert names._parse_sources(good, "f.txt")["Greek"] == [("faker", "xx_XX", ("last_names",))]
+    for bad, where in [
+        ("Klingon faker xx_XX last_names", "line 1"),
+        ("Greek pypi xx_XX last_names", "line 1"),
+        ("\nGreek faker xx_XX", "line 2"),
+    ]:
+        with pytest.raises(ValueError, match=f"f.txt {where} must read 'label package locale"):
+            names._parse_sources(bad + "\n" + good, "f.txt")
+    with pytest.raises(ValueError, match=r"lists no source for \['Arabic'\]"):
+        names._parse_sources(good.replace("Arabic", "# Arabic"), "f.txt")
+
+
 # -- polarity ------------------------------------------------------------------------
 
 

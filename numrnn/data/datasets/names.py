@@ -42,6 +42,7 @@ label, as the tutorial's files do.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import json
 import re
 import unicodedata
@@ -72,78 +73,6 @@ NAME_CLASSES = (
     "Vietnamese",
 )
 
-# label -> [(package, locale, (attributes...))].  faker attributes are Provider class
-# attributes; mimesis ones are keys of person.json (a dict value means per-gender lists).
-_SOURCES = {
-    "Arabic": [("faker", "fr_DZ", ("last_names", "first_names_male", "first_names_female"))],
-    "Chinese": [
-        ("faker", "zh_CN", ("last_romanized_names", "last_names")),
-        ("faker", "zh_TW", ("last_romanized_names",)),
-        ("mimesis", "zh", ("surnames",)),
-    ],
-    "Czech": [
-        ("faker", "cs_CZ", ("last_names_male", "last_names_female")),
-        ("mimesis", "cs", ("surnames",)),
-    ],
-    "Dutch": [
-        ("faker", "nl_NL", ("last_names",)),
-        ("faker", "nl_BE", ("last_names",)),
-        ("mimesis", "nl", ("surnames",)),
-        ("mimesis", "nl-be", ("surnames",)),
-    ],
-    "English": [("faker", "en_GB", ("last_names",)), ("faker", "en_NZ", ("last_names",))],
-    "French": [("faker", "fr_FR", ("last_names",)), ("mimesis", "fr", ("surnames",))],
-    "German": [
-        ("faker", "de_DE", ("last_names",)),
-        ("faker", "de_AT", ("last_names",)),
-        ("mimesis", "de", ("surnames",)),
-        ("mimesis", "de-at", ("surnames",)),
-    ],
-    "Greek": [
-        ("faker", "el_GR", ("last_names_male", "last_names_female")),
-        ("mimesis", "el", ("surnames",)),
-    ],
-    "Irish": [("faker", "ga_IE", ("last_names",)), ("faker", "en_IE", ("last_names",))],
-    "Italian": [("faker", "it_IT", ("last_names",)), ("mimesis", "it", ("surnames",))],
-    "Japanese": [("faker", "ja_JP", ("last_romanized_names", "first_romanized_names"))],
-    "Korean": [
-        ("faker", "ko_KR", ("last_names", "first_names_male", "first_names_female")),
-        ("mimesis", "ko", ("surnames", "names")),
-    ],
-    "Polish": [
-        ("faker", "pl_PL", ("unisex_last_names", "male_last_names")),
-        ("mimesis", "pl", ("surnames",)),
-    ],
-    "Portuguese": [
-        ("faker", "pt_PT", ("last_names",)),
-        ("faker", "pt_BR", ("last_names",)),
-        ("mimesis", "pt", ("surnames",)),
-    ],
-    "Russian": [
-        ("faker", "ru_RU", ("last_names_male", "last_names_female")),
-        ("mimesis", "ru", ("surnames",)),
-    ],
-    "Spanish": [
-        ("faker", "es_ES", ("last_names",)),
-        ("faker", "es_MX", ("last_names",)),
-        ("mimesis", "es", ("surnames",)),
-        ("mimesis", "es-mx", ("surnames",)),
-    ],
-    "Vietnamese": [
-        (
-            "faker",
-            "vi_VN",
-            (
-                "last_names",
-                "middle_names",
-                "first_names_male",
-                "first_names_female",
-                "first_names_unisex",
-            ),
-        )
-    ],
-}
-
 _PIP = {"faker": "faker", "mimesis": "mimesis", "anyascii": "anyascii"}
 _VALID_RE = re.compile(r"^[A-Za-z][A-Za-z' .-]*[A-Za-z.]$|^[A-Za-z]$")
 _GREEK_DIGRAPHS = (
@@ -159,6 +88,42 @@ _GREEK_DIGRAPHS = (
     ("γγ", "ng"),
     ("ΓΓ", "NG"),
 )
+
+
+def _sources():
+    """``{label: [(package, locale, attributes), ...]}``, read from ``name_sources.txt``
+    (shipped beside this module) by :func:`_parse_sources`."""
+    text = importlib.resources.files(__package__).joinpath("name_sources.txt").read_text("utf-8")
+    return _parse_sources(text, "numrnn/data/datasets/name_sources.txt")
+
+
+def _parse_sources(text, where):
+    """The source lists of each label in ``text`` (the contents of the file ``where``).
+
+    One source list a line: the label (one of :data:`NAME_CLASSES`), the package
+    (``faker`` or ``mimesis``), the locale and one or more attributes, separated by
+    spaces; ``#`` starts a comment.
+
+    Raises:
+        ValueError: a line that does not read so, or a label without a line.
+    """
+    sources = {label: [] for label in NAME_CLASSES}
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) < 4 or fields[0] not in sources or fields[1] not in ("faker", "mimesis"):
+            raise ValueError(
+                f"load_names(): {where} line {number} must read 'label package locale "
+                f"attribute...' with a label of NAME_CLASSES and a package faker or mimesis; "
+                f"got {line!r}"
+            )
+        label, package, locale, *attributes = fields
+        sources[label].append((package, locale, tuple(attributes)))
+    missing = [label for label, lists in sources.items() if not lists]
+    if missing:
+        raise ValueError(f"load_names(): {where} lists no source for {missing}")
+    return sources
 
 
 def _anyascii():
@@ -233,9 +198,10 @@ def _build(duplicates: str, sources: tuple):
     # votes[name][label] = how many source lists (package, locale) of that label hold the name
     votes: dict[str, Counter] = {}
     per_label: dict[str, set] = {}
+    table = _sources()
     for label in NAME_CLASSES:
         names = set()
-        for pkg, locale, attrs in _SOURCES[label]:
+        for pkg, locale, attrs in table[label]:
             if pkg not in dists:
                 continue
             raw = (_faker_names if pkg == "faker" else _mimesis_names)(dists[pkg], locale, attrs)

@@ -114,14 +114,10 @@ def additive_attention_step_forward(
         v: :math:`w`, ``(H,)``.
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
-    Returns:
-        ``(context, weights), cache``: ``context`` ``(B, d_v)`` / ``(B, Tq, d_v)``,
-        ``weights`` ``(B, S)`` / ``(B, Tq, S)``.  The ``tanh`` input is ``(B, Tq, S, H)``;
-        its output is kept for the backward.
-
-    Raises:
-        ValueError: shapes disagree, or a mask row is all False.
-        TypeError: the mask is not boolean.
+    Returns ``(context, weights), cache`` and raises as every variant of
+    :mod:`numrnn.functional.attention` does (its docstring: Shapes, Checks), also
+    ``ValueError`` when ``weight_q`` or ``v`` does not fit ``keys_proj``.  The ``tanh``
+    input is ``(B, Tq, S, H)``; its output is kept for the backward.
     """
     H = keys_proj.shape[-1]
     if weight_q.ndim != 2 or weight_q.shape[0] != H or tuple(v.shape) != (H,):
@@ -223,12 +219,8 @@ def additive_attention_forward(
         bias: :math:`b`, ``(H,)`` or None.
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
-    Returns:
-        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
-
-    Raises:
-        ValueError: shapes disagree, or a mask row is all False.
-        TypeError: the mask is not boolean.
+    Returns ``(context, weights), cache`` and raises as
+    :func:`additive_attention_step_forward` does.
     """
     # check everything (the query/values side too) before projecting anything
     _check_inputs(

@@ -35,6 +35,11 @@ Masked scores are replaced by :math:`-\infty`, so their weights are exactly zero
 and so are the gradients that flow to the masked keys and values.  A query
 whose keys are all masked has no defined softmax: it raises ``ValueError``.
 
+Checks.  Every ``*_forward`` checks all its inputs before it computes anything and
+raises ``ValueError`` when the shapes disagree or a mask row is all False, and
+``TypeError`` when the mask is not boolean; each message names the argument, what
+was expected and what was given.
+
 Stability.  The softmax is the max-shifted one from
 :mod:`numrnn.functional.activations`: nothing overflows, exponentials too small
 to matter become exact zeros instead of underflowing, and :math:`-\infty`
@@ -328,16 +333,12 @@ def dot_attention_forward(
 
     Args:
         query: ``(B, d)`` or ``(B, Tq, d)``.
-        keys: ``(B, S, d)`` (same ``d`` as the query).
+        keys: ``(B, S, d)`` (the query's ``d``, else ``ValueError``).
         values: ``(B, S, d_v)``.
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
-    Returns:
-        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
-
-    Raises:
-        ValueError: shapes disagree (including ``d`` of query and keys), or a mask row is all False.
-        TypeError: the mask is not boolean.
+    Returns ``(context, weights), cache`` and raises as every variant does (module
+    docstring: Shapes, Checks).
     """
     return _dot_forward("dot_attention", query, keys, values, mask, 1.0)
 
@@ -381,12 +382,8 @@ def scaled_dot_product_attention_forward(
         mask: boolean ``(B, S)`` or ``(B, Tq, S)`` (e.g. causal), True = valid, or None.
         scale: the factor on the scores; default :math:`1/\sqrt d`.
 
-    Returns:
-        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
-
-    Raises:
-        ValueError: shapes disagree, or a mask row is all False.
-        TypeError: the mask is not boolean.
+    Returns ``(context, weights), cache`` and raises as every variant does (module
+    docstring: Shapes, Checks).
     """
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1])
@@ -429,12 +426,8 @@ def general_attention_forward(
         weight: :math:`W`, ``(d_q, d_k)``.
         mask: boolean ``(B, S)`` or ``(B, Tq, S)``, True = valid, or None.
 
-    Returns:
-        ``(context, weights), cache``: ``(B, [Tq,] d_v)``, ``(B, [Tq,] S)``.
-
-    Raises:
-        ValueError: shapes disagree, or a mask row is all False.
-        TypeError: the mask is not boolean.
+    Returns ``(context, weights), cache`` and raises as every variant does (module
+    docstring: Shapes, Checks); also ``ValueError`` when ``weight`` is not 2-D.
     """
     if weight.ndim != 2:
         raise ValueError(f"general_attention: weight must be (d_q, d_k); got {_shape(weight)}")

@@ -3,6 +3,8 @@
 Each file holds a step pair (``*_step_forward`` / ``*_step_backward``) and the loop
 over time for one layer-direction (``*_forward`` / ``*_backward``), the backward
 being the plain loop over reversed time that carries ``dh_next`` (and ``dc_next``).
+The loop of a cell with ``h`` alone is written once, at the end of ``rnn.py``
+(``sequence_forward``, ``sequence_backward``); ``gru.py`` runs its step through it.
 ``params`` is a dict with PyTorch's single-layer names (``weight_ih``, ``weight_hh``,
 optional ``bias_ih``, ``bias_hh``; ``weight_hr`` for a projected LSTM) and the
 gradients come back as a dict with the same keys.  No tricks, no workspaces:

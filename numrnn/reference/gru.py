@@ -35,6 +35,9 @@ Backward of one step, given dh = dL/dh::
     dW_hh = [da_r^T h_prev; da_z^T h_prev; du^T h_prev  (or du^T (r * h_prev))]
     db_hh = sum_B [da_r, da_z, du]
 
+Over time, the step runs through the loop of :mod:`numrnn.reference.rnn`, written for any
+cell with one state ``h`` (:func:`~numrnn.reference.rnn.sequence_backward` carries ``dh_next``).
+
 With a dict as ``record=``, each step function also stores its intermediate
 quantities there under these names (:mod:`numrnn.trace` prints them).
 
@@ -46,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 
 from numrnn.reference.common import bias_or_zeros, check_sequence, sigmoid
+from numrnn.reference.rnn import sequence_backward, sequence_forward
 
 __all__ = ["gru_backward", "gru_forward", "gru_step_backward", "gru_step_forward"]
 
@@ -112,33 +116,20 @@ def gru_step_backward(dh, cache, *, record=None):
 
 
 def gru_forward(x, h0, params, reset_after=True):
-    """Run over time: ``x`` (T, B, D), ``h0`` (B, H) or None (zeros).
+    """The GRU over time: :func:`~numrnn.reference.rnn.sequence_forward` with :func:`gru_step_forward`.
 
-    Returns ``out`` (T, B, H), ``hT`` (B, H) and the cache: the list of step caches.
+    ``x`` (T, B, D), ``h0`` (B, H) or None (zeros); ``reset_after`` as in the step.
+    Returns ``out`` (T, B, H), ``hT`` (B, H) and the cache, the list of step caches.
     Raises TypeError or ValueError (naming the argument) for inputs that do not fit.
     """
-    H = params["weight_hh"].shape[1]
-    check_sequence("gru_forward", x, params, [("h0", h0, H)])
-    T, B, _ = x.shape
-    h = np.zeros((B, H), x.dtype) if h0 is None else h0
-    hs, caches = [], []
-    for t in range(T):
-        h, cache = gru_step_forward(x[t], h, params, reset_after)
-        hs.append(h)
-        caches.append(cache)
-    return np.stack(hs), h, caches
+    check_sequence("gru_forward", x, params, [("h0", h0, params["weight_hh"].shape[1])])
+    return sequence_forward(gru_step_forward, x, h0, params, reset_after)
 
 
 def gru_backward(dout, dhT, caches):
-    """BPTT: ``dout`` (T, B, H), ``dhT`` (B, H) or None -> ``dx`` (T, B, D), ``dh0``, ``grads``.
+    """BPTT through the GRU: :func:`~numrnn.reference.rnn.sequence_backward` with its step.
 
-    The gradient of ``h_t`` is what the output receives plus ``dh_next``, what
-    the step after it sent back.
+    ``dout`` (T, B, H), ``dhT`` (B, H) or None -> ``dx`` (T, B, D), ``dh0``, ``grads``;
+    each step's backward is :func:`gru_step_backward`.
     """
-    dh_next = np.zeros_like(dout[0]) if dhT is None else dhT
-    dxs, grads = [], None
-    for t in reversed(range(len(caches))):
-        dx, dh_next, g = gru_step_backward(dout[t] + dh_next, caches[t])
-        dxs.append(dx)
-        grads = g if grads is None else {name: grads[name] + g[name] for name in g}
-    return np.stack(dxs[::-1]), dh_next, grads
+    return sequence_backward(gru_step_backward, dout, dhT, caches)

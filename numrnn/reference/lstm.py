@@ -43,15 +43,23 @@ from numrnn.reference.common import bias_or_zeros, check_sequence, sigmoid
 __all__ = ["lstm_backward", "lstm_forward", "lstm_step_backward", "lstm_step_forward"]
 
 
+def lstm_preactivations(p_ih, p_hh, params):
+    """The gates' pre-activations: ``a = p_ih + b_ih + p_hh + b_hh`` split into ``a_i, a_f, a_g, a_o``.
+
+    ``p_ih``, ``p_hh`` (B, 4H): the input's and the recurrent products, ``x W_ih^T`` and
+    ``h_prev W_hh^T`` (their layer norms in :mod:`numrnn.reference.lstm_layernorm`).
+    An absent bias counts as zeros.  Returns four ``(B, H)`` arrays, in PyTorch's order.
+    """
+    b_ih = bias_or_zeros(params, "bias_ih", p_ih.shape[1], p_ih.dtype)
+    b_hh = bias_or_zeros(params, "bias_hh", p_hh.shape[1], p_hh.dtype)
+    return np.split(p_ih + b_ih + p_hh + b_hh, 4, axis=1)
+
+
 def lstm_step_forward(x, state, params, *, record=None):
     """One step: ``x`` (B, D), ``state = (h_prev (B, P), c_prev (B, H))`` -> ``(h, c), cache``."""
     h_prev, c_prev = state
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
-    H = W_hh.shape[0] // 4
-    b_ih = bias_or_zeros(params, "bias_ih", 4 * H, x.dtype)
-    b_hh = bias_or_zeros(params, "bias_hh", 4 * H, x.dtype)
-    a = x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh  # (B, 4H)
-    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # each (B, H)
+    p_ih, p_hh = x @ params["weight_ih"].T, h_prev @ params["weight_hh"].T  # (B, 4H) each
+    a_i, a_f, a_g, a_o = lstm_preactivations(p_ih, p_hh, params)  # each (B, H)
     i = sigmoid(a_i)
     f = sigmoid(a_f)
     g = np.tanh(a_g)
@@ -122,7 +130,8 @@ def lstm_backward(dout, dstate, caches):
 
     Returns ``dx`` (T, B, D), ``(dh0, dc0)`` and ``grads`` summed over the steps.
     The gradient of ``h_t`` is what the output receives plus ``dh_next``, what the
-    step after it sent back; ``c_t`` receives only ``dc_next``.
+    step after it sent back; ``c_t`` receives only ``dc_next``.  (The one-state loop of
+    :mod:`numrnn.reference.rnn` carries ``dh_next`` alone; this one names both.)
     """
     dhT, dcT = dstate if dstate is not None else (None, None)
     c_prev = caches[-1][2]  # (B, H), the shape of every c

@@ -42,7 +42,8 @@ from __future__ import annotations
 import numpy as np
 
 from .cell import Cell, Weight, gated_weights
-from .common import bias_or_zeros, sigmoid
+from .common import sigmoid
+from .lstm import lstm_preactivations
 
 __all__ = [
     "LAYERNORM_WEIGHTS",
@@ -80,14 +81,10 @@ def layer_norm_backward(dy, cache):
 def lstm_layernorm_step_forward(x, state, params):
     """One step: ``x`` (B, D), ``state = (h_prev, c_prev)`` each (B, H) -> ``(h, c), cache``."""
     h_prev, c_prev = state
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
-    H = W_hh.shape[0] // 4
-    b_ih = bias_or_zeros(params, "bias_ih", 4 * H, x.dtype)
-    b_hh = bias_or_zeros(params, "bias_hh", 4 * H, x.dtype)
-    n_ih, ln_ih = layer_norm_forward(x @ W_ih.T, params["weight_ln_ih"], params["bias_ln_ih"])
-    n_hh, ln_hh = layer_norm_forward(h_prev @ W_hh.T, params["weight_ln_hh"], params["bias_ln_hh"])
-    a = n_ih + b_ih + n_hh + b_hh  # (B, 4H)
-    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # each (B, H)
+    p_ih, p_hh = x @ params["weight_ih"].T, h_prev @ params["weight_hh"].T  # (B, 4H) each
+    n_ih, ln_ih = layer_norm_forward(p_ih, params["weight_ln_ih"], params["bias_ln_ih"])
+    n_hh, ln_hh = layer_norm_forward(p_hh, params["weight_ln_hh"], params["bias_ln_hh"])
+    a_i, a_f, a_g, a_o = lstm_preactivations(n_ih, n_hh, params)  # each (B, H)
     i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
     c = f * c_prev + i * g  # (B, H)
     n_c, ln_c = layer_norm_forward(c, params["weight_ln_c"], params["bias_ln_c"])

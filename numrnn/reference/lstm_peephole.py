@@ -34,7 +34,8 @@ from __future__ import annotations
 import numpy as np
 
 from .cell import Cell, Weight, gated_weights
-from .common import bias_or_zeros, sigmoid
+from .common import sigmoid
+from .lstm import lstm_preactivations
 
 __all__ = [
     "PEEPHOLE_WEIGHTS",
@@ -47,12 +48,8 @@ __all__ = [
 def lstm_peephole_step_forward(x, state, params):
     """One step: ``x`` (B, D), ``state = (h_prev, c_prev)`` each (B, H) -> ``(h, c), cache``."""
     h_prev, c_prev = state
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
-    H = W_hh.shape[0] // 4
-    b_ih = bias_or_zeros(params, "bias_ih", 4 * H, x.dtype)
-    b_hh = bias_or_zeros(params, "bias_hh", 4 * H, x.dtype)
-    a = x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh  # (B, 4H)
-    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)  # each (B, H)
+    p_ih, p_hh = x @ params["weight_ih"].T, h_prev @ params["weight_hh"].T  # (B, 4H) each
+    a_i, a_f, a_g, a_o = lstm_preactivations(p_ih, p_hh, params)  # as in the plain LSTM
     i = sigmoid(a_i + params["weight_ci"] * c_prev)
     f = sigmoid(a_f + params["weight_cf"] * c_prev)
     g = np.tanh(a_g)

@@ -15,7 +15,9 @@ and its backward, given the gradient ``dstate`` carried from step ``t + 1``::
     dh_next = dprev_h + (1 - m_t) * (dout_t + dh_next)       (a padded step passes it on)
 
 so no gradient flows into a padded step: its ``dx_t`` is zero and it adds nothing to
-the weight gradients.  This is what PyTorch's packed sequences compute.
+the weight gradients.  This is what PyTorch's packed sequences compute.  With every
+row at full length it is the plain loop (:func:`numrnn.reference.rnn.sequence_backward`
+for a cell with ``h`` alone, :func:`numrnn.reference.lstm.lstm_backward` for the LSTM).
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ Backward of one step, given dh = dL/dh (from the output and from the later steps
     da = dh * (1 - h^2)        (tanh)    or    da = dh * [h > 0]   (relu)
     dx = da W_ih,  dh_prev = da W_hh,  dW_ih = da^T x,  dW_hh = da^T h_prev,  db = sum_B da
 
+Over time, the step runs for ``t = 0 .. T-1`` and BPTT walks back carrying ``dh_next``:
+:func:`sequence_forward` and :func:`sequence_backward`, at the end of this file, written
+for any cell with one state ``h`` (:mod:`numrnn.reference.gru` runs its step through them).
+
 With a dict as ``record=``, each step function also stores its intermediate
 quantities there under these names (:mod:`numrnn.trace` prints them).
 
@@ -31,6 +35,8 @@ __all__ = [
     "rnn_relu_step_forward",
     "rnn_step_backward",
     "rnn_step_forward",
+    "sequence_backward",
+    "sequence_forward",
 ]
 
 
@@ -72,33 +78,62 @@ def rnn_step_backward(dh, cache, *, record=None):
 
 
 def rnn_forward(x, h0, params, nonlinearity="tanh"):
-    """Run over time: ``x`` (T, B, D), ``h0`` (B, H) or None (zeros).
+    """The Elman RNN over time: :func:`sequence_forward` with :func:`rnn_step_forward`.
 
-    Returns ``out`` (T, B, H), ``hT`` (B, H) and the cache: the list of step caches.
-    Raises TypeError or ValueError (naming the argument) for inputs that do not fit.
+    ``x`` (T, B, D), ``h0`` (B, H) or None (zeros).  Returns ``out`` (T, B, H), ``hT``
+    (B, H) and the cache.  Raises TypeError or ValueError (naming the argument) for
+    inputs that do not fit.
     """
-    H = params["weight_hh"].shape[0]
-    check_sequence("rnn_forward", x, params, [("h0", h0, H)])
+    check_sequence("rnn_forward", x, params, [("h0", h0, params["weight_hh"].shape[1])])
+    return sequence_forward(rnn_step_forward, x, h0, params, nonlinearity)
+
+
+def rnn_backward(dout, dhT, caches):
+    """BPTT through the Elman RNN: :func:`sequence_backward` with :func:`rnn_step_backward`.
+
+    ``dout`` (T, B, H), ``dhT`` (B, H) or None -> ``dx`` (T, B, D), ``dh0``, ``grads``.
+    """
+    return sequence_backward(rnn_step_backward, dout, dhT, caches)
+
+
+def sequence_forward(step_forward, x, h0, params, *options):
+    """The loop over time of any cell with one state ``h`` (this RNN, the GRU).
+
+    ``h_t, cache_t = step_forward(x_t, h_{t-1}, params, *options)`` for ``t = 0 .. T-1``,
+    from ``h_{-1} = h0`` (zeros if None).  ``x`` (T, B, D), ``h0`` (B, H) or None.
+    Returns ``out`` (T, B, H), every ``h_t``; ``hT`` (B, H), the last; and the cache,
+    the list of the step caches: what BPTT keeps.
+    """
     T, B, _ = x.shape
-    h = np.zeros((B, H), x.dtype) if h0 is None else h0
+    h = np.zeros((B, params["weight_hh"].shape[1]), x.dtype) if h0 is None else h0
     hs, caches = [], []
     for t in range(T):
-        h, cache = rnn_step_forward(x[t], h, params, nonlinearity)
+        h, cache = step_forward(x[t], h, params, *options)
         hs.append(h)
         caches.append(cache)
     return np.stack(hs), h, caches
 
 
-def rnn_backward(dout, dhT, caches):
-    """BPTT: ``dout`` (T, B, H), ``dhT`` (B, H) or None -> ``dx`` (T, B, D), ``dh0``, ``grads``.
+def sequence_backward(step_backward, dout, dhT, caches):
+    """BPTT: the loop over reversed time of any cell with one state ``h`` (this RNN, the GRU).
 
-    The gradient of ``h_t`` is what the output receives plus ``dh_next``, what
-    the step after it sent back.
+    ``h_t`` feeds the output at step ``t`` and the step ``t + 1``, so its gradient is
+    ``dout[t]`` plus ``dh_next``, what step ``t + 1`` sent back; every step uses the
+    same weights, so their gradients add up::
+
+        dh_next = dhT                                       (zeros if None)
+        for t = T-1 down to 0:
+            dx[t], dh_next, g_t = step_backward(dout[t] + dh_next, caches[t])
+            grads += g_t
+        dh0 = dh_next
+
+    ``dout`` (T, B, H), ``dhT`` (B, H) or None -> ``dx`` (T, B, D), ``dh0`` (B, H),
+    ``grads`` (the keys of ``params``).
     """
     dh_next = np.zeros_like(dout[0]) if dhT is None else dhT
     dxs, grads = [], None
     for t in reversed(range(len(caches))):
-        dx, dh_next, g = rnn_step_backward(dout[t] + dh_next, caches[t])
+        dx, dh_next, g = step_backward(dout[t] + dh_next, caches[t])
         dxs.append(dx)
         grads = g if grads is None else {name: grads[name] + g[name] for name in g}
     return np.stack(dxs[::-1]), dh_next, grads

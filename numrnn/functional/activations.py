@@ -2,7 +2,9 @@
 
 Every ``*_forward(x)`` returns ``(y, cache)``; every ``*_backward(dy, cache)``
 returns ``(dx,)``, a tuple with the gradient of the one array input (the
-convention of :mod:`numrnn.functional`).  Backward functions never write into
+convention of :mod:`numrnn.functional`).  The cache of ``sigmoid``, ``tanh`` and
+``relu`` is their output ``y``: each derivative is cheapest written through ``y``,
+so the input need not be kept.  Backward functions never write into
 the arrays they are given.  All of them are stable at any magnitude: no overflow
 warning at ``|x| = 1e4`` (checked under ``numpy.errstate(all="raise")``).
 """
@@ -41,13 +43,18 @@ def sigmoid(x: Array) -> Array:
 
 
 def sigmoid_forward(x: Array) -> tuple[Array, Array]:
-    r""":math:`y = \sigma(x)` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
+    r""":math:`y = \sigma(x)` elementwise, any shape; ``(y, y)``.
+
+    Computed in :func:`sigmoid`'s tanh form, so no ``x`` overflows.
+    """
     y = sigmoid(x)
     return y, y
 
 
 def sigmoid_backward(dy: Array, cache: Array) -> tuple[Array]:
-    r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot y (1 - y)`."""
+    r"""``(dx,)``: since :math:`\sigma'(x) = \sigma(x)(1 - \sigma(x))`,
+    :math:`\partial L/\partial x = \partial L/\partial y \cdot y (1 - y)`.
+    """
     y = cache
     return (dy * y * (1 - y),)
 
@@ -58,13 +65,15 @@ def tanh(x: Array) -> Array:
 
 
 def tanh_forward(x: Array) -> tuple[Array, Array]:
-    r""":math:`y = \tanh x` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
+    r""":math:`y = \tanh x` elementwise, any shape; ``(y, y)``."""
     y = tanh(x)
     return y, y
 
 
 def tanh_backward(dy: Array, cache: Array) -> tuple[Array]:
-    r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot (1 - y^2)`."""
+    r"""``(dx,)``: since :math:`\tanh' x = 1 - \tanh^2 x`,
+    :math:`\partial L/\partial x = \partial L/\partial y \cdot (1 - y^2)`.
+    """
     y = cache
     return (dy * (1 - y * y),)
 
@@ -75,13 +84,16 @@ def relu(x: Array) -> Array:
 
 
 def relu_forward(x: Array) -> tuple[Array, Array]:
-    r""":math:`y = \max(x, 0)` elementwise; returns ``(y, cache)``, the cache being ``y`` (any shape)."""
+    r""":math:`y = \max(x, 0)` elementwise, any shape; ``(y, y)``."""
     y = relu(x)
     return y, y
 
 
 def relu_backward(dy: Array, cache: Array) -> tuple[Array]:
-    r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot [y > 0]`."""
+    r"""``(dx,)`` with :math:`\partial L/\partial x = \partial L/\partial y \cdot [y > 0]`.
+
+    The derivative at 0 is taken as 0, as in PyTorch (``y > 0`` is ``x > 0``).
+    """
     y = cache
     return (dy * (y > 0),)
 

@@ -41,6 +41,11 @@ per step, about 0.1 µs).
 the incoming gradient (the *local factors*, e.g. :math:`1 - h_t^2`) is computed
 for a block of steps with one array operation, then the recursion runs step by
 step through the block (:func:`backward_blocks`).
+
+**The weights as one dict.**  Every sequence kernel takes the weights of its
+layer-direction as :mod:`numrnn.reference` does, one ``params`` dict after the
+states; :func:`layer_weights` checks its keys and takes the arrays out once per
+call, before the loop.
 """
 
 from __future__ import annotations
@@ -53,7 +58,14 @@ import numpy as np
 
 from ..backend import ops
 
-__all__ = ["BLOCK_ELEMENTS", "TimeLoop", "backward_blocks", "check_batch_sizes", "workspace"]
+__all__ = [
+    "BLOCK_ELEMENTS",
+    "TimeLoop",
+    "backward_blocks",
+    "check_batch_sizes",
+    "layer_weights",
+    "workspace",
+]
 
 
 def check_batch_sizes(batch_sizes, T, B):
@@ -76,6 +88,38 @@ def check_batch_sizes(batch_sizes, T, B):
             f"batch_sizes must be non-increasing, start at the batch size {B} and stay >= 0; got {bs}"
         )
     return bs
+
+
+def layer_weights(fn, params, optional=("bias_ih", "bias_hh")):
+    """The weights of one layer-direction, taken out of its ``params`` dict once per call.
+
+    ``params`` is keyed as in :mod:`numrnn.reference`: ``weight_ih`` and ``weight_hh``,
+    then the names in ``optional`` (the biases, and ``weight_hr`` for the projected
+    LSTM), each absent or None where the layer has none.  ``fn`` names the kernel in
+    the errors.
+
+    Returns:
+        ``(weight_ih, weight_hh, *optional)``: the arrays, None for an absent optional one.
+
+    Raises:
+        TypeError: ``params`` is not a dict.
+        KeyError: a key that is none of these names, or no ``weight_ih`` / ``weight_hh``.
+        ValueError: one of ``bias_ih``, ``bias_hh`` without the other.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{fn}: params must be a dict of weights; got {type(params).__name__}")
+    names = ("weight_ih", "weight_hh", *optional)
+    for key in params:
+        if key not in names:
+            raise KeyError(f"{fn}: params has an unknown key {key!r}; it takes {', '.join(names)}")
+    weights = tuple(params.get(name) for name in names)
+    for name, w in zip(names[:2], weights):
+        if w is None:
+            raise KeyError(f"{fn}: params has no {name!r}; it needs weight_ih and weight_hh")
+    if (params.get("bias_ih") is None) != (params.get("bias_hh") is None):
+        given = "bias_ih" if params.get("bias_hh") is None else "bias_hh"
+        raise ValueError(f"{fn}: params has {given} alone; give bias_ih and bias_hh or neither")
+    return weights
 
 
 #: elements (of the widest per-step array) that the backward's per-block work aims to keep in

@@ -242,8 +242,8 @@ def lstm_forward(x, h0, c0, params, reverse=False, batch_sizes=None):
         TypeError, KeyError: ``params`` as in :func:`numrnn.kernels.rnn_forward`.
         ValueError: one bias without the other, or inconsistent ``batch_sizes``.
     """
-    names = ("bias_ih", "bias_hh", "weight_hr")
-    weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = layer_weights("lstm_forward", params, names)
+    weights = layer_weights("lstm_forward", params, projection=True)
+    weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = weights
     xp = ops(x)
     loop = TimeLoop(x, reverse, batch_sizes)
     H = c0.shape[-1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..backend import Array, ops
 from .activations import tanh_backward, tanh_forward
 from .attention import (
+    Attended,
     _attend_forward,
     _batched,
     _check_inputs,
@@ -93,7 +94,7 @@ def additive_attention_step_forward(
     weight_q: Array,
     v: Array,
     mask: Array | None = None,
-) -> tuple[tuple[Array, Array], tuple]:
+) -> Attended:
     r"""Additive attention from precomputed key projections (one decoder step, or ``Tq``).
 
     .. math::
@@ -200,7 +201,7 @@ def additive_attention_forward(
     v: Array,
     bias: Array | None = None,
     mask: Array | None = None,
-) -> tuple[tuple[Array, Array], tuple]:
+) -> Attended:
     r"""Additive (Bahdanau) attention: :math:`e_{b,t,s} = w^\top \tanh(W_q q_{b,t} + W_k k_{b,s} + b)`.
 
     The composition of :func:`project_keys_forward` and

@@ -89,6 +89,9 @@ __all__ = [
     "scaled_dot_product_attention_forward",
 ]
 
+# What every attention forward returns: ``(context, weights), cache``.
+Attended = tuple[tuple[Array, Array], tuple]
+
 
 def _shape(x):
     return "(" + ", ".join(str(s) for s in x.shape) + ("," if x.ndim == 1 else "") + ")"
@@ -328,7 +331,7 @@ def _dot_backward(who, dout, cache):
 
 def dot_attention_forward(
     query: Array, keys: Array, values: Array, mask: Array | None = None
-) -> tuple[tuple[Array, Array], tuple]:
+) -> Attended:
     r"""Dot-product (Luong "dot") attention: :math:`e_{b,t,s} = q_{b,t}^\top k_{b,s}`.
 
     Args:
@@ -362,12 +365,8 @@ def dot_attention_backward(dout: tuple, cache: tuple) -> tuple[Array, Array, Arr
 
 
 def scaled_dot_product_attention_forward(
-    query: Array,
-    keys: Array,
-    values: Array,
-    mask: Array | None = None,
-    scale: float | None = None,
-) -> tuple[tuple[Array, Array], tuple]:
+    query: Array, keys: Array, values: Array, mask: Array | None = None, scale: float | None = None
+) -> Attended:
     r"""Scaled dot-product attention: :math:`e = Q K^\top / \sqrt d` as one batched product.
 
     With ``Tq`` queries this is the batched-matrix-product form
@@ -412,7 +411,7 @@ def scaled_dot_product_attention_backward(
 
 def general_attention_forward(
     query: Array, keys: Array, values: Array, weight: Array, mask: Array | None = None
-) -> tuple[tuple[Array, Array], tuple]:
+) -> Attended:
     r"""Luong "general" (bilinear) attention: :math:`e_{b,t,s} = q_{b,t}^\top W k_{b,s}`.
 
     Computed as :math:`(q W) \cdot k`: the query is projected (``B Tq d_q d_k``

@@ -41,6 +41,11 @@ per step, about 0.1 µs).
 the incoming gradient (the *local factors*, e.g. :math:`1 - h_t^2`) is computed
 for a block of steps with one array operation, then the recursion runs step by
 step through the block (:func:`backward_blocks`).
+
+**The weights as one dict.**  Every sequence kernel takes the weights of its
+layer-direction as :mod:`numrnn.reference` does, one ``params`` dict after the
+states; :func:`layer_weights` checks its keys and takes the arrays out once per
+call, before the loop.
 """
 
 from __future__ import annotations
@@ -53,7 +58,14 @@ import numpy as np
 
 from ..backend import ops
 
-__all__ = ["BLOCK_ELEMENTS", "TimeLoop", "backward_blocks", "check_batch_sizes", "workspace"]
+__all__ = [
+    "BLOCK_ELEMENTS",
+    "TimeLoop",
+    "backward_blocks",
+    "check_batch_sizes",
+    "layer_weights",
+    "workspace",
+]
 
 
 def check_batch_sizes(batch_sizes, T, B):
@@ -76,6 +88,46 @@ def check_batch_sizes(batch_sizes, T, B):
             f"batch_sizes must be non-increasing, start at the batch size {B} and stay >= 0; got {bs}"
         )
     return bs
+
+
+#: the keys of a layer-direction's ``params``, without and with a projection (the LSTM's)
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_PROJECTED = (*_WEIGHTS, "weight_hr")
+_KEYS = {False: frozenset(_WEIGHTS), True: frozenset(_PROJECTED)}
+
+
+def layer_weights(fn, params, projection=False):
+    """The weights of one layer-direction, taken out of its ``params`` dict once per call.
+
+    ``params`` is keyed as in :mod:`numrnn.reference`: ``weight_ih`` and ``weight_hh``,
+    ``bias_ih`` and ``bias_hh`` (both or neither), and with ``projection`` (the LSTM)
+    ``weight_hr``; an optional key absent or None means the layer has no such weight.
+    ``fn`` names the kernel in the errors.  Under 0.5 µs a call, made before the loop.
+
+    Returns:
+        ``(weight_ih, weight_hh, bias_ih, bias_hh)``, then ``weight_hr`` with ``projection``:
+        the arrays, None for an absent one.
+
+    Raises:
+        TypeError: ``params`` is not a dict.
+        KeyError: a key that is none of these names, or no ``weight_ih`` / ``weight_hh``.
+        ValueError: one of ``bias_ih``, ``bias_hh`` without the other.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{fn}: params must be a dict of weights; got {type(params).__name__}")
+    if not params.keys() <= _KEYS[projection]:
+        names = _PROJECTED if projection else _WEIGHTS
+        unknown = min(params.keys() - names)
+        raise KeyError(f"{fn}: params has an unknown key {unknown!r}; it takes {', '.join(names)}")
+    get = params.get
+    weights = (get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"))
+    if weights[0] is None or weights[1] is None:
+        missing = "weight_ih" if weights[0] is None else "weight_hh"
+        raise KeyError(f"{fn}: params has no {missing!r}; it needs weight_ih and weight_hh")
+    if (weights[2] is None) != (weights[3] is None):
+        given = "bias_ih" if weights[3] is None else "bias_hh"
+        raise ValueError(f"{fn}: params has {given} alone; give bias_ih and bias_hh or neither")
+    return (*weights, get("weight_hr")) if projection else weights
 
 
 #: elements (of the widest per-step array) that the backward's per-block work aims to keep in

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from ..backend import ops
 from . import gru_reset_before
-from .driver import TimeLoop, workspace
+from .driver import TimeLoop, layer_weights, workspace
 from .products import input_weight_grads, project_inputs, recurrent_weight_grad, transposed
 
 __all__ = [
@@ -151,31 +151,28 @@ def _split_bias(bias_ih, bias_hh, H, like):
     return b_x, bias_hh[2 * H :]
 
 
-def gru_forward(
-    x,
-    h0,
-    weight_ih,
-    weight_hh,
-    bias_ih=None,
-    bias_hh=None,
-    reverse=False,
-    batch_sizes=None,
-    reset_after=True,
-):
+def gru_forward(x, h0, params, reset_after=True, reverse=False, batch_sizes=None):
     r"""One layer-direction of a GRU over ``T`` steps.
 
+    Called as :func:`numrnn.reference.gru_forward` is, with the options of a layer after it.
+
     Args:
-        x: ``(T, B, D)``; h0: ``(B, H)``; weight_ih: ``(3H, D)``; weight_hh: ``(3H, H)``;
-        biases ``(3H,)`` or None; reverse, batch_sizes: as in :func:`numrnn.kernels.rnn_forward`.
+        x: ``(T, B, D)``; h0: ``(B, H)``.
+        params: the weights, keyed as in :mod:`numrnn.reference`: ``weight_ih`` ``(3H, D)``,
+            ``weight_hh`` ``(3H, H)``, and ``bias_ih``, ``bias_hh`` ``(3H,)`` both or
+            neither (absent or None: no bias).
         reset_after: True (PyTorch's :math:`r \odot (h W_{hn}^\top + b_{hn})`) or False
             (Cho et al.'s :math:`(r \odot h) W_{hn}^\top + b_{hn}`, :mod:`.gru_reset_before`).
+        reverse, batch_sizes: as in :func:`numrnn.kernels.rnn_forward`.
 
     Returns:
         ``out`` ``(T, B, H)`` (zero at padded positions), ``hn`` ``(B, H)`` and the cache.
 
     Raises:
-        ValueError: inconsistent ``batch_sizes``.
+        TypeError, KeyError: ``params`` as in :func:`numrnn.kernels.rnn_forward`.
+        ValueError: one bias without the other, or inconsistent ``batch_sizes``.
     """
+    weight_ih, weight_hh, bias_ih, bias_hh = layer_weights("gru_forward", params)
     loop = TimeLoop(x, reverse, batch_sizes)
     if not reset_after:
         return gru_reset_before.forward(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, loop)

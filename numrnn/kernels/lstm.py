@@ -74,7 +74,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import ops
-from .driver import TimeLoop, workspace
+from .driver import TimeLoop, layer_weights, workspace
 from .products import (
     layer_weight_grads,
     project_inputs,
@@ -222,34 +222,28 @@ def lstm_chain_step(dm, dc, kappa, k_c, f, dc_total=None):
     dc *= f  # dL/dc_{t-1} = dc_t * f_t
 
 
-def lstm_forward(
-    x,
-    h0,
-    c0,
-    weight_ih,
-    weight_hh,
-    bias_ih=None,
-    bias_hh=None,
-    weight_hr=None,
-    reverse=False,
-    batch_sizes=None,
-):
+def lstm_forward(x, h0, c0, params, reverse=False, batch_sizes=None):
     r"""One layer-direction of an LSTM over ``T`` steps.
 
-    (A few lines over 60: the step with and without projection are kept side by side.)
+    Called as :func:`numrnn.reference.lstm_forward` is (which takes the states as one
+    pair ``(h0, c0)``), with the options of a layer after it.
 
     Args:
         x: ``(T, B, D)``; h0: ``(B, P)``; c0: ``(B, H)`` (``P = H`` without projection).
-        weight_ih: ``(4H, D)``; weight_hh: ``(4H, P)``; biases ``(4H,)`` or None;
-        weight_hr: ``(P, H)`` projection or None.
+        params: the weights, keyed as in :mod:`numrnn.reference`: ``weight_ih`` ``(4H, D)``,
+            ``weight_hh`` ``(4H, P)``, ``bias_ih``, ``bias_hh`` ``(4H,)`` both or neither,
+            ``weight_hr`` ``(P, H)`` for a projection (an absent or None key: none).
         reverse, batch_sizes: as in :func:`numrnn.kernels.rnn_forward`.
 
     Returns:
         ``out`` ``(T, B, P)`` (zero at padded positions), ``(hn (B, P), cn (B, H))``, cache.
 
     Raises:
-        ValueError: inconsistent ``batch_sizes``.
+        TypeError, KeyError: ``params`` as in :func:`numrnn.kernels.rnn_forward`.
+        ValueError: one bias without the other, or inconsistent ``batch_sizes``.
     """
+    weights = layer_weights("lstm_forward", params, projection=True)
+    weight_ih, weight_hh, bias_ih, bias_hh, weight_hr = weights
     xp = ops(x)
     loop = TimeLoop(x, reverse, batch_sizes)
     H = c0.shape[-1]

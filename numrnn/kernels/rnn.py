@@ -44,7 +44,7 @@ The tricks, each with the identity it relies on:
 from __future__ import annotations
 
 from ..backend import ops
-from .driver import TimeLoop, workspace
+from .driver import TimeLoop, layer_weights, workspace
 from .products import layer_weight_grads, project_inputs, step_weight_grads, transposed
 
 __all__ = ["rnn_backward", "rnn_forward", "rnn_step_backward", "rnn_step_forward"]
@@ -81,22 +81,17 @@ def _derivative(h, nonlinearity, out):
     return out
 
 
-def rnn_forward(
-    x,
-    h0,
-    weight_ih,
-    weight_hh,
-    bias_ih=None,
-    bias_hh=None,
-    nonlinearity="tanh",
-    reverse=False,
-    batch_sizes=None,
-):
+def rnn_forward(x, h0, params, nonlinearity="tanh", reverse=False, batch_sizes=None):
     r"""One layer-direction of an RNN over ``T`` steps.
+
+    Called as :func:`numrnn.reference.rnn_forward` is, with the options of a layer after it.
 
     Args:
         x: ``(T, B, D)`` inputs; h0: ``(B, H)`` initial state.
-        weight_ih: ``(H, D)``; weight_hh: ``(H, H)``; bias_ih, bias_hh: ``(H,)`` or None.
+        params: the weights, keyed as in :mod:`numrnn.reference`: ``weight_ih`` ``(H, D)``,
+            ``weight_hh`` ``(H, H)``, and ``bias_ih``, ``bias_hh`` ``(H,)`` both or neither
+            (absent or None: no bias).  Read once, before the loop
+            (:func:`.driver.layer_weights`).
         nonlinearity: ``"tanh"`` or ``"relu"``.
         reverse: run from ``t = T-1`` down to 0 (the backward direction of a bidirectional layer).
         batch_sizes: ``T`` non-increasing active-row counts (rows sorted by length,
@@ -106,8 +101,12 @@ def rnn_forward(
         ``out`` ``(T, B, H)`` (zero at padded positions), ``hn`` ``(B, H)`` and the cache.
 
     Raises:
-        ValueError: unknown nonlinearity or inconsistent ``batch_sizes``.
+        TypeError: ``params`` is not a dict.
+        KeyError: an unknown key in ``params``, or no ``weight_ih`` / ``weight_hh``.
+        ValueError: one bias without the other, unknown nonlinearity or inconsistent
+            ``batch_sizes``.
     """
+    weight_ih, weight_hh, bias_ih, bias_hh = layer_weights("rnn_forward", params)
     _check_nonlinearity(nonlinearity)
     xp = ops(x)
     loop = TimeLoop(x, reverse, batch_sizes)

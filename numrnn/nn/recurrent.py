@@ -48,12 +48,7 @@ class RNN(RNNBase):
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
         out, hn, cache = K.rnn_forward(
-            x,
-            state[0],
-            nonlinearity=self.nonlinearity,
-            reverse=reverse,
-            batch_sizes=batch_sizes,
-            **params,
+            x, state[0], params, self.nonlinearity, reverse=reverse, batch_sizes=batch_sizes
         )
         return out, [hn], cache
 
@@ -112,7 +107,7 @@ class LSTM(RNNBase):
         if self.cell is not None:
             return V.variant_run(self, False, x, state, params, reverse, batch_sizes)
         out, (hn, cn), cache = K.lstm_forward(
-            x, state[0], state[1], reverse=reverse, batch_sizes=batch_sizes, **params
+            x, state[0], state[1], params, reverse=reverse, batch_sizes=batch_sizes
         )
         return out, [hn, cn], cache
 
@@ -163,12 +158,7 @@ class GRU(RNNBase):
 
     def _run_forward(self, x, state, params, reverse, batch_sizes):
         out, hn, cache = K.gru_forward(
-            x,
-            state[0],
-            reverse=reverse,
-            batch_sizes=batch_sizes,
-            reset_after=self.reset_after,
-            **params,
+            x, state[0], params, self.reset_after, reverse=reverse, batch_sizes=batch_sizes
         )
         return out, [hn], cache
 

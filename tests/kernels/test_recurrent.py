@@ -76,10 +76,10 @@ def test_rnn_layer(case, nonlinearity):
     kw = dict(nonlinearity=nonlinearity, reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
-        out, hn, _ = K.rnn_forward(x, h0, **w, **kw)
+        out, hn, _ = K.rnn_forward(x, h0, w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn)
 
-    _, _, cache = K.rnn_forward(x, h0, **w, **kw)
+    _, _, cache = K.rnn_forward(x, h0, w, **kw)
     dx, dh0, grads = K.rnn_backward(dout, dhn, cache)
     _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
 
@@ -105,10 +105,10 @@ def test_lstm_layer(case, proj):
     kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
 
     def loss():
-        out, (hn, cn), _ = K.lstm_forward(x, h0, c0, **w, **kw)
+        out, (hn, cn), _ = K.lstm_forward(x, h0, c0, w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn) + np.sum(cn * dcn)
 
-    _, _, cache = K.lstm_forward(x, h0, c0, **w, **kw)
+    _, _, cache = K.lstm_forward(x, h0, c0, w, **kw)
     dx, (dh0, dc0), grads = K.lstm_backward(dout, dhn, dcn, cache)
     _check({"x": x, "h0": h0, "c0": c0, **w}, loss, {"x": dx, "h0": dh0, "c0": dc0, **grads})
 
@@ -126,10 +126,10 @@ def test_gru_layer(case, kind):
     forward, backward = _layer_pair(kind)
 
     def loss():
-        out, hn, _ = forward(x, h0, **w, **kw)
+        out, hn, _ = forward(x, h0, w, **kw)
         return np.sum(out * dout) + np.sum(hn * dhn)
 
-    _, _, cache = forward(x, h0, **w, **kw)
+    _, _, cache = forward(x, h0, w, **kw)
     dx, dh0, grads = backward(dout, dhn, cache)
     _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
 
@@ -171,7 +171,7 @@ def test_step_equals_one_step_layer():
     x, h, c = rng.standard_normal((B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     w = _weights(rng, 4, D, H, True)
     hs, cs, _ = K.lstm_step_forward(x, h, c, **w)
-    out, (hn, cn), _ = K.lstm_forward(x[None], h, c, **w)
+    out, (hn, cn), _ = K.lstm_forward(x[None], h, c, w)
     np.testing.assert_allclose(hs, hn, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(cs, cn, rtol=1e-14, atol=1e-15)
 
@@ -195,11 +195,11 @@ def test_backward_leaves_its_arguments_untouched(kind):
     given = {"x": x, "h0": h0, "c0": c0, "dout": dout, "dhn": dhn, "dcn": dcn, **w}
     before = {k: v.copy() for k, v in given.items()}
     if kind == "lstm":
-        _, _, cache = K.lstm_forward(x, h0, c0, **w, batch_sizes=[3, 2, 2, 1])
+        _, _, cache = K.lstm_forward(x, h0, c0, w, batch_sizes=[3, 2, 2, 1])
         K.lstm_backward(dout, dhn, dcn, cache)
     else:
         forward, backward = _layer_pair(kind)
-        _, _, cache = forward(x, h0, **w, batch_sizes=[3, 2, 2, 1])
+        _, _, cache = forward(x, h0, w, batch_sizes=[3, 2, 2, 1])
         backward(dout, dhn, cache)
     for k, v in given.items():
         np.testing.assert_array_equal(v, before[k], err_msg=f"{k} was modified")
@@ -219,12 +219,12 @@ def test_float32_stays_float32(kind):
     w = {k: f32(v) for k, v in _weights(rng, G, D, H, True).items()}
     dout = f32(rng.standard_normal((T, B, H)))
     if kind == "lstm":
-        out, (hn, cn), cache = K.lstm_forward(x, h0, c0, **w)
+        out, (hn, cn), cache = K.lstm_forward(x, h0, c0, w)
         dx, (dh0, dc0), grads = K.lstm_backward(dout, None, None, cache)
         arrays = [out, hn, cn, dx, dh0, dc0, *grads.values()]
     else:
         forward, backward = _layer_pair(kind)
-        out, hn, cache = forward(x, h0, **w)
+        out, hn, cache = forward(x, h0, w)
         dx, dh0, grads = backward(dout, None, cache)
         arrays = [out, hn, dx, dh0, *grads.values()]
     assert all(a.dtype == np.float32 for a in arrays if a is not None)
@@ -235,7 +235,7 @@ def test_batch_sizes_validated():
     w = _weights(np.random.default_rng(0), 1, 1, 1, True)
     for bad in ([2, 2], [1, 1, 1], [2, 1, 2], [2, 2, -1]):
         with pytest.raises(ValueError, match="batch_sizes"):
-            K.rnn_forward(x, h0, **w, batch_sizes=bad)
+            K.rnn_forward(x, h0, w, batch_sizes=bad)
 
 
 @pytest.mark.parametrize("x_scale", [1e4, -1e4])
@@ -245,11 +245,11 @@ def test_saturated_gates_no_warnings(x_scale):
     x = np.full((T, B, D), x_scale)
     w = _weights(rng, 4, D, H, True)
     with np.errstate(all="raise"):
-        out, (hn, cn), cache = K.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), **w)
+        out, (hn, cn), cache = K.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), w)
         K.lstm_backward(np.ones_like(out), None, None, cache)
         for reset_after in (True, False):
             w3 = _weights(rng, 3, D, H, True)
-            out, hn, cache = K.gru_forward(x, np.zeros((B, H)), **w3, reset_after=reset_after)
+            out, hn, cache = K.gru_forward(x, np.zeros((B, H)), w3, reset_after=reset_after)
             K.gru_backward(np.ones_like(out), None, cache)
     assert np.all(np.isfinite(out))
 
@@ -267,13 +267,11 @@ def test_padding_with_extreme_values_raises_no_warning(kind):
     bs = [3, 3, 3, 1, 1]
     with np.errstate(all="raise"):
         if kind == "lstm":
-            out, _, cache = K.lstm_forward(
-                x, np.zeros((B, H)), np.zeros((B, H)), **w, batch_sizes=bs
-            )
+            out, _, cache = K.lstm_forward(x, np.zeros((B, H)), np.zeros((B, H)), w, batch_sizes=bs)
             dx, _, grads = K.lstm_backward(np.ones_like(out), None, None, cache)
         else:
             forward, backward = _layer_pair(kind)
-            out, _, cache = forward(x, np.zeros((B, H)), **w, batch_sizes=bs)
+            out, _, cache = forward(x, np.zeros((B, H)), w, batch_sizes=bs)
             dx, _, grads = backward(np.ones_like(out), None, cache)
     assert all(np.all(np.isfinite(g)) for g in grads.values() if g is not None)
     assert np.all(dx[3:, 1:] == 0)

@@ -115,15 +115,20 @@ def write_curves(fig, axes, loss_title, validation_label, path):
 # -- checkpoint -----------------------------------------------------------------------------
 
 
-def save_model(path, old_steps, trained, exit_if_kept, *, example, steps, **metadata):
+def save_model(path, old_steps, trained, row, exit_if_kept, *, example, **metadata):
     """Save ``trained`` ``(model, optimiser, config, vocab)`` at ``path`` as ``example``'s.
 
-    Unless :func:`_cli.may_replace` keeps the checkpoint already there (``old_steps``,
-    from :func:`_cli.existing_steps`): then nothing is written and, with ``exit_if_kept``,
-    the command stops with exit status 1.  ``metadata`` goes into the checkpoint.
+    ``row`` is the model's :func:`result_row`: the checkpoint records its steps and, as
+    its ``summary``, its name and held-out accuracy; ``metadata`` goes in as well.
+    Nothing is written when :func:`_cli.may_replace` keeps the checkpoint already there
+    (``old_steps``, from :func:`_cli.existing_steps`); then, with ``exit_if_kept``, the
+    command stops with exit status 1.
     """
-    if may_replace(path, old_steps, steps, f"{example}.py"):
-        save_classifier(path, *trained, example=example, step=steps, **metadata)
+    if may_replace(path, old_steps, row["steps"], f"{example}.py"):
+        summary = {k: row[k] for k in ("model", "held_out_accuracy")}
+        save_classifier(
+            path, *trained, example=example, step=row["steps"], **metadata, summary=summary
+        )
         print(f"wrote {path}")
     elif exit_if_kept:
         raise SystemExit(1)

@@ -45,18 +45,8 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import _classify  # noqa: E402
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
-from _classify import (  # noqa: E402
-    add_split_options,
-    curves_figure,
-    plot_steps,
-    result_row,
-    save_model,
-    saved_or_trained,
-    stratified_split,
-    subsets,
-    write_curves,
-)
 from _cli import (  # noqa: E402
     HelpFormatter,
     add_run_options,
@@ -136,7 +126,7 @@ def parse_args(argv=None):
         choices=["drop", "majority", "keep"],
         help="names listed under several languages (see numrnn.data.load_names)",
     )
-    add_split_options(p, "the final table", "to pick the best epoch")
+    _classify.add_split_options(p, "the final table", "to pick the best epoch")
     add_run_options(
         p, "runs/names", "figures, results and the checkpoint", quiet="no progress bars"
     )
@@ -174,11 +164,13 @@ def load_data(args):
         pairs = pairs[::12]
     names = [n for n, _ in pairs]
     labels = np.array([y for _, y in pairs], dtype=np.int64)
-    train, val, test = stratified_split(labels, args.held_out, args.val_fraction, args.seed)
+    train, val, test = _classify.stratified_split(
+        labels, args.held_out, args.val_fraction, args.seed
+    )
     # The characters come from the training names only; others map to <unk>.
     vocab = CharVocab.build([names[i] for i in train])
     ids = [vocab.encode(n) for n in names]
-    return (classes, vocab, *subsets(ids, labels, train, val, test))
+    return (classes, vocab, *_classify.subsets(ids, labels, train, val, test))
 
 
 # ---------------------------------------------------------------------------------
@@ -230,17 +222,17 @@ def train_one(args, cell, vocab, classes, train, val, weight):
 # figures
 # ---------------------------------------------------------------------------------
 def plot_curves(histories, path):
-    figure = curves_figure()
+    figure = _classify.curves_figure()
     if figure is None:
         return
     fig, (a, g, b) = figure
     for name, h in histories.items():
-        plot_steps(a, g, h, name, name)
+        _classify.plot_steps(a, g, h, name, name)
         b.plot(h["epoch"], h["val_accuracy"], marker="o", label=f"{name} accuracy")
         b.plot(
             h["epoch"], h["val_balanced_accuracy"], marker=".", ls="--", label=f"{name} balanced"
         )
-    write_curves(fig, (a, g, b), "training loss", "validation", path)
+    _classify.write_curves(fig, (a, g, b), "training loss", "validation", path)
 
 
 def plot_confusion(cm, classes, title, path):
@@ -276,7 +268,7 @@ def plot_confusion(cm, classes, title, path):
 # ---------------------------------------------------------------------------------
 def predict(argv):
     args = parse_predict_args(argv)
-    model, vocab, classes = saved_or_trained(
+    model, vocab, classes = _classify.saved_or_trained(
         args.out, CHECKPOINT, "names", CharVocab, "classes", main
     )
     seqs = [vocab.encode(n.strip()) if n.strip() else np.array([vocab.unk_id]) for n in args.names]
@@ -331,7 +323,7 @@ def main(argv=None, return_model=False):
     for cell in args.cells:
         model, opt, cfg, hist = train_one(args, cell, vocab, classes, train, val, weight)
         r = evaluate(model, test[0], test[1], num_classes=C, pad_id=vocab.pad_id)
-        row = result_row(cell, model, hist, r, balanced=True)
+        row = _classify.result_row(cell, model, hist, r, balanced=True)
         rows.append(row)
         histories[cell] = hist
         # The best model is chosen on the validation set, not on the held-out names.
@@ -378,15 +370,9 @@ def main(argv=None, return_model=False):
         },
     }
     write_json(os.path.join(args.out, "results.json"), summary)
-    save_model(
-        ckpt,
-        old_steps,
-        (model, opt, cfg, vocab),
-        not return_model,
-        example="names",
-        steps=row["steps"],
-        classes=list(classes),
-        summary={"model": row["model"], "held_out_accuracy": row["held_out_accuracy"]},
+    trained = (model, opt, cfg, vocab)
+    _classify.save_model(
+        ckpt, old_steps, trained, row, not return_model, example="names", classes=list(classes)
     )
     if return_model:
         return model, vocab, classes

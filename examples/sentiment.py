@@ -41,18 +41,8 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import _classify  # noqa: E402
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
-from _classify import (  # noqa: E402
-    add_split_options,
-    curves_figure,
-    plot_steps,
-    result_row,
-    save_model,
-    saved_or_trained,
-    stratified_split,
-    subsets,
-    write_curves,
-)
 from _cli import (  # noqa: E402
     HelpFormatter,
     add_run_options,
@@ -131,7 +121,7 @@ def parse_args(argv=None):
         "--weight-decay", type=nonnegative_float, default=3e-4, help="Adam's (L2) weight decay"
     )
     p.add_argument("--clip", type=positive_float, default=5.0, help="max global gradient norm")
-    add_split_options(p, "the final number", "for early stopping")
+    _classify.add_split_options(p, "the final number", "for early stopping")
     add_run_options(
         p, "runs/sentiment", "figures, results and the checkpoint", quiet="no progress bar"
     )
@@ -161,10 +151,12 @@ def load_data(args):
         pairs = pairs[::8]
     texts = [t for t, _ in pairs]
     labels = np.array([y for _, y in pairs], dtype=np.int64)
-    train, val, test = stratified_split(labels, args.held_out, args.val_fraction, args.seed)
+    train, val, test = _classify.stratified_split(
+        labels, args.held_out, args.val_fraction, args.seed
+    )
     vocab = WordVocab.build([texts[i] for i in train], min_freq=args.min_freq)
     ids = [encode(vocab, t, args.max_len) for t in texts]
-    return (vocab, *subsets(ids, labels, train, val, test))
+    return (vocab, *_classify.subsets(ids, labels, train, val, test))
 
 
 def encode(vocab, text, max_len):
@@ -175,23 +167,23 @@ def encode(vocab, text, max_len):
 
 
 def plot_curves(hist, path):
-    figure = curves_figure()
+    figure = _classify.curves_figure()
     if figure is None:
         return
     fig, (a, g, b) = figure
-    plot_steps(a, g, hist, "training (per step, smoothed)", "per step")
+    _classify.plot_steps(a, g, hist, "training (per step, smoothed)", "per step")
     a.plot(hist["epoch"], hist["val_loss"], marker="o", label="validation")
     b.plot(hist["epoch"], hist["val_accuracy"], marker="o", color="C1", label="validation")
     if hist["best_epoch"]:
         b.axvline(
             hist["best_epoch"], color="gray", ls=":", label=f"kept: epoch {hist['best_epoch']}"
         )
-    write_curves(fig, (a, g, b), "loss", "accuracy", path)
+    _classify.write_curves(fig, (a, g, b), "loss", "accuracy", path)
 
 
 def predict(argv):
     args = parse_predict_args(argv)
-    model, vocab, max_len = saved_or_trained(
+    model, vocab, max_len = _classify.saved_or_trained(
         args.out, CHECKPOINT, "sentiment", WordVocab, "max_len", main
     )
     probs = predict_proba(model, [encode(vocab, s, max_len) for s in args.sentences])  # (N, 2)
@@ -256,7 +248,7 @@ def main(argv=None, return_model=False):
     )
     r = evaluate(model, test[0], test[1], num_classes=2, pad_id=vocab.pad_id)
     row = {
-        **result_row(name, model, hist, r),
+        **_classify.result_row(name, model, hist, r),
         "held_out_confusion": r["confusion"].tolist(),
         "max_len": args.max_len,
     }
@@ -281,16 +273,16 @@ def main(argv=None, return_model=False):
         "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))},
     }
     write_json(os.path.join(args.out, "results.json"), summary)
-    save_model(
+    trained = (model, opt, cfg, vocab)
+    _classify.save_model(
         ckpt,
         old_steps,
-        (model, opt, cfg, vocab),
+        trained,
+        row,
         not return_model,
         example="sentiment",
-        steps=row["steps"],
         classes=list(CLASSES),
         max_len=args.max_len,
-        summary={k: row[k] for k in ("model", "held_out_accuracy")},
     )
     if return_model:
         return model, vocab, args.max_len

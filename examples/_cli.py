@@ -1,7 +1,7 @@
 """What the example scripts share on the command line: argument types that refuse a bad
 value before any work starts, ``--dry-run`` settings that never override an option given
-explicitly, and the guard that keeps a trained checkpoint from being replaced by a
-shorter run.
+explicitly, the guard that keeps a trained checkpoint from being replaced by a
+shorter run, and the writing of their results and figures.
 
 Argument types
 --------------
@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 
 # -- argument types -----------------------------------------------------------------------
@@ -175,6 +176,51 @@ def add_run_options(parser, out, what, quiet=None):
         parser.add_argument("--quiet", action="store_true", help=quiet)
 
 
+def add_study_options(parser, out, what, figures="the figures"):
+    """Add the options every measuring example shares: ``--out`` (default ``out``, the
+    folder for ``what``), ``--copy-figures DIR`` (also copy ``figures`` there, see
+    :func:`copy_figures`), ``--seed`` and ``--dry-run``."""
+    parser.add_argument("--out", type=output_folder, default=out, help=f"folder for {what}")
+    parser.add_argument(
+        "--copy-figures", type=output_folder, metavar="DIR", help=f"also copy {figures} into DIR"
+    )
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
+    parser.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` with every option's default, and the description and epilog as written."""
+
+
+def command_parser(prog, doc, command, epilog=False):
+    """The parser of an example that trains by default and has a second command.
+
+    ``doc`` is the script's docstring: its first paragraph is the description and, with
+    ``epilog``, the rest follows the options as written.  The usage shows both forms,
+    ``prog [options]`` and ``prog COMMAND ...`` as ``command`` spells it (e.g.
+    ``"predict NAME [NAME ...]"``); ``--help`` shows every option's default.
+    """
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=doc.split("\n\n")[0],
+        usage=f"%(prog)s [options]\n       %(prog)s {command}",
+        epilog=doc.split("\n\n", 1)[1] if epilog else None,
+        formatter_class=HelpFormatter if epilog else argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+def run_example(main, name, command, argv=None):
+    """Run ``command(argv[1:])`` if the first argument is ``name``, else ``main(argv)``.
+
+    ``argv`` defaults to ``sys.argv[1:]``: ``names.py predict Nguyen`` calls the example's
+    ``predict(["Nguyen"])``, ``names.py --epochs 2`` its ``main(["--epochs", "2"])``.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == name:
+        return command(argv[1:])
+    return main(argv)
+
+
 def usage_error(prog, message):
     """Stop as argparse does for a misused command: ``prog: error: message``, exit status 2."""
     print(f"{prog}: error: {message}", file=sys.stderr)
@@ -264,20 +310,6 @@ def may_replace(path, old_steps, new_steps, prog, taken=None):
     return True
 
 
-def write_json(path, obj):
-    """Write ``obj`` as indented JSON to ``path`` atomically (temporary file, then rename)."""
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def example_metadata(path, example, model_class, prog, option):
     """The metadata of the checkpoint at ``path``, checked to come from ``example``.
 
@@ -299,3 +331,53 @@ def example_metadata(path, example, model_class, prog, option):
         return meta
     what = f"was written by {tag}.py" if isinstance(tag, str) else f"holds a {held}"
     usage_error(prog, f"argument {option}: {path} {what}; a checkpoint of {example}.py is needed")
+
+
+# -- results and figures -------------------------------------------------------------------
+
+
+def write_json(path, obj, indent=2):
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename).
+
+    ``indent`` as in ``json.dump``: 2 by default; None writes one compact line (long curves).
+    """
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=indent)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_figure(fig, path, dpi=110, note="wrote"):
+    """Lay ``fig`` out, write it to ``path`` and close it; then print ``note`` and the path.
+
+    The file is written atomically (:func:`numrnn.study.plotting.save_figure`) at ``dpi``
+    dots per inch; ``note=None`` prints nothing.
+    """
+    from numrnn.study.plotting import pyplot, save_figure
+
+    fig.tight_layout()
+    save_figure(fig, path, dpi=dpi)
+    pyplot().close(fig)
+    if note is not None:
+        print(f"{note} {path}")
+
+
+def copy_figures(paths, folder):
+    """Copy each file of ``paths`` that exists into ``folder`` (made if needed; None: none).
+
+    Returns the paths of the copies.  Figures are missing when matplotlib is not installed.
+    """
+    present = [path for path in paths if os.path.exists(path)]
+    if folder is None or not present:
+        return []
+    os.makedirs(folder, exist_ok=True)
+    copies = [os.path.join(folder, os.path.basename(path)) for path in present]
+    for path, copy in zip(present, copies):
+        shutil.copyfile(path, copy)
+    return copies

@@ -30,6 +30,7 @@ import time
 import numpy as np
 from _cli import (
     apply_dry_run,
+    command_parser,
     example_metadata,
     existing_file,
     existing_steps,
@@ -40,8 +41,10 @@ from _cli import (
     positive_float,
     positive_int,
     rate,
+    run_example,
     usage_error,
     utf8_text_file,
+    write_figure,
     write_json,
 )
 
@@ -50,7 +53,7 @@ from numrnn import distributed
 from numrnn.data import CharVocab, load_text, sequential_partition
 from numrnn.distributed import DataParallel
 from numrnn.models import CharLM
-from numrnn.study.plotting import moving_average, pyplot, save_figure
+from numrnn.study.plotting import moving_average, pyplot
 from numrnn.train import evaluate_lm, progress, tbptt_train
 
 PROG = "char_lm.py"
@@ -70,12 +73,7 @@ DRY_RUN = dict(
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description=__doc__.split("\n\n")[0],
-        usage="%(prog)s [options]\n       %(prog)s generate --checkpoint PATH [options]",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = command_parser(PROG, __doc__, "generate --checkpoint PATH [options]")
     p.add_argument("--text", type=utf8_text_file, help="train on this UTF-8 file, not Shakespeare")
     p.add_argument("--cell", default="lstm", choices=["rnn", "lstm", "gru"])
     p.add_argument("--num-layers", type=positive_int, default=1)
@@ -353,10 +351,7 @@ def plot(histories, path):
     for ax in (a, g, b):
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, path)
 
 
 def generate_text(model, vocab, prime, length, temperature, top_k=None, seed=0, stream=None):
@@ -539,8 +534,4 @@ def generate(argv):
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if argv and argv[0] == "generate":
-        generate(argv[1:])
-    else:
-        main(argv)
+    run_example(main, "generate", generate)

@@ -36,25 +36,25 @@ step (:mod:`numrnn.reference.gru`) and prints how closely the fast kernel matche
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import time
 
 import numpy as np
 from _cli import (
+    add_study_options,
     apply_dry_run,
+    copy_figures,
     integer_at_least,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
+    write_figure,
+    write_json,
 )
 
 import numrnn
 from numrnn.reference import Cell, gru_step_backward, gru_step_forward
 from numrnn.reference.cell import gated_weights
-from numrnn.study.plotting import moving_average, pyplot, save_figure
+from numrnn.study.plotting import moving_average, pyplot
 from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
 from numrnn.train import update
 
@@ -78,10 +78,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--steps", type=positive_int, default=600)
     p.add_argument("--seconds", type=positive_float, default=120.0, help="time budget per model")
-    p.add_argument("--out", type=output_folder, default="runs/gru_variants")
-    p.add_argument("--copy-figures", type=output_folder, help="also copy the figure here")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+    add_study_options(p, "runs/gru_variants", "the figure and the results", "the figure")
     args = p.parse_args(argv)
     if args.dry_run:
         apply_dry_run(p, args, argv, DRY_RUN)
@@ -205,9 +202,7 @@ def plot(part1, runs, path):
     ax2.set_ylabel("training MSE (moving average)")
     ax2.set_title("adding problem, same start, same batches")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=120)
-    plt.close(fig)
+    write_figure(fig, path, dpi=120, note=None)
 
 
 def main(argv=None):
@@ -231,13 +226,12 @@ def main(argv=None):
     plot(part1, runs, path)
     summary = {"same_weights": part1, "training": {
         n: {k: v for k, v in r.items() if k != "losses"} for n, r in runs.items()}}  # fmt: skip
-    out = os.path.join(args.out, "gru_variants.json")
-    with open(out + ".tmp", "w") as f:
-        json.dump({"args": vars(args), "summary": summary, "curves": runs}, f)
-    os.replace(out + ".tmp", out)
-    if args.copy_figures and os.path.exists(path):
-        os.makedirs(args.copy_figures, exist_ok=True)
-        shutil.copy(path, args.copy_figures)
+    write_json(
+        os.path.join(args.out, "gru_variants.json"),
+        {"args": vars(args), "summary": summary, "curves": runs},
+        indent=None,
+    )
+    copy_figures([path], args.copy_figures)
     return summary
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 # The matrix products here are small (a batch of 32-64 rows): one BLAS thread runs
 # them fastest, and many times faster than several threads when the cores are busy.
@@ -46,32 +45,32 @@ import sys
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import _classify  # noqa: E402
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
 from _cli import (  # noqa: E402
+    HelpFormatter,
     add_run_options,
     apply_dry_run,
-    example_metadata,
+    command_parser,
     existing_steps,
-    may_replace,
-    open_fraction,
     output_folder,
     positive_float,
     positive_int,
+    run_example,
+    write_figure,
     write_json,
 )
 
 import numrnn  # noqa: E402
-from numrnn.data import CharVocab, load_names, train_val_split  # noqa: E402
+from numrnn.data import CharVocab, load_names  # noqa: E402
 from numrnn.metrics import normalize_rows  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
-from numrnn.study.plotting import moving_average, pyplot, save_figure  # noqa: E402
+from numrnn.study.plotting import pyplot  # noqa: E402
 from numrnn.train import (  # noqa: E402
     EpochOptions,
     class_weights,
     evaluate,
-    load_classifier,
     predict_proba,
-    save_classifier,
     train_classifier,
 )
 
@@ -82,12 +81,8 @@ DRY_RUN = dict(epochs=1, hidden_size=16, embed_size=8, seconds=None)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="names.py",
-        description=__doc__.split("\n\n")[0],
-        usage="%(prog)s [options]\n       %(prog)s predict NAME [NAME ...] [--top K] [--out DIR]",
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=_Formatter,
+    p = command_parser(
+        "names.py", __doc__, "predict NAME [NAME ...] [--top K] [--out DIR]", epilog=True
     )
     p.add_argument(
         "--cells", default="rnn,lstm,gru", help="comma-separated cells to train, of rnn, lstm, gru"
@@ -131,15 +126,7 @@ def parse_args(argv=None):
         choices=["drop", "majority", "keep"],
         help="names listed under several languages (see numrnn.data.load_names)",
     )
-    p.add_argument(
-        "--held-out", type=open_fraction, default=0.1, help="fraction held out for the final table"
-    )
-    p.add_argument(
-        "--val-fraction",
-        type=open_fraction,
-        default=0.1,
-        help="fraction of the training part used to pick the best epoch",
-    )
+    _classify.add_split_options(p, "the final table", "to pick the best epoch")
     add_run_options(
         p, "runs/names", "figures, results and the checkpoint", quiet="no progress bars"
     )
@@ -158,7 +145,7 @@ def parse_predict_args(argv):
         prog="names.py predict",
         description="Top languages of each NAME from the saved best model "
         "(trains first, with the default settings, if there is none).",
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("names", nargs="+", metavar="NAME")
     p.add_argument("--top", type=positive_int, default=3, help="how many languages to show")
@@ -166,10 +153,6 @@ def parse_predict_args(argv):
         "--out", type=output_folder, default="runs/names", help="folder holding names_best.npz"
     )
     return p.parse_args(argv)
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
 
 
 # ---------------------------------------------------------------------------------
@@ -181,19 +164,13 @@ def load_data(args):
         pairs = pairs[::12]
     names = [n for n, _ in pairs]
     labels = np.array([y for _, y in pairs], dtype=np.int64)
-    rest, test = train_val_split(len(names), args.held_out, seed=args.seed, stratify=labels)
-    train, val = train_val_split(
-        len(rest), args.val_fraction, seed=args.seed + 1, stratify=labels[rest]
+    train, val, test = _classify.stratified_split(
+        labels, args.held_out, args.val_fraction, args.seed
     )
-    train, val = rest[train], rest[val]
     # The characters come from the training names only; others map to <unk>.
     vocab = CharVocab.build([names[i] for i in train])
     ids = [vocab.encode(n) for n in names]
-
-    def part(ix):
-        return [ids[i] for i in ix], labels[ix]
-
-    return classes, vocab, part(train), part(val), part(test)
+    return (classes, vocab, *_classify.subsets(ids, labels, train, val, test))
 
 
 # ---------------------------------------------------------------------------------
@@ -245,31 +222,17 @@ def train_one(args, cell, vocab, classes, train, val, weight):
 # figures
 # ---------------------------------------------------------------------------------
 def plot_curves(histories, path):
-    plt = pyplot()
-    if plt is None:
+    figure = _classify.curves_figure()
+    if figure is None:
         return
-    fig, (a, g, b) = plt.subplots(1, 3, figsize=(16, 4))
+    fig, (a, g, b) = figure
     for name, h in histories.items():
-        steps, smooth = moving_average(h["step_loss"])
-        steps_per_epoch = len(h["step_loss"]) / max(1, len(h["epoch"]))
-        a.plot(steps / steps_per_epoch, smooth, label=name)
-        norms = h.get("step_grad_norm", [])
-        g.plot(np.arange(1, len(norms) + 1) / steps_per_epoch, norms, lw=0.8, label=name)
+        _classify.plot_steps(a, g, h, name, name)
         b.plot(h["epoch"], h["val_accuracy"], marker="o", label=f"{name} accuracy")
         b.plot(
             h["epoch"], h["val_balanced_accuracy"], marker=".", ls="--", label=f"{name} balanced"
         )
-    a.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="training loss")
-    g.set(xlabel="epoch", ylabel="global norm (before clipping)", title="gradient norm")
-    g.set(yscale="log")
-    b.set(xlabel="epoch", ylabel="validation", title="validation accuracy")
-    for ax in (a, g, b):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    print(f"wrote {path}")
+    _classify.write_curves(fig, (a, g, b), "training loss", "validation", path)
 
 
 def plot_confusion(cm, classes, title, path):
@@ -297,49 +260,17 @@ def plot_confusion(cm, classes, title, path):
     ax.set_yticks(range(C), [f"{c} ({n})" for c, n in zip(classes, counts)])
     ax.set(xlabel="predicted", ylabel="true (held-out count)", title=title)
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------
 # checkpoint and prediction
 # ---------------------------------------------------------------------------------
-def save_best(path, model, opt, cfg, vocab, classes, summary, steps):
-    save_classifier(
-        path,
-        model,
-        opt,
-        cfg,
-        vocab,
-        example="names",
-        step=steps,
-        classes=list(classes),
-        summary=summary,
-    )
-    print(f"wrote {path}")
-
-
-def load_best(path):
-    """The saved best model, its vocabulary and classes; None if there is no checkpoint.
-
-    A file there that is not a names.py checkpoint stops with a usage error naming --out.
-    """
-    if os.path.exists(path):
-        example_metadata(path, "names", "SequenceClassifier", "names.py predict", "--out")
-    loaded = load_classifier(path, CharVocab)
-    return None if loaded is None else (loaded[0], loaded[1], loaded[2]["classes"])
-
-
 def predict(argv):
     args = parse_predict_args(argv)
-    loaded = load_best(os.path.join(args.out, CHECKPOINT))
-    if loaded is None:
-        print(f"no checkpoint in {args.out}: training first with the default settings")
-        model, vocab, classes = main(["--out", args.out], return_model=True)
-    else:
-        model, vocab, classes = loaded
+    model, vocab, classes = _classify.saved_or_trained(
+        args.out, CHECKPOINT, "names", CharVocab, "classes", main
+    )
     seqs = [vocab.encode(n.strip()) if n.strip() else np.array([vocab.unk_id]) for n in args.names]
     probs = predict_proba(model, seqs)  # (N, C)
     k = max(1, min(args.top, len(classes)))
@@ -392,21 +323,7 @@ def main(argv=None, return_model=False):
     for cell in args.cells:
         model, opt, cfg, hist = train_one(args, cell, vocab, classes, train, val, weight)
         r = evaluate(model, test[0], test[1], num_classes=C, pad_id=vocab.pad_id)
-        row = {
-            "model": cell,
-            "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
-            "epochs": len(hist["epoch"]),
-            "best_epoch": hist["best_epoch"],
-            "steps": hist["steps"],
-            "train_seconds": round(hist["train_seconds"], 1),
-            "val_accuracy": round(hist["val_accuracy"][hist["best_epoch"] - 1], 4),
-            "val_balanced_accuracy": round(
-                hist["val_balanced_accuracy"][hist["best_epoch"] - 1], 4
-            ),
-            "held_out_accuracy": round(r["accuracy"], 4),
-            "held_out_balanced_accuracy": round(r["balanced_accuracy"], 4),
-            "held_out_loss": round(r["loss"], 4),
-        }
+        row = _classify.result_row(cell, model, hist, r, balanced=True)
         rows.append(row)
         histories[cell] = hist
         # The best model is chosen on the validation set, not on the held-out names.
@@ -453,27 +370,14 @@ def main(argv=None, return_model=False):
         },
     }
     write_json(os.path.join(args.out, "results.json"), summary)
-    if may_replace(ckpt, old_steps, row["steps"], "names.py"):
-        save_best(
-            ckpt,
-            model,
-            opt,
-            cfg,
-            vocab,
-            classes,
-            {"model": row["model"], "held_out_accuracy": row["held_out_accuracy"]},
-            row["steps"],
-        )
-    elif not return_model:
-        raise SystemExit(1)
+    trained = (model, opt, cfg, vocab)
+    _classify.save_model(
+        ckpt, old_steps, trained, row, not return_model, example="names", classes=list(classes)
+    )
     if return_model:
         return model, vocab, classes
     return rows
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if argv and argv[0] == "predict":
-        predict(argv[1:])
-    else:
-        main(argv)
+    run_example(main, "predict", predict)

@@ -35,6 +35,7 @@ from _cli import (
     positive_int,
     rate,
     usage_error,
+    write_figure,
     write_json,
 )
 
@@ -42,7 +43,7 @@ import numrnn
 from numrnn.data import load_timeseries, sliding_windows
 from numrnn.data.datasets import TIMESERIES
 from numrnn.functional import mse_loss
-from numrnn.study.plotting import pyplot, save_figure
+from numrnn.study.plotting import pyplot
 from numrnn.train import progress
 
 # The seed's illustrative table: made-up but plausible numbers for an ice-cream stall.
@@ -270,11 +271,7 @@ def part_linear(args, plt):
             xlabel="fitted sales", ylabel="sales", title="normal-equations fit (illustrative table)"
         )
         b.grid(alpha=0.3)
-        fig.tight_layout()
-        path = os.path.join(args.out, "regression_linear.png")
-        save_figure(fig, path)
-        plt.close(fig)
-        print(f"    wrote {path}")
+        write_figure(fig, os.path.join(args.out, "regression_linear.png"), note="    wrote")
     return {
         "weights_normal_equations": w_lstsq.tolist(),
         "r2": float(r2),
@@ -379,11 +376,7 @@ def part_logistic(args, plt):
             title="decision boundary (synthetic data)",
         )
         b.legend(fontsize="small", loc="upper left")
-        fig.tight_layout()
-        path = os.path.join(args.out, "regression_logistic.png")
-        save_figure(fig, path)
-        plt.close(fig)
-        print(f"    wrote {path}")
+        write_figure(fig, os.path.join(args.out, "regression_logistic.png"), note="    wrote")
     return {
         "loss": loss,
         "accuracy": acc,
@@ -555,11 +548,7 @@ def part_forecast(args, plt):
         c.plot(np.convolve(h, np.ones(w) / w, mode="valid"))
         c.set(yscale="log", xlabel="step", ylabel="MSE (standardised)", title="training loss")
         c.grid(alpha=0.3)
-        fig.tight_layout()
-        path = os.path.join(args.out, "regression_forecast.png")
-        save_figure(fig, path)
-        plt.close(fig)
-        print(f"    wrote {path}")
+        write_figure(fig, os.path.join(args.out, "regression_forecast.png"), note="    wrote")
     return {
         "series": args.series,
         "target": args.target,

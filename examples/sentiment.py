@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 # The matrix products here are small (a batch of 32-64 rows): one BLAS thread runs
 # them fastest, and many times faster than several threads when the cores are busy.
@@ -42,34 +41,27 @@ import sys
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import _classify  # noqa: E402
 import numpy as np  # noqa: E402  (after the thread settings, which numpy reads at import)
 from _cli import (  # noqa: E402
+    HelpFormatter,
     add_run_options,
     apply_dry_run,
-    example_metadata,
+    command_parser,
     existing_steps,
-    may_replace,
     nonnegative_float,
-    open_fraction,
     output_folder,
     positive_float,
     positive_int,
     rate,
+    run_example,
     write_json,
 )
 
 import numrnn  # noqa: E402
-from numrnn.data import WordVocab, load_polarity, train_val_split  # noqa: E402
+from numrnn.data import WordVocab, load_polarity  # noqa: E402
 from numrnn.models import SequenceClassifier  # noqa: E402
-from numrnn.study.plotting import moving_average, pyplot, save_figure  # noqa: E402
-from numrnn.train import (  # noqa: E402
-    EpochOptions,
-    evaluate,
-    load_classifier,
-    predict_proba,
-    save_classifier,
-    train_classifier,
-)
+from numrnn.train import EpochOptions, evaluate, predict_proba, train_classifier  # noqa: E402
 
 CLASSES = ("negative", "positive")
 CHECKPOINT = "sentiment.npz"
@@ -77,17 +69,9 @@ CHECKPOINT = "sentiment.npz"
 DRY_RUN = dict(epochs=2, hidden_size=16, embed_size=16, patience=None)
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        prog="sentiment.py",
-        description=__doc__.split("\n\n")[0],
-        usage="%(prog)s [options]\n       %(prog)s predict SENTENCE [SENTENCE ...] [--out DIR]",
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=_Formatter,
+    p = command_parser(
+        "sentiment.py", __doc__, "predict SENTENCE [SENTENCE ...] [--out DIR]", epilog=True
     )
     p.add_argument("--cell", default="gru", choices=["rnn", "lstm", "gru"], help="recurrent cell")
     p.add_argument(
@@ -137,15 +121,7 @@ def parse_args(argv=None):
         "--weight-decay", type=nonnegative_float, default=3e-4, help="Adam's (L2) weight decay"
     )
     p.add_argument("--clip", type=positive_float, default=5.0, help="max global gradient norm")
-    p.add_argument(
-        "--held-out", type=open_fraction, default=0.1, help="fraction held out for the final number"
-    )
-    p.add_argument(
-        "--val-fraction",
-        type=open_fraction,
-        default=0.1,
-        help="fraction of the training part used for early stopping",
-    )
+    _classify.add_split_options(p, "the final number", "for early stopping")
     add_run_options(
         p, "runs/sentiment", "figures, results and the checkpoint", quiet="no progress bar"
     )
@@ -160,7 +136,7 @@ def parse_predict_args(argv):
         prog="sentiment.py predict",
         description="Polarity of each SENTENCE from the saved model "
         "(trains first, with the default settings, if there is none).",
-        formatter_class=_Formatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("sentences", nargs="+", metavar="SENTENCE")
     p.add_argument(
@@ -175,18 +151,12 @@ def load_data(args):
         pairs = pairs[::8]
     texts = [t for t, _ in pairs]
     labels = np.array([y for _, y in pairs], dtype=np.int64)
-    rest, test = train_val_split(len(texts), args.held_out, seed=args.seed, stratify=labels)
-    train, val = train_val_split(
-        len(rest), args.val_fraction, seed=args.seed + 1, stratify=labels[rest]
+    train, val, test = _classify.stratified_split(
+        labels, args.held_out, args.val_fraction, args.seed
     )
-    train, val = rest[train], rest[val]
     vocab = WordVocab.build([texts[i] for i in train], min_freq=args.min_freq)
     ids = [encode(vocab, t, args.max_len) for t in texts]
-
-    def part(ix):
-        return [ids[i] for i in ix], labels[ix]
-
-    return vocab, part(train), part(val), part(test)
+    return (vocab, *_classify.subsets(ids, labels, train, val, test))
 
 
 def encode(vocab, text, max_len):
@@ -197,68 +167,25 @@ def encode(vocab, text, max_len):
 
 
 def plot_curves(hist, path):
-    plt = pyplot()
-    if plt is None:
+    figure = _classify.curves_figure()
+    if figure is None:
         return
-    fig, (a, g, b) = plt.subplots(1, 3, figsize=(16, 4))
-    steps, smooth = moving_average(hist["step_loss"])
-    per_epoch = len(hist["step_loss"]) / max(1, len(hist["epoch"]))
-    a.plot(steps / per_epoch, smooth, label="training (per step, smoothed)")
-    norms = hist.get("step_grad_norm", [])
-    g.plot(np.arange(1, len(norms) + 1) / per_epoch, norms, lw=0.8, label="per step")
+    fig, (a, g, b) = figure
+    _classify.plot_steps(a, g, hist, "training (per step, smoothed)", "per step")
     a.plot(hist["epoch"], hist["val_loss"], marker="o", label="validation")
     b.plot(hist["epoch"], hist["val_accuracy"], marker="o", color="C1", label="validation")
     if hist["best_epoch"]:
         b.axvline(
             hist["best_epoch"], color="gray", ls=":", label=f"kept: epoch {hist['best_epoch']}"
         )
-    a.set(xlabel="epoch", ylabel="cross-entropy (nats)", title="loss")
-    g.set(xlabel="epoch", ylabel="global norm (before clipping)", title="gradient norm")
-    g.set(yscale="log")
-    b.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
-    for ax in (a, g, b):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    print(f"wrote {path}")
-
-
-def save_model(path, model, opt, cfg, vocab, summary):
-    save_classifier(
-        path,
-        model,
-        opt,
-        cfg,
-        vocab,
-        example="sentiment",
-        step=summary["steps"],
-        classes=list(CLASSES),
-        max_len=summary["max_len"],
-        summary={k: summary[k] for k in ("model", "held_out_accuracy")},
-    )
-    print(f"wrote {path}")
-
-
-def load_model(path):
-    """The saved model, its vocabulary and max_len; None if there is no checkpoint.
-
-    A file there that is not a sentiment.py checkpoint stops with a usage error naming --out.
-    """
-    if os.path.exists(path):
-        example_metadata(path, "sentiment", "SequenceClassifier", "sentiment.py predict", "--out")
-    loaded = load_classifier(path, WordVocab)
-    return None if loaded is None else (loaded[0], loaded[1], loaded[2]["max_len"])
+    _classify.write_curves(fig, (a, g, b), "loss", "accuracy", path)
 
 
 def predict(argv):
     args = parse_predict_args(argv)
-    loaded = load_model(os.path.join(args.out, CHECKPOINT))
-    if loaded is None:
-        print(f"no checkpoint in {args.out}: training first with the default settings")
-        loaded = main(["--out", args.out], return_model=True)
-    model, vocab, max_len = loaded
+    model, vocab, max_len = _classify.saved_or_trained(
+        args.out, CHECKPOINT, "sentiment", WordVocab, "max_len", main
+    )
     probs = predict_proba(model, [encode(vocab, s, max_len) for s in args.sentences])  # (N, 2)
     for s, p in zip(args.sentences, probs):
         c = int(np.argmax(p))
@@ -320,17 +247,8 @@ def main(argv=None, return_model=False):
         show_progress=not args.quiet,
     )
     r = evaluate(model, test[0], test[1], num_classes=2, pad_id=vocab.pad_id)
-    best = hist["best_epoch"]
     row = {
-        "model": name,
-        "params": int(sum(np.asarray(p.data).size for p in model.parameters())),
-        "epochs": len(hist["epoch"]),
-        "best_epoch": best,
-        "steps": hist["steps"],
-        "train_seconds": round(hist["train_seconds"], 1),
-        "val_accuracy": round(hist["val_accuracy"][best - 1], 4),
-        "held_out_accuracy": round(r["accuracy"], 4),
-        "held_out_loss": round(r["loss"], 4),
+        **_classify.result_row(name, model, hist, r),
         "held_out_confusion": r["confusion"].tolist(),
         "max_len": args.max_len,
     }
@@ -341,7 +259,7 @@ def main(argv=None, return_model=False):
     print("|---|---|---|---|---|---|")
     print(f"| majority class | 0 | - | - | - | {max(cm.sum(axis=1)) / cm.sum():.3f} |")
     print(
-        f"| {name} | {row['params']:,} | {row['epochs']} ({best}) | {row['train_seconds']} "
+        f"| {name} | {row['params']:,} | {row['epochs']} ({row['best_epoch']}) | {row['train_seconds']} "
         f"| {row['val_accuracy']:.3f} | {row['held_out_accuracy']:.3f} |"
     )
     print(f"held-out confusion (rows true negative/positive, columns predicted): {cm.tolist()}")
@@ -355,18 +273,21 @@ def main(argv=None, return_model=False):
         "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))},
     }
     write_json(os.path.join(args.out, "results.json"), summary)
-    if may_replace(ckpt, old_steps, row["steps"], "sentiment.py"):
-        save_model(ckpt, model, opt, cfg, vocab, summary)
-    elif not return_model:
-        raise SystemExit(1)
+    trained = (model, opt, cfg, vocab)
+    _classify.save_model(
+        ckpt,
+        old_steps,
+        trained,
+        row,
+        not return_model,
+        example="sentiment",
+        classes=list(CLASSES),
+        max_len=args.max_len,
+    )
     if return_model:
         return model, vocab, args.max_len
     return row
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if argv and argv[0] == "predict":
-        predict(argv[1:])
-    else:
-        main(argv)
+    run_example(main, "predict", predict)

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 from _cli import (
     apply_dry_run,
+    command_parser,
     example_metadata,
     existing_steps,
     may_replace,
@@ -45,7 +45,9 @@ from _cli import (
     positive_int,
     probability,
     rate,
+    run_example,
     usage_error,
+    write_figure,
 )
 
 from numrnn.study.plotting import pyplot, save_figure
@@ -61,12 +63,7 @@ DRY_RUN = dict(epochs=1, batch_size=16, embed_size=16, hidden_size=24, beam_widt
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
-        prog=PROG,
-        description=__doc__.split("\n\n")[0],
-        usage="%(prog)s [options]\n       %(prog)s translate SENTENCE [SENTENCE ...] [options]",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = command_parser(PROG, __doc__, "translate SENTENCE [SENTENCE ...] [options]")
     p.add_argument("--pair", default="en-fr", choices=PAIRS)
     p.add_argument("--epochs", type=positive_int, default=30)
     p.add_argument("--batch-size", type=positive_int, default=32)
@@ -82,13 +79,7 @@ def build_parser():
     p.add_argument("--clip", type=positive_float, default=5.0, help="max gradient norm")
     p.add_argument("--teacher-forcing", type=probability, default=1.0, help="teacher forcing ratio")
     p.add_argument("--val-fraction", type=open_fraction, default=0.1)
-    p.add_argument("--beam-width", type=positive_int, default=4)
-    p.add_argument(
-        "--alpha",
-        type=nonnegative_float,
-        default=0.7,
-        help="beam length normalisation: log p / len**alpha",
-    )
+    add_beam_options(p)
     p.add_argument("--models", default="gru-attn,lstm2", help="comma-separated: gru-attn, lstm2")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument(
@@ -114,6 +105,17 @@ def build_parser():
     )
     p.add_argument("--dry-run", action="store_true", help="a seconds-long run on a tiny subset")
     return p
+
+
+def add_beam_options(parser):
+    """``--beam-width`` and ``--alpha``: the beam search of both commands."""
+    parser.add_argument("--beam-width", type=positive_int, default=4)
+    parser.add_argument(
+        "--alpha",
+        type=nonnegative_float,
+        default=0.7,
+        help="beam length normalisation: log p / len**alpha",
+    )
 
 
 def parse_args(argv=None):
@@ -279,10 +281,8 @@ def save_plots(histories, results, data, args):
     axes[1].set(xlabel="epoch", ylabel="cross entropy (nats/token)", title="per epoch")
     for ax in axes:
         ax.legend()
-    fig.tight_layout()
     path = os.path.join(args.out, "loss_curves.png")
-    save_figure(fig, path)
-    plt.close(fig)
+    write_figure(fig, path, note=None)
     written.append(path)
     attn_models = [n for n in results if MODELS[n]["attention"]]
     if attn_models:
@@ -427,13 +427,7 @@ def parse_translate_args(argv):
     )
     p.add_argument("sentences", nargs="+", metavar="SENTENCE")
     p.add_argument("--pair", default="en-fr", choices=PAIRS)
-    p.add_argument("--beam-width", type=positive_int, default=4)
-    p.add_argument(
-        "--alpha",
-        type=nonnegative_float,
-        default=0.7,
-        help="beam length normalisation: log p / len**alpha",
-    )
+    add_beam_options(p)
     p.add_argument(
         "--attention-png",
         metavar="FILE",
@@ -529,8 +523,4 @@ def translate_one(model, toks, src_vocab, tgt_vocab, beam_width, alpha):
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if argv and argv[0] == "translate":
-        translate(argv[1:])
-    else:
-        main(argv)
+    run_example(main, "translate", translate)

@@ -59,23 +59,23 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import time
 
 import numpy as np
 from _cli import (
+    add_study_options,
     apply_dry_run,
+    copy_figures,
     integer_at_least,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
+    write_figure,
     write_json,
 )
 
 import numrnn
 from numrnn.functional import cross_entropy, mse_loss
-from numrnn.study.plotting import pyplot, save_figure
+from numrnn.study.plotting import pyplot
 from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem, first_symbol_task
 from numrnn.train import progress
 
@@ -116,17 +116,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--eval-batch", type=positive_int, default=2000, help="fresh sequences for the final test"
     )
-    p.add_argument(
-        "--out",
-        type=output_folder,
-        default="runs/vanishing_gradients",
-        help="folder for figures and results",
-    )
-    p.add_argument(
-        "--copy-figures", type=output_folder, metavar="DIR", help="also copy the figure into DIR"
-    )
-    p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+    add_study_options(p, "runs/vanishing_gradients", "figures and results", "the figure")
     args = p.parse_args(argv)
     args.cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     bad = [c for c in args.cells if c not in CELLS]
@@ -377,10 +367,7 @@ def plot(results, extra, args, task, path):
         else "PyTorch's default initialisation"
     )
     fig.suptitle(f"Vanishing gradients: tanh RNN vs LSTM vs GRU ({gates})", fontsize=11)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
-    print(f"wrote {path}")
+    write_figure(fig, path)
     return path
 
 
@@ -433,10 +420,7 @@ def main(argv=None):
         print(f"  {r['cell'].upper():>4}: {metric} {r[metric]:.4f}{extra_txt}")
 
     path = plot(results, extra, args, task, os.path.join(args.out, "vanishing_gradients.png"))
-    if path and args.copy_figures:
-        os.makedirs(args.copy_figures, exist_ok=True)
-        dest = os.path.join(args.copy_figures, os.path.basename(path))
-        shutil.copyfile(path, dest)
+    for dest in copy_figures([path] if path else [], args.copy_figures):
         print(f"copied to {dest}")
     summary = {
         "args": {

@@ -26,19 +26,19 @@ converged models, and times depend on how busy the machine is.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import time
 
 import numpy as np
 from _cli import (
+    add_study_options,
     apply_dry_run,
+    copy_figures,
     integer_at_least,
-    nonnegative_int,
-    output_folder,
     positive_float,
     positive_int,
+    write_figure,
+    write_json,
 )
 
 import numrnn
@@ -46,7 +46,7 @@ from numrnn.data import CharVocab, load_text, sequential_partition
 from numrnn.models import CharLM
 from numrnn.nn.init import chrono_init
 from numrnn.reference import lstm_cell
-from numrnn.study.plotting import moving_average, pyplot, save_figure
+from numrnn.study.plotting import moving_average, pyplot
 from numrnn.study.tasks import ADDING_BASELINE_MSE, adding_problem
 from numrnn.train import evaluate_lm, update
 from numrnn.train.tbptt import chunked_bptt, tbptt
@@ -76,10 +76,7 @@ def parse_args(argv=None):
     p.add_argument("--lm-hidden-size", type=positive_int, default=128)
     p.add_argument("--seq-len", type=integer_at_least(2), default=64, help="char LM chunk length")
     p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--out", type=output_folder, default="runs/variants")
-    p.add_argument("--copy-figures", type=output_folder, help="also copy the figures here")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--dry-run", action="store_true", help="a few seconds end to end (tests)")
+    add_study_options(p, "runs/variants", "the figures and the results")
     args = p.parse_args(argv)
     if args.dry_run:
         apply_dry_run(p, args, argv, DRY_RUN)
@@ -227,6 +224,24 @@ def cost(args):
     return rows
 
 
+def run_variants(label, names, run, args, *data):
+    """``{name: run(args, name, *data)}`` for every variant in ``names``, in order.
+
+    A line per variant is printed as its run ends, ``label`` first: the steps (the
+    updates, for a truncation form) and seconds it took and its score.
+    """
+    results = {}
+    for name in names:
+        r = results[name] = run(args, name, *data)
+        steps = "updates" if "chars" in r else "steps"
+        if "test_mse" in r:
+            score = f"test MSE {r['test_mse']:.4f}  (baseline {ADDING_BASELINE_MSE:.4f})"
+        else:
+            score = f"val loss {r['val_loss']:.4f} nats/char"
+        print(f"{label:8s}{name:20s} {steps} {r['steps']:4d}  {r['seconds']:6.1f} s  {score}")
+    return results
+
+
 def plot(results, metric, title, path, log=False):
     plt = pyplot()
     if plt is None:
@@ -245,9 +260,7 @@ def plot(results, metric, title, path, log=False):
     ax.set_ylabel("training loss (moving average)")
     ax.set_title(title)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, path, dpi=120)
-    plt.close(fig)
+    write_figure(fig, path, dpi=120, note=None)
 
 
 def main(argv=None):
@@ -257,11 +270,7 @@ def main(argv=None):
     if args.task == "cost":
         return cost(args)
     if args.task in ("adding", "both"):
-        results["adding"] = {}
-        for name in ADDING:
-            r = results["adding"][name] = run_adding(args, name)
-            print(f"adding  {name:20s} steps {r['steps']:4d}  {r['seconds']:6.1f} s  "
-                  f"test MSE {r['test_mse']:.4f}  (baseline {ADDING_BASELINE_MSE:.4f})")  # fmt: skip
+        results["adding"] = run_variants("adding", ADDING, run_adding, args)
         figures.append(os.path.join(args.out, "variants_adding.png"))
         plot(results["adding"], "test_mse", f"adding problem, T={args.adding_T}", figures[-1], True)
     if args.task in ("charlm", "both", "truncation"):
@@ -270,34 +279,27 @@ def main(argv=None):
         vocab = CharVocab.build(text)
         train_ids, val_ids = vocab.encode(text[:split]), vocab.encode(text[split:][:50_001])
     if args.task == "truncation":
-        results["truncation"] = {}
-        for name in TRUNCATION:
-            r = results["truncation"][name] = run_truncation(args, name, vocab, train_ids, val_ids)
-            print(f"trunc   {name:20s} updates {r['steps']:4d}  {r['seconds']:6.1f} s  "
-                  f"val loss {r['val_loss']:.4f} nats/char")  # fmt: skip
+        results["truncation"] = run_variants(
+            "trunc", TRUNCATION, run_truncation, args, vocab, train_ids, val_ids
+        )
         figures.append(os.path.join(args.out, "variants_truncation.png"))
         plot(results["truncation"], "val_loss", "character LM: truncated BPTT", figures[-1])
     if args.task in ("charlm", "both"):
-        results["charlm"] = {}
-        for name in CHARLM:
-            r = results["charlm"][name] = run_charlm(args, name, vocab, train_ids, val_ids)
-            print(f"charlm  {name:20s} steps {r['steps']:4d}  {r['seconds']:6.1f} s  "
-                  f"val loss {r['val_loss']:.4f} nats/char")  # fmt: skip
+        results["charlm"] = run_variants(
+            "charlm", CHARLM, run_charlm, args, vocab, train_ids, val_ids
+        )
         figures.append(os.path.join(args.out, "variants_charlm.png"))
         plot(results["charlm"], "val_loss", "character LM", figures[-1])
     summary = {
         task: {n: {k: v for k, v in r.items() if k != "losses"} for n, r in runs.items()}
         for task, runs in results.items()
     }
-    path = os.path.join(args.out, "variants.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump({"args": vars(args), "results": summary, "curves": results}, f)
-    os.replace(path + ".tmp", path)
-    if args.copy_figures:
-        os.makedirs(args.copy_figures, exist_ok=True)
-        for fig in figures:
-            if os.path.exists(fig):
-                shutil.copy(fig, args.copy_figures)
+    write_json(
+        os.path.join(args.out, "variants.json"),
+        {"args": vars(args), "results": summary, "curves": results},
+        indent=None,
+    )
+    copy_figures(figures, args.copy_figures)
     return summary
 
 

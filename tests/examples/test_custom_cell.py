@@ -5,29 +5,20 @@ numrnn.gradcheck) and the whole bidirectional 2-layer variable-length model agai
 a torch-autograd implementation of the same equations written here, float64.
 """
 
-import importlib.util
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from example_scripts import load_example, run_example
 from helpers import rel_err
 from tests_fd import numeric_grad
 
 import numrnn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "custom_cell.py")
 T, B, D, H = 5, 3, 3, 4
 LENGTHS = [5, 2, 4]
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("custom_cell_example", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("custom_cell.py")
 
 
 def _model_and_inputs(seed=0):
@@ -47,9 +38,7 @@ def _model_and_inputs(seed=0):
 
 
 def test_dry_run():
-    res = subprocess.run(
-        [sys.executable, SCRIPT, "--dry-run"], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    res = run_example("custom_cell.py", "--dry-run")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "PASSED: 31 tensors" in res.stdout  # 7 weights x 2 layers x 2 directions, x, h0, c0
     assert "| peephole LSTM (Recurrent) | 3 |" in res.stdout

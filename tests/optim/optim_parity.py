@@ -91,6 +91,19 @@ def assert_matches_torch(ours_cls, torch_cls, kwargs, *, steps=35, rtol=RTOL64, 
     return pair
 
 
+def assert_float32_matches_torch(ours_cls, torch_cls, kwargs, state_keys):
+    """A float32 run: matches torch's float32 run to ``RTOL32``, and stays float32.
+
+    Every parameter's data and gradient, and its ``state_keys`` entries of the
+    optimiser's state, are float32 after 35 steps.  Returns the pair.
+    """
+    pair = assert_matches_torch(ours_cls, torch_cls, kwargs, dtype=np.float32, rtol=RTOL32)
+    for p in pair.ours:
+        assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
+        assert all(pair.opt.state[p][k].dtype == np.float32 for k in state_keys)
+    return pair
+
+
 def assert_torch_tensors_match_numpy(torch, make_optimizer, steps=10):
     """One optimiser over NumPy parameters, one over torch-tensor parameters, same gradients.
 

@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 import pytest
 from optim_parity import (
-    RTOL32,
+    assert_float32_matches_torch,
     assert_matches_torch,
     assert_torch_tensors_match_numpy,
     config_id,
@@ -39,16 +39,12 @@ def test_matches_torch_float64(torch, kwargs):
 
 
 def test_float32_stays_float32_and_matches(torch):
-    pair = assert_matches_torch(
+    assert_float32_matches_torch(
         SGD,
         torch.optim.SGD,
         dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
-        dtype=np.float32,
-        rtol=RTOL32,
+        state_keys=["momentum_buffer"],
     )
-    for p in pair.ours:
-        assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
-    assert pair.opt.state[pair.ours[0]]["momentum_buffer"].dtype == np.float32
 
 
 def test_param_groups_with_their_own_hyperparameters(torch):

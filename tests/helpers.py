@@ -1,5 +1,7 @@
 """Shared test helpers: error measures and torch references (torch imported by callers)."""
 
+import itertools
+
 import numpy as np
 
 
@@ -15,6 +17,35 @@ def rel_err(a, b):
     assert a.shape == b.shape, f"shape {a.shape} != reference shape {b.shape}"
     scale = np.max(np.abs(b)) if b.size else 0.0
     return float(np.max(np.abs(a - b)) / max(scale, 1e-300)) if a.size else 0.0
+
+
+def assert_errors_within(errs, tol):
+    """Every error of ``errs`` ({quantity: relative error}) is at most ``tol``.
+
+    A NaN error fails too (``not v <= tol``); the message names every quantity over.
+    """
+    bad = {k: v for k, v in errs.items() if not v <= tol}
+    assert not bad, f"relative errors above {tol}: {bad}"
+
+
+def recurrent_option_grid(kinds, layer_counts):
+    """``(kind, options)`` for every kind, layer count and on/off of the three switches.
+
+    ``options`` holds ``num_layers``, ``bidirectional``, ``batch_first`` and ``bias``:
+    the grid over which a recurrent module is compared with a reference.
+    Parametrise with ``ids=options_id``.
+    """
+    return [
+        (kind, dict(num_layers=L, bidirectional=bi, batch_first=bf, bias=b))
+        for kind, L, bi, bf, b in itertools.product(
+            kinds, layer_counts, [False, True], [False, True], [True, False]
+        )
+    ]
+
+
+def options_id(value):
+    """A test id's part: a dict of options as its values joined by ``-``; else pytest's own."""
+    return "-".join(map(str, value.values())) if isinstance(value, dict) else None
 
 
 def tensor(x, grad=False):

@@ -48,6 +48,31 @@ def options_id(value):
     return "-".join(map(str, value.values())) if isinstance(value, dict) else None
 
 
+def torch_peephole_lstm_step(x, h, c, p):
+    r"""One peephole LSTM step in torch ops: the oracle for numrnn's and a user's peephole cell.
+
+    .. math::
+        a = x W_{ih}^\top + b_{ih} + h W_{hh}^\top + b_{hh}, \quad
+        i = \sigma(a_i + w_{ci} \odot c), \quad f = \sigma(a_f + w_{cf} \odot c),
+
+        c' = f \odot c + i \odot \tanh(a_g), \quad
+        o = \sigma(a_o + w_{co} \odot c'), \quad h' = o \odot \tanh(c')
+
+    ``x (B, D)``, ``h, c (B, H)``; ``p`` maps ``weight_ih``, ``weight_hh``, ``weight_ci``,
+    ``weight_cf``, ``weight_co`` and, if present, ``bias_ih``, ``bias_hh`` to tensors.
+    Returns ``(h', c')``.
+    """
+    import torch
+
+    a = x @ p["weight_ih"].T + p.get("bias_ih", 0) + h @ p["weight_hh"].T + p.get("bias_hh", 0)
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=1)
+    i = torch.sigmoid(a_i + p["weight_ci"] * c)
+    f = torch.sigmoid(a_f + p["weight_cf"] * c)
+    c = f * c + i * torch.tanh(a_g)
+    o = torch.sigmoid(a_o + p["weight_co"] * c)
+    return o * torch.tanh(c), c
+
+
 def tensor(x, grad=False):
     import torch
 

@@ -1,7 +1,8 @@
 """Running and importing the scripts of examples/ from their tests.
 
 A script runs as a reader would run it: a child process of this Python, in the
-repository root, with matplotlib's file-only backend (``MPLBACKEND=Agg``) so
+repository root, importing this checkout's numrnn (the root first on
+``PYTHONPATH``), with matplotlib's file-only backend (``MPLBACKEND=Agg``) so
 that no window opens.  Or it is imported as a module (its command line not run),
 to test its hand-written pieces one by one.
 """
@@ -22,13 +23,14 @@ def script(name):
 
 def run_example(name, *args, timeout=120):
     """Run ``python examples/<name> *args``; the finished process, its output as text."""
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, script(name), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=ROOT,
-        env={**os.environ, "MPLBACKEND": "Agg"},
+        env={**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg"},
     )
 
 

@@ -2,13 +2,14 @@
 
 Its hand-written backward is checked against central differences (tests_fd, not
 numrnn.gradcheck) and the whole bidirectional 2-layer variable-length model against
-a torch-autograd implementation of the same equations written here, float64.
+a torch-autograd implementation of the same equations (helpers.torch_peephole_lstm_step),
+float64.
 """
 
 import numpy as np
 import pytest
 from example_scripts import load_example, run_example
-from helpers import rel_err
+from helpers import rel_err, torch_peephole_lstm_step
 from tests_fd import numeric_grad
 
 import numrnn
@@ -80,13 +81,8 @@ def test_against_torch_autograd():
 
     def step(xs, h, c, sfx):
         p = {k[: -len(sfx)]: v for k, v in tp.items() if k.endswith(sfx)}
-        a = xs @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"]
-        a_i, a_f, a_g, a_o = a.chunk(4, dim=1)
-        i = torch.sigmoid(a_i + p["weight_ci"] * c)
-        f = torch.sigmoid(a_f + p["weight_cf"] * c)
-        c = f * c + i * torch.tanh(a_g)
-        o = torch.sigmoid(a_o + p["weight_co"] * c)
-        return o * torch.tanh(c), c
+        assert "bias_ih" in p and "bias_hh" in p  # the example's cell has both biases
+        return torch_peephole_lstm_step(xs, h, c, p)
 
     loss = 0
     for b, n in enumerate(LENGTHS):

@@ -1,6 +1,7 @@
 """Shared test helpers: error measures and torch references (torch imported by callers)."""
 
 import itertools
+import math
 
 import numpy as np
 
@@ -71,6 +72,39 @@ def torch_peephole_lstm_step(x, h, c, p):
     c = f * c + i * torch.tanh(a_g)
     o = torch.sigmoid(a_o + p["weight_co"] * c)
     return o * torch.tanh(c), c
+
+
+def torch_attention(torch, kind, params, q, k, v, mask):
+    r"""Attention written directly in torch ops (autograd differentiates it): the oracle.
+
+    Scores ``e (B, Tq, S)`` by ``kind``: ``additive`` / ``additive_bias``
+    :math:`\tanh(q W_q^\top + k W_k^\top + b_k)\, v`; ``dot`` :math:`q k^\top`;
+    ``general`` :math:`q W k^\top`; ``scaled`` :math:`q k^\top / \sqrt{d}`.  Masked-out
+    keys (``mask`` False, ``(B, S)`` or ``(B, Tq, S)``) get :math:`-\infty`; then
+    ``weights = softmax(e)`` over the keys and ``context = weights @ v``.
+    ``params`` holds the module's state_dict names (``weight_q``, ``weight_k``,
+    ``bias_k`` if present, ``v``, ``weight``) as tensors; ``q (B, dq)`` or
+    ``(B, Tq, dq)``, ``k (B, S, dk)``, ``v (B, S, dv)``.  Returns ``(context, weights)``
+    without the ``Tq`` axis when ``q`` had none.
+    """
+    q3 = q if q.dim() == 3 else q.unsqueeze(1)
+    if kind.startswith("additive"):
+        kp = k @ params["weight_k"].T
+        if "bias_k" in params:
+            kp = kp + params["bias_k"]
+        e = torch.tanh((q3 @ params["weight_q"].T).unsqueeze(2) + kp.unsqueeze(1)) @ params["v"]
+    elif kind == "general":
+        e = q3 @ params["weight"] @ k.transpose(1, 2)
+    elif kind == "dot":
+        e = q3 @ k.transpose(1, 2)
+    else:
+        e = q3 @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        m = torch.from_numpy(mask)
+        e = e.masked_fill(~(m if m.dim() == 3 else m.unsqueeze(1)), float("-inf"))
+    w = torch.softmax(e, -1)
+    c = w @ v
+    return (c.squeeze(1), w.squeeze(1)) if q.dim() == 2 else (c, w)
 
 
 def tensor(x, grad=False):

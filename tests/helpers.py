@@ -2,6 +2,9 @@
 
 import itertools
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 
@@ -105,6 +108,43 @@ def torch_attention(torch, kind, params, q, k, v, mask):
     w = torch.softmax(e, -1)
     c = w @ v
     return (c.squeeze(1), w.squeeze(1)) if q.dim() == 2 else (c, w)
+
+
+def run_python(*args, timeout=120):
+    """``python *args`` in a child process importing this checkout's numrnn.
+
+    The repository root goes first on ``PYTHONPATH``; returns the finished
+    process, its output as text.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def layer_weights(kind, D, H, rng, *, bound, bias=True, proj=0):
+    """Random weights of one layer-direction of a ``kind`` layer, uniform in ``(-bound, bound)``.
+
+    With ``G`` gates (``GATES``: 1, 4, 3 for rnn, lstm, gru) and ``P = proj or H``:
+    ``weight_ih (G H, D)``, ``weight_hh (G H, P)``, with ``bias`` also ``bias_ih`` and
+    ``bias_hh (G H,)``, with ``proj`` also ``weight_hr (proj, H)``; drawn in that order.
+    """
+    G = GATES[kind]
+    p = {
+        "weight_ih": rng.uniform(-bound, bound, (G * H, D)),
+        "weight_hh": rng.uniform(-bound, bound, (G * H, proj or H)),
+    }
+    if bias:
+        p["bias_ih"] = rng.uniform(-bound, bound, G * H)
+        p["bias_hh"] = rng.uniform(-bound, bound, G * H)
+    if proj:
+        p["weight_hr"] = rng.uniform(-bound, bound, (proj, H))
+    return p
 
 
 def tensor(x, grad=False):

@@ -11,11 +11,10 @@ wide margin while any wrong term (a missing factor, a wrong gate) is O(1e-2).
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import run_python
 
 from numrnn.trace import Trace, default_weights, format_trace, main, trace
 
@@ -432,16 +431,7 @@ def row(text, label, n):
 
 
 def run_cli(*args):
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run(
-        [sys.executable, "-m", "numrnn.trace", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_python("-m", "numrnn.trace", *args)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])

@@ -6,7 +6,7 @@ tests/nn/test_recurrent_parity.py for why 1e-7 in float64.
 
 import numpy as np
 import torch
-from helpers import rel_err
+from helpers import assert_errors_within, rel_err
 
 import numrnn
 
@@ -88,5 +88,4 @@ def run_parity(kind, *, T=5, B=3, D=4, H=6, lengths=None, unbatched=False, hx=Tr
 
 
 def assert_parity(errs):
-    bad = {k: v for k, v in errs.items() if not v <= TOL}
-    assert not bad, f"relative errors above {TOL}: {bad}"
+    assert_errors_within(errs, TOL)

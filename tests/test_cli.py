@@ -1,13 +1,11 @@
 """The ``numrnn`` command line: ``numrnn --help`` lists the tools, each tool runs."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tomllib
+from helpers import run_python
 
 import numrnn
 from numrnn.cli import TOOLS, main
@@ -16,15 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run(
-        [sys.executable, "-m", "numrnn", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_python("-m", "numrnn", *args)
 
 
 def test_help_lists_every_tool():
@@ -116,17 +106,9 @@ def test_checkpoint_roundtrip_unchanged(tmp_path):
 def test_python_m_runs_without_a_runpy_warning(module):
     # ``import numrnn`` imports every part; running one of them with -m must not warn
     # that the module was already imported (it would run twice, in two namespaces).
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     args = {"numrnn": ["trace", "rnn"], "numrnn.trace": ["rnn"], "numrnn.gradcheck": ["linear"]}[
         module
     ]
-    res = subprocess.run(
-        [sys.executable, "-W", "error::RuntimeWarning", "-m", module, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    res = run_python("-W", "error::RuntimeWarning", "-m", module, *args)
     assert res.returncode == 0, res.stderr
     assert ("PASSED" if module == "numrnn.gradcheck" else "FORWARD") in res.stdout

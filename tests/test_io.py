@@ -11,6 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from hostile.checkpoint_craft import assert_same_snapshot
 
 import numrnn
 from numrnn.interop import from_torch, to_torch
@@ -74,23 +75,6 @@ def snapshot(model, opt=None, sched=None, rng=None):
     return snap
 
 
-def assert_same(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        if k == "params":
-            assert a[k].keys() == b[k].keys()
-            for n in a[k]:
-                assert np.array_equal(a[k][n], b[k][n]), n
-        elif k == "opt_state":
-            assert a[k].keys() == b[k].keys()
-            for i in a[k]:
-                assert a[k][i].keys() == b[k][i].keys()
-                for n in a[k][i]:
-                    assert np.array_equal(a[k][i][n], b[k][i][n])
-        else:
-            assert a[k] == b[k], k
-
-
 @pytest.fixture
 def trained(tmp_path):
     """A trained model, optimiser, scheduler and data generator, saved to ckpt.npz."""
@@ -111,11 +95,11 @@ def test_round_trip_restores_everything(trained):
     rng2 = np.random.default_rng(99)
     meta = load(path, model2, opt2, sched2, rng=rng2)
     assert meta == {"step": 3, "vocab": list("abcdefghi"), "config": {"lr": 1e-2}}
-    assert_same(snapshot(model, opt, sched, rng), snapshot(model2, opt2, sched2, rng2))
+    assert_same_snapshot(snapshot(model, opt, sched, rng), snapshot(model2, opt2, sched2, rng2))
     # the restored objects continue exactly as the originals do (dropout, data, schedule)
     train_steps(model, opt, sched, rng, 3)
     train_steps(model2, opt2, sched2, rng2, 3)
-    assert_same(snapshot(model, opt, sched, rng), snapshot(model2, opt2, sched2, rng2))
+    assert_same_snapshot(snapshot(model, opt, sched, rng), snapshot(model2, opt2, sched2, rng2))
 
 
 def test_header_describes_the_file(trained):
@@ -138,7 +122,7 @@ def test_model_only_and_partial_loads(trained, tmp_path):
     before = snapshot(model2, opt2, sched2)
     load(path, model2)  # the optimiser and scheduler state in the file are simply not used
     after = snapshot(model2, opt2, sched2)
-    assert_same(snapshot(model), {k: after[k] for k in ("params", "gens")})
+    assert_same_snapshot(snapshot(model), {k: after[k] for k in ("params", "gens")})
     assert after["opt_groups"] == before["opt_groups"] and after["sched"] == before["sched"]
     # a model-only file refuses an optimiser, a scheduler or an rng it does not hold
     only = tmp_path / "only.npz"
@@ -182,7 +166,7 @@ def test_float32_and_torch_backend(tmp_path):
         model2, opt2, sched2 = make(seed=3, dtype=np.float32, backend=backend)
         rng2 = np.random.default_rng()
         load(tmp_path / "t.npz", model2, opt2, sched2, rng=rng2)
-        assert_same(snapshot(model, opt, sched, rng), snapshot(model2, opt2, sched2, rng2))
+        assert_same_snapshot(snapshot(model, opt, sched, rng), snapshot(model2, opt2, sched2, rng2))
         assert model2.backend == backend
         if backend == "torch":
             assert isinstance(opt2.state[model2.head.weight]["exp_avg"], torch.Tensor)
@@ -204,7 +188,7 @@ def test_other_optimisers_and_schedulers(tmp_path):
     opt2 = SGD(model2.parameters(), lr=0.5, momentum=0.9, nesterov=True)
     sched2 = ExponentialLR(opt2, gamma=0.9)
     load(tmp_path / "s.npz", model2, opt2, sched2)
-    assert_same(snapshot(model, opt, sched), snapshot(model2, opt2, sched2))
+    assert_same_snapshot(snapshot(model, opt, sched), snapshot(model2, opt2, sched2))
     # Adam state into an SGD optimiser, or StepLR state into ExponentialLR: refused
     m3, adam, step = make()
     save(tmp_path / "a.npz", m3, adam, step)
@@ -410,7 +394,7 @@ def test_bad_files_are_refused_and_nothing_changes(trained, tmp_path):
         with pytest.raises(CheckpointError, match=MESSAGES[kind]) as info:
             load(bad, model2, opt2, sched2, rng=rng2)
         assert str(bad) in str(info.value), kind  # the message names the file
-        assert_same(snapshot(model2, opt2, sched2, rng2), before)
+        assert_same_snapshot(snapshot(model2, opt2, sched2, rng2), before)
 
 
 def test_pickled_objects_are_never_unpickled(tmp_path):
@@ -448,7 +432,7 @@ def test_shape_mismatch_names_parameter_and_shapes(trained, tmp_path):
     with pytest.raises(CheckpointError) as info:
         load(path, model)
     assert str(info.value) == msg
-    assert_same(snapshot(model, opt, sched), before)
+    assert_same_snapshot(snapshot(model, opt, sched), before)
 
 
 def test_wrong_keys_are_listed(trained):
@@ -460,7 +444,7 @@ def test_wrong_keys_are_listed(trained):
     gru, gopt, gsched = make(cell="gru")
     with pytest.raises(CheckpointError, match="has shape"):  # same names, GRU's 3H rows
         load(path, gru, gopt, gsched)
-    assert_same(snapshot(model, opt, sched), before)
+    assert_same_snapshot(snapshot(model, opt, sched), before)
 
 
 def test_optimizer_mismatches_leave_everything_unchanged(trained):
@@ -475,7 +459,7 @@ def test_optimizer_mismatches_leave_everything_unchanged(trained):
         CheckpointError, match="parameter 0 is 'head.bias' here but 'embedding.weight'"
     ):
         load(path, model2, opt_rev, sched_rev, rng=rng2)
-    assert_same(snapshot(model2, opt_rev, sched_rev, rng2), before)
+    assert_same_snapshot(snapshot(model2, opt_rev, sched_rev, rng2), before)
     # over a subset of them
     opt_sub = Adam(model2.parameters()[:3], lr=1e-2, amsgrad=True)
     with pytest.raises(
@@ -494,7 +478,7 @@ def test_optimizer_mismatches_leave_everything_unchanged(trained):
     before = snapshot(model2, opt_ok, sched_bad, rng2)
     with pytest.raises(CheckpointError, match="scheduler state does not fit.*step_size"):
         load(bad, model2, opt_ok, sched_bad, rng=rng2)
-    assert_same(snapshot(model2, opt_ok, sched_bad, rng2), before)
+    assert_same_snapshot(snapshot(model2, opt_ok, sched_bad, rng2), before)
 
 
 def test_malformed_header_and_rng_state(trained):
@@ -525,7 +509,7 @@ def test_malformed_header_and_rng_state(trained):
         bad = _rewrite(path, path.with_name(change.__name__ + ".npz"), change)
         with pytest.raises(CheckpointError, match=msg):
             load(bad, model2, opt2, sched2, rng=rng2)
-        assert_same(snapshot(model2, opt2, sched2, rng2), before)
+        assert_same_snapshot(snapshot(model2, opt2, sched2, rng2), before)
 
 
 # ------------------------------------------------------------------------------------------

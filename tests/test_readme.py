@@ -104,21 +104,30 @@ def python_blocks(relpath):
 _RESULTS = {}
 
 
+def run_blocks(blocks, optional, cwd, timeout):
+    """Run ``blocks`` one after another in one fresh interpreter (``_RUNNER``), in ``cwd``.
+
+    ``optional``: the packages whose absence skips a block.  Asserts the runner
+    itself exited 0; returns its per-block results, in order.
+    """
+    res = subprocess.run(
+        [sys.executable, "-c", _RUNNER, ",".join(optional)],
+        input=json.dumps(blocks),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
 def run_document(relpath, tmp_path_factory):
     """Run the document's runnable blocks once (cached) and return their results."""
     if relpath not in _RESULTS:
         runnable = [b for b in python_blocks(relpath) if not b["excerpt"]]
-        cwd = tmp_path_factory.mktemp("readme")
-        res = subprocess.run(
-            [sys.executable, "-c", _RUNNER, ",".join(OPTIONAL)],
-            input=json.dumps(runnable),
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            timeout=600,
-        )
-        assert res.returncode == 0, res.stderr
-        _RESULTS[relpath] = dict(zip((b["where"] for b in runnable), json.loads(res.stdout)))
+        results = run_blocks(runnable, OPTIONAL, tmp_path_factory.mktemp("readme"), timeout=600)
+        _RESULTS[relpath] = dict(zip((b["where"] for b in runnable), results))
     return _RESULTS[relpath]
 
 
@@ -168,14 +177,6 @@ def test_a_missing_optional_package_skips_and_any_other_error_fails(tmp_path):
         {"where": "doc:9", "code": "import numrnn_absent_other\n"},
         {"where": "doc:13", "code": "print(x + 1)\n"},
     ]
-    res = subprocess.run(
-        [sys.executable, "-c", _RUNNER, "numrnn_absent_optional"],
-        input=json.dumps(blocks),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stderr
-    got = [(r["status"], r["stdout"]) for r in json.loads(res.stdout)]
+    results = run_blocks(blocks, ["numrnn_absent_optional"], tmp_path, timeout=120)
+    got = [(r["status"], r["stdout"]) for r in results]
     assert got == [("ok", "2\n"), ("skip", ""), ("error", ""), ("ok", "3\n")]

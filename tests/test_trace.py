@@ -11,11 +11,10 @@ wide margin while any wrong term (a missing factor, a wrong gate) is O(1e-2).
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from helpers import run_python
 
 from numrnn.trace import Trace, default_weights, format_trace, main, trace
 
@@ -120,6 +119,12 @@ def gru_forward_ref(xs, h0):
     return steps
 
 
+def trace_from_h0(kind, xs, **options):
+    """``trace`` of ``kind`` on ``WEIGHTS[kind]`` from ``h0 = H0`` (and ``c0 = C0`` for the LSTM)."""
+    c0 = [C0] if kind == "lstm" else None
+    return trace(kind, xs, WEIGHTS[kind], h0=[H0], c0=c0, **options)
+
+
 def forward_ref(kind, xs, h0=0.0, c0=0.0):
     if kind == "rnn":
         return rnn_forward_ref(xs, h0)
@@ -211,8 +216,7 @@ def close(a, b, rel=REL):
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_forward_matches_plain_python(kind):
-    c0 = [C0] if kind == "lstm" else None
-    tr = trace(kind, INPUTS, WEIGHTS[kind], h0=[H0], c0=c0)
+    tr = trace_from_h0(kind, INPUTS)
     ref = forward_ref(kind, INPUTS, H0, C0)
     assert isinstance(tr, Trace) and len(tr.forward) == len(INPUTS)
     for t, (got, want) in enumerate(zip(tr.forward, ref)):
@@ -224,8 +228,7 @@ def test_forward_matches_plain_python(kind):
 @pytest.mark.parametrize("loss", ["sum", "last"])
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_backward_matches_torch_autograd(kind, loss):
-    c0 = [C0] if kind == "lstm" else None
-    tr = trace(kind, INPUTS, WEIGHTS[kind], h0=[H0], c0=c0, loss=loss)
+    tr = trace_from_h0(kind, INPUTS, loss=loss)
     ref = torch_ref(kind, INPUTS, H0, C0, loss)
     fw = forward_ref(kind, INPUTS, H0, C0)
     T = len(INPUTS)
@@ -432,16 +435,7 @@ def row(text, label, n):
 
 
 def run_cli(*args):
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run(
-        [sys.executable, "-m", "numrnn.trace", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_python("-m", "numrnn.trace", *args)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -573,8 +567,7 @@ def cli_column(text, label, col):
 @pytest.mark.parametrize("loss", ["sum", "last"])
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_numeric_column_agrees_with_autograd(kind, loss):
-    c0 = [C0] if kind == "lstm" else None
-    tr = trace(kind, INPUTS, WEIGHTS[kind], h0=[H0], c0=c0, loss=loss)
+    tr = trace_from_h0(kind, INPUTS, loss=loss)
     ref = torch_ref(kind, INPUTS, H0, C0, loss)
     assert tr.fd_eps == 1e-5 and 0 < tr.fd_noise < 1e-9
     for name, g in ref["params"].items():
@@ -656,8 +649,7 @@ def test_truncated_gradient_matches_detached_autograd(kind, loss):
     """K < T: the truncated gradient is torch's with h.detach() at each chunk start; it
     differs from the full one, which is kept beside it, and the cut values are shown."""
     K, T = 3, len(LONG)
-    c0 = [C0] if kind == "lstm" else None
-    tr = trace(kind, LONG, WEIGHTS[kind], h0=[H0], c0=c0, loss=loss, truncate=K)
+    tr = trace_from_h0(kind, LONG, loss=loss, truncate=K)
     cut = torch_ref(kind, LONG, H0, C0, loss, truncate=K)
     full = torch_ref(kind, LONG, H0, C0, loss)
     assert tr.truncate == K and tr.cuts == [3, 6]
@@ -690,10 +682,9 @@ def test_truncated_gradient_matches_detached_autograd(kind, loss):
 def test_truncated_numeric_column_checks_the_truncated_objective(kind):
     """With cuts the numeric column differentiates L_K (chunks from frozen states), which
     the truncated gradient is exact for; central differences of the full L are not."""
-    c0 = [C0] if kind == "lstm" else None
-    tr = trace(kind, LONG, WEIGHTS[kind], h0=[H0], c0=c0, truncate=3)
+    tr = trace_from_h0(kind, LONG, truncate=3)
     cut = torch_ref(kind, LONG, H0, C0, "sum", truncate=3)
-    full = trace(kind, LONG, WEIGHTS[kind], h0=[H0], c0=c0)
+    full = trace_from_h0(kind, LONG)
     worst = 0.0
     for name, g in cut["params"].items():
         np.testing.assert_allclose(

@@ -2,32 +2,24 @@
 
 Its hand-written backward is checked against central differences (tests_fd, not
 numrnn.gradcheck) and the whole bidirectional 2-layer variable-length model against
-a torch-autograd implementation of the same equations written here, float64.
+a torch-autograd implementation of the same equations (helpers.torch_peephole_lstm_step),
+float64.
 """
-
-import importlib.util
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from helpers import rel_err
+from example_scripts import load_example, run_example
+from helpers import rel_err, torch_peephole_lstm_step
 from tests_fd import numeric_grad
 
 import numrnn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "custom_cell.py")
 T, B, D, H = 5, 3, 3, 4
 LENGTHS = [5, 2, 4]
 
 
 def _example():
-    spec = importlib.util.spec_from_file_location("custom_cell_example", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("custom_cell.py")
 
 
 def _model_and_inputs(seed=0):
@@ -47,9 +39,7 @@ def _model_and_inputs(seed=0):
 
 
 def test_dry_run():
-    res = subprocess.run(
-        [sys.executable, SCRIPT, "--dry-run"], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    res = run_example("custom_cell.py", "--dry-run")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "PASSED: 31 tensors" in res.stdout  # 7 weights x 2 layers x 2 directions, x, h0, c0
     assert "| peephole LSTM (Recurrent) | 3 |" in res.stdout
@@ -91,13 +81,8 @@ def test_against_torch_autograd():
 
     def step(xs, h, c, sfx):
         p = {k[: -len(sfx)]: v for k, v in tp.items() if k.endswith(sfx)}
-        a = xs @ p["weight_ih"].T + p["bias_ih"] + h @ p["weight_hh"].T + p["bias_hh"]
-        a_i, a_f, a_g, a_o = a.chunk(4, dim=1)
-        i = torch.sigmoid(a_i + p["weight_ci"] * c)
-        f = torch.sigmoid(a_f + p["weight_cf"] * c)
-        c = f * c + i * torch.tanh(a_g)
-        o = torch.sigmoid(a_o + p["weight_co"] * c)
-        return o * torch.tanh(c), c
+        assert "bias_ih" in p and "bias_hh" in p  # the example's cell has both biases
+        return torch_peephole_lstm_step(xs, h, c, p)
 
     loss = 0
     for b, n in enumerate(LENGTHS):

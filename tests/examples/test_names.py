@@ -1,30 +1,18 @@
 """The names example runs end to end at a small size (--dry-run) and writes its figures."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from example_scripts import run_example
 
 pytest.importorskip("faker")
 pytest.importorskip("mimesis")
 pytest.importorskip("anyascii")
 pytest.importorskip("matplotlib")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "names.py")
-
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
+    return run_example("names.py", *args)
 
 
 def test_names_dry_run_writes_figures_and_results(tmp_path):

@@ -1,34 +1,19 @@
 """examples/regression.py end to end at a tiny size, and its hand-written pieces."""
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "regression.py")
+from example_scripts import load_example, run_example
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("regression_example", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("regression.py")
 
 
 def test_dry_run_writes_figures_and_results(tmp_path):
     pytest.importorskip("matplotlib")
-    res = subprocess.run(
-        [sys.executable, SCRIPT, "--dry-run", "--out", str(tmp_path), "--seed", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    res = run_example("regression.py", "--dry-run", "--out", str(tmp_path), "--seed", "1")
     assert res.returncode == 0, res.stderr[-3000:]
     for name in ("regression_linear.png", "regression_logistic.png", "regression_forecast.png"):
         assert (tmp_path / name).stat().st_size > 0, name

@@ -1,27 +1,15 @@
 """The sentiment example runs end to end at a small size (--dry-run) and writes its figure."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from example_scripts import run_example
 
 pytest.importorskip("matplotlib")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "sentiment.py")
-
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
+    return run_example("sentiment.py", *args)
 
 
 def test_sentiment_dry_run_writes_figure_and_results(tmp_path):

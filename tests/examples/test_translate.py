@@ -1,34 +1,14 @@
 """examples/translate.py runs end to end (--dry-run: a tiny subset, one epoch, tiny models)."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "examples" / "translate.py"
+from example_scripts import run_example
 
 
 def test_translate_dry_run(tmp_path):
-    from numrnn.data import MissingPackageError, load_translation_pairs
-
-    try:
-        load_translation_pairs("en-fr")
-    except MissingPackageError as err:
-        pytest.skip(str(err))
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    _needs_data()
     out = tmp_path / "out"
     # a dry run takes ~3 s; 90 s leaves room for a busy machine
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--dry-run", "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    proc = run("--dry-run", "--out", str(out), timeout=90)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
     assert "held-out corpus BLEU-4" in text
@@ -54,14 +34,7 @@ def _needs_data():
 
 
 def run(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
+    return run_example("translate.py", *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

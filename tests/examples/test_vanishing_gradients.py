@@ -1,35 +1,24 @@
 """examples/vanishing_gradients.py: end to end at a tiny size, and the measurements it relies on."""
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "examples", "vanishing_gradients.py")
+from example_scripts import load_example, run_example
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("vanishing_gradients_example", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("vanishing_gradients.py")
+
+
+def _run(*args):
+    return run_example("vanishing_gradients.py", *args)
 
 
 def test_dry_run_writes_figure_results_and_copy(tmp_path):
     pytest.importorskip("matplotlib")
     out, docs = tmp_path / "run", tmp_path / "figs"
-    res = subprocess.run(
-        [sys.executable, SCRIPT, "--dry-run", "--out", str(out), "--copy-figures", str(docs)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+    res = _run("--dry-run", "--out", str(out), "--copy-figures", str(docs))
     assert res.returncode == 0, res.stderr[-3000:]
     assert (out / "vanishing_gradients.png").stat().st_size > 0
     assert (docs / "vanishing_gradients.png").stat().st_size > 0
@@ -44,24 +33,16 @@ def test_dry_run_writes_figure_results_and_copy(tmp_path):
 
 def test_first_symbol_task_dry_run(tmp_path):
     pytest.importorskip("matplotlib")
-    res = subprocess.run(
-        [
-            sys.executable,
-            SCRIPT,
-            "--dry-run",
-            "--task",
-            "first-symbol",
-            "--cells",
-            "rnn,gru",
-            "--gate-init",
-            "default",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
+    res = _run(
+        "--dry-run",
+        "--task",
+        "first-symbol",
+        "--cells",
+        "rnn,gru",
+        "--gate-init",
+        "default",
+        "--out",
+        str(tmp_path),
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "accuracy" in res.stdout and (tmp_path / "vanishing_gradients.png").exists()

@@ -1,46 +1,17 @@
 """examples/variants_compare.py and examples/gru_variants.py end to end at a tiny size."""
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "examples"))  # the examples import their shared _cli
-
-
-def _script(name):
-    return os.path.join(ROOT, "examples", name)
-
-
-def _module(name):
-    spec = importlib.util.spec_from_file_location(name[:-3] + "_example", _script(name))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from example_scripts import load_example, run_example
 
 
 def _run(name, tmp_path):
     pytest.importorskip("matplotlib")
     out, docs = tmp_path / "run", tmp_path / "figs"
-    res = subprocess.run(
-        [
-            sys.executable,
-            _script(name),
-            "--dry-run",
-            "--out",
-            str(out),
-            "--copy-figures",
-            str(docs),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    res = run_example(
+        name, "--dry-run", "--out", str(out), "--copy-figures", str(docs), timeout=300
     )
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout, out, docs
@@ -48,7 +19,7 @@ def _run(name, tmp_path):
 
 def test_variants_compare_dry_run(tmp_path):
     stdout, out, docs = _run("variants_compare.py", tmp_path)
-    mod = _module("variants_compare.py")
+    mod = load_example("variants_compare.py")
     for fig in ("variants_adding.png", "variants_charlm.png"):
         assert (out / fig).stat().st_size > 0 and (docs / fig).stat().st_size > 0
     results = json.loads((out / "variants.json").read_text())["results"]
@@ -60,7 +31,7 @@ def test_variants_compare_dry_run(tmp_path):
 
 
 def test_variants_compare_builds_each_variant():
-    mod = _module("variants_compare.py")
+    mod = load_example("variants_compare.py")
     layer = mod.make_layer("lstm chrono", 2, 6, 100, seed=0)
     b = layer.bias_ih_l0.data
     np.testing.assert_array_equal(b[:6], -b[6:12])  # chrono: b_i = -b_f, b_f = log u >= 0
@@ -92,7 +63,7 @@ def test_gru_variants_dry_run(tmp_path):
 
 
 def test_gru_pair_shares_weights_and_differs_only_in_the_candidate():
-    mod = _module("gru_variants.py")
+    mod = load_example("gru_variants.py")
     after, before = mod.pair(3, 4, seed=0)
     for k, v in after.state_dict().items():
         np.testing.assert_array_equal(before.state_dict()[k], v)
@@ -111,7 +82,7 @@ def test_gru_pair_shares_weights_and_differs_only_in_the_candidate():
 
 
 def test_variants_compare_cost_table():
-    mod = _module("variants_compare.py")
+    mod = load_example("variants_compare.py")
     rows = mod.main(["--task", "cost", "--dry-run"])
     assert set(rows) == {
         "lstm", "lstm peephole", "lstm layer_norm", "lstm variational", "gru",
@@ -123,7 +94,7 @@ def test_variants_compare_cost_table():
 
 
 def test_variants_compare_truncation_forms(tmp_path):
-    mod = _module("variants_compare.py")
+    mod = load_example("variants_compare.py")
     out = mod.main(["--task", "truncation", "--dry-run", "--out", str(tmp_path)])
     runs = out["truncation"]
     assert list(runs) == list(mod.TRUNCATION)
@@ -144,7 +115,7 @@ def test_variants_compare_truncation_forms(tmp_path):
     ],
 )
 def test_bad_options_are_usage_errors(name, argv, option, tmp_path, capsys):
-    mod = _module(name)
+    mod = load_example(name)
     with pytest.raises(SystemExit) as err:
         mod.main([*argv, "--out", str(tmp_path / "out")])
     assert err.value.code == 2 and option in capsys.readouterr().err
@@ -152,6 +123,6 @@ def test_bad_options_are_usage_errors(name, argv, option, tmp_path, capsys):
 
 
 def test_dry_run_keeps_options_given(tmp_path):
-    mod = _module("gru_variants.py")
+    mod = load_example("gru_variants.py")
     args = mod.parse_args(["--dry-run", "--hidden-size", "6", "--out", str(tmp_path)])
     assert (args.hidden_size, args.steps) == (6, mod.DRY_RUN["steps"])

@@ -14,10 +14,10 @@ for |L| ~ 10, hence ``rtol=1e-6, atol=1e-8``.
 from __future__ import annotations
 
 import copy
-import math
 
 import numpy as np
 import pytest
+from helpers import torch_attention
 
 import numrnn.functional as F
 
@@ -119,29 +119,9 @@ def np_backward(variant, dcontext, dweights, cache):
 
 
 def torch_reference(torch, variant, t, mask):
-    """Context and weights written directly in torch ops (autograd differentiates them)."""
-    q = t["query"] if t["query"].dim() == 3 else t["query"].unsqueeze(1)  # (B, Tq, dq)
-    k = t["keys"]
-    if variant.startswith("additive"):
-        kp = k @ t["weight_k"].T
-        if "bias" in t:
-            kp = kp + t["bias"]
-        e = torch.tanh((q @ t["weight_q"].T).unsqueeze(2) + kp.unsqueeze(1)) @ t["v"]
-    elif variant == "dot":
-        e = q @ k.transpose(1, 2)
-    elif variant == "general":
-        e = q @ t["weight"] @ k.transpose(1, 2)
-    else:
-        e = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        m = torch.from_numpy(mask)
-        m = m if m.dim() == 3 else m.unsqueeze(1)
-        e = e.masked_fill(~m, float("-inf"))
-    w = torch.softmax(e, dim=-1)
-    c = w @ t["values"]
-    if t["query"].dim() == 2:
-        c, w = c.squeeze(1), w.squeeze(1)
-    return c, w
+    """Context and weights in torch ops (``helpers.torch_attention``), from the functional names."""
+    params = {("bias_k" if n == "bias" else n): x for n, x in t.items()}
+    return torch_attention(torch, variant, params, t["query"], t["keys"], t["values"], mask)
 
 
 def torch_grads(variant, inputs, params, mask, dcontext, dweights):

@@ -64,10 +64,17 @@ def snapshot(model, opt=None, sched=None, rng=None):
     return snap
 
 
-def assert_unchanged(before, after):
+def assert_same_snapshot(before, after):
+    """Two snapshots hold the same values: every array equal entry by entry, the rest ``==``.
+
+    Takes this module's ``snapshot`` (one object before and after a load) or any
+    dict of the same layout: ``params`` / ``grads`` ``{name: array}``, ``opt_state``
+    ``{index: {key: array}}``, anything else compared with ``==``.
+    """
     assert before.keys() == after.keys()
     for key in before:
         if key in ("params", "grads"):
+            assert before[key].keys() == after[key].keys(), key
             for n in before[key]:
                 assert np.array_equal(before[key][n], after[key][n]), (key, n)
         elif key == "opt_state":

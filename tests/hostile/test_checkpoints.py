@@ -39,7 +39,7 @@ import zipfile
 import numpy as np
 import pytest
 from hostile.checkpoint_craft import (
-    assert_unchanged,
+    assert_same_snapshot,
     deflated_zeros,
     header_member,
     header_of,
@@ -81,7 +81,7 @@ def refused(path, match, *, rng_kind=np.random.PCG64):
     with pytest.raises(CheckpointError, match=match) as info:
         load(path, model, opt, sched, rng=rng)
     assert str(path) in str(info.value)  # the message names the file
-    assert_unchanged(before, snapshot(model, opt, sched, rng))
+    assert_same_snapshot(before, snapshot(model, opt, sched, rng))
     assert path.read_bytes() == on_disk
     return str(info.value)
 
@@ -367,7 +367,7 @@ def test_load_refuses_what_is_not_a_regular_file(tmp_path):
         load(tmp_path, model)
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.npz", model)
-    assert_unchanged(before, snapshot(model))
+    assert_same_snapshot(before, snapshot(model))
 
 
 class _Tied(numrnn.Module):
@@ -396,7 +396,7 @@ def test_tied_weights_must_agree_in_the_file(tmp_path):
     ) as info:
         load(bad, model)
     assert str(bad) in str(info.value)
-    assert_unchanged(before, snapshot(model))
+    assert_same_snapshot(before, snapshot(model))
 
 
 # ------------------------------------------------------------------------------------------
@@ -737,7 +737,7 @@ def test_module_load_state_dict_refusals_change_nothing(name, make, exc, match):
     with pytest.raises(exc, match=match) as info:
         model.load_state_dict({**good, "bias": make()})
     assert "'bias'" in str(info.value)
-    assert_unchanged(before, snapshot(model))
+    assert_same_snapshot(before, snapshot(model))
 
 
 def test_module_load_state_dict_needs_a_mapping():
@@ -825,7 +825,7 @@ def test_optimizer_load_state_dict_refusals_change_nothing(name, mutate, exc, ma
     mutate(sd)
     with pytest.raises(exc, match=match):
         other.load_state_dict(sd)
-    assert_unchanged(before, snapshot(other_model, other))
+    assert_same_snapshot(before, snapshot(other_model, other))
 
 
 def test_optimizer_step_at_the_limit_loads_and_steps():

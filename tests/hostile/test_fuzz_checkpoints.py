@@ -31,7 +31,7 @@ import zipfile
 import numpy as np
 import pytest
 from hostile.checkpoint_craft import (
-    assert_unchanged,
+    assert_same_snapshot,
     header_member,
     header_of,
     make_run,
@@ -222,7 +222,7 @@ def check_mutant(b, kind, mutate):
         meta = load(path, model, opt, sched, rng=rng)
     except CheckpointError as err:
         assert str(path) in str(err)
-        assert_unchanged(before, snapshot(model, opt, sched, rng))
+        assert_same_snapshot(before, snapshot(model, opt, sched, rng))
         meta = None
     finally:
         peak = tracemalloc.get_traced_memory()[1]
@@ -244,24 +244,24 @@ def _fuzz(b, data):
     check_mutant(b, kind, mutate)
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    database=None,
-)
+def _fuzz_settings(max_examples):
+    """``max_examples`` mutants, no deadline, no example database; large draws allowed."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        database=None,
+    )
+
+
+@_fuzz_settings(150)
 @given(data=st.data())
 def test_mutated_checkpoints_are_refused_or_load_what_they_hold(base, data):
     _fuzz(base, data)
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=3000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    database=None,
-)
+@_fuzz_settings(3000)
 @given(data=st.data())
 def test_mutated_checkpoints_many(base, data):
     _fuzz(base, data)

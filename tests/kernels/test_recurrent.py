@@ -65,23 +65,34 @@ LAYER_CASES = [
 ]
 
 
+def _check_one_state_layer(kind, case, seed, **options):
+    """FD of ``L = sum(out * dout) + sum(hn * dhn)`` through a one-state layer (RNN or GRU).
+
+    T, B, D, H = 5, 4, 3, 4; ``case`` one of ``LAYER_CASES``; ``options`` go to the
+    forward (the RNN's ``nonlinearity``).  Checks x, h0 and every weight.
+    """
+    rng = np.random.default_rng(seed)
+    T, B, D, H = 5, 4, 3, 4
+    x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
+    w = _weights(rng, GATES[kind], D, H, case["bias"])
+    dout, dhn = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
+    kw = dict(options, reverse=case["reverse"], batch_sizes=case["batch_sizes"])
+
+    forward, backward = _layer_pair(kind)
+
+    def loss():
+        out, hn, _ = forward(x, h0, w, **kw)
+        return np.sum(out * dout) + np.sum(hn * dhn)
+
+    _, _, cache = forward(x, h0, w, **kw)
+    dx, dh0, grads = backward(dout, dhn, cache)
+    _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
+
+
 @pytest.mark.parametrize("case", LAYER_CASES)
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_rnn_layer(case, nonlinearity):
-    rng = np.random.default_rng(0)
-    T, B, D, H = 5, 4, 3, 4
-    x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
-    w = _weights(rng, 1, D, H, case["bias"])
-    dout, dhn = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
-    kw = dict(nonlinearity=nonlinearity, reverse=case["reverse"], batch_sizes=case["batch_sizes"])
-
-    def loss():
-        out, hn, _ = K.rnn_forward(x, h0, w, **kw)
-        return np.sum(out * dout) + np.sum(hn * dhn)
-
-    _, _, cache = K.rnn_forward(x, h0, w, **kw)
-    dx, dh0, grads = K.rnn_backward(dout, dhn, cache)
-    _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
+    _check_one_state_layer("rnn", case, seed=0, nonlinearity=nonlinearity)
 
 
 @pytest.mark.parametrize("case", LAYER_CASES)
@@ -116,22 +127,7 @@ def test_lstm_layer(case, proj):
 @pytest.mark.parametrize("case", LAYER_CASES)
 @pytest.mark.parametrize("kind", ["gru", GRU_BEFORE])
 def test_gru_layer(case, kind):
-    rng = np.random.default_rng(2)
-    T, B, D, H = 5, 4, 3, 4
-    x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
-    w = _weights(rng, 3, D, H, case["bias"])
-    dout, dhn = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
-    kw = dict(reverse=case["reverse"], batch_sizes=case["batch_sizes"])
-
-    forward, backward = _layer_pair(kind)
-
-    def loss():
-        out, hn, _ = forward(x, h0, w, **kw)
-        return np.sum(out * dout) + np.sum(hn * dhn)
-
-    _, _, cache = forward(x, h0, w, **kw)
-    dx, dh0, grads = backward(dout, dhn, cache)
-    _check({"x": x, "h0": h0, **w}, loss, {"x": dx, "h0": dh0, **grads})
+    _check_one_state_layer(kind, case, seed=2)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", GRU_BEFORE])

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import torch_attention
 
 import numrnn
 from numrnn.nn import AdditiveAttention, DotAttention, GeneralAttention, ScaledDotProductAttention
@@ -46,28 +47,6 @@ def data(kind, query_3d=False, tq=2, seed=1, dtype=np.float64):
 PAD_MASK = np.arange(S)[None, :] < np.array([5, 3, 1])[:, None]
 
 
-def torch_forward(torch, kind, params, q, k, v, mask):
-    """The attention written directly in torch, from the module's state_dict values."""
-    q3 = q if q.dim() == 3 else q.unsqueeze(1)
-    if kind.startswith("additive"):
-        kp = k @ params["weight_k"].T
-        if "bias_k" in params:
-            kp = kp + params["bias_k"]
-        e = torch.tanh((q3 @ params["weight_q"].T).unsqueeze(2) + kp.unsqueeze(1)) @ params["v"]
-    elif kind == "general":
-        e = q3 @ params["weight"] @ k.transpose(1, 2)
-    elif kind == "dot":
-        e = q3 @ k.transpose(1, 2)
-    else:
-        e = q3 @ k.transpose(1, 2) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        m = torch.from_numpy(mask)
-        e = e.masked_fill(~(m if m.dim() == 3 else m.unsqueeze(1)), float("-inf"))
-    w = torch.softmax(e, -1)
-    c = w @ v
-    return (c.squeeze(1), w.squeeze(1)) if q.dim() == 2 else (c, w)
-
-
 def close(a, b, what=""):
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=what)
 
@@ -86,7 +65,7 @@ def test_module_matches_torch(kind, query_3d, mask):
 
     params = {n: torch.tensor(a, requires_grad=True) for n, a in attn.state_dict().items()}
     tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
-    tc, tw = torch_forward(torch, kind, params, tq, tk, tv, mask)
+    tc, tw = torch_attention(torch, kind, params, tq, tk, tv, mask)
     ((tc * torch.from_numpy(dc)).sum() + (tw * torch.from_numpy(dw)).sum()).backward()
     close(context, tc.detach().numpy(), "context")
     close(weights, tw.detach().numpy(), "weights")
@@ -124,7 +103,7 @@ def test_two_forwards_then_two_backwards_is_lifo(kind):
         (q2, mask2, dc2, dw2, (dq2, dk2, dv2)),
     ):
         tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
-        tc, tw = torch_forward(torch, kind, params, tq, tk, tv, m)
+        tc, tw = torch_attention(torch, kind, params, tq, tk, tv, m)
         ((tc * torch.from_numpy(dc)).sum() + (tw * torch.from_numpy(dw)).sum()).backward()
         for a, t in zip(ours, (tq, tk, tv)):
             close(a, t.grad.numpy())

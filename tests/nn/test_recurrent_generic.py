@@ -9,11 +9,9 @@ drawn in the same order, so the modules are compared without copying weights,
 and also on a copied state_dict.
 """
 
-import itertools
-
 import numpy as np
 import pytest
-from helpers import rel_err
+from helpers import assert_errors_within, options_id, recurrent_option_grid, rel_err
 
 import numrnn
 from numrnn.reference import gru_cell, lstm_cell, rnn_cell, rnn_relu_cell
@@ -64,21 +62,15 @@ def compare(kind, *, T=5, B=3, D=4, H=5, lengths=None, hx=True, seed=0, copy=Fal
 
 
 def check(errs):
-    bad = {k: v for k, v in errs.items() if not v <= TOL}
-    assert not bad, f"relative errors above {TOL}: {bad}"
+    assert_errors_within(errs, TOL)
 
 
-GRID = list(
-    itertools.product(
-        ["rnn", "rnn_relu", "lstm", "gru"], [1, 2], [False, True], [False, True], [True, False]
-    )
-)
+GRID = recurrent_option_grid(["rnn", "rnn_relu", "lstm", "gru"], [1, 2])
 
 
-@pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first,bias", GRID)
-def test_equals_the_fast_modules(kind, num_layers, bidirectional, batch_first, bias):
-    opts = {"num_layers": num_layers, "bidirectional": bidirectional, "batch_first": batch_first}
-    check(compare(kind, bias=bias, **opts))
+@pytest.mark.parametrize("kind,opts", GRID, ids=options_id)
+def test_equals_the_fast_modules(kind, opts):
+    check(compare(kind, **opts))
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])

@@ -9,11 +9,9 @@ room for accumulated rounding over long sequences while any wrong term in a
 derivative (a missing factor, a wrong gate slice) shows up at 1e-2 or worse.
 """
 
-import itertools
-
 import numpy as np
 import pytest
-from helpers import rel_err
+from helpers import options_id, recurrent_option_grid, rel_err
 
 import numrnn
 
@@ -21,24 +19,12 @@ torch = pytest.importorskip("torch")
 
 from parity import MODULES, TOL, assert_parity, run_parity  # noqa: E402  (needs torch)
 
-GRID = list(
-    itertools.product(
-        ["rnn", "lstm", "gru"], [1, 2, 3], [False, True], [False, True], [True, False]
-    )
-)
+GRID = recurrent_option_grid(["rnn", "lstm", "gru"], [1, 2, 3])
 
 
-@pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first,bias", GRID)
-def test_parity_grid(kind, num_layers, bidirectional, batch_first, bias):
-    assert_parity(
-        run_parity(
-            kind,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            batch_first=batch_first,
-            bias=bias,
-        )
-    )
+@pytest.mark.parametrize("kind,opts", GRID, ids=options_id)
+def test_parity_grid(kind, opts):
+    assert_parity(run_parity(kind, **opts))
 
 
 @pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, True)])

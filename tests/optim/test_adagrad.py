@@ -9,11 +9,15 @@ import itertools
 
 import numpy as np
 import pytest
-from optim_parity import Pair, lstm_params
+from optim_parity import (
+    assert_float32_matches_torch,
+    assert_matches_torch,
+    assert_torch_tensors_match_numpy,
+    config_id,
+    lstm_params,
+)
 
 from numrnn.optim import Adagrad
-
-RTOL64, RTOL32 = 1e-10, 1e-5
 
 CONFIGS = [
     dict(lr=0.1, lr_decay=ld, initial_accumulator_value=ia, weight_decay=wd, maximize=mx)
@@ -22,39 +26,30 @@ CONFIGS = [
 CONFIGS += [dict(eps=1e-3)]
 
 
-@pytest.mark.parametrize(
-    "kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
-)
+@pytest.mark.parametrize("kwargs", CONFIGS, ids=config_id)
 def test_matches_torch_float64(torch, kwargs):
-    pair = Pair(Adagrad, torch.optim.Adagrad, kwargs, seed=1)
-    pair.step(35)
-    assert max(pair.errors()) < RTOL64
+    assert_matches_torch(Adagrad, torch.optim.Adagrad, kwargs, seed=1)
 
 
 def test_float32_stays_float32_and_matches(torch):
-    pair = Pair(
+    assert_float32_matches_torch(
         Adagrad,
         torch.optim.Adagrad,
         dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1),
-        dtype=np.float32,
+        state_keys=["sum"],
     )
-    pair.step(35)
-    assert all(p.data.dtype == np.float32 for p in pair.ours)
-    assert pair.opt.state[pair.ours[0]]["sum"].dtype == np.float32
-    assert max(pair.errors()) < RTOL32
 
 
 def test_param_groups_with_their_own_lr(torch):
     groups = [([0, 3], dict(lr=0.5, lr_decay=0.05)), ([1, 2], dict(weight_decay=0.1))]
-    pair = Pair(
+    assert_matches_torch(
         Adagrad,
         torch.optim.Adagrad,
         dict(lr=0.1, initial_accumulator_value=0.3),
         groups=groups,
         seed=3,
+        steps=30,
     )
-    pair.step(30)
-    assert max(pair.errors()) < RTOL64
 
 
 def test_group_initial_accumulator_value_is_honoured():
@@ -108,20 +103,10 @@ def test_bad_hyperparameters_raise(kwargs, match):
 
 
 def test_torch_tensor_parameters_match_numpy(torch):
-    ref = lstm_params(seed=4)
-    tp = lstm_params(seed=4, backend_array=torch.from_numpy)
-    opts = [
-        Adagrad(ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01)
-        for ps in (ref, tp)
-    ]
-    rng = np.random.default_rng(5)
-    for _ in range(10):
-        for a, b in zip(ref, tp):
-            g = rng.standard_normal(a.shape)
-            a.grad[...] = g
-            b.grad.copy_(torch.from_numpy(g))
-        for opt in opts:
-            opt.step()
-    for a, b in zip(ref, tp):
-        np.testing.assert_allclose(b.data.numpy(), a.data, rtol=1e-12, atol=1e-14)
-    assert isinstance(opts[1].state[tp[0]]["sum"], torch.Tensor)
+    opt, params = assert_torch_tensors_match_numpy(
+        torch,
+        lambda ps: Adagrad(
+            ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.01
+        ),
+    )
+    assert isinstance(opt.state[params[0]]["sum"], torch.Tensor)

@@ -11,11 +11,15 @@ import itertools
 
 import numpy as np
 import pytest
-from optim_parity import Pair, lstm_params
+from optim_parity import (
+    assert_float32_matches_torch,
+    assert_matches_torch,
+    assert_torch_tensors_match_numpy,
+    config_id,
+    lstm_params,
+)
 
 from numrnn.optim import Adam, AdamW
-
-RTOL64, RTOL32 = 1e-10, 1e-5
 
 ADAM = [
     dict(lr=0.01, amsgrad=a, weight_decay=wd, maximize=mx)
@@ -32,22 +36,14 @@ ADAMW = [
 ADAMW += [dict(lr=0.01)]  # default weight_decay=1e-2
 
 
-def _id(k):
-    return ",".join(f"{a}={b}" for a, b in k.items())
-
-
-@pytest.mark.parametrize("kwargs", ADAM, ids=_id)
+@pytest.mark.parametrize("kwargs", ADAM, ids=config_id)
 def test_adam_matches_torch_float64(torch, kwargs):
-    pair = Pair(Adam, torch.optim.Adam, kwargs, seed=1)
-    pair.step(35)
-    assert max(pair.errors()) < RTOL64
+    assert_matches_torch(Adam, torch.optim.Adam, kwargs, seed=1)
 
 
-@pytest.mark.parametrize("kwargs", ADAMW, ids=_id)
+@pytest.mark.parametrize("kwargs", ADAMW, ids=config_id)
 def test_adamw_matches_torch_float64(torch, kwargs):
-    pair = Pair(AdamW, torch.optim.AdamW, kwargs, seed=1)
-    pair.step(35)
-    assert max(pair.errors()) < RTOL64
+    assert_matches_torch(AdamW, torch.optim.AdamW, kwargs, seed=1)
 
 
 def test_adamw_is_adam_with_decoupled_decay():
@@ -70,18 +66,14 @@ def test_adamw_is_adam_with_decoupled_decay():
 
 @pytest.mark.parametrize("cls", [Adam, AdamW])
 def test_float32_stays_float32_and_matches(torch, cls):
-    pair = Pair(
+    pair = assert_float32_matches_torch(
         cls,
         getattr(torch.optim, cls.__name__),
         dict(lr=0.01, amsgrad=True, weight_decay=0.05),
-        dtype=np.float32,
+        state_keys=["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
     )
-    pair.step(35)
     st = pair.opt.state[pair.ours[1]]
-    assert all(p.data.dtype == np.float32 for p in pair.ours)
-    assert all(st[k].dtype == np.float32 for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"))
     assert isinstance(st["step"], int) and st["step"] == 35
-    assert max(pair.errors()) < RTOL32
 
 
 def test_param_groups_with_their_own_lr(torch):
@@ -90,9 +82,7 @@ def test_param_groups_with_their_own_lr(torch):
         ([1, 2], dict(lr=0.003, amsgrad=True)),
         ([3], dict(betas=(0.8, 0.99))),
     ]
-    pair = Pair(Adam, torch.optim.Adam, dict(lr=0.01), groups=groups, seed=3)
-    pair.step(30)
-    assert max(pair.errors()) < RTOL64
+    assert_matches_torch(Adam, torch.optim.Adam, dict(lr=0.01), groups=groups, seed=3, steps=30)
 
 
 @pytest.mark.parametrize("cls", [Adam, AdamW])
@@ -114,18 +104,7 @@ def test_bad_hyperparameters_raise(cls, kwargs, match):
 
 
 def test_torch_tensor_parameters_match_numpy(torch):
-    ref = lstm_params(seed=4)
-    tp = lstm_params(seed=4, backend_array=torch.from_numpy)
-    opts = [AdamW(ps, lr=0.01, amsgrad=True, maximize=True) for ps in (ref, tp)]
-    rng = np.random.default_rng(5)
-    for _ in range(10):
-        for a, b in zip(ref, tp):
-            g = rng.standard_normal(a.shape)
-            a.grad[...] = g
-            b.grad.copy_(torch.from_numpy(g))
-        for opt in opts:
-            opt.step()
-    for a, b in zip(ref, tp):
-        assert isinstance(b.data, torch.Tensor)
-        np.testing.assert_allclose(b.data.numpy(), a.data, rtol=1e-12, atol=1e-14)
-    assert isinstance(opts[1].state[tp[0]]["exp_avg"], torch.Tensor)
+    opt, params = assert_torch_tensors_match_numpy(
+        torch, lambda ps: AdamW(ps, lr=0.01, amsgrad=True, maximize=True)
+    )
+    assert isinstance(opt.state[params[0]]["exp_avg"], torch.Tensor)

@@ -7,13 +7,16 @@ square root); measured below 1e-15 after 35 steps, asserted at 1e-10 (1e-5 in fl
 
 import itertools
 
-import numpy as np
 import pytest
-from optim_parity import Pair, lstm_params
+from optim_parity import (
+    assert_float32_matches_torch,
+    assert_matches_torch,
+    assert_torch_tensors_match_numpy,
+    config_id,
+    lstm_params,
+)
 
 from numrnn.optim import RMSprop
-
-RTOL64, RTOL32 = 1e-10, 1e-5
 
 CONFIGS = [
     dict(lr=0.01, alpha=al, momentum=m, centered=c, weight_decay=wd)
@@ -22,34 +25,25 @@ CONFIGS = [
 CONFIGS += [dict(lr=0.01, momentum=0.5, centered=True, maximize=True), dict(eps=1e-2)]
 
 
-@pytest.mark.parametrize(
-    "kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
-)
+@pytest.mark.parametrize("kwargs", CONFIGS, ids=config_id)
 def test_matches_torch_float64(torch, kwargs):
-    pair = Pair(RMSprop, torch.optim.RMSprop, kwargs, seed=1)
-    pair.step(35)
-    assert max(pair.errors()) < RTOL64
+    assert_matches_torch(RMSprop, torch.optim.RMSprop, kwargs, seed=1)
 
 
 def test_float32_stays_float32_and_matches(torch):
-    pair = Pair(
+    assert_float32_matches_torch(
         RMSprop,
         torch.optim.RMSprop,
         dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01),
-        dtype=np.float32,
+        state_keys=["square_avg", "grad_avg", "momentum_buffer"],
     )
-    pair.step(35)
-    st = pair.opt.state[pair.ours[0]]
-    assert all(p.data.dtype == np.float32 for p in pair.ours)
-    assert all(st[k].dtype == np.float32 for k in ("square_avg", "grad_avg", "momentum_buffer"))
-    assert max(pair.errors()) < RTOL32
 
 
 def test_param_groups_with_their_own_lr(torch):
     groups = [([0], dict(lr=0.05, centered=True)), ([1, 2, 3], dict(momentum=0.8, alpha=0.9))]
-    pair = Pair(RMSprop, torch.optim.RMSprop, dict(lr=0.01), groups=groups, seed=3)
-    pair.step(30)
-    assert max(pair.errors()) < RTOL64
+    assert_matches_torch(
+        RMSprop, torch.optim.RMSprop, dict(lr=0.01), groups=groups, seed=3, steps=30
+    )
 
 
 def test_state_entries_follow_the_options():
@@ -82,19 +76,7 @@ def test_bad_hyperparameters_raise(kwargs, match):
 
 
 def test_torch_tensor_parameters_match_numpy(torch):
-    ref = lstm_params(seed=4)
-    tp = lstm_params(seed=4, backend_array=torch.from_numpy)
-    opts = [
-        RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.01) for ps in (ref, tp)
-    ]
-    rng = np.random.default_rng(5)
-    for _ in range(10):
-        for a, b in zip(ref, tp):
-            g = rng.standard_normal(a.shape)
-            a.grad[...] = g
-            b.grad.copy_(torch.from_numpy(g))
-        for opt in opts:
-            opt.step()
-    for a, b in zip(ref, tp):
-        np.testing.assert_allclose(b.data.numpy(), a.data, rtol=1e-12, atol=1e-14)
-    assert isinstance(opts[1].state[tp[0]]["grad_avg"], torch.Tensor)
+    opt, params = assert_torch_tensors_match_numpy(
+        torch, lambda ps: RMSprop(ps, lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)
+    )
+    assert isinstance(opt.state[params[0]]["grad_avg"], torch.Tensor)

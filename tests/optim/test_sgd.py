@@ -13,12 +13,16 @@ import itertools
 
 import numpy as np
 import pytest
-from optim_parity import Pair, lstm_params
+from optim_parity import (
+    assert_float32_matches_torch,
+    assert_matches_torch,
+    assert_torch_tensors_match_numpy,
+    config_id,
+    lstm_params,
+)
 
 import numrnn
 from numrnn.optim import SGD
-
-RTOL64, RTOL32 = 1e-10, 1e-5
 
 CONFIGS = [
     dict(lr=0.05, momentum=m, dampening=d, nesterov=n, weight_decay=wd, maximize=mx)
@@ -29,34 +33,25 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "kwargs", CONFIGS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
-)
+@pytest.mark.parametrize("kwargs", CONFIGS, ids=config_id)
 def test_matches_torch_float64(torch, kwargs):
-    pair = Pair(SGD, torch.optim.SGD, kwargs, seed=1)
-    pair.step(35)
-    assert max(pair.errors()) < RTOL64
+    assert_matches_torch(SGD, torch.optim.SGD, kwargs, seed=1)
 
 
 def test_float32_stays_float32_and_matches(torch):
-    pair = Pair(
+    assert_float32_matches_torch(
         SGD,
         torch.optim.SGD,
         dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
-        dtype=np.float32,
+        state_keys=["momentum_buffer"],
     )
-    pair.step(35)
-    for p in pair.ours:
-        assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
-    assert pair.opt.state[pair.ours[0]]["momentum_buffer"].dtype == np.float32
-    assert max(pair.errors()) < RTOL32
 
 
 def test_param_groups_with_their_own_hyperparameters(torch):
     groups = [([0, 1], dict(lr=0.1, momentum=0.5)), ([2, 3], dict(weight_decay=0.1))]
-    pair = Pair(SGD, torch.optim.SGD, dict(lr=0.01, momentum=0.9), groups=groups, seed=2)
-    pair.step(30)
-    assert max(pair.errors()) < RTOL64
+    pair = assert_matches_torch(
+        SGD, torch.optim.SGD, dict(lr=0.01, momentum=0.9), groups=groups, seed=2, steps=30
+    )
     assert pair.opt.param_groups[0]["lr"] == 0.1 and pair.opt.param_groups[1]["lr"] == 0.01
 
 
@@ -114,21 +109,10 @@ def test_bad_group_hyperparameter_raises():
 
 
 def test_torch_tensor_parameters_match_numpy(torch):
-    ref = lstm_params(seed=4)
-    tp = lstm_params(seed=4, backend_array=torch.from_numpy)
-    opts = [SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01) for ps in (ref, tp)]
-    rng = np.random.default_rng(5)
-    for _ in range(10):
-        for a, b in zip(ref, tp):
-            g = rng.standard_normal(a.shape)
-            a.grad[...] = g
-            b.grad.copy_(torch.from_numpy(g))
-        for opt in opts:
-            opt.step()
-    for a, b in zip(ref, tp):
-        assert isinstance(b.data, torch.Tensor)
-        np.testing.assert_allclose(b.data.numpy(), a.data, rtol=1e-12, atol=1e-14)
-    assert isinstance(opts[1].state[tp[0]]["momentum_buffer"], torch.Tensor)
+    opt, params = assert_torch_tensors_match_numpy(
+        torch, lambda ps: SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)
+    )
+    assert isinstance(opt.state[params[0]]["momentum_buffer"], torch.Tensor)
 
 
 def test_exported_at_top_level():

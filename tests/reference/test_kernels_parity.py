@@ -8,11 +8,9 @@ and fold the biases), which costs a few ulps (~1e-15) per step; any wrong term, 
 slice or packing mistake shows up at 1e-3 or worse.
 """
 
-import itertools
-
 import numpy as np
 import pytest
-from helpers import rel_err
+from helpers import assert_errors_within, options_id, recurrent_option_grid, rel_err
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from reference_stack import run_stack
@@ -66,28 +64,15 @@ def compare(kind, *, T=5, B=3, D=4, H=6, lengths=None, seed=0, hx=True, **opts):
 
 
 def check(errs):
-    bad = {k: v for k, v in errs.items() if not v <= TOL}
-    assert not bad, f"relative errors above {TOL}: {bad}"
+    assert_errors_within(errs, TOL)
 
 
-GRID = list(
-    itertools.product(
-        ["rnn", "lstm", "gru"], [1, 2, 3], [False, True], [False, True], [True, False]
-    )
-)
+GRID = recurrent_option_grid(["rnn", "lstm", "gru"], [1, 2, 3])
 
 
-@pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first,bias", GRID)
-def test_grid(kind, num_layers, bidirectional, batch_first, bias):
-    check(
-        compare(
-            kind,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            batch_first=batch_first,
-            bias=bias,
-        )
-    )
+@pytest.mark.parametrize("kind,opts", GRID, ids=options_id)
+def test_grid(kind, opts):
+    check(compare(kind, **opts))
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])

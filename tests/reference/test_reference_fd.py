@@ -8,7 +8,7 @@ gradient is ~1e-9; 1e-6 leaves room, while a wrong term gives 1e-2 or worse.
 
 import numpy as np
 import pytest
-from helpers import rel_err
+from helpers import layer_weights, rel_err
 from tests_fd import numeric_grad
 
 import numrnn.reference as R
@@ -18,17 +18,8 @@ T, B, D, H = 4, 2, 3, 4
 
 
 def _setup(kind, rng, bias=True, proj=0):
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    p = layer_weights(kind, D, H, rng, bound=0.6, bias=bias, proj=proj)
     Pn = proj or H
-    p = {
-        "weight_ih": rng.uniform(-0.6, 0.6, (G * H, D)),
-        "weight_hh": rng.uniform(-0.6, 0.6, (G * H, Pn)),
-    }
-    if bias:
-        p["bias_ih"] = rng.uniform(-0.6, 0.6, G * H)
-        p["bias_hh"] = rng.uniform(-0.6, 0.6, G * H)
-    if proj:
-        p["weight_hr"] = rng.uniform(-0.6, 0.6, (proj, H))
     states = [rng.standard_normal((B, Pn))] + (
         [rng.standard_normal((B, H))] if kind == "lstm" else []
     )

@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import rel_err
+from helpers import layer_weights, rel_err
 
 import numrnn.reference as R
 
@@ -23,18 +23,8 @@ CASES = ["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"]
 
 
 def _params(case, bias, rng):
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[case.split("_")[0]]
-    Pn = P if case == "lstm_proj" else H
-    p = {
-        "weight_ih": rng.uniform(-0.5, 0.5, (G * H, D)),
-        "weight_hh": rng.uniform(-0.5, 0.5, (G * H, Pn)),
-    }
-    if bias:
-        p["bias_ih"] = rng.uniform(-0.5, 0.5, G * H)
-        p["bias_hh"] = rng.uniform(-0.5, 0.5, G * H)
-    if case == "lstm_proj":
-        p["weight_hr"] = rng.uniform(-0.5, 0.5, (P, H))
-    return p
+    proj = P if case == "lstm_proj" else 0
+    return layer_weights(case.split("_")[0], D, H, rng, bound=0.5, bias=bias, proj=proj)
 
 
 def _torch_module(case, bias, params):

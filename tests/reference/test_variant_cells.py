@@ -6,6 +6,7 @@ variational.py; the sequences, layers and torch parity are in tests/nn/.
 
 import numpy as np
 import pytest
+from tests_fd import numeric_grad
 
 from numrnn.reference import lstm_cell
 from numrnn.reference.lstm_layernorm import (
@@ -48,15 +49,7 @@ def _check_step(cell, params, extra=None):
     assert set(grads) == set(params)  # one gradient per parameter, none for the masks
     pairs = [(x, dx), (h, dh), (c, dc)] + [(params[k], grads[k]) for k in params]
     for arr, grad in pairs:
-        num = np.zeros_like(arr)
-        for idx in np.ndindex(arr.shape):
-            old = arr[idx]
-            arr[idx] = old + EPS
-            up = loss()
-            arr[idx] = old - EPS
-            down = loss()
-            arr[idx] = old
-            num[idx] = (up - down) / (2 * EPS)
+        num = numeric_grad(loss, arr, EPS)
         assert np.max(np.abs(num - grad)) / np.max(np.abs(num)) < TOL
 
 

@@ -1,0 +1,6 @@
+"""Puts this folder on sys.path, for example_scripts."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))

@@ -73,15 +73,15 @@ class RNNBase(Module):
         stack: StackOptions,
         *,
         proj_size: int = 0,
-        nonlinearity: str = "tanh",
+        nonlinearity: str | None = None,
         fused: bool = False,
         **options: Unpack[ModuleOptions],
     ) -> None:
         """Check every option, then create the parameters of every layer-direction.
 
         ``stack`` holds the options the subclass's signature took; ``proj_size`` (LSTM
-        only) and ``nonlinearity`` (RNN only) are PyTorch's; ``fused`` and ``**options``
-        are those of :class:`RecurrentOptions`.
+        only) and ``nonlinearity`` (RNN only: any other layer refuses it, even "tanh")
+        are PyTorch's; ``fused`` and ``**options`` are those of :class:`RecurrentOptions`.
         """
         super().__init__()
         name = type(self).__name__
@@ -91,12 +91,13 @@ class RNNBase(Module):
             raise ValueError(
                 f"{name}: proj_size is supported by LSTM only; got proj_size={proj_size}"
             )
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
-        if nonlinearity != "tanh" and self.mode != "rnn":
+        if nonlinearity is not None and self.mode != "rnn":  # given at all, as torch refuses it
             raise ValueError(
                 f"{name}: nonlinearity is supported by RNN only; got nonlinearity={nonlinearity!r}"
             )
+        nonlinearity = "tanh" if nonlinearity is None else nonlinearity
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
         if fused and opts.backend != "torch":
             raise ValueError(
                 f"{name}: fused=True compiles the kernels with torch.compile and needs "

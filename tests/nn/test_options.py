@@ -90,6 +90,8 @@ def test_the_defaults_are_float32_on_numpy_and_a_seed_fixes_the_weights(name):
 def test_lstm_and_gru_refuse_nonlinearity_which_only_rnn_has(cls):
     with pytest.raises(ValueError, match=f"{cls.__name__}: nonlinearity is supported by RNN only"):
         cls(3, 4, nonlinearity="relu")  # it used to be accepted and ignored
+    with pytest.raises(ValueError, match=f"{cls.__name__}: nonlinearity is supported by RNN only"):
+        cls(3, 4, nonlinearity="tanh")  # torch's LSTM and GRU refuse the keyword whatever its value
 
 
 def test_the_options_are_keywords_only():
